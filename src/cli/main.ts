@@ -1,0 +1,65 @@
+/** argv → command. Each command lives in its own module and gets a CommandIo. */
+import { readFileSync } from 'node:fs';
+import { ioctlCommand, IOCTL_HELP } from './ioctl.js';
+import { processIo, UsageError, type CommandIo } from './io.js';
+
+export interface Command {
+  readonly summary: string;
+  readonly help: string;
+  run(argv: string[], io: CommandIo): number | Promise<number>;
+}
+
+const commands = new Map<string, Command>();
+
+export function registerCommand(name: string, cmd: Command): void {
+  commands.set(name, cmd);
+}
+
+registerCommand('ioctl', { summary: 'decode request codes, list the request catalogue', help: IOCTL_HELP, run: ioctlCommand });
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function mainHelp(): string {
+  const width = Math.max(...[...commands.keys()].map((n) => n.length)) + 2;
+  const lines = [...commands].map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`);
+  return `dev2mqtt ${version()}: drive Linux devices (LEDs, GPIO, serial modems, tape drives) over MQTT
+
+Usage: dev2mqtt <command> [options]      dev2mqtt <command> --help
+
+Commands:
+${lines.join('\n')}
+`;
+}
+
+export async function main(argv: string[], io: CommandIo = processIo, defaultCommand = 'run'): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === '--help' || first === '-h' || first === 'help') {
+    const topic = first === 'help' ? rest[0] : undefined;
+    const cmd = topic ? commands.get(topic) : undefined;
+    io.out(cmd ? cmd.help : mainHelp());
+    return 0;
+  }
+  if (first === '--version' || first === '-V') {
+    io.out(`${version()}\n`);
+    return 0;
+  }
+  const named = first !== undefined && commands.has(first);
+  const name = named ? first : defaultCommand;
+  const cmd = commands.get(name);
+  if (!cmd) {
+    io.err(`dev2mqtt: unknown command '${first ?? ''}'\n\n${mainHelp()}`);
+    return 2;
+  }
+  try {
+    return await cmd.run(named ? rest : argv, io);
+  } catch (e) {
+    if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
+      io.err(`dev2mqtt ${name}: ${(e as Error).message}\nTry 'dev2mqtt ${name} --help'.\n`);
+      return 2;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
+    // koffi is a native addon with process-wide state: run test files in child processes.
+    pool: 'forks',
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Tests that start brokers and agents are I/O bound; two cores are enough for four files at once.
+    maxWorkers: 4,
+  },
+});
