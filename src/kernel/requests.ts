@@ -124,8 +124,14 @@ const TTY_MIPS: Readonly<Record<string, Spec>> = {
   TIOCGICOUNT: L('T', 0x92, struct(serial_icounter_struct)),
 };
 
-/** arch/powerpc/include/uapi/asm/ioctls.h: no termios2; TCGETS carries the speeds. */
+/**
+ * arch/powerpc/include/uapi/asm/ioctls.h: the 'T' numbers are the generic ones,
+ * the termios and queue requests are _IO-encoded 't'/'f' ones, and there is no
+ * termios2 (powerpc's termios already carries the speeds).
+ */
+const { TCGETS2: _g, TCSETS2: _s, TCSETSW2: _sw, TCSETSF2: _sf, ...GENERIC_WITHOUT_TERMIOS2 } = TTY_GENERIC;
 const TTY_POWERPC: Readonly<Record<string, Spec>> = {
+  ...GENERIC_WITHOUT_TERMIOS2,
   TCGETS: R('t', 19, struct(termios)),
   TCSETS: W('t', 20, struct(termios)),
   TCSETSW: W('t', 21, struct(termios)),
@@ -133,24 +139,8 @@ const TTY_POWERPC: Readonly<Record<string, Spec>> = {
   TCSBRK: I('t', 29, int),
   TCFLSH: I('t', 31, int),
   TIOCOUTQ: R('t', 115, intPtr),
-  TIOCEXCL: L('T', 0x0c, none),
-  TIOCNXCL: L('T', 0x0d, none),
-  TIOCMGET: L('T', 0x15, intPtr),
-  TIOCMBIS: L('T', 0x16, intPtr),
-  TIOCMBIC: L('T', 0x17, intPtr),
-  TIOCMSET: L('T', 0x18, intPtr),
   FIONREAD: R('f', 127, intPtr),
   FIONBIO: W('f', 126, intPtr),
-  TIOCGSERIAL: L('T', 0x1e, struct(serial_struct)),
-  TIOCSSERIAL: L('T', 0x1f, struct(serial_struct)),
-  TIOCSBRK: L('T', 0x27, none),
-  TIOCCBRK: L('T', 0x28, none),
-  TIOCGPTN: R('T', 0x30, intPtr),
-  TIOCSPTLCK: W('T', 0x31, intPtr),
-  TIOCGPTPEER: I('T', 0x41, int),
-  TIOCGEXCL: R('T', 0x40, intPtr),
-  TIOCMIWAIT: L('T', 0x5c, int),
-  TIOCGICOUNT: L('T', 0x5d, struct(serial_icounter_struct)),
 };
 
 /** arch/sparc/include/uapi/asm/ioctls.h */
