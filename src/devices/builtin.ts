@@ -1,0 +1,6 @@
+/** The kinds that ship with dev2mqtt. Plug-ins add more at run time (config `plugins`). */
+import type { AnyKind } from './kind.js';
+
+export function builtinKinds(): AnyKind[] {
+  return [];
+}
