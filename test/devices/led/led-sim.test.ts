@@ -8,8 +8,8 @@ import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { ledKind } from '../../../src/devices/led/kind.js';
 import type { SimLed } from '../../../src/devices/led/sim.js';
-import { toErrorBody } from '../../../src/devices/errors.js';
 import type { HaTopics } from '../../../src/homeassistant/entities.js';
+import { failure } from '../../helpers/command-error.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
 
 async function simLed(options: Record<string, unknown> = {}, stateDir?: string) {
@@ -20,14 +20,6 @@ async function simLed(options: Record<string, unknown> = {}, stateDir?: string) 
   return { ...t, sim, file };
 }
 
-async function failure(p: Promise<unknown>) {
-  try {
-    await p;
-  } catch (e) {
-    return toErrorBody(e);
-  }
-  throw new Error('expected the command to fail');
-}
 
 describe('led sim: the model behaves as the LED class driver', () => {
   it('keeps a sysfs-like tree under the state dir, dark and without a trigger at first', async () => {
