@@ -8,7 +8,11 @@ import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
+import type { CdevLine } from '../../src/devices/gpio/cdev.js';
+import type { GpioDevice } from '../../src/devices/gpio/device.js';
+import { FLAG, lineInfo } from '../../src/devices/gpio/uapi.js';
 import type { LedDevice } from '../../src/devices/led/device.js';
+import { O } from '../../src/kernel/kernel.js';
 import type { SimLed } from '../../src/devices/led/sim.js';
 import { startAgent } from '../helpers/agent.js';
 import { requireTool } from '../helpers/tools.js';
@@ -152,5 +156,27 @@ describe.skipIf(!haveClients)('the demo over MQTT, as a newcomer watches it', ()
     await s.next((l) => l.topic === avail && l.payload === 'online' && s.lines.indexOf(l) >= offlineAt, 'the LED online again');
     await pub(port, 'dev2mqtt/t1/led0/cmd/set', '{"value":"OFF","id":"after"}');
     expect(await result('led0', 'after')).toMatchObject({ ok: true, result: { state: 'OFF' } });
+  });
+
+  it('stopping the agent releases the lines it held (consumer dev2mqtt)', async () => {
+    const { sub: s } = await demo(0);
+    await s.next((l) => l.topic === 'dev2mqtt/t1/relay/state', 'the relay state');
+    // Each sim device has its own chip model; ask it through the kernel seam, as gpioinfo would.
+    const lines = ['relay', 'button'].map((id) => {
+      const line = (agent?.devices.get(id)?.device as GpioDevice).backend as CdevLine;
+      return { kernel: line.kernel, offset: line.offset ?? -1 };
+    });
+    const holders = (): string[] => lines.map(({ kernel, offset }) => {
+      const chip = kernel.open('/dev/gpiochip0', O.RDWR);
+      try {
+        const info = lineInfo(chip, kernel.arch, offset);
+        return info.flags & FLAG.USED ? info.consumer : '(free)';
+      } finally {
+        chip.close();
+      }
+    });
+    expect(holders()).toEqual(['dev2mqtt', 'dev2mqtt']);
+    await agent?.stop();
+    expect(holders()).toEqual(['(free)', '(free)']);
   });
 });

@@ -26,7 +26,7 @@ export class CdevLine implements GpioBackend {
   #watch: Watch | undefined;
   #where: Record<string, unknown> = {};
 
-  constructor(private readonly kernel: Kernel, private readonly o: GpioOptions, private readonly on: LineEvents, private readonly log: Logger) {}
+  constructor(readonly kernel: Kernel, private readonly o: GpioOptions, private readonly on: LineEvents, private readonly log: Logger) {}
 
   get where(): Readonly<Record<string, unknown>> { return this.#where; }
 
