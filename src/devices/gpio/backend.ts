@@ -1,5 +1,6 @@
 /** What the gpio device needs from a line, whichever kernel interface holds it. */
-import type { Bias, Direction, Drive, Edge, EdgeEvent } from './uapi.js';
+import { parseOnOff } from '../switch-value.js';
+import type { Bias, Direction, Drive, Edge, EdgeEvent, LineSettings } from './uapi.js';
 
 export interface GpioOptions {
   readonly chip: string;
@@ -32,4 +33,12 @@ export interface GpioBackend {
   /** The logical value (active-low applied). */
   read(): Promise<0 | 1>;
   write(value: 0 | 1): Promise<void>;
+}
+
+/** The options as the kernel's line settings (debounce in µs, `initial` as a bit). */
+export function settingsOf(o: GpioOptions): LineSettings {
+  return {
+    direction: o.direction, activeLow: o.activeLow, bias: o.bias, drive: o.drive, edge: o.edge,
+    debounceUs: Math.round(o.debounceMs * 1000), initial: parseOnOff(o.initial) ?? 0,
+  };
 }

@@ -7,19 +7,11 @@ import type { Logger } from 'pino';
 import { KernelError } from '../../kernel/errors.js';
 import type { Kernel, Watch } from '../../kernel/kernel.js';
 import { isDisconnect } from '../errors.js';
-import { parseOnOff } from '../switch-value.js';
-import type { GpioBackend, GpioOptions, LineEvents } from './backend.js';
+import { settingsOf, type GpioBackend, type GpioOptions, type LineEvents } from './backend.js';
 import { openChip, resolveLine } from './chip.js';
-import { requestLine, type LineRequest, type LineSettings } from './uapi.js';
+import { requestLine, type LineRequest } from './uapi.js';
 
 export const CONSUMER = 'dev2mqtt';
-
-export function settingsOf(o: GpioOptions): LineSettings {
-  return {
-    direction: o.direction, activeLow: o.activeLow, bias: o.bias, drive: o.drive, edge: o.edge,
-    debounceUs: Math.round(o.debounceMs * 1000), initial: parseOnOff(o.initial) ?? 0,
-  };
-}
 
 export class CdevLine implements GpioBackend {
   #line: LineRequest | undefined;

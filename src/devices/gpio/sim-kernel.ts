@@ -33,7 +33,7 @@ const BIAS = FLAG.BIAS_PULL_UP | FLAG.BIAS_PULL_DOWN | FLAG.BIAS_DISABLED;
 const VALID = FLAG.ACTIVE_LOW | DIRECTION | DRIVE | EDGES | FLAG.EVENT_CLOCK_REALTIME | FLAG.EVENT_CLOCK_HTE | BIAS;
 
 /** gpio_v2_line_flags_validate, on a kernel built without CONFIG_HTE (Raspberry Pi OS): the errno, or undefined. */
-export function flagsError(flags: bigint): string | undefined {
+function flagsError(flags: bigint): string | undefined {
   if (flags & ~BigInt(VALID)) return 'EINVAL';
   const f = Number(flags);
   if (f & FLAG.EVENT_CLOCK_HTE) return 'EOPNOTSUPP';

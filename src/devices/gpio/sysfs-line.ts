@@ -18,8 +18,7 @@ import type { Logger } from 'pino';
 import { O, POLL, type Kernel } from '../../kernel/kernel.js';
 import { isDisconnect } from '../errors.js';
 import { decimal, readAttribute, readNumber, writeAttribute } from '../sysfs.js';
-import type { GpioBackend, GpioOptions, LineEvents } from './backend.js';
-import { settingsOf } from './cdev.js';
+import { settingsOf, type GpioBackend, type GpioOptions, type LineEvents } from './backend.js';
 
 /** How long udev may take to hand a freshly exported line's files to the gpio group. */
 const EXPORT_SETTLE_MS = 5000;

@@ -58,12 +58,15 @@ function errnoOf(e: unknown): string | undefined {
 export class LedDevice implements Device {
   #state: LedState | undefined;
   #poll: NodeJS.Timeout | undefined;
+  /** Only an open LED is reported lost; a failing open() says so by throwing. */
+  #open = false;
 
   constructor(private readonly ctx: DeviceContext<LedOptions>, readonly files: LedFiles) {}
 
   async open(): Promise<void> {
     await this.files.probe();
     await this.refresh();
+    this.#open = true;
     const every = this.ctx.options.pollMs;
     if (every > 0) {
       this.#poll = setInterval(() => {
@@ -74,6 +77,7 @@ export class LedDevice implements Device {
   }
 
   async close(): Promise<void> {
+    this.#open = false;
     clearInterval(this.#poll);
     this.#poll = undefined;
   }
@@ -168,7 +172,7 @@ export class LedDevice implements Device {
       return await work();
     } catch (e) {
       const errno = errnoOf(e);
-      if (errno && LOST.has(errno)) this.ctx.lost(e as Error);
+      if (this.#open && errno && LOST.has(errno)) this.ctx.lost(e as Error);
       throw e;
     }
   }
