@@ -1,6 +1,7 @@
 /**
  * One GPIO line as a device: the state it publishes, set/pulse/get, edge
- * events on the event topic, and (for inputs without edge detection) a poll.
+ * events on the event topic, and a poll for inputs whose events do not tell
+ * every change (no edge detection, or one edge only).
  * Which kernel interface holds the line is the backend's business.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
