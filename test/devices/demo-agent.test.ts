@@ -15,6 +15,7 @@ import type { LedDevice } from '../../src/devices/led/device.js';
 import { O } from '../../src/kernel/kernel.js';
 import type { SimLed } from '../../src/devices/led/sim.js';
 import { startAgent } from '../helpers/agent.js';
+import { haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
 import { requireTool } from '../helpers/tools.js';
 
 const run = promisify(execFile);
@@ -38,7 +39,8 @@ class Sub {
   #rest = '';
 
   constructor(port: number) {
-    this.#proc = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-v', '-t', 'dev2mqtt/#']);
+    // Line-buffered: into a pipe, mosquitto_sub's stdio would hold lines back.
+    this.#proc = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-h', '127.0.0.1', '-p', String(port), '-q', '1', '-v', '-t', 'dev2mqtt/#']);
     this.#proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       const parts = (this.#rest + chunk).split('\n');
       this.#rest = parts.pop() ?? '';
@@ -77,15 +79,20 @@ async function pub(port: number, topic: string, message: string): Promise<void> 
 
 let agent: Agent | undefined;
 let sub: Sub | undefined;
+let broker: Mosquitto | undefined;
 afterEach(async () => {
   sub?.stop();
   await agent?.stop();
+  await broker?.stop();
   agent = undefined;
+  broker = undefined;
 });
 
-async function demo(toggleMs: number): Promise<{ port: number; sub: Sub; result: (device: string, id: string) => Promise<Record<string, unknown>> }> {
-  agent = await startAgent({ config: { devices: demoDevices(toggleMs) } });
-  const port = agent.brokerPort ?? 0;
+/** The agent on its embedded broker (as `npm start` runs it), or on a real mosquitto. */
+async function demo(toggleMs: number, on: 'embedded' | 'mosquitto' = 'embedded'): Promise<{ port: number; sub: Sub; result: (device: string, id: string) => Promise<Record<string, unknown>> }> {
+  if (on === 'mosquitto') broker = await Mosquitto.start();
+  agent = await startAgent({ config: { devices: demoDevices(toggleMs), ...(broker ? { mqtt: { url: broker.url } } : {}) } });
+  const port = broker?.port ?? agent.brokerPort ?? 0;
   const s = (sub = new Sub(port));
   await s.next((l) => l.topic === 'dev2mqtt/t1/status' && l.payload === 'online', 'the retained node status');
   const result = async (device: string, id: string) => {
@@ -95,9 +102,12 @@ async function demo(toggleMs: number): Promise<{ port: number; sub: Sub; result:
   return { port, sub: s, result };
 }
 
+/** The demo's broker, and a real mosquitto where the machine has one. */
+const brokers: Array<'embedded' | 'mosquitto'> = haveClients && haveMosquitto() ? ['embedded', 'mosquitto'] : ['embedded'];
+
 describe.skipIf(!haveClients)('the demo over MQTT, as a newcomer watches it', () => {
-  it('the self-pressing button publishes edge events with kernel timestamps and sequence numbers', async () => {
-    const { sub: s } = await demo(25);
+  it.each(brokers)('the self-pressing button publishes edge events with kernel timestamps and sequence numbers (%s)', async (on) => {
+    const { sub: s } = await demo(25, on);
     const topic = 'dev2mqtt/t1/button/event';
     await s.next((l) => l.topic === topic && s.json(topic).length >= 4, 'four edge events of the button');
     const edges = s.json(topic).slice(0, 4);
@@ -116,6 +126,7 @@ describe.skipIf(!haveClients)('the demo over MQTT, as a newcomer watches it', ()
     // The button's retained state follows its edges.
     const state = await s.next((l) => l.topic === 'dev2mqtt/t1/button/state' && l.payload.includes('"lastEdge":{'), 'a button state with its last edge');
     expect(JSON.parse(state.payload)).toMatchObject({ direction: 'in', edge: 'both', interface: 'cdev', lineName: 'GPIO27' });
+    await s.next((l) => l.topic === 'dev2mqtt/t1/button/availability' && l.payload === 'online', 'the button online');
   });
 
   it('mosquitto_pub commands from the README drive the LED and the relay', async () => {
@@ -145,6 +156,7 @@ describe.skipIf(!haveClients)('the demo over MQTT, as a newcomer watches it', ()
   it('an LED that disappears: device_error ENOENT, offline on its availability topic, online again once back', async () => {
     const { port, sub: s, result } = await demo(0);
     const avail = 'dev2mqtt/t1/led0/availability';
+    await s.next((l) => l.topic === avail && l.payload === 'online', 'the LED online');
     const led = agent?.devices.get('led0')?.device as LedDevice;
     const model = led.files as SimLed;
     model.unplug();
