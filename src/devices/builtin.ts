@@ -1,6 +1,8 @@
 /** The kinds that ship with dev2mqtt. Plug-ins add more at run time (config `plugins`). */
 import type { AnyKind } from './kind.js';
+import { gpioKind } from './gpio/kind.js';
+import { ledKind } from './led/kind.js';
 
 export function builtinKinds(): AnyKind[] {
-  return [];
+  return [ledKind, gpioKind];
 }
