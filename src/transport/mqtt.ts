@@ -52,7 +52,16 @@ export function describeConnectError(e: Error & { code?: string | number }): str
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `TLS: the broker's certificate does not name this host (${e.message})`;
   if (code === 'CERT_HAS_EXPIRED') return 'TLS: the broker certificate has expired';
+  // TLS 1.3 says "certificate required"; TLS 1.2 brokers just fail the handshake when we sent none.
+  if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' || code === 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE') {
+    return `TLS: the broker requires a client certificate (${code}); set mqtt.cert and mqtt.key`;
+  }
+  if (['ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN', 'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR'].includes(code)) {
+    return `TLS: the broker refused our client certificate (${code}): is mqtt.cert signed by a CA the broker trusts?`;
+  }
   if (code === 'ECONNREFUSED') return `connection refused (${e.message}): is the broker running?`;
+  // CONNACK refusals: 4/5 in MQTT 3.1.1, 134/135 in MQTT 5. Never echo what we sent.
+  if (['4', '5', '134', '135'].includes(code)) return `the broker refused the login (${e.message}): check mqtt.username and mqtt.passwordFile`;
   return e.message;
 }
 
@@ -63,6 +72,8 @@ export class MqttTransport implements Transport {
   #attempt = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #lastError = '';
+  /** Connected since the last close: a close then is an outage, not a failed attempt. */
+  #up = false;
 
   constructor(private readonly s: MqttSettings, private readonly log: Logger) {
     this.protocolVersion = s.protocolVersion;
@@ -111,6 +122,7 @@ export class MqttTransport implements Transport {
     this.#client = client;
 
     client.on('connect', (connack) => {
+      this.#up = true;
       this.#attempt = 0;
       this.#lastError = '';
       this.log.info({ broker: this.s.url, sessionPresent: connack.sessionPresent }, 'connected to broker');
@@ -134,7 +146,10 @@ export class MqttTransport implements Transport {
     });
     client.on('close', () => {
       if (this.#stopping) return;
-      h.disconnected(this.#lastError || 'connection closed');
+      // Once per outage: a failed attempt every second for an hour must not be 3,600 warnings
+      // (a new kind of failure still gets its own error line, above).
+      if (this.#up) h.disconnected(this.#lastError || 'connection closed');
+      this.#up = false;
       this.#scheduleReconnect();
     });
   }
