@@ -216,9 +216,13 @@ export class Agent {
         protocolVersion = 4;
       }
     }
-    const password = c.mqtt.password || (c.mqtt.passwordFile ? readFileSync(c.mqtt.passwordFile, 'utf8').replace(/\r?\n$/, '') : '');
+    // Our own embedded broker with broker.auth: log in as that user unless mqtt.* names another.
+    const ownBroker = c.mqtt.url === 'embedded' && !c.mqtt.username && c.broker.auth.username !== '';
+    const username = ownBroker ? c.broker.auth.username : c.mqtt.username;
+    const passwordFile = ownBroker ? c.broker.auth.passwordFile : c.mqtt.passwordFile;
+    const password = (ownBroker ? '' : c.mqtt.password) || (passwordFile ? readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '') : '');
     const transport = new MqttTransport({
-      url, clientId: c.mqtt.clientId, username: c.mqtt.username, password, ca: c.mqtt.ca, cert: c.mqtt.cert, key: c.mqtt.key,
+      url, clientId: c.mqtt.clientId, username, password, ca: c.mqtt.ca, cert: c.mqtt.cert, key: c.mqtt.key,
       rejectUnauthorized: c.mqtt.rejectUnauthorized, protocolVersion, keepaliveS: c.mqtt.keepaliveS, sessionExpiryS: c.mqtt.sessionExpiryS,
       reconnectMinMs: c.mqtt.reconnectMinMs, reconnectMaxMs: c.mqtt.reconnectMaxMs, connectTimeoutMs: c.mqtt.connectTimeoutMs,
       will: { topic: nodeTopic(this.topics, 'status'), payload: 'offline' },
