@@ -15,7 +15,7 @@ import type { InboundMessage, Transport } from '../transport/transport.js';
 import { version } from '../version.js';
 import { DeviceRuntime, type RuntimeHooks } from './device-runtime.js';
 import { Dispatcher, type Reply } from './dispatcher.js';
-import { CommandJournal } from './journal.js';
+import { CommandJournal, type JournaledMessage, type Recovery } from './journal.js';
 import { RateLimiter } from './rate-limit.js';
 import { encodeResult, type CommandResult } from './result.js';
 import { Telemetry } from './telemetry.js';
@@ -48,7 +48,8 @@ export class Agent {
   #telemetry: Telemetry | undefined;
   #dispatcher: Dispatcher | undefined;
   #journal: CommandJournal | undefined;
-  #pending: Array<{ key: string; message: InboundMessage }> = [];
+  /** What the previous run left unfinished (see journal.ts), handled once connected. */
+  #recovery: Recovery | undefined;
   #stopping = false;
   #onlineWaiters: Array<() => void> = [];
   #announcedOnline = false;
@@ -86,14 +87,7 @@ export class Agent {
     const exec = this.#o.only !== undefined;
     if (!exec) {
       this.#journal = new CommandJournal(c.node.stateDir, c.security.dedupeWindow);
-      this.#pending = this.#journal.open().map(({ key, message: m }) => ({
-        key,
-        message: {
-          topic: m.topic, payload: Buffer.from(m.payload, 'base64'), qos: 1, dup: false, retain: false, receivedAt: performance.now(),
-          ...(m.responseTopic ? { responseTopic: m.responseTopic } : {}),
-          ...(m.correlationData ? { correlationData: Buffer.from(m.correlationData, 'base64') } : {}),
-        },
-      }));
+      this.#recovery = this.#journal.recover();
     }
     this.#createDevices();
     this.#dispatcher = this.#createDispatcher();
@@ -176,7 +170,7 @@ export class Agent {
         groups: c.node.groups,
         describe: () => ({ node: c.node.id, version: version(), groups: c.node.groups, devices: this.#describe() }),
       },
-      publish: (r, reply) => this.#publishResult(r, reply),
+      publish: (r, reply, delivered) => this.#publishResult(r, reply, delivered),
       progress: (id, data) => this.#hooks().event(id, 'progress', data),
     });
   }
@@ -189,13 +183,13 @@ export class Agent {
     }));
   }
 
-  #publishResult(result: CommandResult, reply: Reply): void {
+  #publishResult(result: CommandResult, reply: Reply, delivered?: () => void): void {
     const t = this.#transport;
     if (!t) return;
     const payload = encodeResult(result);
     const qos = this.config.mqtt.qos as 0 | 1 | 2;
     const warn = (e: unknown): void => this.log.warn({ err: (e as Error).message, id: result.id }, 'result publish failed');
-    t.publish(reply.topic, payload, { qos }).catch(warn);
+    t.publish(reply.topic, payload, { qos }).then(delivered, warn);
     if (reply.responseTopic && t.protocolVersion === 5) {
       t.publish(reply.responseTopic, payload, { qos, ...(reply.correlationData ? { correlationData: reply.correlationData } : {}) }).catch(warn);
     }
@@ -258,10 +252,24 @@ export class Agent {
       this.#announcedOnline = true;
       for (const w of this.#onlineWaiters.splice(0)) w();
     }
-    // Commands acknowledged by a previous run that never finished: run them now, once.
-    for (const p of this.#pending.splice(0)) {
-      this.log.info({ topic: p.message.topic }, 'running a command left unfinished by the previous run');
-      this.dispatcher.handle(p.message, p.key);
+    const r = this.#recovery;
+    this.#recovery = undefined;
+    if (r) this.#finishPreviousRun(r);
+  }
+
+  /** Once, after the first connect: what the journal says the previous process left undone. */
+  #finishPreviousRun(r: Recovery): void {
+    // Results the broker never confirmed: publish them again (a consumer may see one twice; ids tell).
+    for (const u of r.undelivered) this.dispatcher.redeliver(u.key, inbound(u.message), u.result);
+    // Caught running by a crash: answered, never run twice.
+    for (const i of r.interrupted) {
+      this.log.warn({ topic: i.message.topic }, 'a command was running when the previous run died: answering it as interrupted, not running it again');
+      this.dispatcher.answerInterrupted(i.key, inbound(i.message), i.message.receivedAtMs);
+    }
+    // Acknowledged to the broker but never started: run them now, once.
+    for (const p of r.pending) {
+      this.log.info({ topic: p.message.topic }, 'running a command left unstarted by the previous run');
+      this.dispatcher.handle(inbound(p.message), p.key);
     }
   }
 
@@ -269,4 +277,13 @@ export class Agent {
   deviceTopic(id: string, leaf: 'state' | 'availability' | 'event' | 'result'): string {
     return deviceTopic(this.topics, id, leaf);
   }
+}
+
+/** A journaled command as the dispatcher takes messages. */
+function inbound(m: JournaledMessage): InboundMessage {
+  return {
+    topic: m.topic, payload: Buffer.from(m.payload, 'base64'), qos: 1, dup: false, retain: false, receivedAt: performance.now(),
+    ...(m.responseTopic ? { responseTopic: m.responseTopic } : {}),
+    ...(m.correlationData ? { correlationData: Buffer.from(m.correlationData, 'base64') } : {}),
+  };
 }

@@ -1,10 +1,14 @@
 /**
  * The command journal: every accepted command message is appended before the
- * broker gets its PUBACK, and every result after it is published. It answers
- * two questions across a crash (SIGKILL included, since appends are in the
- * page cache the moment write(2) returns):
+ * broker gets its PUBACK, a line when its handler starts, its result when it
+ * is done, and a line when the broker has that result. It answers these
+ * questions across a crash (SIGKILL included, since appends are in the page
+ * cache the moment write(2) returns):
  *  - a QoS 1 redelivery (DUP) of an id that already ran: here is its result;
- *  - commands acknowledged but not finished when the process died: run them now.
+ *  - commands acknowledged but never started when the process died: run them now;
+ *  - commands the crash caught running: not run again (the relay may have
+ *    switched, the tape moved), answered as interrupted instead;
+ *  - results the broker never confirmed: publish them again.
  * It keeps the last `window` entries; older ones are compacted away.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
@@ -24,12 +28,30 @@ export interface JournaledMessage {
 
 interface Entry {
   message?: JournaledMessage;
+  /** Its handler was started: after a crash it must not run again. */
+  started?: boolean;
   result?: CommandResult;
+  /** The broker confirmed the result (or it had none to confirm). */
+  delivered?: boolean;
+}
+
+/** What a restart has to finish, in arrival order. */
+export interface Recovery {
+  /** Accepted, never started: run them. */
+  readonly pending: ReadonlyArray<{ key: string; message: JournaledMessage }>;
+  /** Started, never finished: answer them, do not run them again. */
+  readonly interrupted: ReadonlyArray<{ key: string; message: JournaledMessage }>;
+  /** Finished, but the broker never confirmed the result: publish it again. */
+  readonly undelivered: ReadonlyArray<{ key: string; message: JournaledMessage; result: CommandResult }>;
 }
 
 const MAX_KEPT_RESULT = 64 * 1024;
 
-type Line = { t: 'a'; k: string; m: JournaledMessage } | { t: 'r'; k: string; r: CommandResult };
+type Line =
+  | { t: 'a'; k: string; m: JournaledMessage }
+  | { t: 's'; k: string }
+  | { t: 'r'; k: string; r: CommandResult }
+  | { t: 'p'; k: string };
 
 export class CommandJournal {
   readonly #entries = new Map<string, Entry>();
@@ -41,8 +63,13 @@ export class CommandJournal {
     this.#file = path.join(stateDir, 'journal.jsonl');
   }
 
-  /** Loads the journal; returns the messages accepted but never answered, in arrival order. */
+  /** Loads the journal; returns the messages accepted but never started, in arrival order. */
   open(): Array<{ key: string; message: JournaledMessage }> {
+    return [...this.recover().pending];
+  }
+
+  /** Loads the journal and sorts what the previous run left unfinished. */
+  recover(): Recovery {
     mkdirSync(path.dirname(this.#file), { recursive: true });
     if (existsSync(this.#file)) {
       for (const text of readFileSync(this.#file, 'utf8').split('\n')) {
@@ -53,21 +80,33 @@ export class CommandJournal {
         } catch {
           continue; // a torn last line from a crash mid-write
         }
-        const e = this.#entries.get(line.k) ?? {};
         if (line.t === 'a') {
           // An id reused for a fresh command starts a fresh entry at the end.
           this.#entries.delete(line.k);
           this.#entries.set(line.k, { message: line.m });
-        } else {
-          e.result = line.r;
-          this.#entries.set(line.k, e);
+          continue;
         }
+        const e = this.#entries.get(line.k) ?? {};
+        if (line.t === 's') e.started = true;
+        else if (line.t === 'r') e.result = line.r;
+        else e.delivered = true;
+        this.#entries.set(line.k, e);
       }
     }
     this.#trim();
-    const pending = [...this.#entries].filter(([, e]) => e.message && !e.result).map(([key, e]) => ({ key, message: e.message as JournaledMessage }));
+    const pending: Array<{ key: string; message: JournaledMessage }> = [];
+    const interrupted: Array<{ key: string; message: JournaledMessage }> = [];
+    const undelivered: Array<{ key: string; message: JournaledMessage; result: CommandResult }> = [];
+    for (const [key, e] of this.#entries) {
+      if (!e.message) continue;
+      if (e.result) {
+        if (!e.delivered) undelivered.push({ key, message: e.message, result: e.result });
+      } else {
+        (e.started ? interrupted : pending).push({ key, message: e.message });
+      }
+    }
     this.#compact();
-    return pending;
+    return { pending, interrupted, undelivered };
   }
 
   has(key: string): boolean {
@@ -85,6 +124,14 @@ export class CommandJournal {
     this.#trim();
   }
 
+  /** The handler is about to run: from here on a crash must not run it again. */
+  started(key: string): void {
+    const e = this.#entries.get(key);
+    if (!e || e.started) return;
+    e.started = true;
+    this.#append({ t: 's', k: key });
+  }
+
   finished(key: string, full: CommandResult): void {
     // A redelivery is answered from here; a huge read result is not worth keeping for that.
     const result = JSON.stringify(full).length <= MAX_KEPT_RESULT ? full : { ...full, result: { note: 'result too large to keep for redelivery' } };
@@ -92,6 +139,14 @@ export class CommandJournal {
     if (e) e.result = result;
     else this.#entries.set(key, { result });
     this.#append({ t: 'r', k: key, r: result });
+  }
+
+  /** The broker has the result: no need to publish it again after a crash. */
+  delivered(key: string): void {
+    const e = this.#entries.get(key);
+    if (!e || e.delivered) return;
+    e.delivered = true;
+    this.#append({ t: 'p', k: key });
   }
 
   close(): void {
@@ -103,7 +158,8 @@ export class CommandJournal {
     if (this.window === 0) return;
     if (this.#fd < 0) this.#fd = openSync(this.#file, 'a');
     writeSync(this.#fd, `${JSON.stringify(line)}\n`);
-    if (++this.#lines > this.window * 4) this.#compact();
+    // Up to four lines an entry: compacting at eight per entry leaves a window's worth of appends between rewrites.
+    if (++this.#lines > this.window * 8) this.#compact();
   }
 
   #trim(): void {
@@ -121,8 +177,13 @@ export class CommandJournal {
     const fd = openSync(tmp, 'w');
     let lines = 0;
     for (const [k, e] of this.#entries) {
-      if (e.message) { writeSync(fd, `${JSON.stringify({ t: 'a', k, m: e.message })}\n`); lines++; }
-      if (e.result) { writeSync(fd, `${JSON.stringify({ t: 'r', k, r: e.result })}\n`); lines++; }
+      const out: Line[] = [];
+      if (e.message) out.push({ t: 'a', k, m: e.message });
+      if (e.started) out.push({ t: 's', k });
+      if (e.result) out.push({ t: 'r', k, r: e.result });
+      if (e.delivered) out.push({ t: 'p', k });
+      for (const line of out) writeSync(fd, `${JSON.stringify(line)}\n`);
+      lines += out.length;
     }
     closeSync(fd);
     this.close();
