@@ -96,7 +96,9 @@ export class Dispatcher {
     const journal = this.#o.journal;
     const parsed = parsePayload(msg.payload, this.#o.maxPayloadBytes);
     const parsedId = parsed.ok ? parsed.command.id : parsed.id;
-    const key = replayKey ?? (parsedId ? `u:${parsedId}` : `g:${this.#newId()}`);
+    // An id is the sender's, per command topic: the same id on two devices is two commands.
+    // (A topic cannot hold U+0000, so the key is unambiguous.)
+    const key = replayKey ?? (parsedId ? `u:${msg.topic}\u0000${parsedId}` : `g:${this.#newId()}`);
 
     if (!replayKey && msg.dup && parsedId && journal?.has(key)) {
       // QoS 1 redelivered a command that already ran: answer again, do not run again.
