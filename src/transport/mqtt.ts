@@ -60,6 +60,8 @@ export function describeConnectError(e: Error & { code?: string | number }): str
     return `TLS: the broker refused our client certificate (${code}): is mqtt.cert signed by a CA the broker trusts?`;
   }
   if (code === 'ECONNREFUSED') return `connection refused (${e.message}): is the broker running?`;
+  // CONNACK 1 (3.1.1) / 132 (MQTT 5): aedes and nats-server's MQTT listener speak 3.1.1 only.
+  if (code === '1' || code === '132') return `the broker does not speak this MQTT version (${e.message}): set mqtt.protocolVersion to 4 for an MQTT 3.1.1 broker`;
   // CONNACK refusals: 4/5 in MQTT 3.1.1, 134/135 in MQTT 5. Never echo what we sent.
   if (['4', '5', '134', '135'].includes(code)) return `the broker refused the login (${e.message}): check mqtt.username and mqtt.passwordFile`;
   return e.message;
