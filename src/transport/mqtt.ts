@@ -164,7 +164,11 @@ export class MqttTransport implements Transport {
     this.log.debug({ delayMs: Math.round(delay), attempt: this.#attempt }, 'reconnecting');
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
-      if (!this.#stopping) this.#client?.reconnect();
+      const client = this.#client;
+      // reconnect() without stores starts MQTT.js with empty ones: every unacknowledged QoS 1
+      // publish (results in flight when the broker died, or made while it was away) would be
+      // dropped without its callback ever firing. Keep them, so they are sent again.
+      if (!this.#stopping && client) client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
     }, delay);
   }
 
