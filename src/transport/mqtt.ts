@@ -189,8 +189,23 @@ export class MqttTransport implements Transport {
     const client = this.#client;
     if (!client) return Promise.reject(new Error('not started'));
     const properties = opts.correlationData && this.protocolVersion === 5 ? { properties: { correlationData: opts.correlationData } } : {};
+    const qos = opts.qos ?? 0;
     return new Promise((resolve, reject) => {
-      client.publish(topic, payload, { qos: opts.qos ?? 0, retain: opts.retain ?? false, ...properties }, (err) => (err ? reject(err) : resolve()));
+      const attempt = (): void => {
+        client.publish(topic, payload, { qos, retain: opts.retain ?? false, ...properties }, (err) => {
+          if (!err) return resolve();
+          // After a reconnect MQTT.js first resends its stored messages and holds new publishes
+          // meanwhile; if that connection drops too, it fails the held ones with 'Connection closed'.
+          // They were never sent (and are not in its store): send them once connected again, or a
+          // result would be lost to a broker that restarts twice in a row.
+          if (qos > 0 && !this.#stopping && err.message === 'Connection closed') {
+            client.once('connect', attempt);
+            return;
+          }
+          reject(err);
+        });
+      };
+      attempt();
     });
   }
 
