@@ -133,14 +133,21 @@ export class SimTapeKernel implements Kernel {
     return work();
   }
 
-  /** Queues a blocking call behind any in flight, waits the drive's time, then does it. */
-  blocking<T>(label: string, duration: () => number, work: () => T): Promise<T> {
+  /**
+   * Queues a blocking call behind any in flight, waits the drive's time, then
+   * does it. `after` gives time that depends on the result (a read takes as
+   * long as the record it got, not the buffer it offered).
+   */
+  blocking<T>(label: string, duration: () => number, work: () => T, after?: (result: T) => number): Promise<T> {
     const run = async (): Promise<T> => {
       this.#inFlight = label;
       try {
         const ms = duration();
         if (ms > 0) await this.#sleep(ms);
-        return work();
+        const result = work();
+        const more = after?.(result) ?? 0;
+        if (more > 0) await this.#sleep(more);
+        return result;
       } finally {
         this.#inFlight = null;
       }
@@ -240,7 +247,9 @@ export class SimTapeFile implements DeviceFile {
 
   read(buf: Uint8Array, length = buf.length): number {
     this.#open('read');
-    return this.k.sync('read', this.path, undefined, this.k.transferMs(length), () => this.#read(buf, length));
+    const n = this.k.sync('read', this.path, undefined, 0, () => this.#read(buf, length));
+    this.k.sync('read', this.path, undefined, this.k.transferMs(n), () => n);
+    return n;
   }
 
   write(data: Uint8Array): number {
@@ -260,7 +269,7 @@ export class SimTapeFile implements DeviceFile {
 
   readBlocking(buf: Uint8Array, length = buf.length): Promise<number> {
     this.#open('read');
-    return this.k.blocking('read', () => this.k.transferMs(length), () => this.#read(buf, length));
+    return this.k.blocking('read', () => 0, () => this.#read(buf, length), (n) => this.k.transferMs(n));
   }
 
   writeBlocking(data: Uint8Array): Promise<number> {
