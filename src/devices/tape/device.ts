@@ -12,10 +12,10 @@ import type { TapeStatus } from './mtio.js';
 import type { TapeOptions } from './options.js';
 import { TapeIo } from './tape-io.js';
 
-export interface Busy {
+/** What holds the drive; `sinceMs` in the state is how long it has (the agent's own busy field means the same). */
+interface Busy {
   readonly command: string;
-  /** When it started (epoch ms). */
-  readonly sinceMs: number;
+  readonly started: number;
 }
 
 export class TapeDevice implements Device {
@@ -34,10 +34,6 @@ export class TapeDevice implements Device {
   get io(): TapeIo {
     if (!this.#io) throw new CommandError('unavailable', `${this.ctx.id}: ${this.options.path} is not open`);
     return this.#io;
-  }
-
-  get busy(): Busy | null {
-    return this.#busy;
   }
 
   async open(): Promise<void> {
@@ -72,7 +68,7 @@ export class TapeDevice implements Device {
 
   /** Runs tape-moving work with `busy` in the state, and refreshes the status after it, however it ends. */
   async busyWhile<T>(command: string, work: () => Promise<T>): Promise<T> {
-    this.#busy = { command, sinceMs: Date.now() };
+    this.#busy = { command, started: performance.now() };
     this.ctx.stateChanged();
     try {
       return await work();
@@ -109,7 +105,7 @@ export class TapeDevice implements Device {
       density: s?.density ?? 0,
       densityName: s?.densityName ?? null,
       driveType: s?.driveType ?? null,
-      busy: this.#busy,
+      busy: this.#busy && { command: this.#busy.command, sinceMs: Math.round(performance.now() - this.#busy.started) },
     };
   }
 

@@ -37,7 +37,7 @@ export const tapeKind = defineKind<TapeOptions, TapeDevice>({
       loaded: sim.loaded,
       timing: sim.timing,
       arch: hostArch(),
-    });
+    }, ctx.signal);
   },
   create: (ctx) => new TapeDevice(ctx),
   homeassistant: tapeEntities,

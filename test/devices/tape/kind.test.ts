@@ -40,7 +40,7 @@ async function errorOf(p: Promise<unknown>): Promise<Record<string, unknown>> {
 
 afterEach(async () => {
   for (const t of open.splice(0)) {
-    simOf(t).abandon();
+    simOf(t).finishNow();
     await t.device.close();
     simOf(t).dispose();
   }
@@ -221,15 +221,17 @@ describe('tape kind: busy, long operations and faults', () => {
     const t = await tape({ sim: { timing: { rewindMs: 30_000 } } });
     await t.run('write', { data: 'x' });
     const order: string[] = [];
-    const rewind = t.run('rewind').then(() => order.push('rewind'), (e: unknown) => order.push(`rewind: ${toErrorBody(e).errno ?? ''}`));
+    const rewind = t.run('rewind').then(() => order.push('rewind'));
     await new Promise<void>((r) => setTimeout(r, 20));
     order.push('timer');
     expect(t.device.state().busy).toMatchObject({ command: 'rewind', sinceMs: expect.any(Number) });
+    expect(t.device.state()).toMatchObject({ bot: false, blockNumber: 1 });
     expect(simOf(t).inFlight).toBe('MTREW');
-    simOf(t).abandon();
+    // What the agent's stop does: the drive completes the rewind without its remaining time.
+    simOf(t).finishNow();
     await rewind;
-    expect(order).toEqual(['timer', 'rewind: EINTR']);
-    expect(t.device.state().busy).toBeNull();
+    expect(order).toEqual(['timer', 'rewind']);
+    expect(t.device.state()).toMatchObject({ busy: null, bot: true });
   });
 
   it('an injected fault fails the command with its errno, once', async () => {

@@ -54,10 +54,17 @@ export class SimTapeKernel implements Kernel {
   readonly #rewinding: string;
   #queue: Promise<unknown> = Promise.resolve();
   #inFlight: string | null = null;
-  readonly #timers = new Set<{ timer: NodeJS.Timeout; reject: (e: Error) => void }>();
+  readonly #timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  #hurry = false;
   #nextFd = 1000;
 
-  constructor(readonly opts: SimTapeOptions) {
+  /**
+   * `signal`: when the owner stops (the agent shutting down), simulated waits
+   * end at once and their operations complete, as a real drive finishes a
+   * rewind whether or not anyone still waits for it.
+   */
+  constructor(readonly opts: SimTapeOptions, signal?: AbortSignal) {
+    signal?.addEventListener('abort', () => this.finishNow(), { once: true });
     this.arch = opts.arch;
     this.timing = opts.timing;
     this.model = new StModel(opts.imageFile, opts);
@@ -91,17 +98,18 @@ export class SimTapeKernel implements Kernel {
     throw KernelError.of('EBADF', { syscall: 'ioctl', path: p });
   }
 
-  /** Cancels simulated waits (tests, shutdown): their calls fail with EINTR and do not happen. */
-  abandon(): void {
+  /** Ends every simulated wait now, and all later ones at once: the operations complete without their time. */
+  finishNow(): void {
+    this.#hurry = true;
     for (const t of this.#timers) {
       clearTimeout(t.timer);
-      t.reject(KernelError.of('EINTR', { syscall: 'ioctl' }));
+      t.resolve();
     }
     this.#timers.clear();
   }
 
   dispose(): void {
-    this.abandon();
+    this.finishNow();
     this.model.dispose();
   }
 
@@ -158,13 +166,14 @@ export class SimTapeKernel implements Kernel {
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve, reject) => {
+    if (this.#hurry) return Promise.resolve();
+    return new Promise((resolve) => {
       const entry = {
         timer: setTimeout(() => {
           this.#timers.delete(entry);
           resolve();
         }, ms),
-        reject,
+        resolve,
       };
       this.#timers.add(entry);
     });

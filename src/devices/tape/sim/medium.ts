@@ -29,6 +29,8 @@ export class Medium {
   /** #ends[i]: record bytes in items 0..i (capacity accounting). */
   #ends: number[] = [];
   #state: string | null = null;
+  /** Writes replayed after the last saved state: a kill landed between a write and its bookkeeping. */
+  #unsaved: Array<{ readonly records: number; readonly filemarks: number; readonly end: number }> = [];
   #garbage = 0;
   /** Bytes a torn last frame left in the file when it was opened (a crash mid-write). */
   readonly repairedBytes: number;
@@ -43,12 +45,21 @@ export class Medium {
     const m = new Medium(journal, repairedBytes);
     for (const f of frames) {
       switch (f.type) {
-        case T_RECORD: m.#push({ kind: 'record', offset: f.offset, length: f.length }); break;
-        case T_FILEMARKS: for (let i = f.payload?.readUInt32LE(0) ?? 0; i > 0; i--) m.#push({ kind: 'filemark' }); break;
+        case T_RECORD:
+          m.#push({ kind: 'record', offset: f.offset, length: f.length });
+          m.#unsaved.push({ records: 1, filemarks: 0, end: m.#items.length });
+          break;
+        case T_FILEMARKS: {
+          const n = f.payload?.readUInt32LE(0) ?? 0;
+          for (let i = n; i > 0; i--) m.#push({ kind: 'filemark' });
+          m.#unsaved.push({ records: 0, filemarks: n, end: m.#items.length });
+          break;
+        }
         case T_TRUNCATE: m.#cut(f.payload?.readUInt32LE(0) ?? 0); break;
         case T_STATE:
           if (m.#state !== null) m.#garbage += FRAME_HEADER + Buffer.byteLength(m.#state);
           m.#state = f.payload?.toString('utf8') ?? null;
+          m.#unsaved = [];
           break;
         default: throw new Error(`${file}: unknown frame type ${f.type}`);
       }
@@ -94,6 +105,14 @@ export class Medium {
     this.#maybeCompact();
   }
 
+  /**
+   * What reached the tape after the last saved state, in order (records and
+   * filemarks): the model replays st's bookkeeping for them. Empty after a clean run.
+   */
+  get unsaved(): ReadonlyArray<{ readonly records: number; readonly filemarks: number; readonly end: number }> {
+    return this.#unsaved;
+  }
+
   /** The last saved drive/driver state (JSON text), or null for a new image. */
   get state(): string | null {
     return this.#state;
@@ -102,6 +121,7 @@ export class Medium {
   saveState(json: string): void {
     if (json === this.#state) return;
     this.#journal.append([frame(T_STATE, Buffer.from(json, 'utf8'))]);
+    this.#unsaved = [];
     if (this.#state !== null) this.#garbage += FRAME_HEADER + Buffer.byteLength(this.#state);
     this.#state = json;
     this.#maybeCompact();

@@ -52,8 +52,28 @@ export class StModel implements St {
     driveState.pos = Math.min(driveState.pos, this.medium.length);
     this.drive = new Drive(this.medium, opts, driveState);
     this.s = saved?.st ?? { ...initialStState(), ready: opts.loaded ? 'ready' : 'no_tape' };
+    if (saved) this.#replayUnsaved();
     this.recovered = this.s.inUse ? this.#closeAfterKill() : null;
     this.save();
+  }
+
+  /**
+   * A kill between a write reaching the tape and its bookkeeping being saved:
+   * redo what st counted for it (a block per record, a file per filemark).
+   */
+  #replayUnsaved(): void {
+    for (const w of this.medium.unsaved) {
+      this.drive.s.pos = w.end;
+      if (w.records > 0) {
+        if (this.s.drvBlock >= 0) this.s.drvBlock += w.records;
+        this.s.rw = 'writing';
+        this.s.eof = EOF.NOEOF;
+      } else {
+        if (this.s.drvFile >= 0) this.s.drvFile += w.filemarks;
+        this.s.drvBlock = 0;
+        this.s.rw = 'idle';
+      }
+    }
   }
 
   /** The kernel closes the files of a killed process: st_flush writes the filemark a write left owed. */
