@@ -99,7 +99,33 @@ describe('st model: positions and flags along a long sequence (variable-block mo
       ['rewind', (t) => t.op('REW'), '0/0 bot,online'],
       ['unknown operation', (t) => t.op('RAS1'), '0/0 bot,online', 'ENOSYS'],
       ['setmarks are not supported', (t) => t.op('FSS', 1), '0/0 bot,online', 'EIO'],
+      ['no partitions', (t) => t.op('MKPART', 1), '0/0 bot,online', 'EINVAL'],
+      ['seek 1', (t) => t.op('SEEK', 1), '-1/-1 online'],
+      ['bsr 1 back to the beginning', (t) => t.op('BSR', 1), '-1/-1 online'],
+      ['tell at the beginning also fixes the numbers', (t) => t.position(), '0/0 bot,online', '0'],
+      ['seek past end of data', (t) => t.op('SEEK', 99), '-1/-1 online', 'EIO'],
+      ['eom from an unknown file number', (t) => t.op('EOM'), '-1/-1 eod,online'],
+      ['rewind', (t) => t.op('REW'), '0/0 bot,online'],
+      ['eom', (t) => t.op('EOM'), '1/-1 eod,online'],
+      ['fsr at end of data', (t) => t.op('FSR', 1), '1/-1 eod,online', 'EIO'],
     ]);
+  });
+
+  it('a synchronous call while a blocking one runs gets EBUSY; blocking calls queue', async () => {
+    kernel = simKernel({ timing: { rewindMs: 30_000 } });
+    const io = openSim(kernel);
+    await io.write(text('x'));
+    const order: string[] = [];
+    const rewind = io.op('REW').then(() => order.push('rewind'));
+    const after = io.op('FSR', 2).catch((e: { code?: string }) => order.push(`fsr ${e.code ?? ''}`));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(() => io.status()).toThrow(expect.objectContaining({ code: 'EBUSY', request: 'MTIOCGET' }));
+    expect(kernel.inFlight).toBe('MTREW');
+    kernel.finishNow();
+    await Promise.all([rewind, after]);
+    // The rewind wrote the owed filemark first; FSR 2 then crossed the record and ran into it.
+    expect(order).toEqual(['rewind', 'fsr EIO']);
+    expect(where(io)).toBe('1/0 eof,online');
   });
 
   it('writes a filemark before rewinding after a write, and at close after a write', async () => {
