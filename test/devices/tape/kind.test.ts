@@ -57,6 +57,22 @@ describe('tape kind: status', () => {
     expect(t.device.state()).toMatchObject({ online: true, bot: true, fileNumber: 0, blockNumber: 0, busy: null, driveType: 'SCSI-2' });
   });
 
+  it("lays the structs out for the kernel's architecture: a 32-bit ARM kernel gets its 28-byte mtget", async () => {
+    const { archByName } = await import('../../../src/kernel/arch.js');
+    const kernel = simKernel({ arch: archByName('armhf') });
+    const t = makeTestDevice(tapeKind, { sim: false, options: { path: '/dev/nst0', pollMs: 0 }, kernel });
+    await t.device.open();
+    try {
+      await t.run('write', { data: 'arm' });
+      // A request sized for this x86_64/aarch64 process would be EINVAL in a 32-bit st.
+      expect(await t.run('weof', { count: 2 })).toMatchObject({ fileNumber: 2, blockNumber: 0, eof: true, density: 0x58 });
+      expect(await t.run('tell')).toMatchObject({ block: 3 });
+    } finally {
+      await t.device.close();
+      kernel.dispose();
+    }
+  });
+
   it('requireOnline and requireWritable refuse with device_error and say why', async () => {
     const t = await tape();
     await t.run('unload');
