@@ -85,7 +85,7 @@ export const motionCommands: Record<string, CommandSpec<TapeDevice, unknown>> = 
     timeoutMs: 15 * MIN,
     run: async (dev: TapeDevice) => {
       const before = dev.refresh();
-      if (!before.online) return { ...before, alreadyUnloaded: true };
+      if (before.doorOpen) return { ...before, alreadyUnloaded: true };
       try {
         return { ...(await operate(dev, 'unload', 'OFFL')), alreadyUnloaded: false };
       } catch (e) {

@@ -20,16 +20,25 @@ function position(dev: TapeDevice): Record<string, unknown> {
   return { fileNumber: st.fileNumber, blockNumber: st.blockNumber, eot: st.eot, eod: st.eod };
 }
 
-/** Writes each buffer with one write(2); a short write is the end of the medium. */
-async function writeAll(dev: TapeDevice, writes: readonly Buffer[], onWritten: (bytes: number) => void): Promise<number> {
+/**
+ * Writes each buffer with one write(2); a short write is the end of the
+ * medium. `before`: bytes an enclosing transfer already wrote, for the message.
+ */
+async function writeAll(dev: TapeDevice, writes: readonly Buffer[], before = 0): Promise<number> {
   let done = 0;
+  const endOfMedium = (): CommandError => new CommandError('device_error',
+    `end of medium: ${before + done} bytes reached the tape; end it with weof and continue on another cartridge`,
+    { errno: 'ENOSPC', bytesWritten: before + done });
   for (const w of writes) {
-    const n = await dev.io.write(w);
-    done += n;
-    onWritten(done);
-    if (n < w.length) {
-      throw new CommandError('device_error', `end of medium: only ${done} bytes reached the tape`, { errno: 'ENOSPC', bytesWritten: done });
+    let n: number;
+    try {
+      n = await dev.io.write(w);
+    } catch (e) {
+      if (isKernelError(e, 'ENOSPC')) throw endOfMedium();
+      throw e;
     }
+    done += n;
+    if (n < w.length) throw endOfMedium();
   }
   return done;
 }
@@ -81,7 +90,7 @@ export const dataCommands: Record<string, CommandSpec<TapeDevice, unknown>> = {
       const bytes = decodePayload(a.data, a.encoding);
       const bs = dev.refresh().blockSize;
       const recs = toRecords(bytes, bs, { pad: a.pad, recordBytes: a.recordBytes ?? Math.max(1, bytes.length), chunkBytes: dev.options.recordBytes });
-      const written = await dev.busyWhile('write', () => writeAll(dev, recs.writes, () => undefined));
+      const written = await dev.busyWhile('write', () => writeAll(dev, recs.writes));
       return { bytes: written, records: recs.records, paddedBytes: recs.paddedBytes, ...position(dev) };
     },
   }),
@@ -127,7 +136,7 @@ export const dataCommands: Record<string, CommandSpec<TapeDevice, unknown>> = {
             const bytesRead = await readFull(src.handle, buf);
             if (bytesRead === 0) break;
             const recs = toRecords(buf.subarray(0, bytesRead), bs, { pad: true, recordBytes: chunk, chunkBytes: chunk });
-            await writeAll(dev, recs.writes, () => undefined);
+            await writeAll(dev, recs.writes, bytes);
             bytes += bytesRead;
             records += recs.records;
             paddedBytes += recs.paddedBytes;

@@ -190,6 +190,16 @@ describe('tape kind: files', () => {
     }
   });
 
+  it('a file that does not fit stops at the end of the medium and says how much is on tape', async () => {
+    const files = tempDir();
+    const t = await tape({ options: { filesDir: files, recordBytes: 10_000 }, sim: { capacityBytes: 100_000, earlyWarningBytes: 20_000 } });
+    fs.writeFileSync(path.join(files, 'big'), Buffer.alloc(200_000, 3));
+    const e = await errorOf(t.run('writeFile', { name: 'big' }));
+    // Nine records reach the early warning (the ninth reports EOT); st refuses the tenth with ENOSPC.
+    expect(e).toMatchObject({ code: 'device_error', errno: 'ENOSPC', bytesWritten: 90_000, message: expect.stringMatching(/weof/) });
+    expect(await t.run('weof')).toMatchObject({ fileNumber: 1, blockNumber: 0 });
+  });
+
   it('in fixed-block mode a file becomes blocks, the last one padded', async () => {
     const files = tempDir();
     const t = await tape({ options: { filesDir: files } });
