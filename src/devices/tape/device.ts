@@ -5,6 +5,7 @@
  * a command moves tape, so a dashboard sees "rewinding since …" instead of
  * silence.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Device, DeviceContext } from '../kind.js';
 import { CommandError, isDisconnect } from '../errors.js';
@@ -17,6 +18,8 @@ interface Busy {
   readonly command: string;
   readonly started: number;
 }
+
+const SAMPLE = 'sample.bin';
 
 export class TapeDevice implements Device {
   #io: TapeIo | null = null;
@@ -37,6 +40,7 @@ export class TapeDevice implements Device {
   }
 
   async open(): Promise<void> {
+    if (this.ctx.sim && !this.options.filesDir) await this.#sampleFile();
     this.#io = TapeIo.open(this.ctx.kernel, this.options.path);
     this.refresh();
     const every = this.options.pollMs;
@@ -114,6 +118,20 @@ export class TapeDevice implements Device {
     if (this.options.filesDir) return this.options.filesDir;
     if (this.ctx.sim) return path.join(this.ctx.stateDir, 'files');
     throw new CommandError('forbidden', `${this.ctx.id}: options.filesDir is not set, so no files may be read or written`);
+  }
+
+  /** The simulated drive's own files folder starts with something to write: an 8 MiB sample.bin (sparse). */
+  async #sampleFile(): Promise<void> {
+    const dir = this.filesDir();
+    await fs.promises.mkdir(dir, { recursive: true });
+    const sample = path.join(dir, SAMPLE);
+    try {
+      const fh = await fs.promises.open(sample, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
+      await fh.truncate(8 * 1024 * 1024);
+      await fh.close();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
   }
 
   #pollOnce(): void {

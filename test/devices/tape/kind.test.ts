@@ -200,6 +200,12 @@ describe('tape kind: files', () => {
     expect(await t.run('weof')).toMatchObject({ fileNumber: 1, blockNumber: 0 });
   });
 
+  it('a simulated drive without filesDir has its own files folder with a sample to write', async () => {
+    const t = await tape();
+    expect(fs.statSync(path.join(t.ctx.stateDir, 'files', 'sample.bin')).size).toBe(8 * 1024 * 1024);
+    expect(await t.run('writeFile', { name: 'sample.bin' })).toMatchObject({ bytes: 8 * 1024 * 1024, records: 128 });
+  });
+
   it('in fixed-block mode a file becomes blocks, the last one padded', async () => {
     const files = tempDir();
     const t = await tape({ options: { filesDir: files } });
