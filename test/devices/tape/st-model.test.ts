@@ -194,6 +194,7 @@ describe('st model: end of medium', () => {
       ['next write', (t) => t.write(Buffer.alloc(500)), '0/3 eod,online', 'ENOSPC'],
       ['the one after goes on', (t) => t.write(Buffer.alloc(500)), '0/4 eot,online', '500'],
       ['then ENOSPC again', (t) => t.write(Buffer.alloc(100)), '0/4 eod,online', 'ENOSPC'],
+      ['a read there counts as one of the zeros at end of data', async (t) => (await t.read(100)).length, '0/4 eod,online', '0'],
       ['past the physical end', (t) => t.write(Buffer.alloc(1000)), '0/4 eot,online', 'ENOSPC'],
       ['a filemark still fits', (t) => t.op('WEOF', 1), '1/0 eof,online'],
     ]);

@@ -26,7 +26,10 @@ export function stRead(st: St, count: number): Buffer {
   rwChecks(st, count);
   if (count === 0) return Buffer.alloc(0);
   if (s.blockSize !== 0 && count % s.blockSize !== 0) fail('EINVAL');
-  if (s.rw === 'writing') flushBuffer(st, false);
+  if (s.rw === 'writing') {
+    flushBuffer(st, false);
+    s.rw = 'reading';
+  }
   if (s.eof >= EOF.EOD_1) {
     if (s.eof < EOF.EOD) {
       s.eof = (s.eof + 1) as typeof s.eof;
