@@ -2,7 +2,8 @@
 import type { AnyKind } from './kind.js';
 import { gpioKind } from './gpio/kind.js';
 import { ledKind } from './led/kind.js';
+import { tapeKind } from './tape/kind.js';
 
 export function builtinKinds(): AnyKind[] {
-  return [ledKind, gpioKind];
+  return [ledKind, gpioKind, tapeKind];
 }
