@@ -8,7 +8,7 @@ import { layoutOf, type StructDef } from '../../src/kernel/ctypes.js';
 import { hex } from '../../src/kernel/ioc.js';
 import { catalogue } from '../../src/kernel/requests.js';
 import { ALL_STRUCTS } from '../../src/kernel/structs.js';
-import { modemBits, TCFLUSH, termBits } from '../../src/kernel/termbits.js';
+import { baudConstants, modemBits, TCFLUSH, termBits } from '../../src/kernel/termbits.js';
 
 /** Flag constants as the C headers name them. */
 export function constants(arch: Arch): Array<[string, number]> {
@@ -17,6 +17,7 @@ export function constants(arch: Arch): Array<[string, number]> {
     .filter(([k]) => !(arch.tty === 'sparc' && (k === 'VMIN' || k === 'VTIME')));
   for (const [k, v] of Object.entries(modemBits(arch))) out.push([`TIOCM_${k}`, v]);
   out.push(['TCIFLUSH', TCFLUSH.IN], ['TCOFLUSH', TCFLUSH.OUT], ['TCIOFLUSH', TCFLUSH.BOTH]);
+  for (const [rate, value] of baudConstants(arch)) out.push([`B${rate}`, value]);
   return out;
 }
 
