@@ -1,6 +1,7 @@
 /** The kinds that ship with dev2mqtt. Plug-ins add more at run time (config `plugins`). */
 import type { AnyKind } from './kind.js';
+import { serialKind } from './serial/index.js';
 
 export function builtinKinds(): AnyKind[] {
-  return [];
+  return [serialKind];
 }
