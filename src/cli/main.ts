@@ -1,6 +1,9 @@
 /** argv → command. Each command lives in its own module and gets a CommandIo. */
-import { readFileSync } from 'node:fs';
+import { version } from '../version.js';
+import { CHECK_HELP, checkConfigCommand } from './check-config.js';
+import { EXEC_HELP, execCommand } from './exec.js';
 import { ioctlCommand, IOCTL_HELP } from './ioctl.js';
+import { RUN_HELP, runCommand } from './run.js';
 import { processIo, UsageError, type CommandIo } from './io.js';
 
 export interface Command {
@@ -15,12 +18,10 @@ export function registerCommand(name: string, cmd: Command): void {
   commands.set(name, cmd);
 }
 
+registerCommand('run', { summary: 'run the agent (the default command)', help: RUN_HELP, run: runCommand });
+registerCommand('check-config', { summary: 'validate a configuration, naming every problem', help: CHECK_HELP, run: checkConfigCommand });
+registerCommand('exec', { summary: 'run one command on a device without MQTT', help: EXEC_HELP, run: execCommand });
 registerCommand('ioctl', { summary: 'decode request codes, list the request catalogue', help: IOCTL_HELP, run: ioctlCommand });
-
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function mainHelp(): string {
   const width = Math.max(...[...commands.keys()].map((n) => n.length)) + 2;
@@ -45,6 +46,10 @@ export async function main(argv: string[], io: CommandIo = processIo, defaultCom
   if (first === '--version' || first === '-V') {
     io.out(`${version()}\n`);
     return 0;
+  }
+  if (first !== undefined && !first.startsWith('-') && !commands.has(first)) {
+    io.err(`dev2mqtt: unknown command '${first}'\n\n${mainHelp()}`);
+    return 2;
   }
   const named = first !== undefined && commands.has(first);
   const name = named ? first : defaultCommand;

@@ -1,0 +1,268 @@
+/**
+ * The agent: one node's devices, its MQTT connection and everything between.
+ * No module-level state: several agents run in one process (tests, the fleet
+ * benchmark), each with its own broker connection, journal and devices.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { AgentConfig } from '../config/load.js';
+import type { KindRegistry } from '../devices/registry.js';
+import type { Kernel } from '../kernel/kernel.js';
+import { LibcKernel } from '../kernel/libc.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded.js';
+import { MqttTransport } from '../transport/mqtt.js';
+import type { InboundMessage, Transport } from '../transport/transport.js';
+import { version } from '../version.js';
+import { DeviceRuntime, type RuntimeHooks } from './device-runtime.js';
+import { Dispatcher, type Reply } from './dispatcher.js';
+import { CommandJournal } from './journal.js';
+import { RateLimiter } from './rate-limit.js';
+import { encodeResult, type CommandResult } from './result.js';
+import { Telemetry } from './telemetry.js';
+import { commandSubscriptions, deviceTopic, nodeTopic, type TopicScheme } from './topics.js';
+
+export interface AgentOptions {
+  readonly config: AgentConfig;
+  /** Holds the kinds of config.devices (built-in and plug-ins). */
+  readonly registry: KindRegistry;
+  readonly log: Logger;
+  /** `exec` mode: open only this device, no MQTT, no journal. */
+  readonly only?: string;
+  /** Receives events in exec mode (progress bars). */
+  readonly onEvent?: (device: string, type: string, data: Record<string, unknown>) => void;
+}
+
+/** Time the whole shutdown may take; the contract allows 5 s. */
+const SHUTDOWN_MS = 4500;
+
+export class Agent {
+  readonly config: AgentConfig;
+  readonly log: Logger;
+  readonly topics: TopicScheme;
+  readonly devices = new Map<string, DeviceRuntime>();
+  readonly #o: AgentOptions;
+  readonly #startedAt = Date.now();
+  #kernel: Kernel | undefined;
+  #broker: EmbeddedBroker | undefined;
+  #transport: Transport | undefined;
+  #telemetry: Telemetry | undefined;
+  #dispatcher: Dispatcher | undefined;
+  #journal: CommandJournal | undefined;
+  #pending: Array<{ key: string; message: InboundMessage }> = [];
+  #stopping = false;
+  #onlineWaiters: Array<() => void> = [];
+  #announcedOnline = false;
+
+  constructor(o: AgentOptions) {
+    this.#o = o;
+    this.config = o.config;
+    this.log = o.log.child({ node: o.config.node.id });
+    this.topics = { base: o.config.mqtt.baseTopic, node: o.config.node.id, groups: o.config.node.groups };
+  }
+
+  get dispatcher(): Dispatcher {
+    if (!this.#dispatcher) throw new Error('agent not started');
+    return this.#dispatcher;
+  }
+
+  /** Where the embedded broker listens, when there is one. */
+  get brokerPort(): number | undefined {
+    return this.#broker?.port;
+  }
+
+  get connected(): boolean {
+    return this.#transport?.connected ?? false;
+  }
+
+  /** Resolves once `online` has been published after subscribing. */
+  whenOnline(): Promise<void> {
+    if (this.#announcedOnline) return Promise.resolve();
+    return new Promise((resolve) => this.#onlineWaiters.push(resolve));
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    mkdirSync(c.node.stateDir, { recursive: true });
+    const exec = this.#o.only !== undefined;
+    if (!exec) {
+      this.#journal = new CommandJournal(c.node.stateDir, c.security.dedupeWindow);
+      this.#pending = this.#journal.open().map(({ key, message: m }) => ({
+        key,
+        message: {
+          topic: m.topic, payload: Buffer.from(m.payload, 'base64'), qos: 1, dup: false, retain: false, receivedAt: performance.now(),
+          ...(m.responseTopic ? { responseTopic: m.responseTopic } : {}),
+          ...(m.correlationData ? { correlationData: Buffer.from(m.correlationData, 'base64') } : {}),
+        },
+      }));
+    }
+    this.#createDevices();
+    this.#dispatcher = this.#createDispatcher();
+    await Promise.all([...this.devices.values()].map((d) => d.start()));
+    if (exec) return;
+    await this.#connect();
+  }
+
+  /** Runs one command without MQTT (dev2mqtt exec), through the same validation and queue. */
+  exec(device: string, command: string, payload: Buffer): Promise<CommandResult> {
+    return this.dispatcher.execute(device, command, payload);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const deadline = performance.now() + SHUTDOWN_MS;
+    this.#telemetry?.stop();
+    // Running commands get most of the budget; their results still go out.
+    await Promise.all([...this.devices.values()].map((d) => d.stop(SHUTDOWN_MS - 1500)));
+    const t = this.#transport;
+    if (t) {
+      const left = Math.max(100, deadline - performance.now());
+      if (t.connected) {
+        await Promise.race([
+          t.publish(nodeTopic(this.topics, 'status'), 'offline', { qos: 1, retain: true }).catch(() => undefined),
+          new Promise((r) => setTimeout(r, Math.min(1000, left))),
+        ]);
+      }
+      await t.stop(Math.max(100, deadline - performance.now()));
+    }
+    await this.#broker?.close();
+    this.#journal?.close();
+    this.log.info('stopped');
+  }
+
+  #hooks(): RuntimeHooks {
+    const onEvent = this.#o.onEvent;
+    return {
+      event: (id, type, data) => {
+        onEvent?.(id, type, data);
+        this.#telemetry?.event(id, type, data);
+      },
+      stateChanged: (id) => this.#telemetry?.stateChanged(id),
+      availability: (id, online, reason) => {
+        if (!online && reason) this.log.debug({ device: id, reason }, 'device offline');
+        this.#telemetry?.availability(id, online);
+      },
+    };
+  }
+
+  #createDevices(): void {
+    const hooks = this.#hooks();
+    const libc = (): Kernel => (this.#kernel ??= new LibcKernel());
+    for (const d of this.config.devices) {
+      if (this.#o.only !== undefined && d.id !== this.#o.only) continue;
+      const kind = this.#o.registry.get(d.kind);
+      if (!kind) throw new Error(`device ${d.id}: kind '${d.kind}' is not registered`);
+      this.devices.set(d.id, new DeviceRuntime({
+        kind, config: d, libc, log: this.log, stateDir: this.config.node.stateDir, hooks,
+        reopenMinMs: 500, reopenMaxMs: 10_000,
+      }));
+    }
+  }
+
+  #createDispatcher(): Dispatcher {
+    const c = this.config;
+    return new Dispatcher({
+      topics: this.topics,
+      devices: this.devices,
+      ...(this.#journal ? { journal: this.#journal } : {}),
+      limiter: new RateLimiter(c.security.rateLimitPerS, c.security.rateLimitBurst),
+      maxPayloadBytes: c.security.maxPayloadBytes,
+      log: this.log,
+      node: {
+        node: c.node.id,
+        version: version(),
+        startedAt: this.#startedAt,
+        devices: this.devices,
+        groups: c.node.groups,
+        describe: () => ({ node: c.node.id, version: version(), groups: c.node.groups, devices: this.#describe() }),
+      },
+      publish: (r, reply) => this.#publishResult(r, reply),
+      progress: (id, data) => this.#hooks().event(id, 'progress', data),
+    });
+  }
+
+  #describe(): unknown[] {
+    return [...this.devices.values()].map((d) => ({
+      id: d.id, kind: d.kind.kind, title: d.kind.title, name: d.config.name, sim: d.config.sim, available: d.online,
+      commands: Object.fromEntries(Object.entries(d.kind.commands).map(([n, spec]) => [n, { description: spec.description, timeoutMs: spec.timeoutMs ?? 10_000, args: spec.args.describe() }])),
+      events: d.kind.events ?? {},
+    }));
+  }
+
+  #publishResult(result: CommandResult, reply: Reply): void {
+    const t = this.#transport;
+    if (!t) return;
+    const payload = encodeResult(result);
+    const qos = this.config.mqtt.qos as 0 | 1 | 2;
+    const warn = (e: unknown): void => this.log.warn({ err: (e as Error).message, id: result.id }, 'result publish failed');
+    t.publish(reply.topic, payload, { qos }).catch(warn);
+    if (reply.responseTopic && t.protocolVersion === 5) {
+      t.publish(reply.responseTopic, payload, { qos, ...(reply.correlationData ? { correlationData: reply.correlationData } : {}) }).catch(warn);
+    }
+  }
+
+  async #connect(): Promise<void> {
+    const c = this.config;
+    let url = c.mqtt.url;
+    let protocolVersion = c.mqtt.protocolVersion as 3 | 4 | 5;
+    if (c.mqtt.url === 'embedded' || c.broker.enabled) {
+      this.#broker = await startEmbeddedBroker({ host: c.broker.host, port: c.broker.port, username: c.broker.auth.username, passwordFile: c.broker.auth.passwordFile }, this.log);
+    }
+    if (c.mqtt.url === 'embedded') {
+      const host = this.#broker?.host.includes(':') ? `[${this.#broker.host}]` : this.#broker?.host;
+      url = `mqtt://${host === '0.0.0.0' ? '127.0.0.1' : host}:${this.#broker?.port}`;
+      if (protocolVersion === 5) {
+        this.log.info('the embedded broker speaks MQTT 3.1.1: connecting with 3.1.1');
+        protocolVersion = 4;
+      }
+    }
+    const password = c.mqtt.password || (c.mqtt.passwordFile ? readFileSync(c.mqtt.passwordFile, 'utf8').replace(/\r?\n$/, '') : '');
+    const transport = new MqttTransport({
+      url, clientId: c.mqtt.clientId, username: c.mqtt.username, password, ca: c.mqtt.ca, cert: c.mqtt.cert, key: c.mqtt.key,
+      rejectUnauthorized: c.mqtt.rejectUnauthorized, protocolVersion, keepaliveS: c.mqtt.keepaliveS, sessionExpiryS: c.mqtt.sessionExpiryS,
+      reconnectMinMs: c.mqtt.reconnectMinMs, reconnectMaxMs: c.mqtt.reconnectMaxMs, connectTimeoutMs: c.mqtt.connectTimeoutMs,
+      will: { topic: nodeTopic(this.topics, 'status'), payload: 'offline' },
+    }, this.log);
+    this.#transport = transport;
+    this.#telemetry = new Telemetry({
+      transport, topics: this.topics, qos: c.mqtt.qos as 0 | 1 | 2, devices: this.devices, version: version(),
+      intervalMs: c.telemetry.intervalMs, throttleMs: c.telemetry.stateThrottleMs, log: this.log,
+      stats: () => ({ ...this.dispatcher.stats }),
+    });
+    this.#telemetry.start();
+    transport.start({
+      message: (m) => {
+        if (!this.#stopping) this.dispatcher.handle(m);
+      },
+      connected: () => void this.#onConnected(),
+      disconnected: (reason) => this.log.warn({ reason }, 'disconnected from broker; reconnecting'),
+    });
+  }
+
+  async #onConnected(): Promise<void> {
+    const t = this.#transport;
+    if (!t || this.#stopping) return;
+    try {
+      await t.subscribe(commandSubscriptions(this.topics), this.config.mqtt.qos as 0 | 1 | 2);
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'subscribe failed');
+      return;
+    }
+    await t.publish(nodeTopic(this.topics, 'status'), 'online', { qos: 1, retain: true }).catch(() => undefined);
+    this.#telemetry?.announce();
+    if (!this.#announcedOnline) {
+      this.#announcedOnline = true;
+      for (const w of this.#onlineWaiters.splice(0)) w();
+    }
+    // Commands acknowledged by a previous run that never finished: run them now, once.
+    for (const p of this.#pending.splice(0)) {
+      this.log.info({ topic: p.message.topic }, 'running a command left unfinished by the previous run');
+      this.dispatcher.handle(p.message, p.key);
+    }
+  }
+
+  /** For tests: the retained topics of a device. */
+  deviceTopic(id: string, leaf: 'state' | 'availability' | 'event' | 'result'): string {
+    return deviceTopic(this.topics, id, leaf);
+  }
+}

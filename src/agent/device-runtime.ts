@@ -1,0 +1,202 @@
+/**
+ * One configured device at run time: its kind's instance, its command queue,
+ * and its availability. A device that cannot be opened, or reports itself
+ * lost, goes offline and is reopened with jittered exponential backoff until
+ * it is back; commands meanwhile get `unavailable`.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { ResolvedDevice } from '../config/load.js';
+import type { AnyKind, Device, DeviceContext } from '../devices/kind.js';
+import type { Kernel } from '../kernel/kernel.js';
+import { CommandQueue, type Job, type Outcome } from './queue.js';
+
+export interface RuntimeHooks {
+  event(device: string, type: string, data: Record<string, unknown>): void;
+  stateChanged(device: string): void;
+  availability(device: string, online: boolean, reason?: string): void;
+}
+
+export interface RuntimeOptions {
+  readonly kind: AnyKind;
+  readonly config: ResolvedDevice;
+  readonly libc: () => Kernel;
+  readonly log: Logger;
+  /** node.stateDir; the device gets `devices/{id}` under it. */
+  readonly stateDir: string;
+  readonly hooks: RuntimeHooks;
+  readonly reopenMinMs: number;
+  readonly reopenMaxMs: number;
+}
+
+/** A job running longer than this shows up as `busy` in the device state. */
+const BUSY_AFTER_MS = 500;
+
+export class DeviceRuntime {
+  readonly id: string;
+  readonly kind: AnyKind;
+  readonly config: ResolvedDevice;
+  readonly queue: CommandQueue;
+  readonly log: Logger;
+  readonly #device: Device;
+  readonly #hooks: RuntimeHooks;
+  readonly #abort = new AbortController();
+  readonly #opts: RuntimeOptions;
+  #online = false;
+  /** What availability topic last said; undefined until the first open attempt. */
+  #announced: boolean | undefined;
+  #stopped = false;
+  #attempt = 0;
+  #reopenTimer: NodeJS.Timeout | undefined;
+  #busyTimer: NodeJS.Timeout | undefined;
+  #busy: { command: string; since: number } | undefined;
+  #lastReason = '';
+
+  constructor(opts: RuntimeOptions) {
+    this.#opts = opts;
+    this.id = opts.config.id;
+    this.kind = opts.kind;
+    this.config = opts.config;
+    this.#hooks = opts.hooks;
+    this.log = opts.log.child({ device: this.id, kind: this.kind.kind });
+    this.queue = new CommandQueue({
+      available: () => this.#online,
+      now: () => performance.now(),
+      busyChanged: (running) => this.#busyChanged(running),
+    });
+    const stateDir = path.join(opts.stateDir, 'devices', this.id);
+    mkdirSync(stateDir, { recursive: true });
+    const base: Omit<DeviceContext<unknown>, 'kernel'> = {
+      id: this.id,
+      name: this.config.name,
+      kind: this.kind.kind,
+      options: this.config.options,
+      sim: this.config.sim,
+      log: this.log,
+      stateDir,
+      signal: this.#abort.signal,
+      emit: (type, data = {}) => this.#hooks.event(this.id, type, data),
+      stateChanged: () => this.#hooks.stateChanged(this.id),
+      lost: (reason) => this.lost(reason),
+      enqueue: (label, work, timeoutMs) => this.enqueue(label, work, timeoutMs),
+    };
+    const kernel = this.config.sim && this.kind.simKernel ? this.kind.simKernel(base) : opts.libc();
+    this.#device = this.kind.create({ ...base, kernel });
+  }
+
+  get online(): boolean {
+    return this.#online;
+  }
+
+  get device(): Device {
+    return this.#device;
+  }
+
+  /** Opens the device; a failure leaves it offline and retrying, never fails the agent. */
+  async start(): Promise<void> {
+    await this.#open();
+  }
+
+  /** The kind's state, plus `busy` while a long command holds the device. */
+  state(): Record<string, unknown> {
+    let s: Record<string, unknown>;
+    try {
+      s = this.#device.state();
+    } catch (e) {
+      s = { error: (e as Error).message };
+    }
+    return this.#busy ? { ...s, busy: { command: this.#busy.command, sinceMs: Math.round(performance.now() - this.#busy.since) } } : s;
+  }
+
+  submit(job: Job): void {
+    this.queue.push(job);
+  }
+
+  enqueue<T>(label: string, work: (signal: AbortSignal) => Promise<T>, timeoutMs = 30_000): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({
+        id: `${label}-${Date.now().toString(36)}`,
+        label,
+        timeoutMs,
+        run: (signal) => work(signal),
+        settle: (o: Outcome) => (o.ok ? resolve(o.value as T) : reject(Object.assign(new Error(o.error.message), { body: o.error }))),
+      });
+    });
+  }
+
+  /** The device went away: offline now, closed, reopened with backoff. */
+  lost(reason: Error): void {
+    if (this.#stopped) return;
+    this.log.warn({ err: reason.message }, 'device lost');
+    this.#setOnline(false, reason.message);
+    void this.#closeQuietly().then(() => this.#scheduleReopen());
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#reopenTimer);
+    clearTimeout(this.#busyTimer);
+    this.#abort.abort(new Error('agent stopping'));
+    await this.queue.close(graceMs);
+    await this.#closeQuietly();
+  }
+
+  async #open(): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      await this.#device.open();
+      this.#attempt = 0;
+      this.#setOnline(true);
+    } catch (e) {
+      const reason = (e as Error).message;
+      if (reason !== this.#lastReason) this.log.warn({ err: reason }, 'device cannot be opened; retrying with backoff');
+      this.#lastReason = reason;
+      this.#setOnline(false, reason);
+      await this.#closeQuietly();
+      this.#scheduleReopen();
+    }
+  }
+
+  #scheduleReopen(): void {
+    if (this.#stopped || this.#reopenTimer) return;
+    const cap = Math.min(this.#opts.reopenMaxMs, this.#opts.reopenMinMs * 2 ** this.#attempt++);
+    const delay = cap / 2 + Math.random() * (cap / 2);
+    this.#reopenTimer = setTimeout(() => {
+      this.#reopenTimer = undefined;
+      void this.#open();
+    }, delay);
+    this.#reopenTimer.unref?.();
+  }
+
+  async #closeQuietly(): Promise<void> {
+    try {
+      await this.#device.close();
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, 'close failed');
+    }
+  }
+
+  #setOnline(online: boolean, reason?: string): void {
+    this.#online = online;
+    if (online) this.#lastReason = '';
+    if (this.#announced === online) return;
+    this.#announced = online;
+    this.#hooks.availability(this.id, online, reason);
+    this.#hooks.stateChanged(this.id);
+  }
+
+  #busyChanged(running: { label: string; since: number } | undefined): void {
+    clearTimeout(this.#busyTimer);
+    if (running) {
+      this.#busyTimer = setTimeout(() => {
+        this.#busy = { command: running.label, since: running.since };
+        this.#hooks.stateChanged(this.id);
+      }, BUSY_AFTER_MS);
+      this.#busyTimer.unref?.();
+    } else if (this.#busy) {
+      this.#busy = undefined;
+      this.#hooks.stateChanged(this.id);
+    }
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Command payloads as the contract defines them: empty → {}, a JSON object →
+ * the arguments (with the reserved `id`, `expiresAt`, `timeoutMs`), anything
+ * else → {value: <that scalar>}. Pure; every refusal says what was wrong.
+ */
+import type { ErrorCode } from '../devices/errors.js';
+
+export interface ParsedCommand {
+  readonly args: Record<string, unknown>;
+  readonly id?: string;
+  /** Epoch ms after which the command must not run. */
+  readonly expiresAt?: number;
+  readonly timeoutMs?: number;
+}
+
+export type PayloadResult =
+  | { readonly ok: true; readonly command: ParsedCommand }
+  | { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly id?: string };
+
+export const MAX_ID_LENGTH = 128;
+/** A day: longer waits belong in a scheduler, not a command. */
+export const MAX_TIMEOUT_MS = 24 * 3600 * 1000;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function fail(code: ErrorCode, message: string, id?: string): PayloadResult {
+  return id === undefined ? { ok: false, code, message } : { ok: false, code, message, id };
+}
+
+function parseTime(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v)) {
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? undefined : t;
+  }
+  return undefined;
+}
+
+export function parsePayload(payload: Uint8Array, maxBytes: number): PayloadResult {
+  if (payload.length > maxBytes) return fail('too_large', `payload of ${payload.length} bytes is over the limit of ${maxBytes}`);
+  let text: string;
+  try {
+    text = utf8.decode(payload).trim();
+  } catch {
+    return fail('bad_payload', 'payload is not valid UTF-8');
+  }
+  if (text === '') return { ok: true, command: { args: {} } };
+
+  let value: unknown;
+  let isJson = true;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    // A bare word such as ON is a scalar value; broken JSON is an error.
+    if (text.startsWith('{') || text.startsWith('[') || e instanceof RangeError) {
+      return fail('bad_payload', `payload is not valid JSON: ${(e as Error).message}`);
+    }
+    isJson = false;
+    value = text;
+  }
+  if (Array.isArray(value)) return fail('bad_payload', 'payload must be a JSON object or a single value, not an array');
+  if (value === null) return fail('bad_payload', 'payload must be a JSON object or a single value, not null');
+  if (typeof value !== 'object') return { ok: true, command: { args: { value: isJson ? value : text } } };
+
+  // Copy own keys into a null-prototype object: `__proto__` stays a plain key.
+  const args: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) args[k] = v;
+
+  let id: string | undefined;
+  if ('id' in args) {
+    const raw = args.id;
+    if (typeof raw === 'number' && Number.isFinite(raw)) id = String(raw);
+    else if (typeof raw === 'string' && raw.length > 0 && raw.length <= MAX_ID_LENGTH) id = raw;
+    else return fail('bad_payload', `"id" must be a string of 1 to ${MAX_ID_LENGTH} characters`);
+    delete args.id;
+  }
+  let expiresAt: number | undefined;
+  if ('expiresAt' in args) {
+    expiresAt = parseTime(args.expiresAt);
+    if (expiresAt === undefined) return fail('bad_args', '"expiresAt" must be epoch milliseconds or an ISO 8601 time', id);
+    delete args.expiresAt;
+  }
+  let timeoutMs: number | undefined;
+  if ('timeoutMs' in args) {
+    const t = args.timeoutMs;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_TIMEOUT_MS) {
+      return fail('bad_args', `"timeoutMs" must be an integer from 1 to ${MAX_TIMEOUT_MS}`, id);
+    }
+    timeoutMs = t;
+    delete args.timeoutMs;
+  }
+  return {
+    ok: true,
+    command: {
+      args: { ...args },
+      ...(id !== undefined ? { id } : {}),
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    },
+  };
+}

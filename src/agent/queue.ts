@@ -1,0 +1,166 @@
+/**
+ * One queue per device: commands to a device run one at a time, in arrival
+ * order, while other devices' queues run in parallel. Each job has a timeout
+ * that counts from its arrival: still waiting when it passes → `busy`; running
+ * → `timeout`, its signal is aborted, and the device stays held until the
+ * handler really returns (a drive cannot be interrupted mid-rewind).
+ */
+import { toErrorBody, type ErrorBody } from '../devices/errors.js';
+
+export type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: ErrorBody };
+
+export interface Job {
+  readonly id: string;
+  /** The command (or `batch`, or a poll's label), for messages and `busy` state. */
+  readonly label: string;
+  readonly timeoutMs: number;
+  /** Epoch ms; past it at the head of the queue → `expired`. */
+  readonly expiresAt?: number;
+  run(signal: AbortSignal): unknown;
+  /** Called exactly once. */
+  settle(outcome: Outcome): void;
+}
+
+interface Running {
+  readonly slot: Slot;
+  readonly abort: AbortController;
+  readonly since: number;
+  /** Resolves close()'s wait when the handler returns. */
+  done?: () => void;
+}
+
+interface Slot {
+  readonly job: Job;
+  readonly enqueuedAt: number;
+  timer?: NodeJS.Timeout;
+  settled: boolean;
+}
+
+export interface QueueHooks {
+  /** Whether the device can take a command now (checked when a job reaches the head). */
+  available(): boolean;
+  now(): number;
+  /** Fired when a job starts and when the device goes idle. */
+  busyChanged?(running: { label: string; since: number } | undefined): void;
+}
+
+export class CommandQueue {
+  readonly #waiting: Slot[] = [];
+  #running: Running | undefined;
+  #closed = false;
+
+  constructor(private readonly hooks: QueueHooks) {}
+
+  get length(): number {
+    return this.#waiting.length;
+  }
+
+  get running(): { label: string; id: string; since: number } | undefined {
+    const r = this.#running;
+    return r && { label: r.slot.job.label, id: r.slot.job.id, since: r.since };
+  }
+
+  push(job: Job): void {
+    const slot: Slot = { job, enqueuedAt: this.hooks.now(), settled: false };
+    if (this.#closed) {
+      this.#settle(slot, { ok: false, error: { code: 'canceled', message: 'the agent is shutting down' } });
+      return;
+    }
+    slot.timer = setTimeout(() => this.#timedOut(slot), job.timeoutMs);
+    this.#waiting.push(slot);
+    this.#pump();
+  }
+
+  /** Removes a queued, not yet started job; it gets `canceled`. */
+  cancel(id: string): boolean {
+    const i = this.#waiting.findIndex((s) => s.job.id === id);
+    if (i < 0) return false;
+    const [slot] = this.#waiting.splice(i, 1);
+    if (slot) this.#settle(slot, { ok: false, error: { code: 'canceled', message: `command '${id}' was canceled before it started` } });
+    return true;
+  }
+
+  /**
+   * Stops taking jobs: waiting ones get `canceled`; the running one is given
+   * `graceMs` to finish, then abandoned (aborted, result `canceled`).
+   */
+  async close(graceMs: number): Promise<void> {
+    this.#closed = true;
+    for (const slot of this.#waiting.splice(0)) {
+      this.#settle(slot, { ok: false, error: { code: 'canceled', message: 'the agent is shutting down' } });
+    }
+    const r = this.#running;
+    if (!r) return;
+    const finished = new Promise<void>((resolve) => { r.done = resolve; });
+    const timer = setTimeout(() => {
+      r.abort.abort(new Error('shutdown'));
+      this.#settle(r.slot, { ok: false, error: { code: 'canceled', message: `abandoned '${r.slot.job.label}' at shutdown` } });
+    }, graceMs);
+    await Promise.race([finished, new Promise<void>((resolve) => setTimeout(resolve, graceMs + 50))]);
+    clearTimeout(timer);
+  }
+
+  #timedOut(slot: Slot): void {
+    const i = this.#waiting.indexOf(slot);
+    if (i >= 0) {
+      this.#waiting.splice(i, 1);
+      const r = this.#running;
+      const behind = r ? ` behind '${r.slot.job.label}' (running for ${Math.round(this.hooks.now() - r.since)} ms)` : '';
+      this.#settle(slot, { ok: false, error: { code: 'busy', message: `device busy: waited ${slot.job.timeoutMs} ms${behind}` } });
+      return;
+    }
+    if (this.#running?.slot === slot) {
+      this.#running.abort.abort(new Error('timeout'));
+      this.#settle(slot, { ok: false, error: { code: 'timeout', message: `'${slot.job.label}' did not finish within ${slot.job.timeoutMs} ms` } });
+    }
+  }
+
+  #settle(slot: Slot, outcome: Outcome): void {
+    if (slot.settled) return;
+    slot.settled = true;
+    if (slot.timer) clearTimeout(slot.timer);
+    slot.job.settle(outcome);
+  }
+
+  #pump(): void {
+    while (!this.#running && this.#waiting.length) {
+      const slot = this.#waiting.shift() as Slot;
+      const { job } = slot;
+      if (job.expiresAt !== undefined && Date.now() > job.expiresAt) {
+        this.#settle(slot, { ok: false, error: { code: 'expired', message: `expired at ${new Date(job.expiresAt).toISOString()} before it could run` } });
+        continue;
+      }
+      if (!this.hooks.available()) {
+        this.#settle(slot, { ok: false, error: { code: 'unavailable', message: 'the device cannot be used now (see its availability topic)' } });
+        continue;
+      }
+      this.#start(slot);
+    }
+  }
+
+  #start(slot: Slot): void {
+    const abort = new AbortController();
+    const since = this.hooks.now();
+    const running: Running = { slot, abort, since };
+    this.#running = running;
+    this.hooks.busyChanged?.({ label: slot.job.label, since });
+    const finish = (outcome: Outcome): void => {
+      this.#settle(slot, outcome);
+      this.#running = undefined;
+      this.hooks.busyChanged?.(undefined);
+      running.done?.();
+      this.#pump();
+    };
+    let result: unknown;
+    try {
+      result = slot.job.run(abort.signal);
+    } catch (e) {
+      finish({ ok: false, error: toErrorBody(e) });
+      return;
+    }
+    Promise.resolve(result).then(
+      (value) => finish({ ok: true, value }),
+      (e: unknown) => finish({ ok: false, error: toErrorBody(e) }),
+    );
+  }
+}

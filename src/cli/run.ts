@@ -1,0 +1,60 @@
+/** `dev2mqtt [run]`: the agent, until SIGINT or SIGTERM. */
+import { parseArgs } from 'node:util';
+import { Agent } from '../agent/agent.js';
+import type { CommandIo } from './io.js';
+import { loadOrReport, loggerFor } from './setup.js';
+
+export const RUN_HELP = `Usage: dev2mqtt [run] [-c FILE] [--log-level LEVEL]
+
+Runs the agent until SIGINT or SIGTERM; then it finishes or abandons
+in-flight commands within 5 s, publishes "offline" and exits 0.
+
+Options:
+  -c, --config FILE   configuration (else $DEV2MQTT_CONFIG, else config/default.json)
+  --log-level LEVEL   fatal, error, warn, info, debug, trace (overrides log.level)
+  -h, --help          this text
+`;
+
+/** The contract's limit for a shutdown; the agent aims under it. */
+const HARD_EXIT_MS = 5000;
+
+export async function runCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
+  if (values.help) {
+    io.out(RUN_HELP);
+    return 0;
+  }
+  const loaded = await loadOrReport(values.config, io);
+  if (!loaded) return 1;
+  const log = loggerFor(loaded.config, io, values['log-level']);
+  for (const w of loaded.config.warnings) log.warn(w);
+  const agent = new Agent({ config: loaded.config, registry: loaded.registry, log });
+  try {
+    await agent.start();
+  } catch (e) {
+    log.fatal({ err: (e as Error).message }, 'cannot start');
+    await agent.stop().catch(() => undefined);
+    return 1;
+  }
+  log.info({ config: loaded.config.file, devices: loaded.config.devices.length, base: loaded.config.mqtt.baseTopic }, 'agent started');
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal: sig }, 'stopping');
+      // Blocking kernel calls (a waiting TIOCMIWAIT) may keep threads busy: never outlive the limit.
+      setTimeout(() => process.exit(0), HARD_EXIT_MS).unref();
+      agent.stop().then(() => resolve(0), (e: unknown) => {
+        log.error({ err: (e as Error).message }, 'error while stopping');
+        resolve(0);
+      });
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}

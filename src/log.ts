@@ -1,0 +1,29 @@
+/**
+ * pino loggers: JSON for journald and files, pretty on a terminal. Secrets are
+ * redacted by key wherever they might appear, and the transport never logs
+ * its options object in the first place.
+ */
+import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export const REDACT_PATHS = [
+  'password', '*.password', '*.*.password', 'passwordFile', '*.passwordFile',
+  'mqtt.password', 'broker.auth', 'authorization', '*.authorization', 'key', '*.key',
+];
+
+export interface LogOptions {
+  readonly level: string;
+  /** Pretty, colourful lines (a terminal); JSON otherwise. */
+  readonly pretty?: boolean;
+  /** Where JSON lines go (tests capture them); default stdout. */
+  readonly destination?: NodeJS.WritableStream;
+}
+
+export function createLogger(o: LogOptions): Logger {
+  const opts = { level: o.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { pid: process.pid } };
+  if (o.pretty) {
+    // A stream in this thread, not a pino transport: a worker thread would cost ~10 MiB on a Pi.
+    return pino(opts, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: o.destination ?? 1 }));
+  }
+  return o.destination ? pino(opts, o.destination) : pino(opts);
+}

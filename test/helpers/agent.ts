@@ -1,0 +1,55 @@
+/** Starting agents in the test process, each with its own state dir and (by default) embedded broker. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { Agent } from '../../src/agent/agent.js';
+import { loadConfig } from '../../src/config/load.js';
+import { builtinKinds } from '../../src/devices/builtin.js';
+import { KindRegistry } from '../../src/devices/registry.js';
+import { probeKind } from './test-kinds.js';
+
+export function tempDir(prefix = 'dev2mqtt-test-'): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+type Obj = Record<string, unknown>;
+
+function merge(a: Obj, b: Obj): Obj {
+  const out: Obj = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' && !Array.isArray(prev) ? merge(prev as Obj, v as Obj) : v;
+  }
+  return out;
+}
+
+export interface TestAgentOptions {
+  /** Merged over the defaults: embedded broker on a free port, a temp state dir, node id `t1`. */
+  readonly config?: Obj;
+  /** Log lines end up here when given (tests that read the log). */
+  readonly logStream?: NodeJS.WritableStream;
+  readonly logLevel?: string;
+  readonly start?: boolean;
+}
+
+export async function startAgent(o: TestAgentOptions = {}): Promise<Agent> {
+  const registry = new KindRegistry([...builtinKinds(), probeKind]);
+  const object = merge({
+    node: { id: 't1', stateDir: tempDir('dev2mqtt-state-') },
+    mqtt: { url: 'embedded', reconnectMinMs: 50, reconnectMaxMs: 500 },
+    broker: { port: 0 },
+    devices: [{ id: 'p1', kind: 'probe' }],
+    security: { rateLimitPerS: 0 },
+    telemetry: { stateThrottleMs: 0 },
+  }, o.config ?? {});
+  const config = await loadConfig({ object, registry, env: {} });
+  const level = o.logLevel ?? process.env.TEST_LOG_LEVEL ?? (o.logStream ? 'debug' : 'silent');
+  const log = o.logStream ? pino({ level }, o.logStream) : pino({ level });
+  const agent = new Agent({ config, registry, log });
+  if (o.start !== false) {
+    await agent.start();
+    await agent.whenOnline();
+  }
+  return agent;
+}
