@@ -39,6 +39,8 @@ export class SimModem {
   #outWatch: Watch | undefined;
   readonly #readBuf = Buffer.alloc(4096);
   #ringTimer: NodeJS.Timeout | undefined;
+  #stalled = false;
+  readonly #backlog: string[] = [];
 
   constructor(o: SimModemOptions) {
     this.#o = o;
@@ -112,6 +114,15 @@ export class SimModem {
     setImmediate(() => plug.lines.setModemLine('ri', false));
   }
 
+  /**
+   * A stalled modem (hung firmware, busy radio) still echoes but answers
+   * nothing until it is un-stalled; then it answers what it got, in order.
+   */
+  stall(on: boolean): void {
+    this.#stalled = on;
+    if (!on) for (const line of this.#backlog.splice(0)) this.#answer(line);
+  }
+
   /** Sends a line unprompted, framed like a URC (`+CMTI: "SM",3`). */
   unsolicited(line: string): void {
     this.#send(`\r\n${line}\r\n`);
@@ -156,11 +167,15 @@ export class SimModem {
     while ((cr = this.#input.search(/[\r\n]/)) >= 0) {
       const line = this.#input.slice(0, cr);
       this.#input = this.#input.slice(cr + 1);
-      const reply = this.at.execute(line);
-      if (!reply) continue;
-      this.#send(reply.info.map((l) => `\r\n${l}\r\n`).join('') + `\r\n${reply.final}\r\n`);
+      if (this.#stalled) this.#backlog.push(line);
+      else this.#answer(line);
     }
     if (this.#input.length > 1024) this.#input = '';
+  }
+
+  #answer(line: string): void {
+    const reply = this.at.execute(line);
+    if (reply) this.#send(reply.info.map((l) => `\r\n${l}\r\n`).join('') + `\r\n${reply.final}\r\n`);
   }
 
   #send(text: string): void {
