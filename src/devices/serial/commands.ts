@@ -10,6 +10,18 @@ import { configureArgs } from './options.js';
 /** Printable text, no CR/LF: the engine adds the CR, and a second line would be a second command. */
 const atCommand = s.string({ minLength: 1, maxLength: 1024, pattern: /^[^\r\n\x00]+$/, patternText: 'one line of text (no CR, LF or NUL)' });
 
+/**
+ * How long a handler's own wait may be when the payload set `timeoutMs`: the
+ * agent times the whole command with it (queue wait included), so the
+ * handler stops a little earlier and can still answer with what it has —
+ * the lines an AT command did get, the bytes a read did see.
+ */
+export function ownWait(requestedTimeoutMs: number): number {
+  return requestedTimeoutMs - Math.min(250, Math.floor(requestedTimeoutMs / 10));
+}
+
+const READ_WAIT_MS = 1000;
+
 export const serialCommands: Readonly<Record<string, CommandSpec<SerialDevice, unknown>>> = {
   at: command({
     description: 'Sends an AT command and returns its answer lines and final result code; anything but OK fails with device_error',
@@ -19,7 +31,9 @@ export const serialCommands: Readonly<Record<string, CommandSpec<SerialDevice, u
     }),
     timeoutMs: 630_000,
     async run(d, a, ctx) {
-      const answer = await d.at(a.command, a.timeoutMs ?? d.atTimeoutMs, ctx.signal);
+      // The payload's timeoutMs reaches us through the context (the agent takes it out of the arguments).
+      const wait = a.timeoutMs ?? (ctx.requestedTimeoutMs !== undefined ? ownWait(ctx.requestedTimeoutMs) : d.atTimeoutMs);
+      const answer = await d.at(a.command, wait, ctx.signal);
       if (answer.final !== 'OK') {
         throw new CommandError('device_error', `${a.command} answered ${answer.final}`, { final: answer.final, lines: answer.lines, ...errorDetail(answer.final) });
       }
@@ -40,12 +54,13 @@ export const serialCommands: Readonly<Record<string, CommandSpec<SerialDevice, u
     description: 'Returns bytes received outside AT commands: those buffered, or the first to arrive within timeoutMs',
     args: s.object({
       maxBytes: s.int({ min: 1, max: 1 << 20 }).default(4096),
-      timeoutMs: s.int({ min: 0, max: 600_000 }).default(1000),
+      timeoutMs: s.int({ min: 0, max: 600_000 }).optional().doc(`wait this long for the first bytes (default ${READ_WAIT_MS})`),
       encoding: encodingSchema.default('utf8'),
     }),
     timeoutMs: 630_000,
     async run(d, a, ctx) {
-      const bytes = await d.read(a.maxBytes, a.timeoutMs, ctx.signal);
+      const wait = a.timeoutMs ?? (ctx.requestedTimeoutMs !== undefined ? ownWait(ctx.requestedTimeoutMs) : READ_WAIT_MS);
+      const bytes = await d.read(a.maxBytes, wait, ctx.signal);
       return { data: encodeData(bytes, a.encoding), encoding: a.encoding, bytes: bytes.length };
     },
   }),

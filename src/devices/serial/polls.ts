@@ -59,11 +59,16 @@ export class Polls {
     this.#deps = deps;
   }
 
-  /** Runs each poll now, then every `everyMs`. */
+  /**
+   * Runs each poll right after the current turn (once `open` has returned and
+   * the agent has marked the device online), then every `everyMs`.
+   */
   start(): void {
     this.stop();
     for (const spec of this.#specs) {
-      this.#tick(spec);
+      const first = setTimeout(() => this.#tick(spec), 0);
+      first.unref();
+      this.#timers.push(first);
       const t = setInterval(() => this.#tick(spec), spec.everyMs);
       t.unref();
       this.#timers.push(t);
@@ -71,7 +76,7 @@ export class Polls {
   }
 
   stop(): void {
-    for (const t of this.#timers.splice(0)) clearInterval(t);
+    for (const t of this.#timers.splice(0)) clearTimeout(t);
   }
 
   #tick(spec: PollSpec): void {
