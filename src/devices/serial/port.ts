@@ -4,18 +4,23 @@
  *
  * How the bytes move — readiness from DeviceFile.watch (a uv_poll handle on
  * the descriptor, through koffi) plus non-blocking read(2)/write(2) on the
- * loop thread — was chosen by measurement (bench/serial-io.mjs, figures in
- * the README) against the two libuv alternatives:
- *  - a libuv tty stream (Node's tty.ReadStream on the fd) reopens the tty by
- *    name (ttyname → a second descriptor), which TIOCEXCL refuses with EBUSY
- *    for anyone but root, and it owns the termios it sets; it was no faster
- *    on a pty (round trip and throughput within noise of uv_poll);
- *  - fs reads on the thread pool hold one pool thread per waiting port and
- *    return EAGAIN at once on an O_NONBLOCK descriptor; their round trip was
- *    several times slower.
- * net.Socket refuses a tty descriptor outright. uv_poll keeps our one
- * descriptor, our exclusivity and our termios, costs one read(2) per wake-up,
- * and is what node-serialport's own binding does.
+ * loop thread — was chosen by measurement (bench/serial-io.mjs; figures in
+ * the README) against the two libuv alternatives. On a pty, which moves bytes
+ * far faster than any UART, all three answer an 8-byte line alike (p50 about
+ * 50 µs, p99 about 100 µs); a libuv tty stream (tty.ReadStream on the fd) has
+ * more throughput (about 90 against 60 MiB/s) and a fifth less CPU per MiB,
+ * fs reads on the thread pool the most CPU. At serial speeds that difference
+ * is noise (115200 baud is 11 KiB/s: about 0.1 ms of CPU a second). What
+ * decides it:
+ *  - the tty stream re-opens the tty by its name and dup2()s the new open
+ *    file over our descriptor (the bench sees the descriptor's flags change);
+ *    for a non-root user an exclusive (TIOCEXCL) port refuses that re-open
+ *    with EBUSY and libuv falls back to blocking writes;
+ *  - thread-pool reads hold one pool thread per idle port, for ever;
+ *  - net.Socket refuses a tty descriptor outright.
+ * uv_poll keeps our one descriptor, its flags and exclusivity, lets every
+ * failure reach us with its errno (EIO after a hangup), and is what
+ * node-serialport's own binding does.
  */
 import type { Arch } from '../../kernel/arch.js';
 import { intArg, readInt } from '../../kernel/codec.js';
