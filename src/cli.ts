@@ -4,7 +4,9 @@ import { main } from './cli/main.js';
 
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    // Everything is flushed and closed by now; a stray handle (a thread blocked in a
+    // kernel call, a plug-in's timer) must not keep a stopped agent alive.
+    process.exit(code);
   },
   (e: unknown) => {
     process.stderr.write(`dev2mqtt: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

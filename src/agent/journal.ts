@@ -64,8 +64,8 @@ export class CommandJournal {
         }
       }
     }
-    const pending = [...this.#entries].filter(([, e]) => e.message && !e.result).map(([key, e]) => ({ key, message: e.message as JournaledMessage }));
     this.#trim();
+    const pending = [...this.#entries].filter(([, e]) => e.message && !e.result).map(([key, e]) => ({ key, message: e.message as JournaledMessage }));
     this.#compact();
     return pending;
   }

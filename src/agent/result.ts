@@ -14,12 +14,18 @@ export interface CommandResult {
   readonly ms: number;
 }
 
-export function okResult(base: Omit<CommandResult, 'ok' | 'result' | 'error'>, result: unknown): CommandResult {
-  return { ...base, ok: true, result: result === undefined ? {} : result };
+type Base = Omit<CommandResult, 'ok' | 'result' | 'error'>;
+
+// Built key by key so the JSON reads in the contract's order: id, device, command, ok, result/error, ms.
+export function okResult(b: Base, result: unknown): CommandResult {
+  return { id: b.id, node: b.node, ...(b.device !== undefined ? { device: b.device } : {}), command: b.command, ok: true, result: result === undefined ? {} : result, ms: b.ms };
 }
 
-export function errorResult(base: Omit<CommandResult, 'ok' | 'result' | 'error'>, error: ErrorBody, result?: unknown): CommandResult {
-  return result === undefined ? { ...base, ok: false, error } : { ...base, ok: false, error, result };
+export function errorResult(b: Base, error: ErrorBody, result?: unknown): CommandResult {
+  return {
+    id: b.id, node: b.node, ...(b.device !== undefined ? { device: b.device } : {}), command: b.command, ok: false, error,
+    ...(result === undefined ? {} : { result }), ms: b.ms,
+  };
 }
 
 /** Sub-millisecond precision is noise on a shared machine; keep two decimals. */

@@ -26,7 +26,6 @@ interface DeviceSlot {
   lastJson?: string;
   lastAt: number;
   timer?: NodeJS.Timeout;
-  availability?: boolean;
 }
 
 const json = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
@@ -55,9 +54,8 @@ export class Telemetry {
   announce(): void {
     this.#publish(nodeTopic(this.#o.topics, 'devices'), json(this.describeDevices()), true);
     this.#publishNodeState();
-    for (const id of this.#o.devices.keys()) {
-      const slot = this.#slot(id);
-      if (slot.availability !== undefined) this.#publishAvailability(id, slot.availability);
+    for (const [id, d] of this.#o.devices) {
+      this.#publishAvailability(id, d.online);
       this.#publishState(id, true);
     }
   }
@@ -113,7 +111,6 @@ export class Telemetry {
   }
 
   availability(id: string, online: boolean): void {
-    this.#slot(id).availability = online;
     this.#publishAvailability(id, online);
   }
 

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { AnyKind } from '../devices/kind.js';
 import { KindRegistry } from '../devices/registry.js';
 import type { Issue } from '../schema/schema.js';
-import { configSchema, ID_PATTERN, withEnvNames, type AgentConfigShape, type DeviceConfig } from './schema.js';
+import { configSchema, ID_PATTERN, normaliseEnv, withEnvNames, type AgentConfigShape, type DeviceConfig } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../../config/default.json', import.meta.url));
 
@@ -82,7 +82,7 @@ function convictIssues(message: string): Issue[] {
 
 function defaultStateDir(env: NodeJS.ProcessEnv): string {
   if (env.STATE_DIRECTORY) return env.STATE_DIRECTORY.split(':')[0] ?? env.STATE_DIRECTORY;
-  const xdg = env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state');
+  const xdg = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), '.local', 'state');
   return path.join(xdg, 'dev2mqtt');
 }
 
@@ -146,7 +146,13 @@ export async function loadConfig(opts: LoadOptions): Promise<AgentConfig> {
 
   const issues: Issue[] = [];
   const warnings: string[] = [];
-  const conf = convict(withEnvNames(configSchema() as unknown as Record<string, unknown>) as unknown as convict.Schema<AgentConfigShape>, { env, args: [] });
+  let conf: convict.Config<AgentConfigShape>;
+  try {
+    // convict reads the environment here, so a malformed DEV2MQTT_* value surfaces here.
+    conf = convict(withEnvNames(configSchema() as unknown as Record<string, unknown>) as unknown as convict.Schema<AgentConfigShape>, { env: normaliseEnv(env), args: [] });
+  } catch (e) {
+    throw new ConfigError(file, [{ path: '(environment)', message: (e as Error).message }]);
+  }
   try {
     conf.load(raw);
     conf.validate({ allowed: 'strict' });

@@ -66,16 +66,6 @@ const intIn = (min: number, max: number) => (v: unknown): void => {
   check(Number.isInteger(v) && (v as number) >= min && (v as number) <= max, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
 };
 
-/** Accepts JSON text from an environment variable for object/array keys. */
-const coerceJson = (v: unknown): unknown => {
-  if (typeof v !== 'string') return v;
-  try {
-    return JSON.parse(v) as unknown;
-  } catch {
-    return v;
-  }
-};
-
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export function configSchema(): Schema<AgentConfigShape> {
@@ -131,7 +121,6 @@ export function configSchema(): Schema<AgentConfigShape> {
     devices: {
       doc: 'device list: {id, kind, name?, sim?, options}',
       format: (v: unknown) => check(Array.isArray(v), 'must be an array of devices'),
-      coerce: coerceJson,
       default: [],
     },
     plugins: { doc: 'module paths of extra device kinds', format: stringList('module path'), default: [] },
@@ -148,8 +137,7 @@ export function configSchema(): Schema<AgentConfigShape> {
             check(Array.isArray(names) && names.every((n) => typeof n === 'string' && /^[A-Z0-9_]{1,64}$/.test(n)), `${dev} must list request names such as "MTIOCGET"`);
           }
         },
-        coerce: coerceJson,
-        default: {},
+          default: {},
       },
       dedupeWindow: { doc: 'recent command ids (and results) kept to answer QoS 1 redeliveries', format: intIn(0, 1000000), default: 10000 },
     },
@@ -157,6 +145,23 @@ export function configSchema(): Schema<AgentConfigShape> {
       level: { doc: 'pino log level', format: oneOf(LOG_LEVELS), default: 'info' },
     },
   } as unknown as Schema<AgentConfigShape>;
+}
+
+/** Keys holding lists: from the environment they may be written `a,b` as well as JSON. */
+export const LIST_KEYS = ['node.groups', 'plugins'] as const;
+
+/**
+ * convict parses an environment value for an object or array key as JSON;
+ * lists also take the shell-friendly `a,b` form, turned into JSON here.
+ */
+export function normaliseEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const key of LIST_KEYS) {
+    const name = envName(key);
+    const v = out[name]?.trim();
+    if (v !== undefined && !v.startsWith('[')) out[name] = JSON.stringify(v === '' ? [] : v.split(',').map((x) => x.trim()));
+  }
+  return out;
 }
 
 /** DEV2MQTT_ + the key path, upper-cased, dots as underscores. */

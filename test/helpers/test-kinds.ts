@@ -56,7 +56,17 @@ export const probeKind = defineKind<ProbeOptions, ProbeDevice>({
         }, { once: true });
       }),
     }),
-    hang: command({ description: 'never returns on its own', args: s.none(), timeoutMs: 200, run: () => new Promise(() => undefined) }),
+    hang: command({
+      description: 'never returns on its own, gives up when aborted', args: s.none(), timeoutMs: 200,
+      run: (_d, _a, ctx) => new Promise((_resolve, reject) => {
+        ctx.signal.addEventListener('abort', () => reject(new CommandError('canceled', 'aborted')), { once: true });
+      }),
+    }),
+    stuck: command({
+      description: 'holds the device for ms even when aborted (a kernel call that cannot be interrupted)',
+      args: s.object({ ms: s.int({ min: 0, max: 600_000 }) }), timeoutMs: 100,
+      run: (_d, a) => new Promise((resolve) => setTimeout(() => resolve({ held: a.ms }), a.ms)),
+    }),
     fail: command({
       description: 'fails', args: s.object({ code: s.enum(ERROR_CODES).optional(), errno: s.string().optional() }),
       run: (_d, a) => {

@@ -1,0 +1,73 @@
+/**
+ * QoS 1 may deliver a command twice: a redelivery (DUP) of an id that already
+ * ran is answered with the stored result; a fresh message reusing an id runs.
+ * Commands acknowledged but unfinished when the process died run after restart.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Agent } from '../../src/agent/agent.js';
+import { CommandJournal } from '../../src/agent/journal.js';
+import { startAgent, tempDir } from '../helpers/agent.js';
+import { TestClient } from '../helpers/mqtt-client.js';
+import { probes } from '../helpers/test-kinds.js';
+
+let agent: Agent | undefined;
+let client: TestClient | undefined;
+afterEach(async () => {
+  await client?.end();
+  await agent?.stop();
+  agent = undefined;
+});
+
+const msg = (payload: string, dup: boolean) => ({ topic: 'dev2mqtt/t1/p1/cmd/count', payload: Buffer.from(payload), qos: 1 as const, dup, retain: false, receivedAt: performance.now() });
+
+describe('command journal', () => {
+  it('answers a DUP redelivery from the stored result without running it again; a fresh reuse of the id runs', async () => {
+    agent = await startAgent();
+    client = await TestClient.connect(`mqtt://127.0.0.1:${agent.brokerPort}`);
+    await client.subscribe('dev2mqtt/t1/p1/result');
+    agent.dispatcher.handle(msg('{"id":"once"}', false));
+    await client.next((m) => m.payload.includes('"count":1'));
+    agent.dispatcher.handle(msg('{"id":"once"}', true));
+    await client.next((_m) => client!.on('dev2mqtt/t1/p1/result').length === 2);
+    const second = JSON.parse(client.on('dev2mqtt/t1/p1/result')[1]?.payload ?? '{}') as { id: string; result: { count: number } };
+    expect(second).toMatchObject({ id: 'once', result: { count: 1 } });
+    expect(probes.get('p1')?.count).toBe(1);
+    expect(agent.dispatcher.stats.duplicates).toBe(1);
+    agent.dispatcher.handle(msg('{"id":"once"}', false));
+    await client.next((m) => m.payload.includes('"count":2'));
+    expect(probes.get('p1')?.count).toBe(2);
+  });
+
+  it('runs, after a restart, a command that was acknowledged but never finished', async () => {
+    const stateDir = tempDir('dev2mqtt-state-');
+    mkdirSync(stateDir, { recursive: true });
+    // What a crash mid-command leaves: an accepted line, no result line.
+    appendFileSync(path.join(stateDir, 'journal.jsonl'), `${JSON.stringify({ t: 'a', k: 'u:left-over', m: { topic: 'dev2mqtt/t1/p1/cmd/set', payload: Buffer.from('{"id":"left-over","value":42}').toString('base64'), receivedAtMs: Date.now() } })}\n`);
+    agent = await startAgent({ config: { node: { stateDir } }, start: false });
+    await agent.start();
+    client = await TestClient.connect(`mqtt://127.0.0.1:${agent.brokerPort}`);
+    await client.subscribe('dev2mqtt/t1/p1/state');
+    await client.next((m) => m.payload.includes('"value":42'));
+    expect(probes.get('p1')?.value).toBe(42);
+    // And it is finished now: a further restart does not run it again.
+    const j = new CommandJournal(stateDir, 100);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(j.open()).toEqual([]);
+  });
+
+  it('survives a torn last line and keeps only its window', () => {
+    const dir = tempDir();
+    const j = new CommandJournal(dir, 3);
+    j.open();
+    for (let i = 0; i < 5; i++) j.accepted(`k${i}`, { topic: 't', payload: '', receivedAtMs: 0 });
+    j.finished('k4', { id: 'k4', node: 'n', command: 'c', ok: true, result: {}, ms: 1 });
+    j.close();
+    appendFileSync(path.join(dir, 'journal.jsonl'), '{"t":"a","k":"torn"');
+    const again = new CommandJournal(dir, 3);
+    expect(again.open().map((p) => p.key)).toEqual(['k2', 'k3']);
+    expect(again.result('k4')).toMatchObject({ ok: true });
+    expect(again.has('k0')).toBe(false);
+  });
+});

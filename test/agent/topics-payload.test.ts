@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { parsePayload } from '../../src/agent/payload.js';
+import { commandSubscriptions, parseCommandTopic } from '../../src/agent/topics.js';
+
+const t = { base: 'dev2mqtt', node: 'pi-17', groups: ['kitchen'] };
+
+describe('topics', () => {
+  it('subscribes to device and node commands, and to its groups', () => {
+    expect(commandSubscriptions(t)).toEqual([
+      'dev2mqtt/pi-17/+/cmd/+', 'dev2mqtt/pi-17/cmd/+', 'dev2mqtt/group/kitchen/+/cmd/+', 'dev2mqtt/group/kitchen/cmd/+',
+    ]);
+  });
+
+  it('reads what a topic addresses', () => {
+    expect(parseCommandTopic(t, 'dev2mqtt/pi-17/led0/cmd/set')).toEqual({ scope: 'device', device: 'led0', validId: true, command: 'set' });
+    expect(parseCommandTopic(t, 'dev2mqtt/pi-17/cmd/ping')).toEqual({ scope: 'node', command: 'ping' });
+    expect(parseCommandTopic(t, 'dev2mqtt/group/kitchen/led0/cmd/set')).toEqual({ scope: 'device', device: 'led0', validId: true, command: 'set', group: 'kitchen' });
+    expect(parseCommandTopic(t, 'dev2mqtt/group/kitchen/cmd/ping')).toEqual({ scope: 'node', command: 'ping', group: 'kitchen' });
+    expect(parseCommandTopic(t, 'dev2mqtt/pi-17/../cmd/x')).toMatchObject({ device: '..', validId: false });
+  });
+
+  it('ignores what is not a command of this node', () => {
+    for (const topic of ['dev2mqtt/pi-18/led0/cmd/set', 'dev2mqtt/group/hall/cmd/ping', 'dev2mqtt/pi-17/led0/state', 'other/pi-17/cmd/ping', 'dev2mqtt/pi-17/a/b/cmd/x', 'dev2mqtt/pi-17/cmd/']) {
+      expect(parseCommandTopic(t, topic), topic).toBeNull();
+    }
+  });
+});
+
+describe('payloads', () => {
+  const p = (s: string | Buffer) => parsePayload(typeof s === 'string' ? Buffer.from(s) : s, 1024);
+
+  it('empty is no arguments', () => expect(p('')).toEqual({ ok: true, command: { args: {} } }));
+  it('a JSON object is the arguments, with id, expiresAt and timeoutMs taken out', () => {
+    expect(p('{"id":"42","state":"ON","timeoutMs":500,"expiresAt":"2030-01-01T00:00:00Z"}')).toEqual({
+      ok: true, command: { args: { state: 'ON' }, id: '42', timeoutMs: 500, expiresAt: Date.parse('2030-01-01T00:00:00Z') },
+    });
+  });
+  it('anything else is {value}', () => {
+    expect(p('ON')).toEqual({ ok: true, command: { args: { value: 'ON' } } });
+    expect(p('off')).toEqual({ ok: true, command: { args: { value: 'off' } } });
+    expect(p('128')).toEqual({ ok: true, command: { args: { value: 128 } } });
+    expect(p('"text"')).toEqual({ ok: true, command: { args: { value: 'text' } } });
+    expect(p('true')).toEqual({ ok: true, command: { args: { value: true } } });
+  });
+  it('a numeric id is echoed as a string', () => expect(p('{"id":7}')).toMatchObject({ ok: true, command: { id: '7' } }));
+  it('refuses arrays, null, broken JSON, bad UTF-8 and oversize payloads', () => {
+    expect(p('[1]')).toMatchObject({ ok: false, code: 'bad_payload' });
+    expect(p('null')).toMatchObject({ ok: false, code: 'bad_payload' });
+    expect(p('{"a":')).toMatchObject({ ok: false, code: 'bad_payload' });
+    expect(p(Buffer.from([0xc3, 0x28]))).toMatchObject({ ok: false, code: 'bad_payload' });
+    expect(p('x'.repeat(1025))).toMatchObject({ ok: false, code: 'too_large' });
+  });
+  it('keeps the id of a payload refused for another reason, so the result can echo it', () => {
+    expect(p('{"id":"k","timeoutMs":0}')).toMatchObject({ ok: false, code: 'bad_args', id: 'k' });
+  });
+  it('survives very deep nesting', () => {
+    const deep = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
+    const r = parsePayload(Buffer.from(deep), 10_000_000);
+    expect(r.ok === false ? r.code : 'ok').toMatch(/bad_payload|ok/);
+  });
+  it('a __proto__ key stays a plain key', () => {
+    const r = p('{"__proto__":{"polluted":1}}');
+    expect(r.ok && Object.keys(r.command.args)).toEqual(['__proto__']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});

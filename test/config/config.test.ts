@@ -1,0 +1,114 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { KindRegistry } from '../../src/devices/registry.js';
+import { tempDir } from '../helpers/agent.js';
+import { runCli } from '../helpers/cli.js';
+import { probeKind } from '../helpers/test-kinds.js';
+
+const registry = (): KindRegistry => new KindRegistry([probeKind]);
+
+async function issuesOf(object: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<string[]> {
+  try {
+    await loadConfig({ object, registry: registry(), env });
+  } catch (e) {
+    if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`);
+    throw e;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('fills every default of the contract', async () => {
+    const c = await loadConfig({ object: {}, registry: registry(), env: { HOME: '/home/pi' } });
+    expect(c.mqtt).toMatchObject({ url: 'embedded', baseTopic: 'dev2mqtt', protocolVersion: 5, qos: 1 });
+    expect(c.mqtt.clientId).toBe(`dev2mqtt_${c.node.id}`);
+    expect(c.broker).toMatchObject({ enabled: false, host: '127.0.0.1', port: 1883 });
+    expect(c.homeassistant).toMatchObject({ enabled: false, discoveryPrefix: 'homeassistant' });
+    expect(c.node.stateDir).toBe('/home/pi/.local/state/dev2mqtt');
+    expect(c.devices).toEqual([]);
+  });
+
+  it('names every problem with its key path, device options included', async () => {
+    const issues = await issuesOf({
+      node: { id: 'bad id!' },
+      mqtt: { url: 'http://example', qos: 3, bogus: 1 },
+      telemetry: { intervalMs: 5 },
+      devices: [
+        { id: 'p1', kind: 'probe', options: { label: 7 } },
+        { id: 'p1', kind: 'probe' },
+        { id: 'x', kind: 'laser' },
+        { kind: 'probe', colour: 'red' },
+      ],
+    });
+    const text = issues.join('\n');
+    for (const path of ['node.id', 'mqtt.url', 'mqtt.qos', 'mqtt.bogus', 'telemetry.intervalMs', 'devices[0].options.label', 'devices[1].id', 'devices[2].kind', 'devices[3].id', 'devices[3].colour']) {
+      expect(text).toContain(`${path}:`);
+    }
+    expect(text).toContain('unknown kind "laser" (known: probe)');
+  });
+
+  it('takes DEV2MQTT_<PATH> overrides from the environment, over the file', async () => {
+    const c = await loadConfig({
+      object: { mqtt: { url: 'mqtt://file:1883' } },
+      registry: registry(),
+      env: { DEV2MQTT_MQTT_URL: 'mqtt://env:1884', DEV2MQTT_NODE_ID: 'pi-17', DEV2MQTT_TELEMETRY_INTERVALMS: '5000', DEV2MQTT_NODE_GROUPS: 'kitchen,hall', DEV2MQTT_MQTT_PASSWORD: 's3cret' },
+    });
+    expect(c.mqtt.url).toBe('mqtt://env:1884');
+    expect(c.node.id).toBe('pi-17');
+    expect(c.telemetry.intervalMs).toBe(5000);
+    expect(c.node.groups).toEqual(['kitchen', 'hall']);
+    expect(c.mqtt.password).toBe('s3cret');
+    expect(await issuesOf({}, { DEV2MQTT_MQTT_QOS: '7' })).toEqual([expect.stringContaining('mqtt.qos')]);
+  });
+
+  it('refuses an embedded broker on a non-loopback address without broker.auth', async () => {
+    expect(await issuesOf({ broker: { host: '0.0.0.0' } })).toEqual([expect.stringContaining('broker.host')]);
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'pw'), 'x\n');
+    expect(await issuesOf({ broker: { host: '0.0.0.0', auth: { username: 'u', passwordFile: path.join(dir, 'pw') } } })).toEqual([]);
+  });
+
+  it('checks that credential and certificate files can be read', async () => {
+    const issues = await issuesOf({ mqtt: { url: 'mqtts://b:8883', ca: '/nonexistent/ca.pem', cert: '/nonexistent/c.pem' } });
+    expect(issues.join('\n')).toMatch(/mqtt\.ca: cannot read/);
+    expect(issues.join('\n')).toMatch(/mqtt\.key: mTLS needs both cert and key/);
+  });
+});
+
+describe('dev2mqtt check-config and run refuse a bad file', () => {
+  const dir = tempDir();
+  const bad = path.join(dir, 'bad.json');
+  writeFileSync(bad, JSON.stringify({ mqtt: { qos: 9 }, devices: [{ id: 'a', kind: 'nope' }] }));
+  const good = path.join(dir, 'good.json');
+  writeFileSync(good, JSON.stringify({ node: { id: 'n1', stateDir: path.join(dir, 'state') }, mqtt: { url: 'mqtt://127.0.0.1:1' } }));
+
+  it('check-config prints each problem with its key path and exits 1', () => {
+    const r = runCli(['check-config', '-c', bad]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('mqtt.qos:');
+    expect(r.stderr).toContain('devices[0].kind: unknown kind "nope"');
+  });
+
+  it('check-config exits 0 on a good file', () => {
+    const r = runCli(['check-config', '--config', good]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('valid');
+  });
+
+  it('run refuses the bad file before connecting: exit 1, nothing started', () => {
+    const r = runCli(['run', '-c', bad]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('mqtt.qos:');
+    expect(r.stdout).not.toContain('connected');
+  });
+
+  it('a file that is not JSON is named as such', () => {
+    const broken = path.join(dir, 'broken.json');
+    writeFileSync(broken, '{ "mqtt": ');
+    const r = runCli(['check-config', '-c', broken]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('not valid JSON');
+  });
+});
