@@ -4,18 +4,16 @@
  * that goes away and comes back at the same /dev/serial/by-id path.
  * The README's mosquitto_pub/mosquitto_sub examples are run as written.
  */
-import { execFile, spawn, spawnSync } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
 import { startAgent, tempDir } from '../../helpers/agent.js';
 import { TestClient } from '../../helpers/mqtt-client.js';
-import { requireTool } from '../../helpers/tools.js';
+import { haveMosquitto, Mosquitto, mosquittoPub, mosquittoSub } from '../../helpers/mosquitto.js';
 import { framed, ScriptedModem } from './scripted-modem.js';
 
-const execFileAsync = promisify(execFile);
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
@@ -121,56 +119,23 @@ describe('serial over MQTT (a real pty behind a symlink)', () => {
   });
 });
 
-const haveClients = requireTool('mosquitto_pub', 'runs the README examples') && requireTool('mosquitto_sub', 'runs the README examples');
-
-describe.skipIf(!haveClients)('the README examples, with mosquitto_pub and mosquitto_sub', () => {
-  /**
-   * mosquitto_sub -v on `topics`, its output line by line to `onLine`; resolves
-   * with the lines of `resultTopic` once there are `count` of them.
-   */
-  function sub(port: number, topics: string[], onLine: (line: string) => void, resultTopic: string, count: number): Promise<string[]> {
-    return new Promise((resolve, reject) => {
-      const p = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-v', ...topics.flatMap((t) => ['-t', t])]);
-      cleanup.push(() => p.kill());
-      const results: string[] = [];
-      let partial = '';
-      p.stdout.on('data', (d: Buffer) => {
-        partial += d.toString();
-        const parts = partial.split('\n');
-        partial = parts.pop() ?? '';
-        for (const l of parts) {
-          onLine(l);
-          if (l.startsWith(`${resultTopic} `)) results.push(l);
-          if (results.length === count) {
-            p.kill();
-            resolve(results);
-          }
-        }
-      });
-      p.on('error', reject);
-    });
-  }
-  // Not spawnSync: the embedded broker runs on this very event loop.
-  const pub = async (port: number, topic: string, message: string): Promise<void> => {
-    const r = await execFileAsync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', topic, '-m', message]);
-    expect(r.stderr).toBe('');
-  };
-
+describe.skipIf(!haveMosquitto())('the README examples: a real mosquitto, mosquitto_pub and mosquitto_sub', () => {
   it('AT+CSQ, a raw write and a line change, as the README shows them', async () => {
-    const { agent } = await agentWith([{ id: 'modem0', kind: 'serial', sim: true }]);
-    const port = agent.brokerPort as number;
-    // The retained state arrives first: then mosquitto_sub is surely subscribed to the results too.
-    let subscribed!: () => void;
-    const ready = new Promise<void>((r) => { subscribed = r; });
-    const resultLines = sub(port, ['dev2mqtt/t1/modem0/state', 'dev2mqtt/t1/modem0/result'], (l) => {
-      if (l.startsWith('dev2mqtt/t1/modem0/state ')) subscribed();
-    }, 'dev2mqtt/t1/modem0/result', 3);
-    await ready;
-    await pub(port, 'dev2mqtt/t1/modem0/cmd/at', '{"command":"AT+CSQ","id":"csq"}');
-    await pub(port, 'dev2mqtt/t1/modem0/cmd/write', '{"data":"AT\\r","id":"raw"}');
-    await pub(port, 'dev2mqtt/t1/modem0/cmd/setLines', '{"dtr":false,"id":"dtr"}');
-    const results = await resultLines;
-    const got = results.map((l) => json(l.slice(l.indexOf(' ') + 1)));
+    const broker = await Mosquitto.start();
+    cleanup.push(() => broker.stop());
+    const agent = await startAgent({ config: { mqtt: { url: broker.url }, broker: { enabled: false }, devices: [{ id: 'modem0', kind: 'serial', sim: true }] } });
+    cleanup.push(() => agent.stop());
+    const sub = await mosquittoSub(broker.port, 'dev2mqtt/t1/modem0/result', { count: 3 });
+    cleanup.push(() => sub.proc.kill());
+    for (const [cmd, payload] of [
+      ['at', '{"command":"AT+CSQ","id":"csq"}'],
+      ['write', '{"data":"AT\\r","id":"raw"}'],
+      ['setLines', '{"dtr":false,"id":"dtr"}'],
+    ] as const) {
+      const r = await mosquittoPub(broker.port, `dev2mqtt/t1/modem0/cmd/${cmd}`, payload);
+      expect(r, r.stderr).toMatchObject({ status: 0 });
+    }
+    const got = (await sub.lines).map((l) => json(l.slice(l.indexOf(' ') + 1)));
     expect(got).toHaveLength(3);
     expect(got.find((r) => r.id === 'csq')).toMatchObject({ ok: true, result: { final: 'OK', lines: ['+CSQ: 21,99'] } });
     expect(got.find((r) => r.id === 'raw')).toMatchObject({ ok: true, result: { bytes: 3 } });
