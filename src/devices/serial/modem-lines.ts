@@ -109,6 +109,7 @@ export class ModemLines {
     this.#watching = true;
     let before = this.#safeCounters();
     let linesBefore = this.#safeLines();
+    let idleWakes = 0;
     while (this.#watching) {
       try {
         await this.#file.ioctlBlocking(this.#cat.get('TIOCMIWAIT'), mask);
@@ -124,7 +125,13 @@ export class ModemLines {
       const changed = whichChanged(before, after, linesBefore, linesAfter);
       before = after;
       linesBefore = linesAfter;
-      if (changed.length) onChange({ changed, lines: linesAfter, counters: after });
+      if (changed.length) {
+        idleWakes = 0;
+        onChange({ changed, lines: linesAfter, counters: after });
+      } else if (++idleWakes >= MAX_IDLE_WAKES) {
+        // A driver whose TIOCMIWAIT returns without any line moving would have us spin on the pool.
+        return KernelError.of('EINVAL', { syscall: 'ioctl', path: this.#file.path, request: 'TIOCMIWAIT' });
+      }
     }
     return 'stopped';
   }
@@ -141,6 +148,9 @@ export class ModemLines {
     try { return this.get(); } catch { return null; }
   }
 }
+
+/** Wakes in a row that show no line change before the watcher gives up on the driver. */
+const MAX_IDLE_WAKES = 64;
 
 const COUNTER_OF: Record<InputLine, keyof LineCounters> = { cts: 'cts', dsr: 'dsr', cd: 'dcd', ri: 'rng' };
 const INPUTS: readonly InputLine[] = ['cts', 'dsr', 'cd', 'ri'];
