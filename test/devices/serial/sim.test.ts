@@ -124,8 +124,9 @@ describe('sim modem: lines', () => {
 
 describe('sim modem: hot-unplug', () => {
   it('unplugged: lost with a disconnect error; reopening fails until it is back; then it comes back with its settings', async () => {
-    const { t, kernel } = await sim();
-    const link = t.device.path;
+    const link = path.join(mkdtempSync(path.join(tmpdir(), 'dev2mqtt-serial-')), 'modem-at');
+    const { t, kernel } = await sim({ path: link });
+    expect(t.device.path).toBe(link);
     expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
     await t.run('configure', { baud: 57600, stopBits: 2 });
 
