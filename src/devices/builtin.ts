@@ -1,7 +1,9 @@
 /** The kinds that ship with dev2mqtt. Plug-ins add more at run time (config `plugins`). */
 import type { AnyKind } from './kind.js';
+import { gpioKind } from './gpio/kind.js';
+import { ledKind } from './led/kind.js';
 import { serialKind } from './serial/index.js';
 
 export function builtinKinds(): AnyKind[] {
-  return [serialKind];
+  return [ledKind, gpioKind, serialKind];
 }

@@ -1,0 +1,148 @@
+/**
+ * One GPIO line as a device: the state it publishes, set/pulse/get, edge
+ * events on the event topic, and a poll for inputs whose events do not tell
+ * every change (no edge detection, or one edge only).
+ * Which kernel interface holds the line is the backend's business.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Device, DeviceContext } from '../kind.js';
+import { CommandError, isDisconnect } from '../errors.js';
+import type { GpioBackend, GpioOptions, LineEvents } from './backend.js';
+import type { EdgeEvent } from './uapi.js';
+
+export interface LastEdge {
+  readonly edge: 'rising' | 'falling';
+  readonly timestampNs: string;
+  readonly seqno: number;
+}
+
+export class GpioDevice implements Device, LineEvents {
+  readonly backend: GpioBackend;
+  #value: 0 | 1 | undefined;
+  #lastEdge: LastEdge | undefined;
+  #edges = 0;
+  #poll: NodeJS.Timeout | undefined;
+  readonly #onOpen: Array<() => (() => void) | undefined> = [];
+  readonly #running: Array<() => void> = [];
+
+  constructor(private readonly ctx: DeviceContext<GpioOptions>, makeBackend: (events: LineEvents) => GpioBackend) {
+    this.backend = makeBackend(this);
+  }
+
+  async open(): Promise<void> {
+    await this.backend.open();
+    this.#value = await this.backend.read();
+    this.ctx.stateChanged();
+    for (const start of this.#onOpen) {
+      const stop = start();
+      if (stop) this.#running.push(stop);
+    }
+    const o = this.ctx.options;
+    // Inputs whose events do not tell every change (no edges, or one kind only) are re-read.
+    if (o.direction === 'in' && o.edge !== 'both' && o.interface === 'cdev' && o.pollMs > 0) {
+      this.#poll = setInterval(() => {
+        this.ctx.enqueue('poll', () => this.get()).catch((e: unknown) => this.ctx.log.debug({ err: e }, 'gpio poll failed'));
+      }, o.pollMs);
+      this.#poll.unref();
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#poll);
+    this.#poll = undefined;
+    for (const stop of this.#running.splice(0)) stop();
+    await this.backend.close();
+  }
+
+  /** Starts something after each open and stops it on close (the sim's self-toggling button). */
+  onOpen(start: () => (() => void) | undefined): void {
+    this.#onOpen.push(start);
+  }
+
+  state(): Record<string, unknown> {
+    const o = this.ctx.options;
+    return {
+      value: this.#value ?? null,
+      state: this.#value === undefined ? null : this.#value ? 'ON' : 'OFF',
+      direction: o.direction, activeLow: o.activeLow, edge: o.edge, bias: o.bias,
+      ...(o.direction === 'out' ? { drive: o.drive } : { debounceMs: o.debounceMs }),
+      ...this.backend.where,
+      ...(o.direction === 'in' ? { edges: this.#edges, lastEdge: this.#lastEdge ?? null } : {}),
+    };
+  }
+
+  // ---- LineEvents: what the backend reports --------------------------------
+
+  edges(events: readonly EdgeEvent[], value: 0 | 1): void {
+    if (!events.length && value === this.#value) return;
+    for (const e of events) {
+      this.ctx.emit('edge', {
+        edge: e.edge, value: e.edge === 'rising' ? 1 : 0,
+        // A kernel ns timestamp exceeds 2^53: a string keeps every digit through JSON.
+        timestampNs: e.timestampNs.toString(), seqno: e.seqno, lineSeqno: e.lineSeqno,
+      });
+      this.#lastEdge = { edge: e.edge, timestampNs: e.timestampNs.toString(), seqno: e.seqno };
+    }
+    this.#edges += events.length;
+    this.#value = value;
+    this.ctx.stateChanged();
+  }
+
+  lost(reason: Error): void {
+    this.ctx.lost(reason);
+  }
+
+  // ---- commands ---------------------------------------------------------------
+
+  async get(): Promise<Record<string, unknown>> {
+    const value = await this.#guard(() => this.backend.read());
+    if (value !== this.#value) {
+      this.#value = value;
+      this.ctx.stateChanged();
+    }
+    return this.state();
+  }
+
+  async set(value: 0 | 1): Promise<Record<string, unknown>> {
+    this.#requireOutput('set');
+    await this.#guard(() => this.backend.write(value));
+    if (value !== this.#value) {
+      this.#value = value;
+      this.ctx.stateChanged();
+    }
+    return this.state();
+  }
+
+  /**
+   * Drives `value` (default: the opposite of now) for `ms`, then restores the
+   * value it had, also when the command is aborted (its timeout, a shutdown):
+   * the restore runs in `finally` before the abort propagates.
+   */
+  async pulse(ms: number, value: 0 | 1 | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
+    this.#requireOutput('pulse');
+    signal.throwIfAborted();
+    const before = await this.#guard(() => this.backend.read());
+    await this.set(value ?? (before ? 0 : 1));
+    try {
+      await sleep(ms, undefined, { signal });
+    } finally {
+      await this.set(before);
+    }
+    return { ...this.state(), pulsedMs: ms };
+  }
+
+  #requireOutput(command: string): void {
+    if (this.ctx.options.direction !== 'out') {
+      throw new CommandError('bad_args', `${command} needs an output; ${this.ctx.id} is configured with direction "in"`);
+    }
+  }
+
+  async #guard<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (e) {
+      if (isDisconnect(e)) this.ctx.lost(e as Error);
+      throw e;
+    }
+  }
+}

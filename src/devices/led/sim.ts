@@ -1,0 +1,181 @@
+/**
+ * `sim: true` for `led`: a model of one LED class device. It keeps a private
+ * sysfs-like tree under the device's state dir (so `cat` works on it, and the
+ * LED keeps its state across restarts, as a real one does), and answers
+ * writes as drivers/leds/led-class.c, led-triggers.c and ledtrig-timer.c do:
+ *  - brightness: a decimal, clamped to max_brightness; 0 also removes the
+ *    trigger (brightness_store → led_trigger_remove); junk is EINVAL;
+ *  - max_brightness: read-only (0444): opening it for writing is EACCES;
+ *  - trigger: `none` or one of the listed names, else EINVAL; leaving a
+ *    trigger turns the LED off; `timer` creates delay_on/delay_off (500 ms
+ *    each, led_blink_setup's default) and removes them when it goes;
+ *    `default-on` lights the LED at max_brightness;
+ *  - delay_on/delay_off: exist only while `timer` is active (else ENOENT).
+ * Tests reach the model through LedDevice.files to unplug it or to make the
+ * "kernel" refuse a write (deny), which a root test process cannot get from
+ * file permissions.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { KernelError } from '../../kernel/errors.js';
+import { ledDir, SysfsLedFiles, type LedAttribute, type LedFiles } from './files.js';
+import { formatTriggers, parseTriggers } from './triggers.js';
+
+/** Roughly what a Raspberry Pi kernel offers every LED (built-in triggers). */
+export const SIM_TRIGGERS = ['none', 'timer', 'oneshot', 'heartbeat', 'backlight', 'default-on', 'panic'] as const;
+
+const TIMER_DEFAULT_MS = 500;
+
+export interface SimLedConfig {
+  readonly name: string;
+  readonly maxBrightness: number;
+  readonly triggers: readonly string[];
+}
+
+function unsignedOrUndefined(text: string): number | undefined {
+  const t = text.trim();
+  return /^\d+$/.test(t) ? Number(t) : undefined;
+}
+
+export class SimLed implements LedFiles {
+  readonly dir: string;
+  readonly #disk: SysfsLedFiles;
+  readonly #triggers: readonly string[];
+  #brightness = 0;
+  #trigger = 'none';
+  #delayOn = 0;
+  #delayOff = 0;
+  #present = true;
+  readonly #denied = new Map<LedAttribute, string>();
+
+  constructor(stateDir: string, readonly config: SimLedConfig) {
+    this.dir = ledDir(path.join(stateDir, 'sys'), config.name);
+    this.#disk = new SysfsLedFiles(this.dir);
+    this.#triggers = config.triggers.includes('none') ? config.triggers : ['none', ...config.triggers];
+    this.#restore();
+    this.#render();
+  }
+
+  // ---- the LedFiles side: what the kind sees -------------------------------
+
+  read(attr: LedAttribute): Promise<string> {
+    if (!this.#present) return Promise.reject(this.#error('ENOENT', 'open', attr));
+    return this.#disk.read(attr);
+  }
+
+  async write(attr: LedAttribute, value: string): Promise<void> {
+    this.#check(attr);
+    switch (attr) {
+      case 'brightness': {
+        const n = unsignedOrUndefined(value);
+        if (n === undefined) throw this.#error('EINVAL', 'write', attr);
+        if (n === 0) this.#selectTrigger('none');
+        this.#brightness = Math.min(n, this.config.maxBrightness);
+        break;
+      }
+      case 'max_brightness':
+        throw this.#error('EACCES', 'open', attr);
+      case 'trigger': {
+        const name = value.trim();
+        if (!this.#triggers.includes(name)) throw this.#error('EINVAL', 'write', attr);
+        this.#selectTrigger(name);
+        break;
+      }
+      case 'delay_on':
+      case 'delay_off': {
+        if (this.#trigger !== 'timer') throw this.#error('ENOENT', 'open', attr);
+        const n = unsignedOrUndefined(value);
+        if (n === undefined) throw this.#error('EINVAL', 'write', attr);
+        if (attr === 'delay_on') this.#delayOn = n;
+        else this.#delayOff = n;
+        break;
+      }
+    }
+    this.#render();
+  }
+
+  async probe(): Promise<void> {
+    this.#check('brightness');
+  }
+
+  // ---- the model's controls, for tests and the demo --------------------------
+
+  /** The LED goes away (a USB LED unplugged, a driver unbound): its directory disappears. */
+  unplug(): void {
+    this.#present = false;
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  replug(): void {
+    this.#present = true;
+    this.#render();
+  }
+
+  /** From now on the kernel refuses writes to `attr` with `errno` (EACCES, EINVAL, EIO …); undefined lifts it. */
+  deny(attr: LedAttribute, errno: string | undefined): void {
+    if (errno) this.#denied.set(attr, errno);
+    else this.#denied.delete(attr);
+  }
+
+  // ---- the driver's rules ----------------------------------------------------
+
+  #selectTrigger(name: string): void {
+    if (name === this.#trigger) return;
+    if (this.#trigger !== 'none') {
+      // led_trigger_set: deactivating the old trigger stops blinking and sets LED_OFF.
+      this.#brightness = 0;
+      this.#delayOn = 0;
+      this.#delayOff = 0;
+    }
+    this.#trigger = name;
+    if (name === 'timer') {
+      this.#delayOn = TIMER_DEFAULT_MS;
+      this.#delayOff = TIMER_DEFAULT_MS;
+    }
+    // Blinking triggers and default-on light the LED at full brightness.
+    if (name !== 'none' && this.#brightness === 0) this.#brightness = this.config.maxBrightness;
+  }
+
+  #check(attr: LedAttribute): void {
+    if (!this.#present) throw this.#error('ENOENT', 'open', attr);
+    const denied = this.#denied.get(attr);
+    if (denied) throw this.#error(denied, 'open', attr);
+  }
+
+  #error(errno: string, syscall: 'open' | 'write', attr: LedAttribute): KernelError {
+    return KernelError.of(errno, { syscall, path: path.join(this.dir, attr) });
+  }
+
+  #restore(): void {
+    try {
+      const b = unsignedOrUndefined(readFileSync(path.join(this.dir, 'brightness'), 'utf8'));
+      if (b !== undefined) this.#brightness = Math.min(b, this.config.maxBrightness);
+      const t = parseTriggers(readFileSync(path.join(this.dir, 'trigger'), 'utf8')).selected;
+      if (this.#triggers.includes(t)) {
+        this.#trigger = t;
+        if (t === 'timer') {
+          this.#delayOn = unsignedOrUndefined(readFileSync(path.join(this.dir, 'delay_on'), 'utf8')) ?? TIMER_DEFAULT_MS;
+          this.#delayOff = unsignedOrUndefined(readFileSync(path.join(this.dir, 'delay_off'), 'utf8')) ?? TIMER_DEFAULT_MS;
+        }
+      }
+    } catch {
+      // A first start: no tree yet, the LED starts dark with no trigger.
+    }
+  }
+
+  #render(): void {
+    if (!this.#present) return;
+    mkdirSync(this.dir, { recursive: true });
+    const put = (attr: LedAttribute, text: string): void => writeFileSync(path.join(this.dir, attr), text);
+    put('brightness', `${this.#brightness}\n`);
+    put('max_brightness', `${this.config.maxBrightness}\n`);
+    put('trigger', formatTriggers({ selected: this.#trigger, available: this.#triggers }));
+    if (this.#trigger === 'timer') {
+      put('delay_on', `${this.#delayOn}\n`);
+      put('delay_off', `${this.#delayOff}\n`);
+    } else {
+      rmSync(path.join(this.dir, 'delay_on'), { force: true });
+      rmSync(path.join(this.dir, 'delay_off'), { force: true });
+    }
+  }
+}
