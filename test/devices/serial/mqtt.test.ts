@@ -38,7 +38,7 @@ function relink(link: string, target: string): void {
 
 describe('serial over MQTT (sim modem)', () => {
   it('at: answer lines, +CME ERROR as device_error, URC and line events, retained state with the polled signal', async () => {
-    const { client } = await agentWith([{
+    const { agent, client } = await agentWith([{
       id: 'modem0', kind: 'serial', sim: true,
       options: { simRingEveryMs: 50, polls: [{ command: 'AT+CSQ', everyMs: 60_000 }] },
     }]);
@@ -55,7 +55,12 @@ describe('serial over MQTT (sim modem)', () => {
     const ri = await client.next((m) => m.topic === 'dev2mqtt/t1/modem0/event' && json(m.payload).type === 'lines');
     expect(json(ri.payload)).toMatchObject({ type: 'lines', changed: ['ri'], lines: { dtr: true, rts: true, ri: false } });
 
-    const state = await client.next((m) => m.topic === 'dev2mqtt/t1/modem0/state' && m.payload.includes('"dbm"'));
+    await client.next((m) => m.topic === 'dev2mqtt/t1/modem0/state' && m.payload.includes('"dbm"'));
+    // A client that subscribes now gets the state as a retained message.
+    const late = await TestClient.connect(`mqtt://127.0.0.1:${agent.brokerPort}`);
+    cleanup.push(() => late.end());
+    await late.subscribe('dev2mqtt/t1/modem0/state');
+    const state = await late.next((m) => m.topic === 'dev2mqtt/t1/modem0/state');
     expect(state.retain).toBe(true);
     expect(json(state.payload)).toMatchObject({
       open: true, baud: 115200, lines: { dtr: true, rts: true, cts: true, dsr: true }, signal: { rssi: 21, dbm: -71 },
@@ -135,8 +140,9 @@ describe.skipIf(!haveMosquitto())('the README examples: a real mosquitto, mosqui
       const r = await mosquittoPub(broker.port, `dev2mqtt/t1/modem0/cmd/${cmd}`, payload);
       expect(r, r.stderr).toMatchObject({ status: 0 });
     }
-    const got = (await sub.lines).map((l) => json(l.slice(l.indexOf(' ') + 1)));
-    expect(got).toHaveLength(3);
+    const out = await sub.lines;
+    const got = out.map((l) => json(l.slice(l.indexOf(' ') + 1)));
+    expect(got, out.join('\n')).toHaveLength(3);
     expect(got.find((r) => r.id === 'csq')).toMatchObject({ ok: true, result: { final: 'OK', lines: ['+CSQ: 21,99'] } });
     expect(got.find((r) => r.id === 'raw')).toMatchObject({ ok: true, result: { bytes: 3 } });
     expect(got.find((r) => r.id === 'dtr')).toMatchObject({ ok: true, result: { dtr: false } });
