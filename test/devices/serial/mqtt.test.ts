@@ -4,16 +4,18 @@
  * that goes away and comes back at the same /dev/serial/by-id path.
  * The README's mosquitto_pub/mosquitto_sub examples are run as written.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
 import { startAgent, tempDir } from '../../helpers/agent.js';
 import { TestClient } from '../../helpers/mqtt-client.js';
-import { haveMosquitto, Mosquitto, mosquittoPub, mosquittoSub } from '../../helpers/mosquitto.js';
+import { haveMosquitto, Mosquitto, mosquittoSub } from '../../helpers/mosquitto.js';
 import { framed, ScriptedModem } from './scripted-modem.js';
 
+const execFileAsync = promisify(execFile);
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
@@ -124,27 +126,41 @@ describe('serial over MQTT (a real pty behind a symlink)', () => {
   });
 });
 
+/** The `mosquitto_pub` lines of the README's serial section, split as a shell would (they only use '…' quoting). */
+function readmeExamples(): string[][] {
+  const readme = fs.readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## Serial modems'));
+  const block = section.slice(section.indexOf('```sh'), section.indexOf('```', section.indexOf('```sh') + 5));
+  return block.split('\n').filter((l) => l.startsWith('mosquitto_pub ')).map((l) => {
+    const words: string[] = [];
+    for (const m of l.matchAll(/'([^']*)'|(\S+)/g)) words.push(m[1] ?? m[2] ?? '');
+    return words.slice(1);
+  });
+}
+
 describe.skipIf(!haveMosquitto())('the README examples: a real mosquitto, mosquitto_pub and mosquitto_sub', () => {
-  it('AT+CSQ, a raw write and a line change, as the README shows them', async () => {
+  it('every mosquitto_pub line of the serial section works as written', async () => {
+    const examples = readmeExamples();
+    expect(examples.length).toBeGreaterThanOrEqual(7);
     const broker = await Mosquitto.start();
     cleanup.push(() => broker.stop());
-    const agent = await startAgent({ config: { mqtt: { url: broker.url }, broker: { enabled: false }, devices: [{ id: 'modem0', kind: 'serial', sim: true }] } });
+    const agent = await startAgent({ config: { node: { id: 'pi-17' }, mqtt: { url: broker.url }, broker: { enabled: false }, devices: [{ id: 'modem0', kind: 'serial', sim: true }] } });
     cleanup.push(() => agent.stop());
-    const sub = await mosquittoSub(broker.port, 'dev2mqtt/t1/modem0/result', { count: 3 });
+    const sub = await mosquittoSub(broker.port, 'dev2mqtt/pi-17/modem0/result', { count: examples.length });
     cleanup.push(() => sub.proc.kill());
-    for (const [cmd, payload] of [
-      ['at', '{"command":"AT+CSQ","id":"csq"}'],
-      ['write', '{"data":"AT\\r","id":"raw"}'],
-      ['setLines', '{"dtr":false,"id":"dtr"}'],
-    ] as const) {
-      const r = await mosquittoPub(broker.port, `dev2mqtt/t1/modem0/cmd/${cmd}`, payload);
-      expect(r, r.stderr).toMatchObject({ status: 0 });
+    for (const args of examples) {
+      const r = await execFileAsync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.port), ...args]);
+      expect(r.stderr).toBe('');
     }
     const out = await sub.lines;
     const got = out.map((l) => json(l.slice(l.indexOf(' ') + 1)));
-    expect(got, out.join('\n')).toHaveLength(3);
-    expect(got.find((r) => r.id === 'csq')).toMatchObject({ ok: true, result: { final: 'OK', lines: ['+CSQ: 21,99'] } });
-    expect(got.find((r) => r.id === 'raw')).toMatchObject({ ok: true, result: { bytes: 3 } });
-    expect(got.find((r) => r.id === 'dtr')).toMatchObject({ ok: true, result: { dtr: false } });
+    expect(got.map((r) => r.command), out.join('\n')).toEqual(['at', 'at', 'write', 'read', 'setLines', 'configure', 'lines']);
+    for (const r of got) expect(r, JSON.stringify(r)).toMatchObject({ ok: true, node: 'pi-17', device: 'modem0' });
+    expect(got[0]).toMatchObject({ id: 'csq', result: { final: 'OK', lines: ['+CSQ: 21,99'] } });
+    expect(got[2]).toMatchObject({ id: 'raw', result: { bytes: 3 } });
+    expect((got[3]?.result as { data: string }).data).toContain('OK');
+    expect(got[4]).toMatchObject({ id: 'dtr', result: { dtr: false } });
+    expect(got[5]).toMatchObject({ result: { baud: 921600, adjusted: [] } });
+    expect(got[6]).toMatchObject({ result: { dtr: false, rts: true, cd: false } });
   });
 });
