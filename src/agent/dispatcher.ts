@@ -215,7 +215,7 @@ export class Dispatcher {
         ...(expiresAt !== undefined ? { expiresAt } : {}),
         run: (signal) => {
           h.started?.();
-          return spec.run(rt.device, args.value, this.#context(rt, id, address.command, signal));
+          return spec.run(rt.device, args.value, this.#context(rt, id, address.command, signal, cmd.timeoutMs));
         },
         settle: respond,
       });
@@ -242,10 +242,11 @@ export class Dispatcher {
     });
   }
 
-  #context(rt: DeviceRuntime, id: string, command: string, signal: AbortSignal): CommandContext {
+  #context(rt: DeviceRuntime, id: string, command: string, signal: AbortSignal, requestedTimeoutMs?: number): CommandContext {
     return {
       id,
       signal,
+      ...(requestedTimeoutMs !== undefined ? { requestedTimeoutMs } : {}),
       log: rt.log,
       progress: (data) => this.#o.progress(rt.id, { ...data, id, command }),
     };
