@@ -230,7 +230,11 @@ export class Agent {
     this.#telemetry.start();
     transport.start({
       message: (m) => {
-        if (!this.#stopping) this.dispatcher.handle(m);
+        if (this.#stopping) return;
+        // A persistent session delivers what waited for us before #onConnected runs: what the
+        // previous run accepted goes into the device queues first, so commands keep their order.
+        this.#finishPreviousRun();
+        this.dispatcher.handle(m);
       },
       connected: () => void this.#onConnected(),
       disconnected: (reason) => this.log.warn({ reason }, 'disconnected from broker; reconnecting'),
@@ -252,13 +256,14 @@ export class Agent {
       this.#announcedOnline = true;
       for (const w of this.#onlineWaiters.splice(0)) w();
     }
-    const r = this.#recovery;
-    this.#recovery = undefined;
-    if (r) this.#finishPreviousRun(r);
+    this.#finishPreviousRun();
   }
 
-  /** Once, after the first connect: what the journal says the previous process left undone. */
-  #finishPreviousRun(r: Recovery): void {
+  /** Once, at the first connect or message: what the journal says the previous process left undone. */
+  #finishPreviousRun(): void {
+    const r = this.#recovery;
+    if (!r) return;
+    this.#recovery = undefined;
     // Results the broker never confirmed: publish them again (a consumer may see one twice; ids tell).
     for (const u of r.undelivered) this.dispatcher.redeliver(u.key, inbound(u.message), u.result);
     // Caught running by a crash: answered, never run twice.
