@@ -107,7 +107,10 @@ export class Dispatcher {
       if (previous) this.#o.publish(previous, reply);
       return;
     }
-    if (!replayKey) {
+    // Only a command that can run is worth its payload in the journal (a replay needs it); a
+    // refused one with an id keeps just its result, for a redelivery; one without, nothing.
+    const keep = parsed.ok || !key.startsWith('g:');
+    if (!replayKey && parsed.ok) {
       journal?.accepted(key, {
         topic: msg.topic, payload: msg.payload.toString('base64'), receivedAtMs: Date.now(),
         ...(msg.responseTopic ? { responseTopic: msg.responseTopic } : {}),
@@ -118,8 +121,8 @@ export class Dispatcher {
       receivedAt: msg.receivedAt,
       ...(msg.messageExpiryS !== undefined ? { mqttExpiry: Date.now() + msg.messageExpiryS * 1000 } : {}),
       done: (result) => {
-        journal?.finished(key, result);
-        this.#o.publish(result, reply, () => journal?.delivered(key));
+        if (keep) journal?.finished(key, result);
+        this.#o.publish(result, reply, keep ? () => journal?.delivered(key) : undefined);
       },
       ...(key.startsWith('g:') ? { madeUpId: key.slice(2) } : {}),
       started: () => journal?.started(key),

@@ -27,12 +27,15 @@ export interface JournaledMessage {
 }
 
 interface Entry {
+  /** Its payload is dropped once the command has finished: only a replay needs it. */
   message?: JournaledMessage;
   /** Its handler was started: after a crash it must not run again. */
   started?: boolean;
   result?: CommandResult;
   /** The broker confirmed the result (or it had none to confirm). */
   delivered?: boolean;
+  /** Roughly what it holds in memory, for the byte budget. */
+  bytes: number;
 }
 
 /** What a restart has to finish, in arrival order. */
@@ -46,6 +49,24 @@ export interface Recovery {
 }
 
 const MAX_KEPT_RESULT = 64 * 1024;
+/**
+ * What the window may hold in memory at most, whatever the senders do: ten
+ * thousand 64 KiB payloads or results would otherwise be 640 MiB on a Pi.
+ * Past it the oldest entries go first, as past `window`.
+ */
+const MAX_BYTES = 32 * 1024 * 1024;
+const ENTRY_OVERHEAD = 128;
+
+/** JSON that never throws (BigInt, cycles, nesting too deep for the stack): undefined instead. */
+function safeJson(v: unknown): string | undefined {
+  try {
+    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
+  } catch {
+    return undefined;
+  }
+}
+
+const messageBytes = (m: JournaledMessage): number => m.topic.length + m.payload.length + (m.responseTopic?.length ?? 0) + (m.correlationData?.length ?? 0);
 
 type Line =
   | { t: 'a'; k: string; m: JournaledMessage }
@@ -58,6 +79,7 @@ export class CommandJournal {
   readonly #file: string;
   #fd = -1;
   #lines = 0;
+  #bytes = 0;
 
   constructor(stateDir: string, private readonly window: number) {
     this.#file = path.join(stateDir, 'journal.jsonl');
@@ -82,15 +104,14 @@ export class CommandJournal {
         }
         if (line.t === 'a') {
           // An id reused for a fresh command starts a fresh entry at the end.
-          this.#entries.delete(line.k);
-          this.#entries.set(line.k, { message: line.m });
+          this.#remove(line.k);
+          this.#add(line.k, { message: line.m, bytes: ENTRY_OVERHEAD + messageBytes(line.m) });
           continue;
         }
-        const e = this.#entries.get(line.k) ?? {};
+        const e = this.#entries.get(line.k) ?? this.#add(line.k, { bytes: ENTRY_OVERHEAD });
         if (line.t === 's') e.started = true;
-        else if (line.t === 'r') e.result = line.r;
+        else if (line.t === 'r') this.#setResult(e, line.r, text.length);
         else e.delivered = true;
-        this.#entries.set(line.k, e);
       }
     }
     this.#trim();
@@ -118,8 +139,8 @@ export class CommandJournal {
   }
 
   accepted(key: string, message: JournaledMessage): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, { message });
+    this.#remove(key);
+    this.#add(key, { message, bytes: ENTRY_OVERHEAD + messageBytes(message) });
     this.#append({ t: 'a', k: key, m: message });
     this.#trim();
   }
@@ -134,11 +155,12 @@ export class CommandJournal {
 
   finished(key: string, full: CommandResult): void {
     // A redelivery is answered from here; a huge read result is not worth keeping for that.
-    const result = JSON.stringify(full).length <= MAX_KEPT_RESULT ? full : { ...full, result: { note: 'result too large to keep for redelivery' } };
-    const e = this.#entries.get(key);
-    if (e) e.result = result;
-    else this.#entries.set(key, { result });
+    const text = safeJson(full);
+    const result = text !== undefined && text.length <= MAX_KEPT_RESULT ? full : { ...full, result: { note: 'result too large to keep for redelivery' } };
+    const e = this.#entries.get(key) ?? this.#add(key, { bytes: ENTRY_OVERHEAD });
+    this.#setResult(e, result, text !== undefined && text.length <= MAX_KEPT_RESULT ? text.length : 256);
     this.#append({ t: 'r', k: key, r: result });
+    this.#trim();
   }
 
   /** The broker has the result: no need to publish it again after a crash. */
@@ -157,16 +179,43 @@ export class CommandJournal {
   #append(line: Line): void {
     if (this.window === 0) return;
     if (this.#fd < 0) this.#fd = openSync(this.#file, 'a');
-    writeSync(this.#fd, `${JSON.stringify(line)}\n`);
+    const text = safeJson(line);
+    if (text === undefined) return;
+    writeSync(this.#fd, `${text}\n`);
     // Up to four lines an entry: compacting at eight per entry leaves a window's worth of appends between rewrites.
     if (++this.#lines > this.window * 8) this.#compact();
   }
 
+  #add(key: string, e: Entry): Entry {
+    this.#entries.set(key, e);
+    this.#bytes += e.bytes;
+    return e;
+  }
+
+  #remove(key: string): void {
+    const e = this.#entries.get(key);
+    if (!e) return;
+    this.#bytes -= e.bytes;
+    this.#entries.delete(key);
+  }
+
+  /** The result replaces the payload: once a command has finished, nothing needs it again. */
+  #setResult(e: Entry, result: CommandResult, resultBytes: number): void {
+    if (e.message?.payload) {
+      e.bytes -= e.message.payload.length;
+      this.#bytes -= e.message.payload.length;
+      e.message = { ...e.message, payload: '' };
+    }
+    e.result = result;
+    e.bytes += resultBytes;
+    this.#bytes += resultBytes;
+  }
+
   #trim(): void {
-    while (this.#entries.size > this.window) {
+    while (this.#entries.size > this.window || (this.#bytes > MAX_BYTES && this.#entries.size > 1)) {
       const oldest = this.#entries.keys().next();
       if (oldest.done) break;
-      this.#entries.delete(oldest.value);
+      this.#remove(oldest.value);
     }
   }
 
@@ -182,7 +231,7 @@ export class CommandJournal {
       if (e.started) out.push({ t: 's', k });
       if (e.result) out.push({ t: 'r', k, r: e.result });
       if (e.delivered) out.push({ t: 'p', k });
-      for (const line of out) writeSync(fd, `${JSON.stringify(line)}\n`);
+      for (const line of out) writeSync(fd, `${safeJson(line) ?? ''}\n`);
       lines += out.length;
     }
     closeSync(fd);

@@ -9,10 +9,11 @@
  * And ids are per command topic: a DUP of id "1" on one device is not answered
  * with the result of id "1" on another.
  */
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
+import { CommandJournal } from '../../src/agent/journal.js';
 import { startAgent, tempDir } from '../helpers/agent.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
@@ -116,5 +117,30 @@ describe('journal recovery after a crash', () => {
     const r = await client.result('dev2mqtt/t1/p2/result', '1');
     expect(r).toMatchObject({ device: 'p2', ok: true, result: { count: 1 } });
     expect(probes.get('p2')?.count).toBe(1);
+  });
+
+  it('keeps its memory bounded: a finished command drops its payload, and the window holds at most 32 MiB', () => {
+    const dir = tempDir('dev2mqtt-journal-');
+    const j = new CommandJournal(dir, 10_000);
+    j.open();
+    const big = 'x'.repeat(64 * 1024);
+    const msg = { topic: TOPIC, payload: big, receivedAtMs: 0 };
+    const result = { id: 'r', node: 't1', device: 'p1', command: 'count', ok: true, result: {}, ms: 1 };
+    // 700 finished commands with 64 KiB payloads: only their small results stay.
+    for (let i = 0; i < 700; i++) {
+      j.accepted(`f${i}`, msg);
+      j.finished(`f${i}`, { ...result, id: `f${i}` });
+    }
+    expect(j.has('f0')).toBe(true);
+    // 700 unfinished ones (45 MiB of payload): the oldest go, as past the window.
+    for (let i = 0; i < 700; i++) j.accepted(`u${i}`, msg);
+    j.close();
+    const again = new CommandJournal(dir, 10_000);
+    const { pending } = again.recover();
+    expect(pending.length).toBeGreaterThan(300);
+    expect(pending.length).toBeLessThan(520);
+    expect(pending.at(-1)?.key).toBe('u699');
+    // The compacted file holds what the window holds, nothing like 90 MiB.
+    expect(statSync(path.join(dir, 'journal.jsonl')).size).toBeLessThan(48 * 1024 * 1024);
   });
 });
