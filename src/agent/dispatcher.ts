@@ -41,6 +41,12 @@ export interface DispatcherOptions {
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 
+/** An ISO time for messages that never throws (toISOString does, past ±8.64e15 ms). */
+function isoTime(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
+}
+
 /** How one command message is being handled: where its result goes, and what the journal hears. */
 interface Handling {
   readonly receivedAt: number;
@@ -193,7 +199,7 @@ export class Dispatcher {
     if (cmd.id) id = cmd.id;
     const expiresAt = [cmd.expiresAt, h.mqttExpiry].filter((t): t is number => t !== undefined).reduce<number | undefined>((a, b) => (a === undefined ? b : Math.min(a, b)), undefined);
     if (expiresAt !== undefined && Date.now() > expiresAt) {
-      return fail({ code: 'expired', message: `arrived after it expired (${new Date(expiresAt).toISOString()})` });
+      return fail({ code: 'expired', message: `arrived after it expired (${isoTime(expiresAt)})` });
     }
 
     try {
