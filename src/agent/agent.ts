@@ -18,7 +18,7 @@ import { Dispatcher, type Reply } from './dispatcher.js';
 import { CommandJournal, type JournaledMessage, type Recovery } from './journal.js';
 import { RateLimiter } from './rate-limit.js';
 import { encodeResult, type CommandResult } from './result.js';
-import { Telemetry } from './telemetry.js';
+import { commandsOf, Telemetry } from './telemetry.js';
 import { commandSubscriptions, deviceTopic, nodeTopic, type TopicScheme } from './topics.js';
 
 export interface AgentOptions {
@@ -149,6 +149,7 @@ export class Agent {
       this.devices.set(d.id, new DeviceRuntime({
         kind, config: d, libc, log: this.log, stateDir: this.config.node.stateDir, hooks,
         reopenMinMs: 500, reopenMaxMs: 10_000,
+        ...(Object.prototype.hasOwnProperty.call(this.config.security.rawIoctl, d.id) ? { rawIoctl: this.config.security.rawIoctl[d.id] } : {}),
       }));
     }
   }
@@ -178,7 +179,7 @@ export class Agent {
   #describe(): unknown[] {
     return [...this.devices.values()].map((d) => ({
       id: d.id, kind: d.kind.kind, title: d.kind.title, name: d.config.name, sim: d.config.sim, available: d.online,
-      commands: Object.fromEntries(Object.entries(d.kind.commands).map(([n, spec]) => [n, { description: spec.description, timeoutMs: spec.timeoutMs ?? 10_000, args: spec.args.describe() }])),
+      commands: Object.fromEntries(Object.entries(commandsOf(d)).map(([n, spec]) => [n, { description: spec.description, timeoutMs: spec.timeoutMs ?? 10_000, args: spec.args.describe() }])),
       events: d.kind.events ?? {},
     }));
   }

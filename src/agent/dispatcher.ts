@@ -14,6 +14,7 @@ import type { DeviceRuntime } from './device-runtime.js';
 import type { CommandJournal } from './journal.js';
 import { BatchFailed, runNodeCommand, type NodeCommandEnv } from './node-commands.js';
 import { parsePayload, type PayloadResult } from './payload.js';
+import { RAW_IOCTL_COMMAND, type RawIoctl } from './raw-ioctl.js';
 import type { Outcome } from './queue.js';
 import type { RateLimiter } from './rate-limit.js';
 import { elapsedMs, errorResult, okResult, type CommandResult } from './result.js';
@@ -40,6 +41,12 @@ export interface DispatcherOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** The passthrough of a device, or `forbidden` when the config does not enable it there. */
+function rawIoctlOf(rt: DeviceRuntime): RawIoctl {
+  if (!rt.rawIoctl) throw new CommandError('forbidden', `raw ioctl passthrough is off for ${rt.id} (security.rawIoctl lists no requests for it)`);
+  return rt.rawIoctl;
+}
 
 /** An ISO time for messages that never throws (toISOString does, past ±8.64e15 ms). */
 function isoTime(ms: number): string {
@@ -207,13 +214,16 @@ export class Dispatcher {
       if (!address.validId) throw new CommandError('unknown_device', `'${address.device}' is not a valid device id`);
       const rt = this.#o.devices.get(address.device);
       if (!rt) throw new CommandError('unknown_device', `no device '${address.device}' on node ${this.#o.topics.node}`);
-      const spec = rt.kind.commands[address.command];
-      if (!spec || !Object.prototype.hasOwnProperty.call(rt.kind.commands, address.command)) {
+      const own = Object.prototype.hasOwnProperty.call(rt.kind.commands, address.command) ? rt.kind.commands[address.command] : undefined;
+      const raw = !own && address.command === RAW_IOCTL_COMMAND ? rawIoctlOf(rt) : undefined;
+      const spec = own ?? raw?.spec;
+      if (!spec) {
         throw new CommandError('unknown_command', `'${address.command}' is not a command of ${rt.kind.kind} device ${rt.id} (${Object.keys(rt.kind.commands).join(', ')})`);
       }
       if (!this.#o.limiter.take(rt.id)) throw new CommandError('rate_limited', `more than the allowed commands per second for ${rt.id}; try again shortly`);
       const args = spec.args.parse(cmd.args);
       if (!args.ok) throw new CommandError('bad_args', formatIssues(args.issues), { issues: args.issues });
+      raw?.authorize(args.value);
       if (!rt.online && rt.queue.length === 0 && !rt.queue.running) {
         throw new CommandError('unavailable', `${rt.id} cannot be used now (see its availability topic)`);
       }

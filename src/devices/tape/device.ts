@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { DeviceFile } from '../../kernel/kernel.js';
 import type { Device, DeviceContext } from '../kind.js';
 import { KernelError, isKernelError } from '../../kernel/errors.js';
 import { CommandError, isDisconnect } from '../errors.js';
@@ -111,6 +112,11 @@ export class TapeDevice implements Device {
       }
       this.ctx.stateChanged();
     }
+  }
+
+  /** The st node, for raw ioctls (security.rawIoctl). */
+  rawFile(): DeviceFile | undefined {
+    return this.#io?.file;
   }
 
   state(): Record<string, unknown> {
