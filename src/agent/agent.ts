@@ -9,7 +9,7 @@ import type { AgentConfig } from '../config/load.js';
 import type { KindRegistry } from '../devices/registry.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { LibcKernel } from '../kernel/libc.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded.js';
+import type { EmbeddedBroker } from '../transport/embedded.js';
 import { MqttTransport } from '../transport/mqtt.js';
 import type { InboundMessage, Transport } from '../transport/transport.js';
 import { version } from '../version.js';
@@ -17,7 +17,7 @@ import { DeviceRuntime, type RuntimeHooks } from './device-runtime.js';
 import { Dispatcher, type Reply } from './dispatcher.js';
 import { CommandJournal } from './journal.js';
 import { RateLimiter } from './rate-limit.js';
-import { encodeResult, type CommandResult } from './result.js';
+import type { CommandResult } from './result.js';
 import { Telemetry } from './telemetry.js';
 import { commandSubscriptions, deviceTopic, nodeTopic, type TopicScheme } from './topics.js';
 
@@ -52,6 +52,8 @@ export class Agent {
   #stopping = false;
   #onlineWaiters: Array<() => void> = [];
   #announcedOnline = false;
+  /** Every device's first open attempt; the broker connection does not wait for it. */
+  #devicesStarted: Promise<unknown> = Promise.resolve();
 
   constructor(o: AgentOptions) {
     this.#o = o;
@@ -97,9 +99,10 @@ export class Agent {
     }
     this.#createDevices();
     this.#dispatcher = this.#createDispatcher();
-    await Promise.all([...this.devices.values()].map((d) => d.start()));
-    if (exec) return;
-    await this.#connect();
+    this.#devicesStarted = Promise.all([...this.devices.values()].map((d) => d.start()));
+    // Devices open while the broker connection is set up: start-up costs the longer of the two.
+    if (!exec) await this.#connect();
+    await this.#devicesStarted;
   }
 
   /** Runs one command without MQTT (dev2mqtt exec), through the same validation and queue. */
@@ -176,7 +179,7 @@ export class Agent {
         groups: c.node.groups,
         describe: () => ({ node: c.node.id, version: version(), groups: c.node.groups, devices: this.#describe() }),
       },
-      publish: (r, reply) => this.#publishResult(r, reply),
+      publish: (r, reply, encoded) => this.#publishResult(r, reply, encoded),
       progress: (id, data) => this.#hooks().event(id, 'progress', data),
     });
   }
@@ -189,10 +192,9 @@ export class Agent {
     }));
   }
 
-  #publishResult(result: CommandResult, reply: Reply): void {
+  #publishResult(result: CommandResult, reply: Reply, payload: string): void {
     const t = this.#transport;
     if (!t) return;
-    const payload = encodeResult(result);
     const qos = this.config.mqtt.qos as 0 | 1 | 2;
     const warn = (e: unknown): void => this.log.warn({ err: (e as Error).message, id: result.id }, 'result publish failed');
     t.publish(reply.topic, payload, { qos }).catch(warn);
@@ -206,6 +208,8 @@ export class Agent {
     let url = c.mqtt.url;
     let protocolVersion = c.mqtt.protocolVersion as 3 | 4 | 5;
     if (c.mqtt.url === 'embedded' || c.broker.enabled) {
+      // aedes is loaded only when this agent hosts the broker.
+      const { startEmbeddedBroker } = await import('../transport/embedded.js');
       this.#broker = await startEmbeddedBroker({ host: c.broker.host, port: c.broker.port, username: c.broker.auth.username, passwordFile: c.broker.auth.passwordFile }, this.log);
     }
     if (c.mqtt.url === 'embedded') {
@@ -254,7 +258,9 @@ export class Agent {
       this.#announcedOnline = true;
       for (const w of this.#onlineWaiters.splice(0)) w();
     }
-    // Commands acknowledged by a previous run that never finished: run them now, once.
+    // Commands acknowledged by a previous run that never finished: run them now, once,
+    // when their devices have had their chance to open.
+    if (this.#pending.length) await this.#devicesStarted;
     for (const p of this.#pending.splice(0)) {
       this.log.info({ topic: p.message.topic }, 'running a command left unfinished by the previous run');
       this.dispatcher.handle(p.message, p.key);

@@ -11,12 +11,12 @@ import type { CommandContext } from '../devices/kind.js';
 import { formatIssues } from '../schema/schema.js';
 import type { InboundMessage } from '../transport/transport.js';
 import type { DeviceRuntime } from './device-runtime.js';
-import type { CommandJournal } from './journal.js';
+import { userKey, type CommandJournal } from './journal.js';
 import { BatchFailed, runNodeCommand, type NodeCommandEnv } from './node-commands.js';
 import { parsePayload, type PayloadResult } from './payload.js';
 import type { Outcome } from './queue.js';
 import type { RateLimiter } from './rate-limit.js';
-import { elapsedMs, errorResult, okResult, type CommandResult } from './result.js';
+import { elapsedMs, encodeResult, errorResult, okResult, type CommandResult } from './result.js';
 import { deviceTopic, nodeTopic, parseCommandTopic, type CommandAddress, type TopicScheme } from './topics.js';
 
 export interface Reply {
@@ -33,8 +33,8 @@ export interface DispatcherOptions {
   readonly maxPayloadBytes: number;
   readonly node: NodeCommandEnv;
   readonly log: Logger;
-  /** Publishes a finished result to its topic (and the MQTT 5 response topic). */
-  readonly publish: (result: CommandResult, reply: Reply) => void;
+  /** Publishes a finished result (`encoded`: its JSON) to its topic and the MQTT 5 response topic. */
+  readonly publish: (result: CommandResult, reply: Reply, encoded: string) => void;
   /** Publishes a command's progress event. */
   readonly progress: (device: string, data: Record<string, unknown>) => void;
 }
@@ -90,13 +90,13 @@ export class Dispatcher {
     const journal = this.#o.journal;
     const parsed = parsePayload(msg.payload, this.#o.maxPayloadBytes);
     const parsedId = parsed.ok ? parsed.command.id : parsed.id;
-    const key = replayKey ?? (parsedId ? `u:${parsedId}` : `g:${this.#newId()}`);
+    const key = replayKey ?? (parsedId ? userKey(parsedId) : `g:${this.#newId()}`);
 
     if (!replayKey && msg.dup && parsedId && journal?.has(key)) {
       // QoS 1 redelivered a command that already ran: answer again, do not run again.
       this.stats.duplicates++;
       const previous = journal.result(key);
-      if (previous) this.#o.publish(previous, reply);
+      if (previous) this.#o.publish(previous, reply, encodeResult(previous));
       return;
     }
     if (!replayKey) {
@@ -108,8 +108,9 @@ export class Dispatcher {
     }
     const expiry = msg.messageExpiryS !== undefined ? Date.now() + msg.messageExpiryS * 1000 : undefined;
     this.#run(address, parsed, msg.receivedAt, expiry, (result) => {
-      journal?.finished(key, result);
-      this.#o.publish(result, reply);
+      const encoded = encodeResult(result);
+      journal?.finished(key, result, encoded);
+      this.#o.publish(result, reply, encoded);
     }, key.startsWith('g:') ? key.slice(2) : undefined);
   }
 

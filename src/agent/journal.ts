@@ -5,7 +5,12 @@
  * page cache the moment write(2) returns):
  *  - a QoS 1 redelivery (DUP) of an id that already ran: here is its result;
  *  - commands acknowledged but not finished when the process died: run them now.
- * It keeps the last `window` entries; older ones are compacted away.
+ *
+ * Memory holds only what those questions need: the messages still pending,
+ * and the results of the last `window` commands that carried their own id
+ * (a made-up id can never come back). Results are kept as their JSON text:
+ * one string per entry instead of an object graph that would churn the old
+ * generation of the heap on a busy agent.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
@@ -22,17 +27,18 @@ export interface JournaledMessage {
   readonly receivedAtMs: number;
 }
 
-interface Entry {
-  message?: JournaledMessage;
-  result?: CommandResult;
-}
+type Line = { t: 'a'; k: string; m: JournaledMessage } | { t: 'r'; k: string; r: CommandResult };
 
 const MAX_KEPT_RESULT = 64 * 1024;
 
-type Line = { t: 'a'; k: string; m: JournaledMessage } | { t: 'r'; k: string; r: CommandResult };
+/** Keys of commands whose sender chose the id: only those can be redelivered with it. */
+export const userKey = (id: string): string => `u:${id}`;
+const isUserKey = (key: string): boolean => key.startsWith('u:');
 
 export class CommandJournal {
-  readonly #entries = new Map<string, Entry>();
+  readonly #pending = new Map<string, JournaledMessage>();
+  /** key → the result's JSON, oldest first. */
+  readonly #results = new Map<string, string>();
   readonly #file: string;
   #fd = -1;
   #lines = 0;
@@ -53,45 +59,47 @@ export class CommandJournal {
         } catch {
           continue; // a torn last line from a crash mid-write
         }
-        const e = this.#entries.get(line.k) ?? {};
         if (line.t === 'a') {
-          // An id reused for a fresh command starts a fresh entry at the end.
-          this.#entries.delete(line.k);
-          this.#entries.set(line.k, { message: line.m });
+          // An id reused for a fresh command: the old answer no longer applies.
+          this.#results.delete(line.k);
+          this.#pending.delete(line.k);
+          this.#pending.set(line.k, line.m);
         } else {
-          e.result = line.r;
-          this.#entries.set(line.k, e);
+          this.#pending.delete(line.k);
+          if (isUserKey(line.k)) this.#keep(line.k, JSON.stringify(line.r));
         }
       }
     }
-    this.#trim();
-    const pending = [...this.#entries].filter(([, e]) => e.message && !e.result).map(([key, e]) => ({ key, message: e.message as JournaledMessage }));
+    this.#trimPending();
+    const pending = [...this.#pending].map(([key, message]) => ({ key, message }));
     this.#compact();
     return pending;
   }
 
   has(key: string): boolean {
-    return this.#entries.has(key);
+    return this.#pending.has(key) || this.#results.has(key);
   }
 
   result(key: string): CommandResult | undefined {
-    return this.#entries.get(key)?.result;
+    const text = this.#results.get(key);
+    return text === undefined ? undefined : (JSON.parse(text) as CommandResult);
   }
 
   accepted(key: string, message: JournaledMessage): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, { message });
-    this.#append({ t: 'a', k: key, m: message });
-    this.#trim();
+    this.#results.delete(key);
+    this.#pending.delete(key);
+    this.#pending.set(key, message);
+    this.#trimPending();
+    this.#append(`{"t":"a","k":${JSON.stringify(key)},"m":${JSON.stringify(message)}}`);
   }
 
-  finished(key: string, full: CommandResult): void {
+  /** `encoded` is the result as published, when the caller has it already. */
+  finished(key: string, result: CommandResult, encoded = JSON.stringify(result)): void {
+    this.#pending.delete(key);
     // A redelivery is answered from here; a huge read result is not worth keeping for that.
-    const result = JSON.stringify(full).length <= MAX_KEPT_RESULT ? full : { ...full, result: { note: 'result too large to keep for redelivery' } };
-    const e = this.#entries.get(key);
-    if (e) e.result = result;
-    else this.#entries.set(key, { result });
-    this.#append({ t: 'r', k: key, r: result });
+    const kept = encoded.length <= MAX_KEPT_RESULT ? encoded : JSON.stringify({ ...result, result: { note: 'result too large to keep for redelivery' } });
+    if (isUserKey(key)) this.#keep(key, kept);
+    this.#append(`{"t":"r","k":${JSON.stringify(key)},"r":${kept}}`);
   }
 
   close(): void {
@@ -99,30 +107,45 @@ export class CommandJournal {
     this.#fd = -1;
   }
 
-  #append(line: Line): void {
-    if (this.window === 0) return;
-    if (this.#fd < 0) this.#fd = openSync(this.#file, 'a');
-    writeSync(this.#fd, `${JSON.stringify(line)}\n`);
-    if (++this.#lines > this.window * 4) this.#compact();
-  }
-
-  #trim(): void {
-    while (this.#entries.size > this.window) {
-      const oldest = this.#entries.keys().next();
+  #keep(key: string, text: string): void {
+    this.#results.delete(key);
+    this.#results.set(key, text);
+    while (this.#results.size > this.window) {
+      const oldest = this.#results.keys().next();
       if (oldest.done) break;
-      this.#entries.delete(oldest.value);
+      this.#results.delete(oldest.value);
     }
   }
 
-  /** Rewrites the file with what the window still holds; rename makes the switch atomic. */
+  /** Pending commands past the window are long dead (their device never answered): forget them. */
+  #trimPending(): void {
+    while (this.#pending.size > Math.max(this.window, 1000)) {
+      const oldest = this.#pending.keys().next();
+      if (oldest.done) break;
+      this.#pending.delete(oldest.value);
+    }
+  }
+
+  #append(line: string): void {
+    if (this.window === 0) return;
+    if (this.#fd < 0) this.#fd = openSync(this.#file, 'a');
+    writeSync(this.#fd, `${line}\n`);
+    if (++this.#lines > this.window * 4 + 1000) this.#compact();
+  }
+
+  /** Rewrites the file with what memory still holds; rename makes the switch atomic. */
   #compact(): void {
     if (this.window === 0) return;
     const tmp = `${this.#file}.tmp`;
     const fd = openSync(tmp, 'w');
     let lines = 0;
-    for (const [k, e] of this.#entries) {
-      if (e.message) { writeSync(fd, `${JSON.stringify({ t: 'a', k, m: e.message })}\n`); lines++; }
-      if (e.result) { writeSync(fd, `${JSON.stringify({ t: 'r', k, r: e.result })}\n`); lines++; }
+    for (const [k, text] of this.#results) {
+      writeSync(fd, `{"t":"r","k":${JSON.stringify(k)},"r":${text}}\n`);
+      lines++;
+    }
+    for (const [k, m] of this.#pending) {
+      writeSync(fd, `{"t":"a","k":${JSON.stringify(k)},"m":${JSON.stringify(m)}}\n`);
+      lines++;
     }
     closeSync(fd);
     this.close();
