@@ -30,6 +30,8 @@ export interface AgentOptions {
   readonly only?: string;
   /** Receives events in exec mode (progress bars). */
   readonly onEvent?: (device: string, type: string, data: Record<string, unknown>) => void;
+  /** Called each time the agent has (re)subscribed and published `online` (the fleet benchmark counts reconnects). */
+  readonly onOnline?: () => void;
 }
 
 /** Time the whole shutdown may take; the contract allows 5 s. */
@@ -254,6 +256,7 @@ export class Agent {
     }
     await t.publish(nodeTopic(this.topics, 'status'), 'online', { qos: 1, retain: true }).catch(() => undefined);
     this.#telemetry?.announce();
+    this.#o.onOnline?.();
     if (!this.#announcedOnline) {
       this.#announcedOnline = true;
       for (const w of this.#onlineWaiters.splice(0)) w();
