@@ -1,8 +1,9 @@
 // `npm run bench [-- --quick] [-- --json]`: every benchmark, each figure beside its target.
 import { flags, machine, printRows } from './lib.mjs';
 import { runIoctlBench } from './ioctl.mjs';
+import { runSerialIoBench } from './serial-io.mjs';
 
-const suites = [['ioctl core vs C', runIoctlBench]];
+const suites = [['ioctl core vs C', runIoctlBench], ['serial I/O: uv_poll vs tty stream vs thread pool', runSerialIoBench]];
 
 const all = [];
 if (!flags.json) console.log(`# dev2mqtt benchmarks ${flags.quick ? '(quick) ' : ''}— ${new Date().toISOString()}\n# ${machine()}`);

@@ -106,7 +106,9 @@ export class DeviceRuntime {
     } catch (e) {
       s = { error: (e as Error).message };
     }
-    return this.#busy ? { ...s, busy: { command: this.#busy.command, sinceMs: Math.round(performance.now() - this.#busy.since) } } : s;
+    // A kind that reports its own `busy` knows better (the step inside a batch, not "batch").
+    if (!this.#busy || 'busy' in s) return s;
+    return { ...s, busy: { command: this.#busy.command, sinceMs: Math.round(performance.now() - this.#busy.since) } };
   }
 
   submit(job: Job): void {

@@ -166,7 +166,7 @@ export class Dispatcher {
         label: address.command,
         timeoutMs: cmd.timeoutMs ?? spec.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         ...(expiresAt !== undefined ? { expiresAt } : {}),
-        run: (signal) => spec.run(rt.device, args.value, this.#context(rt, id, address.command, signal)),
+        run: (signal) => spec.run(rt.device, args.value, this.#context(rt, id, address.command, signal, cmd.timeoutMs)),
         settle: respond,
       });
     } catch (e) {
@@ -189,10 +189,11 @@ export class Dispatcher {
     });
   }
 
-  #context(rt: DeviceRuntime, id: string, command: string, signal: AbortSignal): CommandContext {
+  #context(rt: DeviceRuntime, id: string, command: string, signal: AbortSignal, requestedTimeoutMs?: number): CommandContext {
     return {
       id,
       signal,
+      ...(requestedTimeoutMs !== undefined ? { requestedTimeoutMs } : {}),
       log: rt.log,
       progress: (data) => this.#o.progress(rt.id, { ...data, id, command }),
     };

@@ -3,6 +3,7 @@
  * the arguments (with the reserved `id`, `expiresAt`, `timeoutMs`), anything
  * else → {value: <that scalar>}. Pure; every refusal says what was wrong.
  */
+import { isUtf8 } from 'node:buffer';
 import type { ErrorCode } from '../devices/errors.js';
 
 export interface ParsedCommand {
@@ -21,7 +22,6 @@ export const MAX_ID_LENGTH = 128;
 /** A day: longer waits belong in a scheduler, not a command. */
 export const MAX_TIMEOUT_MS = 24 * 3600 * 1000;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function fail(code: ErrorCode, message: string, id?: string): PayloadResult {
   return id === undefined ? { ok: false, code, message } : { ok: false, code, message, id };
@@ -38,12 +38,8 @@ function parseTime(v: unknown): number | undefined {
 
 export function parsePayload(payload: Uint8Array, maxBytes: number): PayloadResult {
   if (payload.length > maxBytes) return fail('too_large', `payload of ${payload.length} bytes is over the limit of ${maxBytes}`);
-  let text: string;
-  try {
-    text = utf8.decode(payload).trim();
-  } catch {
-    return fail('bad_payload', 'payload is not valid UTF-8');
-  }
+  if (!isUtf8(payload)) return fail('bad_payload', 'payload is not valid UTF-8');
+  const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8').trim();
   if (text === '') return { ok: true, command: { args: {} } };
 
   let value: unknown;

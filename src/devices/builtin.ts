@@ -2,7 +2,9 @@
 import type { AnyKind } from './kind.js';
 import { gpioKind } from './gpio/kind.js';
 import { ledKind } from './led/kind.js';
+import { serialKind } from './serial/index.js';
+import { tapeKind } from './tape/kind.js';
 
 export function builtinKinds(): AnyKind[] {
-  return [ledKind, gpioKind];
+  return [ledKind, gpioKind, serialKind, tapeKind];
 }

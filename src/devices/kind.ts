@@ -20,6 +20,13 @@ export interface CommandContext {
    * clean up (pulse restoring its line) does so on abort.
    */
   readonly signal: AbortSignal;
+  /**
+   * The `timeoutMs` the command's payload asked for, when it did (the agent
+   * takes that field out of the arguments to time the whole command). Handlers
+   * with a wait of their own — `at` waiting for a final result code — use it
+   * in place of their default.
+   */
+  readonly requestedTimeoutMs?: number;
   readonly log: Logger;
   /** Publishes a `progress` event for this command on the device's event topic (callers throttle). */
   progress(data: Record<string, unknown>): void;

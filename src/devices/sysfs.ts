@@ -4,21 +4,25 @@
  * already exists. sysfs never creates files, so neither do we: a missing
  * attribute is ENOENT, as on the real tree. O_TRUNC is harmless on sysfs
  * and makes a fake tree in a temp dir hold exactly the last value written.
+ *
+ * The calls are synchronous on purpose, like the short ioctls: an LED or GPIO
+ * attribute is answered from the driver's memory in microseconds, while each
+ * async fs call costs a trip through the libuv thread pool (measured: the
+ * promise-based version took most of an LED command's round trip).
  */
-import { constants } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs';
 
 export async function readAttribute(file: string): Promise<string> {
-  return (await readFile(file, 'utf8')).trim();
+  return readFileSync(file, 'utf8').trim();
 }
 
 export async function writeAttribute(file: string, value: string): Promise<void> {
-  const handle = await open(file, constants.O_WRONLY | constants.O_TRUNC);
+  const fd = openSync(file, constants.O_WRONLY | constants.O_TRUNC);
   try {
     // One write(2): a sysfs store() sees exactly one value per call.
-    await handle.write(value);
+    writeSync(fd, value);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 

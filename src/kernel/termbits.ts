@@ -92,3 +92,51 @@ export function modemBits(arch: Arch): ModemBits {
 
 /** TCFLSH queue selectors. */
 export const TCFLUSH = { IN: 0, OUT: 1, BOTH: 2 } as const;
+
+/**
+ * The Bnnn constants: standard rates encoded in c_cflag's CBAUD bits, so that
+ * `stty`, `tcgetattr` and drivers without BOTHER support see them. Anything
+ * else goes through BOTHER with c_ispeed/c_ospeed. The low rates (B0..B38400)
+ * are asm-generic/termbits-common.h and shared by every family; above 38400
+ * each family numbers its own (asm/termbits.h).
+ */
+const BAUD_COMMON: ReadonlyArray<readonly [number, number]> = [
+  [0, 0x0], [50, 0x1], [75, 0x2], [110, 0x3], [134, 0x4], [150, 0x5], [200, 0x6], [300, 0x7],
+  [600, 0x8], [1200, 0x9], [1800, 0xa], [2400, 0xb], [4800, 0xc], [9600, 0xd], [19200, 0xe], [38400, 0xf],
+];
+
+/** asm-generic and mips: CBAUDEX (0x1000) plus 1..15. */
+const BAUD_HIGH_GENERIC: ReadonlyArray<readonly [number, number]> = [
+  [57600, 0x1001], [115200, 0x1002], [230400, 0x1003], [460800, 0x1004], [500000, 0x1005], [576000, 0x1006],
+  [921600, 0x1007], [1000000, 0x1008], [1152000, 0x1009], [1500000, 0x100a], [2000000, 0x100b],
+  [2500000, 0x100c], [3000000, 0x100d], [3500000, 0x100e], [4000000, 0x100f],
+];
+
+/** powerpc: no CBAUDEX bit, the high rates continue at 0x10 (BOTHER is 0x1f). */
+const BAUD_HIGH_POWERPC: ReadonlyArray<readonly [number, number]> = [
+  [57600, 0x10], [115200, 0x11], [230400, 0x12], [460800, 0x13], [500000, 0x14], [576000, 0x15],
+  [921600, 0x16], [1000000, 0x17], [1152000, 0x18], [1500000, 0x19], [2000000, 0x1a],
+  [2500000, 0x1b], [3000000, 0x1c], [3500000, 0x1d], [4000000, 0x1e],
+];
+
+/**
+ * sparc keeps the CBAUDEX layout but numbers it its own way, with 76800,
+ * 153600, 307200 and 614400 and without 2.5–4 Mbit/s (commented out in its header).
+ */
+const BAUD_HIGH_SPARC: ReadonlyArray<readonly [number, number]> = [
+  [57600, 0x1001], [115200, 0x1002], [230400, 0x1003], [460800, 0x1004], [76800, 0x1005], [153600, 0x1006],
+  [307200, 0x1007], [614400, 0x1008], [921600, 0x1009], [500000, 0x100a], [576000, 0x100b],
+  [1000000, 0x100c], [1152000, 0x100d], [1500000, 0x100e], [2000000, 0x100f],
+];
+
+const BAUD_TABLES: Record<TtyFamily, ReadonlyMap<number, number>> = {
+  generic: new Map([...BAUD_COMMON, ...BAUD_HIGH_GENERIC]),
+  mips: new Map([...BAUD_COMMON, ...BAUD_HIGH_GENERIC]),
+  powerpc: new Map([...BAUD_COMMON, ...BAUD_HIGH_POWERPC]),
+  sparc: new Map([...BAUD_COMMON, ...BAUD_HIGH_SPARC]),
+};
+
+/** Rate (bit/s) → its Bnnn constant for `arch`; a rate without one needs BOTHER. */
+export function baudConstants(arch: Arch): ReadonlyMap<number, number> {
+  return BAUD_TABLES[arch.tty];
+}

@@ -102,6 +102,8 @@ export class MqttTransport implements Transport {
       reconnectPeriod: 0,
       resubscribe: false,
       queueQoSZero: false,
+      // MQTT.js traces every packet through `debug`; even switched off that costs on a busy agent.
+      log: () => undefined,
       ...(this.s.username ? { username: this.s.username } : {}),
       ...(this.s.password ? { password: this.s.password } : {}),
       will: { topic: this.s.will.topic, payload: Buffer.from(this.s.will.payload), qos: 1, retain: true },
@@ -109,6 +111,10 @@ export class MqttTransport implements Transport {
     };
     const client = new MqttClient(streamBuilder as unknown as ConstructorParameters<typeof MqttClient>[0], options);
     this.#client = client;
+    // MQTT.js sends the PUBACK as soon as our (synchronous) message handler returns, before
+    // the command's promise chain has run; deferring it one turn lets a quick command's result
+    // leave first. The command is already in the journal, so the ack stays safe.
+    client.handleMessage = (_packet, done) => void setImmediate(done);
 
     client.on('connect', (connack) => {
       this.#attempt = 0;

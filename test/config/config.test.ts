@@ -112,3 +112,29 @@ describe('dev2mqtt check-config and run refuse a bad file', () => {
     expect(r.stderr).toContain('not valid JSON');
   });
 });
+
+describe('the shipped configs', () => {
+  it('config/default.json is valid as shipped', async () => {
+    const { builtinKinds } = await import('../../src/devices/builtin.js');
+    const { DEFAULT_CONFIG_FILE } = await import('../../src/config/load.js');
+    const c = await loadConfig({ file: DEFAULT_CONFIG_FILE, registry: new KindRegistry(builtinKinds()), env: {} });
+    expect(c.devices.map((d) => `${d.id}:${d.kind}:${d.sim}`)).toEqual(['led0:led:true', 'relay:gpio:true', 'button:gpio:true', 'modem0:serial:true', 'tape0:tape:true']);
+    expect(c.mqtt.url).toBe('embedded');
+  });
+
+  it('config/example.json is valid once its credential files exist', async () => {
+    const { builtinKinds } = await import('../../src/devices/builtin.js');
+    const { readFileSync } = await import('node:fs');
+    const dir = tempDir();
+    const example = JSON.parse(readFileSync(new URL('../../config/example.json', import.meta.url), 'utf8')) as { mqtt: Record<string, string> };
+    for (const key of ['passwordFile', 'ca']) {
+      const file = path.join(dir, key);
+      writeFileSync(file, 'x\n');
+      example.mqtt[key] = file;
+    }
+    const c = await loadConfig({ object: example, registry: new KindRegistry(builtinKinds()), env: {} });
+    expect(c.devices.map((d) => d.kind)).toEqual(['led', 'led', 'gpio', 'gpio', 'serial', 'tape']);
+    expect(c.devices.every((d) => !d.sim)).toBe(true);
+    expect(c.mqtt.url).toMatch(/^mqtts:/);
+  });
+});

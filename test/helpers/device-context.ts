@@ -24,7 +24,7 @@ export interface TestDevice<D extends Device> {
   readonly recorded: Recorded;
   readonly abort: AbortController;
   /** Validates args with the command's schema, then runs it (as the dispatcher would). */
-  run(command: string, args?: unknown, opts?: { signal?: AbortSignal }): Promise<unknown>;
+  run(command: string, args?: unknown, opts?: { signal?: AbortSignal; requestedTimeoutMs?: number }): Promise<unknown>;
 }
 
 export function makeTestDevice<O, D extends Device>(
@@ -59,7 +59,7 @@ export function makeTestDevice<O, D extends Device>(
   const kernel = cfg.kernel ?? (sim && kind.simKernel ? kind.simKernel(base) : new LibcKernel());
   const ctx: DeviceContext<O> = { ...base, kernel };
   const device = kind.create(ctx);
-  const run = async (command: string, args: unknown = {}, opts: { signal?: AbortSignal } = {}): Promise<unknown> => {
+  const run = async (command: string, args: unknown = {}, opts: { signal?: AbortSignal; requestedTimeoutMs?: number } = {}): Promise<unknown> => {
     const spec = kind.commands[command];
     if (!spec) throw new Error(`no command ${command}`);
     const a = spec.args.parse(args);
@@ -67,6 +67,7 @@ export function makeTestDevice<O, D extends Device>(
     const cctx: CommandContext = {
       id: 'test',
       signal: opts.signal ?? abort.signal,
+      ...(opts.requestedTimeoutMs !== undefined ? { requestedTimeoutMs: opts.requestedTimeoutMs } : {}),
       log,
       progress: (data) => void recorded.events.push({ ...data, type: 'progress', ts: Date.now() }),
     };

@@ -138,7 +138,8 @@ export async function mosquittoSub(port: number, topics: string | string[], o: S
     if (out.includes('SUBACK')) subscribed();
   });
   const lines = new Promise<string[]>((resolve) => {
-    proc.on('exit', () => resolve(out.split('\n').filter((l) => l && !l.startsWith('Client ') && !l.startsWith('Subscribed ('))));
+    // 'close', not 'exit': the last lines may still be in the pipe when the process has exited.
+    proc.on('close', () => resolve(out.split('\n').filter((l) => l && !l.startsWith('Client ') && !l.startsWith('Subscribed ('))));
   });
   await Promise.race([ready, lines]);
   return { lines, proc };
@@ -162,7 +163,7 @@ export function mosquittoPub(port: number, topic: string, message: string | Buff
     const proc = spawn('mosquitto_pub', args, { stdio: [message === null ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
     let stderr = '';
     proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-    proc.on('exit', (status) => resolve({ status, stderr }));
+    proc.on('close', (status) => resolve({ status, stderr }));
     // A mosquitto_pub that fails early closes its stdin: that is its exit status to report, not an EPIPE to throw.
     proc.stdin?.on('error', () => undefined);
     proc.stdin?.end(input ?? '');

@@ -8,7 +8,7 @@ import { layoutOf, type StructDef } from '../../src/kernel/ctypes.js';
 import { hex } from '../../src/kernel/ioc.js';
 import { catalogue } from '../../src/kernel/requests.js';
 import { ALL_STRUCTS } from '../../src/kernel/structs.js';
-import { modemBits, TCFLUSH, termBits } from '../../src/kernel/termbits.js';
+import { baudConstants, modemBits, TCFLUSH, termBits } from '../../src/kernel/termbits.js';
 import { gpioConstants } from '../../src/devices/gpio/uapi.js';
 
 /** Flag constants as the C headers name them. */
@@ -18,6 +18,7 @@ export function constants(arch: Arch): Array<[string, number]> {
     .filter(([k]) => !(arch.tty === 'sparc' && (k === 'VMIN' || k === 'VTIME')));
   for (const [k, v] of Object.entries(modemBits(arch))) out.push([`TIOCM_${k}`, v]);
   out.push(['TCIFLUSH', TCFLUSH.IN], ['TCOFLUSH', TCFLUSH.OUT], ['TCIOFLUSH', TCFLUSH.BOTH]);
+  for (const [rate, value] of baudConstants(arch)) out.push([`B${rate}`, value]);
   // linux/gpio.h's flag, attribute and event numbers, which the gpio kind builds requests from.
   out.push(...gpioConstants());
   return out;

@@ -55,6 +55,11 @@ function errnoOf(e: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+function sameState(a: LedState, b: LedState | undefined): boolean {
+  return b !== undefined && a.brightness === b.brightness && a.maxBrightness === b.maxBrightness && a.trigger === b.trigger
+    && a.delayOnMs === b.delayOnMs && a.delayOffMs === b.delayOffMs && a.triggers.join() === b.triggers.join();
+}
+
 export class LedDevice implements Device {
   #state: LedState | undefined;
   #poll: NodeJS.Timeout | undefined;
@@ -78,6 +83,7 @@ export class LedDevice implements Device {
 
   async close(): Promise<void> {
     this.#open = false;
+    this.files.close?.();
     clearInterval(this.#poll);
     this.#poll = undefined;
   }
@@ -101,7 +107,7 @@ export class LedDevice implements Device {
         state: brightness > 0 || t.selected !== 'none' ? 'ON' : 'OFF',
         brightness, maxBrightness, trigger: t.selected, triggers: t.available, effect: t.selected, ...delays,
       };
-      const changed = JSON.stringify(next) !== JSON.stringify(this.#state);
+      const changed = !sameState(next, this.#state);
       this.#state = next;
       if (changed) this.ctx.stateChanged();
       return next;
@@ -115,7 +121,9 @@ export class LedDevice implements Device {
    * that level). An effect selects that trigger first.
    */
   async set(change: LedChange): Promise<LedState> {
-    const current = await this.refresh();
+    // The cached state decides the steps (which trigger runs, the maximum); polling and the
+    // re-read after every write keep it current, so a set costs one write and one read-back.
+    const current = this.#state ?? (await this.refresh());
     if (!change.on) return this.#write([['brightness', '0']]);
     const level = (b: number | undefined): string => String(Math.min(b ?? current.maxBrightness, current.maxBrightness));
     if (change.effect !== undefined) {

@@ -18,6 +18,8 @@ export interface LedFiles {
   write(attr: LedAttribute, value: string): Promise<void>;
   /** Resolves when the LED exists and its brightness may be written; rejects with ENOENT or EACCES. */
   probe(): Promise<void>;
+  /** Releases what the files hold open (the sim's mirror), when the device closes. */
+  close?(): void;
 }
 
 export function ledDir(sysfsRoot: string, name: string): string {

@@ -15,10 +15,10 @@
  * "kernel" refuse a write (deny), which a root test process cannot get from
  * file permissions.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { KernelError } from '../../kernel/errors.js';
-import { ledDir, SysfsLedFiles, type LedAttribute, type LedFiles } from './files.js';
+import { ledDir, type LedAttribute, type LedFiles } from './files.js';
 import { formatTriggers, parseTriggers } from './triggers.js';
 
 /** Roughly what a Raspberry Pi kernel offers every LED (built-in triggers). */
@@ -39,8 +39,11 @@ function unsignedOrUndefined(text: string): number | undefined {
 
 export class SimLed implements LedFiles {
   readonly dir: string;
-  readonly #disk: SysfsLedFiles;
   readonly #triggers: readonly string[];
+  /** What the tree on disk holds now, so a change rewrites only the attributes it touched. */
+  readonly #rendered = new Map<LedAttribute, string>();
+  /** Open descriptors of the mirror's files: a change is one pwrite + ftruncate. */
+  readonly #fds = new Map<LedAttribute, number>();
   #brightness = 0;
   #trigger = 'none';
   #delayOn = 0;
@@ -50,7 +53,6 @@ export class SimLed implements LedFiles {
 
   constructor(stateDir: string, readonly config: SimLedConfig) {
     this.dir = ledDir(path.join(stateDir, 'sys'), config.name);
-    this.#disk = new SysfsLedFiles(this.dir);
     this.#triggers = config.triggers.includes('none') ? config.triggers : ['none', ...config.triggers];
     this.#restore();
     this.#render();
@@ -58,9 +60,12 @@ export class SimLed implements LedFiles {
 
   // ---- the LedFiles side: what the kind sees -------------------------------
 
-  read(attr: LedAttribute): Promise<string> {
-    if (!this.#present) return Promise.reject(this.#error('ENOENT', 'open', attr));
-    return this.#disk.read(attr);
+  /** Answered from the model, as sysfs show() answers from the driver; the tree on disk mirrors it. */
+  async read(attr: LedAttribute): Promise<string> {
+    if (!this.#present) throw this.#error('ENOENT', 'open', attr);
+    const text = this.#attributes().get(attr);
+    if (text === undefined) throw this.#error('ENOENT', 'open', attr);
+    return text.trim();
   }
 
   async write(attr: LedAttribute, value: string): Promise<void> {
@@ -103,7 +108,15 @@ export class SimLed implements LedFiles {
   /** The LED goes away (a USB LED unplugged, a driver unbound): its directory disappears. */
   unplug(): void {
     this.#present = false;
+    this.close();
     rmSync(this.dir, { recursive: true, force: true });
+    this.#rendered.clear();
+  }
+
+  /** Lets go of the mirror's descriptors (they are reopened on the next change). */
+  close(): void {
+    for (const fd of this.#fds.values()) closeSync(fd);
+    this.#fds.clear();
   }
 
   replug(): void {
@@ -163,19 +176,55 @@ export class SimLed implements LedFiles {
     }
   }
 
+  /** Every attribute the LED has now, with sysfs's text for it. */
+  #attributes(): Map<LedAttribute, string> {
+    const attrs = new Map<LedAttribute, string>([
+      ['brightness', `${this.#brightness}\n`],
+      ['max_brightness', `${this.config.maxBrightness}\n`],
+      ['trigger', formatTriggers({ selected: this.#trigger, available: this.#triggers })],
+    ]);
+    if (this.#trigger === 'timer') {
+      attrs.set('delay_on', `${this.#delayOn}\n`);
+      attrs.set('delay_off', `${this.#delayOff}\n`);
+    }
+    return attrs;
+  }
+
+  /**
+   * Replaces an attribute file's text in place. Not writeFileSync: truncating to
+   * zero makes ext4 flush the file on close (auto_da_alloc), ~200 µs a write here
+   * and wear on a Pi's SD card; writing over it and cutting to length is a few µs.
+   */
+  #overwrite(attr: LedAttribute, text: string): void {
+    let fd = this.#fds.get(attr);
+    if (fd === undefined) {
+      const file = path.join(this.dir, attr);
+      try {
+        fd = openSync(file, 'r+');
+      } catch {
+        fd = openSync(file, 'w');
+      }
+      this.#fds.set(attr, fd);
+    }
+    ftruncateSync(fd, writeSync(fd, text, 0));
+  }
+
   #render(): void {
     if (!this.#present) return;
-    mkdirSync(this.dir, { recursive: true });
-    const put = (attr: LedAttribute, text: string): void => writeFileSync(path.join(this.dir, attr), text);
-    put('brightness', `${this.#brightness}\n`);
-    put('max_brightness', `${this.config.maxBrightness}\n`);
-    put('trigger', formatTriggers({ selected: this.#trigger, available: this.#triggers }));
-    if (this.#trigger === 'timer') {
-      put('delay_on', `${this.#delayOn}\n`);
-      put('delay_off', `${this.#delayOff}\n`);
-    } else {
-      rmSync(path.join(this.dir, 'delay_on'), { force: true });
-      rmSync(path.join(this.dir, 'delay_off'), { force: true });
+    if (this.#rendered.size === 0) mkdirSync(this.dir, { recursive: true });
+    const now = this.#attributes();
+    for (const [attr, text] of now) {
+      if (this.#rendered.get(attr) === text) continue;
+      this.#overwrite(attr, text);
+      this.#rendered.set(attr, text);
+    }
+    for (const attr of [...this.#rendered.keys()]) {
+      if (now.has(attr)) continue;
+      const fd = this.#fds.get(attr);
+      if (fd !== undefined) closeSync(fd);
+      this.#fds.delete(attr);
+      rmSync(path.join(this.dir, attr), { force: true });
+      this.#rendered.delete(attr);
     }
   }
 }

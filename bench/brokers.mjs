@@ -1,0 +1,120 @@
+// Brokers and processes for the benchmarks: a mosquitto on a free loopback
+// port, the agent and the relay baseline as child processes, and a measuring
+// MQTT.js client with TCP_NODELAY (every hop gets it, so Nagle measures nothing).
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const LAUNCHER = path.join(ROOT, 'dist', 'launch.cjs');
+
+export function tempDir(prefix = 'dev2mqtt-bench-') {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitPort(port, proc) {
+  for (let i = 0; i < 1000; i++) {
+    if (proc && proc.exitCode !== null) throw new Error(`process exited with ${proc.exitCode}`);
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+export async function startMosquitto({ noDelay = true, port, extra = [] } = {}) {
+  const dir = tempDir('dev2mqtt-bench-mosq-');
+  chmodSync(dir, 0o777);
+  const p = port ?? (await freePort());
+  const conf = path.join(dir, 'mosquitto.conf');
+  const lines = [`listener ${p} 127.0.0.1`, 'allow_anonymous true', `set_tcp_nodelay ${noDelay}`, 'max_queued_messages 1000000',
+    'max_inflight_messages 1000', 'log_dest none', `persistence_location ${dir}/`, ...extra];
+  writeFileSync(conf, `${lines.join('\n')}\n`);
+  let proc;
+  const start = async () => {
+    proc = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+    await waitPort(p, proc);
+  };
+  await start();
+  return {
+    port: p,
+    url: `mqtt://127.0.0.1:${p}`,
+    get pid() { return proc.pid; },
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode !== null) return;
+      await new Promise((r) => { proc.once('exit', r); proc.kill(signal); });
+    },
+    async restart(signal = 'SIGKILL') {
+      await this.stop(signal);
+      await start();
+    },
+  };
+}
+
+/** Spawns `dev2mqtt run` with a config object; resolves once its retained status says online. */
+export async function spawnAgent(config, { env = {}, stdio = 'ignore', nodeArgs = [] } = {}) {
+  const dir = tempDir('dev2mqtt-bench-agent-');
+  const file = path.join(dir, 'config.json');
+  const cfg = { ...config, node: { stateDir: path.join(dir, 'state'), ...config.node } };
+  writeFileSync(file, JSON.stringify(cfg));
+  const started = performance.now();
+  const proc = spawn(process.execPath, [...nodeArgs, LAUNCHER, 'run', '-c', file], { stdio, env: { ...process.env, ...env } });
+  return { proc, file, started, stop: () => stopProcess(proc) };
+}
+
+export function stopProcess(proc, signal = 'SIGTERM') {
+  if (proc.exitCode !== null) return Promise.resolve();
+  return new Promise((r) => { proc.once('exit', r); proc.kill(signal); });
+}
+
+export async function connect(url, opts = {}) {
+  const client = await mqtt.connectAsync(url, { reconnectPeriod: 200, connectTimeout: 10_000, ...opts });
+  client.stream.setNoDelay?.(true);
+  return client;
+}
+
+/** Waits for a retained/live `online` on a node's status topic. */
+export async function waitOnline(url, node, base = 'dev2mqtt', timeoutMs = 60_000) {
+  const c = await connect(url);
+  try {
+    await new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${node} not online`)), timeoutMs);
+      c.on('message', (_topic, payload) => {
+        if (payload.toString() === 'online') { clearTimeout(t); resolve(); }
+      });
+      c.subscribe(`${base}/${node}/status`, { qos: 1 });
+    });
+  } finally {
+    await c.endAsync(true);
+  }
+}
+
+/** RSS of a process from /proc, in bytes. */
+export function rssOf(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = /VmRSS:\s+(\d+) kB/.exec(status);
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
