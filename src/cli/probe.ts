@@ -50,7 +50,11 @@ export function describeFound(f: ProbeResult, roots: ProbeRoots): string {
   };
   section(`LEDs (${path.join(roots.sysRoot, 'class/leds')})`, f.leds.map((l) => `  ${l.name}  trigger ${l.trigger ?? '?'}, max_brightness ${l.maxBrightness ?? '?'}`));
   section(`GPIO chips (${path.join(roots.devRoot, 'gpiochip*')})`, f.gpiochips.flatMap(chipLines));
-  section('Serial ports', f.serial.map((p) => `  ${p.path}  ${p.driver ?? 'no driver'}${p.byId ? `  ${p.byId}` : ''}`));
+  const uarts = f.serial.filter((p) => !/^tty(USB|ACM)/.test(p.name)).map((p) => p.name);
+  section('Serial ports', [
+    ...f.serial.map((p) => `  ${p.path}  ${p.driver ?? 'no driver'}${p.byId ? `  ${p.byId}` : ''}`),
+    ...(uarts.length ? [`  (built-in UARTs ${uarts.join(', ')} are not in the starter config: one may be the serial console)`] : []),
+  ]);
   section(`Tape drives (${path.join(roots.devRoot, 'nst*')})`, f.tapes.map((t) => `  ${t.path}  ${[t.vendor, t.model].filter(Boolean).join(' ') || 'unknown drive'}${t.revision ? ` (rev ${t.revision})` : ''}`));
   if (f.problems.length) section('Could not read', f.problems.map((p) => `  ${p}`));
   return lines.join('\n');

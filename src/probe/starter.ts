@@ -1,9 +1,11 @@
 /**
- * A starter configuration from what `probe` found: every LED, every serial
- * port (by its /dev/serial/by-id name when it has one: stable across reboots)
- * and every tape drive (the non-rewinding /dev/nstN). GPIO lines are not
- * guessed — driving an unknown line can damage what is wired to it — the
- * listing shows the chips and free lines to pick from. Only kinds this build
+ * A starter configuration from what `probe` found: every LED, every USB
+ * serial port (by its /dev/serial/by-id name when it has one: stable across
+ * reboots) and every tape drive (the non-rewinding /dev/nstN). Built-in UARTs
+ * (ttyS*, ttyAMA*) are listed but not configured: one is often the serial
+ * console, which an agent holding the port would cut off. GPIO lines are not
+ * guessed either — driving an unknown line can damage what is wired to it —
+ * the listing shows the chips and free lines to pick from. Only kinds this build
  * knows are used, so `check-config` accepts the result as printed.
  */
 import { ID_PATTERN } from '../config/schema.js';
@@ -49,7 +51,7 @@ export function starterConfig(found: ProbeResult, roots: ProbeRoots, kinds: Read
     }
   }
   if (kinds.has('serial')) {
-    for (const port of found.serial) {
+    for (const port of found.serial.filter((p) => /^tty(USB|ACM)/.test(p.name))) {
       devices.push({ id: deviceId(port.name, taken), kind: 'serial', name: `Serial ${port.name}${port.driver ? ` (${port.driver})` : ''}`, options: { path: port.byId ?? port.path, baud: 115200 } });
     }
   }

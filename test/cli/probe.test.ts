@@ -124,18 +124,17 @@ describe('dev2mqtt probe', () => {
     expect(r.out).toMatch(/free: {3}0:GPIO0 1:GPIO1 .* 17:GPIO17 /);
     expect(r.out).toContain(`${path.join(dev, 'ttyUSB0')}  ftdi_sio  ${path.join(dev, 'serial/by-id/usb-FTDI_FT232R_USB_UART_A1B2C3-if00-port0')}`);
     expect(r.out).toContain(`${path.join(dev, 'nst0')}  HP Ultrium 5-SCSI (rev Z6ED)`);
+    expect(r.out).toContain('built-in UARTs ttyAMA0, ttyS0 are not in the starter config');
     expect(r.out).toContain('Starter config');
   });
 
-  it('prints a starter config with the devices of the kinds this build has', async () => {
+  it('prints a starter config: LEDs, USB serial ports (not the built-in UARTs, one may be the console), tape drives', async () => {
     const { config } = JSON.parse((await probe(['--json'])).out) as { config: StarterConfig };
     const expected = [
       { id: 'act', kind: 'led', name: 'LED ACT', options: { name: 'ACT', sysfsRoot: sys } },
       { id: 'input3-capslock', kind: 'led', name: 'LED input3::capslock', options: { name: 'input3::capslock', sysfsRoot: sys } },
       { id: 'pwr', kind: 'led', name: 'LED PWR', options: { name: 'PWR', sysfsRoot: sys, maxBrightness: 1 } },
       { id: 'ttyacm0', kind: 'serial', name: 'Serial ttyACM0 (cdc_acm)', options: { path: path.join(dev, 'ttyACM0'), baud: 115200 } },
-      { id: 'ttyama0', kind: 'serial', name: 'Serial ttyAMA0 (uart-pl011)', options: { path: path.join(dev, 'ttyAMA0'), baud: 115200 } },
-      { id: 'ttys0', kind: 'serial', name: 'Serial ttyS0 (serial8250)', options: { path: path.join(dev, 'ttyS0'), baud: 115200 } },
       { id: 'ttyusb0', kind: 'serial', name: 'Serial ttyUSB0 (ftdi_sio)', options: { path: path.join(dev, 'serial/by-id/usb-FTDI_FT232R_USB_UART_A1B2C3-if00-port0'), baud: 115200 } },
       { id: 'tape0', kind: 'tape', name: 'Tape HP Ultrium 5-SCSI', options: { path: path.join(dev, 'nst0') } },
       { id: 'tape1', kind: 'tape', name: 'Tape nst1', options: { path: path.join(dev, 'nst1') } },

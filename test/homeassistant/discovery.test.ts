@@ -71,8 +71,8 @@ describe('Home Assistant discovery', () => {
     expect(components('led0')).toEqual(['light']);
     expect(components('relay')).toEqual(['switch']);
     expect(components('button')).toEqual(['binary_sensor']);
-    if (kinds.has('serial')) expect(components('modem')).toEqual(['binary_sensor', 'sensor']);
-    if (kinds.has('tape')) expect(components('tape0')).toEqual(['button', 'sensor']);
+    expect(components('modem0')).toEqual(['binary_sensor', 'sensor']);
+    expect(components('tape0')).toEqual(['button', 'sensor']);
     expect(expected.filter((m) => m.device === undefined).map((m) => m.component)).toEqual(['sensor', 'sensor']);
   });
 
@@ -180,6 +180,20 @@ describe('Home Assistant discovery', () => {
       const r = await client.next((x) => client.messages.indexOf(x) >= seen && x.topic === deviceTopic(T, m.device!, 'result') && (JSON.parse(x.payload) as Config).command === command, 20_000, `result of ${topic}`);
       expect(JSON.parse(r.payload), topic).toMatchObject({ ok: true });
     }
+  });
+
+  it('renders every state the devices went through meanwhile (busy, unloaded, lit, dark)', () => {
+    let rendered = 0;
+    for (const m of expected) {
+      const c = config(m);
+      const stateTopic = c.state_topic as string | undefined;
+      if (!stateTopic) continue;
+      for (const s of client.on(stateTopic)) {
+        expect(stateProblems(m.component, c, s.payload).problems, `${m.topic} over ${s.payload}`).toEqual([]);
+        rendered++;
+      }
+    }
+    expect(rendered).toBeGreaterThan(expected.length);
   });
 
   it('republishes every config when HA announces itself online', async () => {
