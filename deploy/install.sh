@@ -9,7 +9,8 @@
 #
 # Steps: Node.js from the distribution when absent (20 or later is required);
 # system groups gpio, dialout, tape and the user dev2mqtt; the agent from the
-# npm tarball (npm install -g into /usr/local); /etc/dev2mqtt/config.json (the
+# npm tarball (npm ci into /usr/local/lib/dev2mqtt, pinned by the tarball's
+# shrinkwrap; /usr/local/bin/dev2mqtt); /etc/dev2mqtt/config.json (the
 # given one, else what `dev2mqtt probe` finds; an existing one is kept);
 # the udev rules for LED attributes; the unit and its device drop-in; enable
 # and (re)start. --root DIR installs into an image or a test tree instead of
@@ -121,14 +122,17 @@ if [[ -z $TARBALL ]]; then
   [[ -n $TARBALL ]] || die "no --tarball given and no ./dev2mqtt-*.tgz here (make one with npm pack)"
 fi
 [[ -f $TARBALL ]] || die "no such tarball: $TARBALL"
-PREFIX=$(in_root /usr/local)
-BIN=$PREFIX/bin/dev2mqtt
+APP=$(in_root /usr/local/lib/dev2mqtt)
+BIN=$(in_root /usr/local/bin/dev2mqtt)
 want=$(tar -xzOf "$TARBALL" package/package.json | node -e 'let s = ""; process.stdin.on("data", (d) => { s += d; }).on("end", () => console.log(JSON.parse(s).version))')
-have=$(node -p 'require(process.argv[1]).version' "$PREFIX/lib/node_modules/dev2mqtt/package.json" 2>/dev/null || true)
+have=$(node -p 'require(process.argv[1]).version' "$APP/node_modules/dev2mqtt/package.json" 2>/dev/null || true)
 if [[ $have != "$want" || $FORCE == 1 ]]; then
   say "installing dev2mqtt $want${have:+ (was $have)}"
-  # The tarball carries npm-shrinkwrap.json: every node gets the same dependency versions.
-  npm install --global --prefix "$PREFIX" --omit=dev --no-audit --no-fund --loglevel=error "$TARBALL" >/dev/null
+  # npm ci from a lockfile made of the tarball's shrinkwrap: every node gets the tested dependency versions.
+  node "$HERE/npm-app.cjs" "$TARBALL" "$APP" >/dev/null
+  (cd "$APP" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
+  install -d "$(dirname "$BIN")"
+  ln -sfn ../lib/dev2mqtt/node_modules/.bin/dev2mqtt "$BIN"
   CHANGED+=("dev2mqtt $want")
 fi
 "$BIN" --version >/dev/null || die "$BIN does not run"

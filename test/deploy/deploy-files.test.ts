@@ -116,6 +116,11 @@ describe('scripts', () => {
     }
   });
 
+  it('and the Node helper parses (node --check)', () => {
+    const r = spawnSync(process.execPath, ['--check', path.join(REPO, 'deploy/npm-app.cjs')], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+  });
+
   it.skipIf(!haveShellcheck)('pass shellcheck', () => {
     const r = spawnSync('shellcheck', ['--shell=bash', ...scripts], { encoding: 'utf8' });
     expect(r.stdout + r.stderr).toBe('');

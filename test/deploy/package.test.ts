@@ -47,7 +47,7 @@ beforeAll(() => {
 describe('npm pack', () => {
   it('holds dist/, config/, deploy/, examples/ and the shrinkwrap, and no tests, sources or maps', () => {
     for (const f of ['package.json', 'README.md', 'npm-shrinkwrap.json', 'dist/launch.cjs', 'dist/cli.js', 'dist/index.js', 'dist/index.d.ts',
-      'deploy/install.sh', 'deploy/systemd/dev2mqtt.service', 'deploy/udev/99-dev2mqtt.rules', 'examples/node-red/flow.json']) {
+      'deploy/install.sh', 'deploy/npm-app.cjs', 'deploy/systemd/dev2mqtt.service', 'deploy/udev/99-dev2mqtt.rules', 'examples/node-red/flow.json']) {
       expect(listing, f).toContain(f);
     }
     expect(listing.some((f) => f.startsWith('deploy/ansible/'))).toBe(true);
@@ -60,11 +60,16 @@ describe('npm pack', () => {
 
   it('installs into an empty directory from the npm cache, and npx dev2mqtt --help works there', () => {
     const app = tempDir('dev2mqtt-app-');
-    writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'pack-test', version: '1.0.0', private: true }));
-    // The shrinkwrap pins what `npm ci` put in the cache; --offline keeps npm off the network.
-    let r = run('npm', ['install', '--offline', '--omit=dev', '--loglevel=error', tarball], app);
-    if (r.status !== 0) r = run('npm', ['install', '--offline', '--omit=dev', '--no-package-lock', '--loglevel=error', tarball], app);
-    must(r, 'npm install of the tarball');
+    // As install.sh does: a lockfile from the tarball's shrinkwrap, then npm ci, which asks the cache only
+    // for what the project's own npm ci put there; --offline keeps npm off the network.
+    must(run(process.execPath, [path.join(REPO, 'deploy/npm-app.cjs'), tarball, app], REPO), 'deploy/npm-app.cjs');
+    const ci = run('npm', ['ci', '--offline', '--omit=dev', '--loglevel=error'], app);
+    if (ci.status !== 0) {
+      // A cache filled some other way (npm install rather than npm ci) may hold other registry documents.
+      console.warn(`npm ci --offline failed, trying npm install --offline --no-package-lock:\n${ci.stderr}`);
+      writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'pack-test', version: '1.0.0', private: true }));
+      must(run('npm', ['install', '--offline', '--omit=dev', '--no-package-lock', '--loglevel=error', tarball], app), 'npm install of the tarball');
+    }
     const help = run('npx', ['--no', '--', 'dev2mqtt', '--help'], app);
     expect(help.status, help.stderr).toBe(0);
     expect(help.stdout).toMatch(/^dev2mqtt \d+\.\d+\.\d+/);
@@ -94,6 +99,7 @@ describe.skipIf(!haveTools)('deploy/install.sh', () => {
     const first = install();
     expect(first.status, `${first.stdout}\n${first.stderr}`).toBe(0);
     expect(first.stdout).toMatch(/done: .*dev2mqtt \d+\.\d+\.\d+.*config.*udev rules.*unit.*device drop-in.*enabled/);
+    expect(readlinkSync(path.join(target, 'usr/local/bin/dev2mqtt'))).toBe('../lib/dev2mqtt/node_modules/.bin/dev2mqtt');
     const at = (p: string): string => path.join(target, p);
     expect(must(run(at('usr/local/bin/dev2mqtt'), ['--version'], REPO), 'installed dev2mqtt')).toMatch(/^\d+\.\d+\.\d+/);
     expect(readFileSync(at('etc/systemd/system/dev2mqtt.service'), 'utf8')).toBe(readFileSync(path.join(REPO, 'deploy/systemd/dev2mqtt.service'), 'utf8'));
@@ -107,12 +113,12 @@ describe.skipIf(!haveTools)('deploy/install.sh', () => {
     const confStat = statSync(at('etc/dev2mqtt/config.json'));
     expect(confStat.mode & 0o777).toBe(0o640);
 
-    const mtimes = ['usr/local/lib/node_modules/dev2mqtt/package.json', 'etc/dev2mqtt/config.json', 'etc/systemd/system/dev2mqtt.service',
+    const mtimes = ['usr/local/lib/dev2mqtt/node_modules/dev2mqtt/package.json', 'etc/dev2mqtt/config.json', 'etc/systemd/system/dev2mqtt.service',
       'etc/systemd/system/dev2mqtt.service.d/10-devices.conf', 'etc/udev/rules.d/99-dev2mqtt.rules'].map((p) => statSync(at(p)).mtimeMs);
     const second = install();
     expect(second.status, second.stderr).toBe(0);
     expect(second.stdout).toMatch(/nothing to change/);
-    expect(['usr/local/lib/node_modules/dev2mqtt/package.json', 'etc/dev2mqtt/config.json', 'etc/systemd/system/dev2mqtt.service',
+    expect(['usr/local/lib/dev2mqtt/node_modules/dev2mqtt/package.json', 'etc/dev2mqtt/config.json', 'etc/systemd/system/dev2mqtt.service',
       'etc/systemd/system/dev2mqtt.service.d/10-devices.conf', 'etc/udev/rules.d/99-dev2mqtt.rules'].map((p) => statSync(at(p)).mtimeMs)).toEqual(mtimes);
 
     const third = install('--node-id', 'pi-42', '--groups', 'leds,ground');
