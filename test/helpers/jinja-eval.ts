@@ -1,5 +1,6 @@
 /** Evaluates what jinja.ts parses, with Home Assistant's semantics (see jinja.ts). */
-import { DICT_METHODS, equal, isDict, num, parseTemplate, PyFloat, str, Undefined, type JVal, type Node, type Part, type Rendered } from './jinja.js';
+import { parseTemplate, type Node, type Part } from './jinja.js';
+import { DICT_METHODS, equal, isDict, num, PyFloat, str, Undefined, type JVal, type Rendered } from './jinja-values.js';
 
 class Scope {
   readonly warnings: string[] = [];

@@ -7,9 +7,9 @@
  *  - a missing key is Undefined: rendering it, testing its truth or iterating it
  *    makes HA log a "Template variable warning" on every message — recorded in
  *    `warnings`, which tests require to be empty (so is comparing it: HA
- *    stays silent there, but a template comparing a missing key is a bug); an attribute of Undefined, an
- *    unknown filter or test, or int/float failing without a default (HA's
- *    forgiving filters) raise, as HA's template does;
+ *    stays silent there, but a template comparing a missing key is a bug);
+ *    an attribute of Undefined, an unknown filter or test, or int/float
+ *    failing without a default (HA's forgiving filters) raise, as HA does;
  *  - `a.b` on a dict is Python's getattr first: a key named like a dict method
  *    (`items`, `values` …) would be the method, so it is an error here.
  * Supported: {{ expr }}, {% if %}/{% elif %}/{% else %}/{% endif %}, {# #},
@@ -17,69 +17,10 @@
  * comparisons, `in`/`not in`, `is [not] test`, + - * / // % ~, and the filters
  * int, float, round, default/d, lower, upper, string, abs, length/count.
  * Anything else is a parse error: keep kinds' templates within this.
- * This file: values and the parser; jinja-eval.ts: evaluation and render().
+ * jinja-values.ts: the values; this file: the parser; jinja-eval.ts: evaluation and render().
  */
 import { tokenize, type Token } from './jinja-lex.js';
-
-export class Undefined {
-  constructor(readonly hint: string) {}
-}
-/** A Python float (only needed where it renders differently from an int: 2.0). */
-export class PyFloat {
-  constructor(readonly v: number) {}
-}
-export type JVal = null | boolean | number | PyFloat | string | Undefined | JVal[] | { [k: string]: JVal };
-
-export interface Rendered {
-  readonly output: string;
-  readonly warnings: string[];
-}
-
-const DICT_METHODS = new Set(['items', 'keys', 'values', 'get', 'update', 'pop', 'popitem', 'copy', 'clear', 'setdefault', 'fromkeys']);
-
-const isDict = (v: JVal): v is { [k: string]: JVal } => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Undefined) && !(v instanceof PyFloat);
-const num = (v: JVal): number | undefined => (typeof v === 'number' ? v : v instanceof PyFloat ? v.v : typeof v === 'boolean' ? Number(v) : undefined);
-
-function floatText(v: number): string {
-  if (Number.isNaN(v)) return 'nan';
-  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
-  const a = Math.abs(v);
-  if (a !== 0 && (a >= 1e16 || a < 1e-4)) {
-    const [m, e] = v.toExponential().split('e');
-    const exp = Number(e);
-    return `${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  }
-  return Number.isInteger(v) ? `${v}.0` : String(v);
-}
-
-function repr(v: JVal): string {
-  return typeof v === 'string' ? `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'` : str(v);
-}
-
-export function str(v: JVal): string {
-  if (v === null) return 'None';
-  if (v === true) return 'True';
-  if (v === false) return 'False';
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : floatText(v);
-  if (v instanceof PyFloat) return floatText(v.v);
-  if (typeof v === 'string') return v;
-  if (v instanceof Undefined) return '';
-  if (Array.isArray(v)) return `[${v.map(repr).join(', ')}]`;
-  return `{${Object.entries(v).map(([k, x]) => `${repr(k)}: ${repr(x)}`).join(', ')}}`;
-}
-
-function equal(a: JVal, b: JVal): boolean {
-  if (a instanceof Undefined || b instanceof Undefined) return a instanceof Undefined && b instanceof Undefined;
-  const na = num(a);
-  const nb = num(b);
-  if (na !== undefined && nb !== undefined) return na === nb;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => equal(x, b[i] ?? null));
-  if (isDict(a) && isDict(b)) {
-    const ka = Object.keys(a);
-    return ka.length === Object.keys(b).length && ka.every((k) => k in b && equal(a[k] ?? null, b[k] ?? null));
-  }
-  return a === b;
-}
+import { PyFloat, type JVal } from './jinja-values.js';
 
 type Node =
   | { t: 'lit'; v: JVal }
@@ -315,4 +256,3 @@ export function parseTemplate(src: string): Part[] {
 }
 
 export type { Node, Part };
-export { DICT_METHODS, equal, isDict, num };
