@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
-import { parseCommandTopic, type TopicScheme } from '../../src/agent/topics.js';
+import { deviceTopic, nodeTopic, parseCommandTopic, type TopicScheme } from '../../src/agent/topics.js';
 import { builtinKinds } from '../../src/devices/builtin.js';
 import { startAgent } from '../helpers/agent.js';
 import { demoDevices } from '../helpers/demo-devices.js';
@@ -114,11 +114,16 @@ describe('the Node-RED example flow', () => {
 
   it('listens to result, event, state and availability topics of the contract', () => {
     const filters = flow.filter((n) => n.type === 'mqtt in').map((n) => n.topic as string);
-    const shapes = ['dev2mqtt/n/d/result', 'dev2mqtt/n/result', 'dev2mqtt/n/button/event', 'dev2mqtt/n/d/state', 'dev2mqtt/n/d/availability', 'dev2mqtt/n/d/event'];
+    // Every topic the contract has the agent publish, for a node `n` and each demo device.
+    const t: TopicScheme = { base: 'dev2mqtt', node: 'n', groups: [] };
+    const shapes = [
+      ...(['status', 'state', 'devices', 'result'] as const).map((leaf) => nodeTopic(t, leaf)),
+      ...DEMO.flatMap((d) => (['state', 'availability', 'event', 'result'] as const).map((leaf) => deviceTopic(t, d.id, leaf))),
+    ];
     for (const f of filters) expect(shapes.some((s) => matches(f, s)), f).toBe(true);
-    expect(filters.some((f) => matches(f, 'dev2mqtt/n/d/result'))).toBe(true);
-    expect(filters.some((f) => matches(f, 'dev2mqtt/n/result'))).toBe(true);
-    expect(filters.some((f) => matches(f, 'dev2mqtt/n/button/event'))).toBe(true);
+    expect(filters.some((f) => matches(f, deviceTopic(t, 'led0', 'result')))).toBe(true);
+    expect(filters.some((f) => matches(f, nodeTopic(t, 'result')))).toBe(true);
+    expect(filters.some((f) => matches(f, deviceTopic(t, 'button', 'event')))).toBe(true);
   });
 
   describe('run against an agent with the demo devices', () => {
