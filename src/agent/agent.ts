@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/load.js';
 import type { KindRegistry } from '../devices/registry.js';
+import { DiscoveryPublisher } from '../homeassistant/publisher.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { LibcKernel } from '../kernel/libc.js';
 import type { EmbeddedBroker } from '../transport/embedded.js';
@@ -48,6 +49,7 @@ export class Agent {
   #broker: EmbeddedBroker | undefined;
   #transport: Transport | undefined;
   #telemetry: Telemetry | undefined;
+  #discovery: DiscoveryPublisher | undefined;
   #dispatcher: Dispatcher | undefined;
   #journal: CommandJournal | undefined;
   #pending: Array<{ key: string; message: InboundMessage }> = [];
@@ -117,6 +119,7 @@ export class Agent {
     this.#stopping = true;
     const deadline = performance.now() + SHUTDOWN_MS;
     this.#telemetry?.stop();
+    this.#discovery?.stop();
     // Running commands get most of the budget; their results still go out.
     await Promise.all([...this.devices.values()].map((d) => d.stop(SHUTDOWN_MS - 1500)));
     const t = this.#transport;
@@ -236,12 +239,29 @@ export class Agent {
       stats: () => ({ ...this.dispatcher.stats }),
     });
     this.#telemetry.start();
+    this.#discovery = this.#createDiscovery(transport);
     transport.start({
       message: (m) => {
-        if (!this.#stopping) this.dispatcher.handle(m);
+        if (this.#stopping) return;
+        if (this.#discovery?.handles(m.topic)) this.#discovery.onMessage(m);
+        else this.dispatcher.handle(m);
       },
       connected: () => void this.#onConnected(),
       disconnected: (reason) => this.log.warn({ reason }, 'disconnected from broker; reconnecting'),
+    });
+  }
+
+  /** Home Assistant discovery; also built when disabled, to clear what an earlier run published. */
+  #createDiscovery(transport: Transport): DiscoveryPublisher {
+    const c = this.config;
+    const ha = c.homeassistant;
+    return new DiscoveryPublisher({
+      transport,
+      settings: ha.enabled ? { prefix: ha.discoveryPrefix, topics: this.topics, version: version(), qos: c.mqtt.qos as 0 | 1 | 2 } : undefined,
+      statusTopic: ha.statusTopic,
+      devices: () => [...this.devices.values()].map((d) => ({ id: d.id, name: d.config.name, sim: d.config.sim, options: d.config.options, kind: d.kind })),
+      stateDir: c.node.stateDir,
+      log: this.log.child({ feature: 'homeassistant' }),
     });
   }
 
@@ -249,13 +269,15 @@ export class Agent {
     const t = this.#transport;
     if (!t || this.#stopping) return;
     try {
-      await t.subscribe(commandSubscriptions(this.topics), this.config.mqtt.qos as 0 | 1 | 2);
+      const haStatus = this.#discovery?.subscription;
+      await t.subscribe([...commandSubscriptions(this.topics), ...(haStatus ? [haStatus] : [])], this.config.mqtt.qos as 0 | 1 | 2);
     } catch (e) {
       this.log.error({ err: (e as Error).message }, 'subscribe failed');
       return;
     }
     await t.publish(nodeTopic(this.topics, 'status'), 'online', { qos: 1, retain: true }).catch(() => undefined);
     this.#telemetry?.announce();
+    void this.#discovery?.announce();
     this.#o.onOnline?.();
     if (!this.#announcedOnline) {
       this.#announcedOnline = true;
