@@ -38,6 +38,8 @@ export async function runFleetBench() {
     }
     const t0 = Date.now();
     const reports = await Promise.all(started);
+    // start() returns before the connection is up: wait until every agent said online.
+    while (onlineAt.size < n && Date.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 20));
     const startS = (Date.now() - t0) / 1000;
     const rss = reports.reduce((sum, r) => sum + r.rss, 0);
 
@@ -58,6 +60,12 @@ export async function runFleetBench() {
     await Promise.race([done, new Promise((r) => setTimeout(r, 60_000))]);
     const groupMs = last - sent;
     await client.endAsync(true);
+    const stats = await Promise.all(procs.map((p) => new Promise((resolve) => {
+      const on = (m) => { if (m.stats) { p.off('message', on); resolve(m.stats); } };
+      p.on('message', on);
+      p.send('stats');
+    })));
+    const executed = stats.reduce((sum, st) => sum + st.ok, 0);
 
     // Broker restart: all back online, and how evenly.
     restartedAt = Date.now();
@@ -88,6 +96,7 @@ export async function runFleetBench() {
       row('fleet', 'worker processes', workers, ''),
       row('fleet', 'time to start all and see them online', startS, 's'),
       row('fleet', 'agents per MiB (worker RSS)', n / (rss / MiB), '/MiB'),
+      row('fleet', 'group commands run by the agents', executed, '', atLeast(n)),
       row('fleet', 'group command results received', got, '', atLeast(n)),
       row('fleet', 'group command to last of N results', groupMs, 'ms', atMost(2000, ' ms')),
       row('fleet', 'all online again after broker restart', back ? (lastBack - restartedAt) / 1000 : NaN, 's'),

@@ -25,7 +25,7 @@ async function command(client, topic, args, id) {
 }
 
 export async function runIsolationBench() {
-  const rewindMs = flags.quick ? 8000 : 30_000;
+  const rewindMs = flags.quick ? 5000 : 30_000;
   const n = flags.quick ? 1000 : 4000;
   const devices = [
     { id: 'led0', kind: 'led', sim: true, options: { name: 'led0', pollMs: 0 } },
