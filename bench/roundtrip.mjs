@@ -69,8 +69,8 @@ export async function withAgent(brokerKind, devices, fn) {
   let url;
   let agentUrl;
   let port;
-  if (brokerKind === 'mosquitto') {
-    mosq = await startMosquitto();
+  if (brokerKind.startsWith('mosquitto')) {
+    mosq = await startMosquitto({ noDelay: brokerKind !== 'mosquitto-nagle' });
     url = agentUrl = mosq.url;
   } else {
     port = await freePort();
@@ -115,6 +115,12 @@ export async function runRoundtripBench() {
       );
     });
   }
+  // What users see when mosquitto is left with Nagle's algorithm on (no set_tcp_nodelay).
+  await withAgent('mosquitto-nagle', [ledDevice('led0')], async (url) => {
+    const on = (i) => ({ state: i % 2 ? 'ON' : 'OFF' });
+    const t = stats(await sequentialRoundTrips(url, `dev2mqtt/${NODE}/led0/cmd/set`, `dev2mqtt/${NODE}/led0/result`, flags.quick ? 50 : 200, on));
+    rows.push(row('roundtrip/mosquitto without set_tcp_nodelay', 'agent p50', t.p50 * 1000, 'µs'));
+  });
   return rows;
 }
 

@@ -3,8 +3,12 @@
  * redacted by key wherever they might appear, and the transport never logs
  * its options object in the first place.
  */
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
+
+// Loaded only for a terminal: a service never pays for it (start-up time and memory on a Pi).
+const requirePretty = (): typeof PinoPretty => createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
 
 export const REDACT_PATHS = [
   'password', '*.password', '*.*.password', 'passwordFile', '*.passwordFile',
@@ -23,7 +27,7 @@ export function createLogger(o: LogOptions): Logger {
   const opts = { level: o.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { pid: process.pid } };
   if (o.pretty) {
     // A stream in this thread, not a pino transport: a worker thread would cost ~10 MiB on a Pi.
-    return pino(opts, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: o.destination ?? 1 }));
+    return pino(opts, requirePretty()({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: o.destination ?? 1 }));
   }
   return o.destination ? pino(opts, o.destination) : pino(opts);
 }

@@ -7,9 +7,10 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/load.js';
 import type { KindRegistry } from '../devices/registry.js';
+import { DiscoveryPublisher } from '../homeassistant/publisher.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { LibcKernel } from '../kernel/libc.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded.js';
+import type { EmbeddedBroker } from '../transport/embedded.js';
 import { MqttTransport } from '../transport/mqtt.js';
 import type { InboundMessage, Transport } from '../transport/transport.js';
 import { version } from '../version.js';
@@ -17,7 +18,7 @@ import { DeviceRuntime, type RuntimeHooks } from './device-runtime.js';
 import { Dispatcher, type Reply } from './dispatcher.js';
 import { CommandJournal, type JournaledMessage, type Recovery } from './journal.js';
 import { RateLimiter } from './rate-limit.js';
-import { encodeResult, type CommandResult } from './result.js';
+import type { CommandResult } from './result.js';
 import { commandsOf, Telemetry } from './telemetry.js';
 import { commandSubscriptions, deviceTopic, nodeTopic, type TopicScheme } from './topics.js';
 
@@ -30,6 +31,8 @@ export interface AgentOptions {
   readonly only?: string;
   /** Receives events in exec mode (progress bars). */
   readonly onEvent?: (device: string, type: string, data: Record<string, unknown>) => void;
+  /** Called each time the agent has (re)subscribed and published `online` (the fleet benchmark counts reconnects). */
+  readonly onOnline?: () => void;
 }
 
 /** Time the whole shutdown may take; the contract allows 5 s. */
@@ -46,6 +49,7 @@ export class Agent {
   #broker: EmbeddedBroker | undefined;
   #transport: Transport | undefined;
   #telemetry: Telemetry | undefined;
+  #discovery: DiscoveryPublisher | undefined;
   #dispatcher: Dispatcher | undefined;
   #journal: CommandJournal | undefined;
   /** What the previous run left unfinished (see journal.ts), handled once connected. */
@@ -53,6 +57,8 @@ export class Agent {
   #stopping = false;
   #onlineWaiters: Array<() => void> = [];
   #announcedOnline = false;
+  /** Every device's first open attempt; the broker connection does not wait for it. */
+  #devicesStarted: Promise<unknown> = Promise.resolve();
 
   constructor(o: AgentOptions) {
     this.#o = o;
@@ -91,9 +97,13 @@ export class Agent {
     }
     this.#createDevices();
     this.#dispatcher = this.#createDispatcher();
-    await Promise.all([...this.devices.values()].map((d) => d.start()));
-    if (exec) return;
-    await this.#connect();
+    this.#devicesStarted = Promise.all([...this.devices.values()].map((d) => d.start()));
+    // Devices open while the broker connection is set up: start-up costs the longer of the two.
+    // Leftovers of a crash go first, before anything new (see #finishPreviousRun): their
+    // devices must have had their chance to open by then.
+    if (this.#recovery?.pending.length) await this.#devicesStarted;
+    if (!exec) await this.#connect();
+    await this.#devicesStarted;
   }
 
   /** Runs one command without MQTT (dev2mqtt exec), through the same validation and queue. */
@@ -106,6 +116,7 @@ export class Agent {
     this.#stopping = true;
     const deadline = performance.now() + SHUTDOWN_MS;
     this.#telemetry?.stop();
+    this.#discovery?.stop();
     // Running commands get most of the budget; their results still go out.
     await Promise.all([...this.devices.values()].map((d) => d.stop(SHUTDOWN_MS - 1500)));
     const t = this.#transport;
@@ -171,7 +182,7 @@ export class Agent {
         groups: c.node.groups,
         describe: () => ({ node: c.node.id, version: version(), groups: c.node.groups, devices: this.#describe() }),
       },
-      publish: (r, reply, delivered) => this.#publishResult(r, reply, delivered),
+      publish: (r, reply, encoded, delivered) => this.#publishResult(r, reply, encoded, delivered),
       progress: (id, data) => this.#hooks().event(id, 'progress', data),
     });
   }
@@ -184,10 +195,9 @@ export class Agent {
     }));
   }
 
-  #publishResult(result: CommandResult, reply: Reply, delivered?: () => void): void {
+  #publishResult(result: CommandResult, reply: Reply, payload: string, delivered?: () => void): void {
     const t = this.#transport;
     if (!t) return;
-    const payload = encodeResult(result);
     const qos = this.config.mqtt.qos as 0 | 1 | 2;
     const warn = (e: unknown): void => this.log.warn({ err: (e as Error).message, id: result.id }, 'result publish failed');
     t.publish(reply.topic, payload, { qos }).then(delivered, warn);
@@ -201,6 +211,8 @@ export class Agent {
     let url = c.mqtt.url;
     let protocolVersion = c.mqtt.protocolVersion as 3 | 4 | 5;
     if (c.mqtt.url === 'embedded' || c.broker.enabled) {
+      // aedes is loaded only when this agent hosts the broker.
+      const { startEmbeddedBroker } = await import('../transport/embedded.js');
       this.#broker = await startEmbeddedBroker({ host: c.broker.host, port: c.broker.port, username: c.broker.auth.username, passwordFile: c.broker.auth.passwordFile }, this.log);
     }
     if (c.mqtt.url === 'embedded') {
@@ -229,9 +241,14 @@ export class Agent {
       stats: () => ({ ...this.dispatcher.stats }),
     });
     this.#telemetry.start();
+    this.#discovery = this.#createDiscovery(transport);
     transport.start({
       message: (m) => {
         if (this.#stopping) return;
+        if (this.#discovery?.handles(m.topic)) {
+          this.#discovery.onMessage(m);
+          return;
+        }
         // A persistent session delivers what waited for us before #onConnected runs: what the
         // previous run accepted goes into the device queues first, so commands keep their order.
         this.#finishPreviousRun();
@@ -242,17 +259,34 @@ export class Agent {
     });
   }
 
+  /** Home Assistant discovery; also built when disabled, to clear what an earlier run published. */
+  #createDiscovery(transport: Transport): DiscoveryPublisher {
+    const c = this.config;
+    const ha = c.homeassistant;
+    return new DiscoveryPublisher({
+      transport,
+      settings: ha.enabled ? { prefix: ha.discoveryPrefix, topics: this.topics, version: version(), qos: c.mqtt.qos as 0 | 1 | 2 } : undefined,
+      statusTopic: ha.statusTopic,
+      devices: () => [...this.devices.values()].map((d) => ({ id: d.id, name: d.config.name, sim: d.config.sim, options: d.config.options, kind: d.kind })),
+      stateDir: c.node.stateDir,
+      log: this.log.child({ feature: 'homeassistant' }),
+    });
+  }
+
   async #onConnected(): Promise<void> {
     const t = this.#transport;
     if (!t || this.#stopping) return;
     try {
-      await t.subscribe(commandSubscriptions(this.topics), this.config.mqtt.qos as 0 | 1 | 2);
+      const haStatus = this.#discovery?.subscription;
+      await t.subscribe([...commandSubscriptions(this.topics), ...(haStatus ? [haStatus] : [])], this.config.mqtt.qos as 0 | 1 | 2);
     } catch (e) {
       this.log.error({ err: (e as Error).message }, 'subscribe failed');
       return;
     }
     await t.publish(nodeTopic(this.topics, 'status'), 'online', { qos: 1, retain: true }).catch(() => undefined);
     this.#telemetry?.announce();
+    void this.#discovery?.announce();
+    this.#o.onOnline?.();
     if (!this.#announcedOnline) {
       this.#announcedOnline = true;
       for (const w of this.#onlineWaiters.splice(0)) w();
@@ -266,7 +300,7 @@ export class Agent {
     if (!r) return;
     this.#recovery = undefined;
     // Results the broker never confirmed: publish them again (a consumer may see one twice; ids tell).
-    for (const u of r.undelivered) this.dispatcher.redeliver(u.key, inbound(u.message), u.result);
+    for (const u of r.undelivered) this.dispatcher.redeliver(u.key, inbound(u.message), u.result, u.encoded);
     // Caught running by a crash: answered, never run twice.
     for (const i of r.interrupted) {
       this.log.warn({ topic: i.message.topic }, 'a command was running when the previous run died: answering it as interrupted, not running it again');

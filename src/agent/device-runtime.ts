@@ -98,6 +98,11 @@ export class DeviceRuntime {
     return this.#online;
   }
 
+  /** Whether the first open attempt is over (it announced online or offline). */
+  get started(): boolean {
+    return this.#announced !== undefined;
+  }
+
   get device(): Device {
     return this.#device;
   }

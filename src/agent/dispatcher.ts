@@ -11,13 +11,13 @@ import type { CommandContext } from '../devices/kind.js';
 import { formatIssues } from '../schema/schema.js';
 import type { InboundMessage } from '../transport/transport.js';
 import type { DeviceRuntime } from './device-runtime.js';
-import type { CommandJournal } from './journal.js';
+import { userKey, type CommandJournal } from './journal.js';
 import { BatchFailed, runNodeCommand, type NodeCommandEnv } from './node-commands.js';
 import { parsePayload, type PayloadResult } from './payload.js';
 import { RAW_IOCTL_COMMAND, type RawIoctl } from './raw-ioctl.js';
 import type { Outcome } from './queue.js';
 import type { RateLimiter } from './rate-limit.js';
-import { elapsedMs, errorResult, okResult, type CommandResult } from './result.js';
+import { elapsedMs, encodeResult, errorResult, okResult, type CommandResult } from './result.js';
 import { deviceTopic, nodeTopic, parseCommandTopic, type CommandAddress, type TopicScheme } from './topics.js';
 
 export interface Reply {
@@ -34,8 +34,11 @@ export interface DispatcherOptions {
   readonly maxPayloadBytes: number;
   readonly node: NodeCommandEnv;
   readonly log: Logger;
-  /** Publishes a finished result to its topic (and the MQTT 5 response topic); `delivered` once the broker has it. */
-  readonly publish: (result: CommandResult, reply: Reply, delivered?: () => void) => void;
+  /**
+   * Publishes a finished result (`encoded`: its JSON) to its topic and the MQTT 5 response
+   * topic; `delivered` once the broker has it.
+   */
+  readonly publish: (result: CommandResult, reply: Reply, encoded: string, delivered?: () => void) => void;
   /** Publishes a command's progress event. */
   readonly progress: (device: string, data: Record<string, unknown>) => void;
 }
@@ -110,14 +113,13 @@ export class Dispatcher {
     const parsed = parsePayload(msg.payload, this.#o.maxPayloadBytes);
     const parsedId = parsed.ok ? parsed.command.id : parsed.id;
     // An id is the sender's, per command topic: the same id on two devices is two commands.
-    // (A topic cannot hold U+0000, so the key is unambiguous.)
-    const key = replayKey ?? (parsedId ? `u:${msg.topic}\u0000${parsedId}` : `g:${this.#newId()}`);
+    const key = replayKey ?? (parsedId ? userKey(msg.topic, parsedId) : `g:${this.#newId()}`);
 
     if (!replayKey && msg.dup && parsedId && journal?.has(key)) {
       // QoS 1 redelivered a command that already ran: answer again, do not run again.
       this.stats.duplicates++;
       const previous = journal.result(key);
-      if (previous) this.#o.publish(previous, reply);
+      if (previous) this.#o.publish(previous, reply, encodeResult(previous));
       return;
     }
     // Only a command that can run is worth its payload in the journal (a replay needs it); a
@@ -134,8 +136,9 @@ export class Dispatcher {
       receivedAt: msg.receivedAt,
       ...(msg.messageExpiryS !== undefined ? { mqttExpiry: Date.now() + msg.messageExpiryS * 1000 } : {}),
       done: (result) => {
-        if (keep) journal?.finished(key, result);
-        this.#o.publish(result, reply, keep ? () => journal?.delivered(key) : undefined);
+        const encoded = encodeResult(result);
+        if (keep) journal?.finished(key, result, encoded);
+        this.#o.publish(result, reply, encoded, keep ? () => journal?.delivered(key) : undefined);
       },
       ...(key.startsWith('g:') ? { madeUpId: key.slice(2) } : {}),
       started: () => journal?.started(key),
@@ -156,15 +159,16 @@ export class Dispatcher {
       { code: 'canceled', message: 'the agent stopped (crash or kill) while this command ran; it was not run again, since it may have taken effect' },
     );
     this.stats.failed++;
-    this.#o.journal?.finished(key, result);
-    this.#o.publish(result, this.#replyFor(address, msg), () => this.#o.journal?.delivered(key));
+    const encoded = encodeResult(result);
+    this.#o.journal?.finished(key, result, encoded);
+    this.#o.publish(result, this.#replyFor(address, msg), encoded, () => this.#o.journal?.delivered(key));
   }
 
   /** After a restart: publishes again a result the broker had not confirmed when the process died. */
-  redeliver(key: string, msg: InboundMessage, result: CommandResult): void {
+  redeliver(key: string, msg: InboundMessage, result: CommandResult, encoded: string): void {
     const address = parseCommandTopic(this.#o.topics, msg.topic);
     if (!address) return;
-    this.#o.publish(result, this.#replyFor(address, msg), () => this.#o.journal?.delivered(key));
+    this.#o.publish(result, this.#replyFor(address, msg), encoded, () => this.#o.journal?.delivered(key));
   }
 
   #replyFor(address: CommandAddress, msg: InboundMessage): Reply {

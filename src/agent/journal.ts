@@ -6,10 +6,17 @@
  * cache the moment write(2) returns):
  *  - a QoS 1 redelivery (DUP) of an id that already ran: here is its result;
  *  - commands acknowledged but never started when the process died: run them now;
- *  - commands the crash caught running: not run again (the relay may have
- *    switched, the tape moved), answered as interrupted instead;
+ *  - commands the crash caught running: not run again (a relay may have
+ *    switched, a tape moved), answered as interrupted instead;
  *  - results the broker never confirmed: publish them again.
- * It keeps the last `window` entries; older ones are compacted away.
+ *
+ * Memory holds only what those questions need: the messages still pending,
+ * the results of the last `window` commands that carried their own id (a
+ * made-up id can never come back), and results until the broker confirms
+ * them (milliseconds, unless it is down). Results are kept as their JSON
+ * text: one string per entry instead of an object graph that would churn the
+ * old generation of the heap on a busy agent. All of it stays under MAX_BYTES,
+ * whatever senders publish.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
@@ -18,24 +25,12 @@ import type { CommandResult } from './result.js';
 /** What is needed to run a command again after a restart. */
 export interface JournaledMessage {
   readonly topic: string;
-  /** base64 */
+  /** base64; empty once the command has finished (only a replay needs it). */
   readonly payload: string;
   readonly responseTopic?: string;
   /** base64 */
   readonly correlationData?: string;
   readonly receivedAtMs: number;
-}
-
-interface Entry {
-  /** Its payload is dropped once the command has finished: only a replay needs it. */
-  message?: JournaledMessage;
-  /** Its handler was started: after a crash it must not run again. */
-  started?: boolean;
-  result?: CommandResult;
-  /** The broker confirmed the result (or it had none to confirm). */
-  delivered?: boolean;
-  /** Roughly what it holds in memory, for the byte budget. */
-  bytes: number;
 }
 
 /** What a restart has to finish, in arrival order. */
@@ -45,37 +40,46 @@ export interface Recovery {
   /** Started, never finished: answer them, do not run them again. */
   readonly interrupted: ReadonlyArray<{ key: string; message: JournaledMessage }>;
   /** Finished, but the broker never confirmed the result: publish it again. */
-  readonly undelivered: ReadonlyArray<{ key: string; message: JournaledMessage; result: CommandResult }>;
+  readonly undelivered: ReadonlyArray<{ key: string; message: JournaledMessage; result: CommandResult; encoded: string }>;
 }
 
-const MAX_KEPT_RESULT = 64 * 1024;
-/**
- * What the window may hold in memory at most, whatever the senders do: ten
- * thousand 64 KiB payloads or results would otherwise be 640 MiB on a Pi.
- * Past it the oldest entries go first, as past `window`.
- */
-const MAX_BYTES = 32 * 1024 * 1024;
-const ENTRY_OVERHEAD = 128;
-
-/** JSON that never throws (BigInt, cycles, nesting too deep for the stack): undefined instead. */
-function safeJson(v: unknown): string | undefined {
-  try {
-    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
-  } catch {
-    return undefined;
-  }
-}
-
-const messageBytes = (m: JournaledMessage): number => m.topic.length + m.payload.length + (m.responseTopic?.length ?? 0) + (m.correlationData?.length ?? 0);
-
+/** a: accepted, s: started, r: result (`p`: already confirmed, written by compaction), p: the broker has the result. */
 type Line =
   | { t: 'a'; k: string; m: JournaledMessage }
   | { t: 's'; k: string }
-  | { t: 'r'; k: string; r: CommandResult }
+  | { t: 'r'; k: string; r: CommandResult; p?: 1 }
   | { t: 'p'; k: string };
 
+const MAX_KEPT_RESULT = 64 * 1024;
+/**
+ * The most the journal holds in memory: ten thousand 64 KiB payloads or
+ * results would otherwise be 640 MiB on a Pi. Past it the oldest kept
+ * results go first, then the oldest pending commands.
+ */
+const MAX_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Keys of commands whose sender chose the id: only those can be redelivered
+ * with it. Ids are per command topic (the same id on two devices is two
+ * commands); a topic cannot hold U+0000, so the key is unambiguous.
+ */
+export const userKey = (topic: string, id: string): string => `u:${topic}\u0000${id}`;
+const isUserKey = (key: string): boolean => key.startsWith('u:');
+const withoutPayload = (m: JournaledMessage): JournaledMessage => (m.payload ? { ...m, payload: '' } : m);
+
+interface Unconfirmed {
+  readonly message: JournaledMessage;
+  readonly text: string;
+}
+
 export class CommandJournal {
-  readonly #entries = new Map<string, Entry>();
+  readonly #pending = new Map<string, JournaledMessage>();
+  /** Pending commands whose handler has started. */
+  readonly #started = new Set<string>();
+  /** key → the result's JSON, oldest first (sender ids only: what a redelivery may ask for). */
+  readonly #results = new Map<string, string>();
+  /** Results the broker has not confirmed yet, with where they go. */
+  readonly #unconfirmed = new Map<string, Unconfirmed>();
   readonly #file: string;
   #fd = -1;
   #lines = 0;
@@ -90,7 +94,7 @@ export class CommandJournal {
     return [...this.recover().pending];
   }
 
-  /** Loads the journal and sorts what the previous run left unfinished. */
+  /** Loads the journal and sorts out what the previous run left unfinished. */
   recover(): Recovery {
     mkdirSync(path.dirname(this.#file), { recursive: true });
     if (existsSync(this.#file)) {
@@ -102,73 +106,54 @@ export class CommandJournal {
         } catch {
           continue; // a torn last line from a crash mid-write
         }
-        if (line.t === 'a') {
-          // An id reused for a fresh command starts a fresh entry at the end.
-          this.#remove(line.k);
-          this.#add(line.k, { message: line.m, bytes: ENTRY_OVERHEAD + messageBytes(line.m) });
-          continue;
-        }
-        const e = this.#entries.get(line.k) ?? this.#add(line.k, { bytes: ENTRY_OVERHEAD });
-        if (line.t === 's') e.started = true;
-        else if (line.t === 'r') this.#setResult(e, line.r, text.length);
-        else e.delivered = true;
+        this.#load(line);
       }
     }
     this.#trim();
     const pending: Array<{ key: string; message: JournaledMessage }> = [];
     const interrupted: Array<{ key: string; message: JournaledMessage }> = [];
-    const undelivered: Array<{ key: string; message: JournaledMessage; result: CommandResult }> = [];
-    for (const [key, e] of this.#entries) {
-      if (!e.message) continue;
-      if (e.result) {
-        if (!e.delivered) undelivered.push({ key, message: e.message, result: e.result });
-      } else {
-        (e.started ? interrupted : pending).push({ key, message: e.message });
-      }
-    }
+    for (const [key, message] of this.#pending) (this.#started.has(key) ? interrupted : pending).push({ key, message });
+    const undelivered = [...this.#unconfirmed].map(([key, u]) => ({ key, message: u.message, result: JSON.parse(u.text) as CommandResult, encoded: u.text }));
     this.#compact();
     return { pending, interrupted, undelivered };
   }
 
   has(key: string): boolean {
-    return this.#entries.has(key);
+    return this.#pending.has(key) || this.#results.has(key);
   }
 
   result(key: string): CommandResult | undefined {
-    return this.#entries.get(key)?.result;
+    const text = this.#results.get(key);
+    return text === undefined ? undefined : (JSON.parse(text) as CommandResult);
   }
 
   accepted(key: string, message: JournaledMessage): void {
-    this.#remove(key);
-    this.#add(key, { message, bytes: ENTRY_OVERHEAD + messageBytes(message) });
-    this.#append({ t: 'a', k: key, m: message });
+    this.#accept(key, message);
     this.#trim();
+    this.#append(`{"t":"a","k":${JSON.stringify(key)},"m":${JSON.stringify(message)}}`);
   }
 
   /** The handler is about to run: from here on a crash must not run it again. */
   started(key: string): void {
-    const e = this.#entries.get(key);
-    if (!e || e.started) return;
-    e.started = true;
-    this.#append({ t: 's', k: key });
+    if (!this.#pending.has(key) || this.#started.has(key)) return;
+    this.#started.add(key);
+    this.#append(`{"t":"s","k":${JSON.stringify(key)}}`);
   }
 
-  finished(key: string, full: CommandResult): void {
+  /** `encoded` is the result as published, when the caller has it already. */
+  finished(key: string, result: CommandResult, encoded = JSON.stringify(result)): void {
     // A redelivery is answered from here; a huge read result is not worth keeping for that.
-    const text = safeJson(full);
-    const result = text !== undefined && text.length <= MAX_KEPT_RESULT ? full : { ...full, result: { note: 'result too large to keep for redelivery' } };
-    const e = this.#entries.get(key) ?? this.#add(key, { bytes: ENTRY_OVERHEAD });
-    this.#setResult(e, result, text !== undefined && text.length <= MAX_KEPT_RESULT ? text.length : 256);
-    this.#append({ t: 'r', k: key, r: result });
+    const kept = encoded.length <= MAX_KEPT_RESULT ? encoded : JSON.stringify({ ...result, result: { note: 'result too large to keep for redelivery' } });
+    this.#finish(key, kept, false);
     this.#trim();
+    this.#append(`{"t":"r","k":${JSON.stringify(key)},"r":${kept}}`);
   }
 
   /** The broker has the result: no need to publish it again after a crash. */
   delivered(key: string): void {
-    const e = this.#entries.get(key);
-    if (!e || e.delivered) return;
-    e.delivered = true;
-    this.#append({ t: 'p', k: key });
+    if (!this.#unconfirmed.has(key)) return;
+    this.#confirm(key);
+    this.#append(`{"t":"p","k":${JSON.stringify(key)}}`);
   }
 
   close(): void {
@@ -176,63 +161,109 @@ export class CommandJournal {
     this.#fd = -1;
   }
 
-  #append(line: Line): void {
+  #load(line: Line): void {
+    switch (line.t) {
+      case 'a':
+        this.#accept(line.k, line.m);
+        break;
+      case 's':
+        if (this.#pending.has(line.k)) this.#started.add(line.k);
+        break;
+      case 'r':
+        this.#finish(line.k, JSON.stringify(line.r), line.p === 1);
+        break;
+      case 'p':
+        this.#confirm(line.k);
+        break;
+    }
+  }
+
+  #accept(key: string, message: JournaledMessage): void {
+    // An id reused for a fresh command: the old answer no longer applies.
+    this.#dropResult(key);
+    this.#confirm(key);
+    this.#dropPending(key);
+    this.#pending.set(key, message);
+    this.#bytes += message.payload.length;
+  }
+
+  #finish(key: string, text: string, confirmed: boolean): void {
+    const message = this.#pending.get(key);
+    this.#dropPending(key);
+    if (isUserKey(key)) {
+      this.#dropResult(key);
+      this.#results.set(key, text);
+      this.#bytes += text.length;
+      while (this.#results.size > this.window) this.#dropResult(this.#results.keys().next().value as string);
+    }
+    // Only a journaled command knows where its result goes, so only its result can be sent again.
+    if (message && !confirmed) {
+      this.#confirm(key);
+      this.#unconfirmed.set(key, { message: withoutPayload(message), text });
+      this.#bytes += text.length;
+    }
+  }
+
+  #confirm(key: string): void {
+    const u = this.#unconfirmed.get(key);
+    if (!u) return;
+    this.#bytes -= u.text.length;
+    this.#unconfirmed.delete(key);
+  }
+
+  #dropResult(key: string): void {
+    const text = this.#results.get(key);
+    if (text === undefined) return;
+    this.#bytes -= text.length;
+    this.#results.delete(key);
+  }
+
+  #dropPending(key: string): void {
+    const m = this.#pending.get(key);
+    if (!m) return;
+    this.#bytes -= m.payload.length;
+    this.#pending.delete(key);
+    this.#started.delete(key);
+  }
+
+  /** Pending commands past the window are long dead (their device never answered); and nothing past the byte budget. */
+  #trim(): void {
+    const oldest = <K, V>(m: Map<K, V>): K => m.keys().next().value as K;
+    while (this.#unconfirmed.size > Math.max(this.window, 1000)) this.#confirm(oldest(this.#unconfirmed));
+    while (this.#bytes > MAX_BYTES && this.#results.size) this.#dropResult(oldest(this.#results));
+    while (this.#bytes > MAX_BYTES && this.#unconfirmed.size) this.#confirm(oldest(this.#unconfirmed));
+    while (this.#pending.size > 1 && (this.#pending.size > Math.max(this.window, 1000) || this.#bytes > MAX_BYTES)) this.#dropPending(oldest(this.#pending));
+  }
+
+  #append(line: string): void {
     if (this.window === 0) return;
     if (this.#fd < 0) this.#fd = openSync(this.#file, 'a');
-    const text = safeJson(line);
-    if (text === undefined) return;
-    writeSync(this.#fd, `${text}\n`);
-    // Up to four lines an entry: compacting at eight per entry leaves a window's worth of appends between rewrites.
-    if (++this.#lines > this.window * 8) this.#compact();
+    writeSync(this.#fd, `${line}\n`);
+    // Up to four lines a command: compacting past eight a window leaves a window's worth between rewrites.
+    if (++this.#lines > this.window * 8 + 1000) this.#compact();
   }
 
-  #add(key: string, e: Entry): Entry {
-    this.#entries.set(key, e);
-    this.#bytes += e.bytes;
-    return e;
-  }
-
-  #remove(key: string): void {
-    const e = this.#entries.get(key);
-    if (!e) return;
-    this.#bytes -= e.bytes;
-    this.#entries.delete(key);
-  }
-
-  /** The result replaces the payload: once a command has finished, nothing needs it again. */
-  #setResult(e: Entry, result: CommandResult, resultBytes: number): void {
-    if (e.message?.payload) {
-      e.bytes -= e.message.payload.length;
-      this.#bytes -= e.message.payload.length;
-      e.message = { ...e.message, payload: '' };
-    }
-    e.result = result;
-    e.bytes += resultBytes;
-    this.#bytes += resultBytes;
-  }
-
-  #trim(): void {
-    while (this.#entries.size > this.window || (this.#bytes > MAX_BYTES && this.#entries.size > 1)) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done) break;
-      this.#remove(oldest.value);
-    }
-  }
-
-  /** Rewrites the file with what the window still holds; rename makes the switch atomic. */
+  /** Rewrites the file with what memory still holds; rename makes the switch atomic. */
   #compact(): void {
     if (this.window === 0) return;
     const tmp = `${this.#file}.tmp`;
     const fd = openSync(tmp, 'w');
     let lines = 0;
-    for (const [k, e] of this.#entries) {
-      const out: Line[] = [];
-      if (e.message) out.push({ t: 'a', k, m: e.message });
-      if (e.started) out.push({ t: 's', k });
-      if (e.result) out.push({ t: 'r', k, r: e.result });
-      if (e.delivered) out.push({ t: 'p', k });
-      for (const line of out) writeSync(fd, `${safeJson(line) ?? ''}\n`);
-      lines += out.length;
+    const put = (line: string): void => {
+      writeSync(fd, `${line}\n`);
+      lines++;
+    };
+    for (const [k, text] of this.#results) {
+      if (!this.#unconfirmed.has(k)) put(`{"t":"r","k":${JSON.stringify(k)},"r":${text},"p":1}`);
+    }
+    // An unconfirmed result needs the topic it goes to: its message (without payload), then the result.
+    for (const [k, u] of this.#unconfirmed) {
+      put(`{"t":"a","k":${JSON.stringify(k)},"m":${JSON.stringify(u.message)}}`);
+      put(`{"t":"r","k":${JSON.stringify(k)},"r":${u.text}}`);
+    }
+    for (const [k, m] of this.#pending) {
+      put(`{"t":"a","k":${JSON.stringify(k)},"m":${JSON.stringify(m)}}`);
+      if (this.#started.has(k)) put(`{"t":"s","k":${JSON.stringify(k)}}`);
     }
     closeSync(fd);
     this.close();

@@ -62,6 +62,8 @@ export class Telemetry {
     this.#publish(nodeTopic(this.#o.topics, 'devices'), json(this.describeDevices()), true);
     this.#publishNodeState();
     for (const [id, d] of this.#o.devices) {
+      // A device still opening announces itself when its first attempt ends.
+      if (!d.started) continue;
       this.#publishAvailability(id, d.online);
       this.#publishState(id, true);
     }

@@ -1,7 +1,9 @@
 /** `dev2mqtt [run]`: the agent, until SIGINT or SIGTERM. */
 import { parseArgs } from 'node:util';
 import { Agent } from '../agent/agent.js';
+import { sendNotify } from '../kernel/libc-notify.js';
 import type { CommandIo } from './io.js';
+import { ServiceNotifier } from './service-notify.js';
 import { loadOrReport, loggerFor } from './setup.js';
 
 export const RUN_HELP = `Usage: dev2mqtt [run] [-c FILE] [--log-level LEVEL]
@@ -41,12 +43,16 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     return 1;
   }
   log.info({ config: loaded.config.file, devices: loaded.config.devices.length, base: loaded.config.mqtt.baseTopic }, 'agent started');
+  // Under systemd (Type=notify): ready now, watchdog pings from the event loop, stopping on the way out.
+  const service = new ServiceNotifier({ env: process.env, pid: process.pid, send: sendNotify, log });
+  service.ready(`node ${loaded.config.node.id}: ${loaded.config.devices.length} devices, broker ${loaded.config.mqtt.url}`);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (sig: NodeJS.Signals): void => {
       if (stopping) return;
       stopping = true;
       log.info({ signal: sig }, 'stopping');
+      service.stopping();
       // Blocking kernel calls (a waiting TIOCMIWAIT) may keep threads busy: never outlive the limit.
       setTimeout(() => process.exit(0), HARD_EXIT_MS).unref();
       agent.stop().then(() => resolve(0), (e: unknown) => {

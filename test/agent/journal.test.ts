@@ -57,17 +57,25 @@ describe('command journal', () => {
     expect(j.open()).toEqual([]);
   });
 
-  it('survives a torn last line and keeps only its window', () => {
+  it('survives a torn last line, keeps results of sender ids within its window, and forgets made-up ids once done', () => {
     const dir = tempDir();
     const j = new CommandJournal(dir, 3);
     j.open();
-    for (let i = 0; i < 5; i++) j.accepted(`k${i}`, { topic: 't', payload: '', receivedAtMs: 0 });
-    j.finished('k4', { id: 'k4', node: 'n', command: 'c', ok: true, result: {}, ms: 1 });
+    const result = (id: string) => ({ id, node: 'n', command: 'c', ok: true, result: {}, ms: 1 });
+    for (let i = 0; i < 5; i++) {
+      j.accepted(`u:k${i}`, { topic: 't', payload: '', receivedAtMs: 0 });
+      j.finished(`u:k${i}`, result(`k${i}`));
+    }
+    j.accepted('g:made-up', { topic: 't', payload: '', receivedAtMs: 0 });
+    j.finished('g:made-up', result('made-up'));
+    j.accepted('u:pending', { topic: 't', payload: '', receivedAtMs: 0 });
+    expect(j.has('g:made-up')).toBe(false);
     j.close();
     appendFileSync(path.join(dir, 'journal.jsonl'), '{"t":"a","k":"torn"');
     const again = new CommandJournal(dir, 3);
-    expect(again.open().map((p) => p.key)).toEqual(['k2', 'k3']);
-    expect(again.result('k4')).toMatchObject({ ok: true });
-    expect(again.has('k0')).toBe(false);
+    expect(again.open().map((p) => p.key)).toEqual(['u:pending']);
+    expect(again.result('u:k4')).toMatchObject({ id: 'k4', ok: true });
+    expect(again.has('u:k2')).toBe(true);
+    expect(again.has('u:k1')).toBe(false);
   });
 });

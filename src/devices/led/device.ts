@@ -89,7 +89,8 @@ export class LedDevice implements Device {
   }
 
   state(): Record<string, unknown> {
-    return { ...(this.#state ?? { name: this.ctx.options.name }) };
+    // Never read yet (missing, unreadable): `state: null` is "unknown" to Home Assistant's JSON light, which needs the key.
+    return { ...(this.#state ?? { name: this.ctx.options.name, state: null }) };
   }
 
   /** Re-reads every attribute; publishes the state if it changed. */

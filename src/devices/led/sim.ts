@@ -63,7 +63,7 @@ export class SimLed implements LedFiles {
   /** Answered from the model, as sysfs show() answers from the driver; the tree on disk mirrors it. */
   async read(attr: LedAttribute): Promise<string> {
     if (!this.#present) throw this.#error('ENOENT', 'open', attr);
-    const text = this.#attributes().get(attr);
+    const text = this.#attribute(attr);
     if (text === undefined) throw this.#error('ENOENT', 'open', attr);
     return text.trim();
   }
@@ -176,16 +176,23 @@ export class SimLed implements LedFiles {
     }
   }
 
+  /** sysfs's text for one attribute now; undefined when the LED does not have it (delay_* without timer). */
+  #attribute(attr: LedAttribute): string | undefined {
+    switch (attr) {
+      case 'brightness': return `${this.#brightness}\n`;
+      case 'max_brightness': return `${this.config.maxBrightness}\n`;
+      case 'trigger': return formatTriggers({ selected: this.#trigger, available: this.#triggers });
+      case 'delay_on': return this.#trigger === 'timer' ? `${this.#delayOn}\n` : undefined;
+      case 'delay_off': return this.#trigger === 'timer' ? `${this.#delayOff}\n` : undefined;
+    }
+  }
+
   /** Every attribute the LED has now, with sysfs's text for it. */
   #attributes(): Map<LedAttribute, string> {
-    const attrs = new Map<LedAttribute, string>([
-      ['brightness', `${this.#brightness}\n`],
-      ['max_brightness', `${this.config.maxBrightness}\n`],
-      ['trigger', formatTriggers({ selected: this.#trigger, available: this.#triggers })],
-    ]);
-    if (this.#trigger === 'timer') {
-      attrs.set('delay_on', `${this.#delayOn}\n`);
-      attrs.set('delay_off', `${this.#delayOff}\n`);
+    const attrs = new Map<LedAttribute, string>();
+    for (const attr of ['brightness', 'max_brightness', 'trigger', 'delay_on', 'delay_off'] as const) {
+      const text = this.#attribute(attr);
+      if (text !== undefined) attrs.set(attr, text);
     }
     return attrs;
   }

@@ -1,0 +1,56 @@
+// One process of the fleet benchmark: `count` agents, each with a sim LED and
+// its own MQTT connection, state dir and journal. Reports every `online`
+// (first connect and each reconnect) to the parent with a wall-clock time.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { Agent } from '../dist/agent/agent.js';
+import { loadConfig } from '../dist/config/load.js';
+import { builtinKinds } from '../dist/devices/builtin.js';
+import { KindRegistry } from '../dist/devices/registry.js';
+
+const [url, prefix, countText] = process.argv.slice(2);
+const count = Number(countText);
+const registry = new KindRegistry(builtinKinds());
+const log = pino({ level: 'silent' });
+const root = mkdtempSync(path.join(tmpdir(), `dev2mqtt-fleet-${prefix}-`));
+const agents = [];
+
+for (let i = 0; i < count; i++) {
+  const node = `${prefix}-${i}`;
+  const config = await loadConfig({
+    registry,
+    env: {},
+    object: {
+      node: { id: node, groups: ['fleet'], stateDir: path.join(root, node) },
+      mqtt: { url, keepaliveS: 60 },
+      telemetry: { intervalMs: 3_600_000 },
+      security: { rateLimitPerS: 0, dedupeWindow: 100 },
+      log: { level: 'silent' },
+      devices: [{ id: 'led0', kind: 'led', sim: true, options: { name: 'led0', pollMs: 0 } }],
+    },
+  });
+  const agent = new Agent({ config, registry, log, onOnline: () => process.send({ online: node, t: Date.now() }) });
+  agents.push(agent);
+  await agent.start();
+}
+process.send({ started: count, rss: process.memoryUsage().rss });
+process.on('message', async (m) => {
+  if (m === 'rss') process.send({ rss: process.memoryUsage().rss });
+  if (m === 'stats') {
+    const sum = { received: 0, ok: 0, failed: 0, connected: 0 };
+    for (const a of agents) {
+      const st = a.dispatcher.stats;
+      sum.received += st.received;
+      sum.ok += st.ok;
+      sum.failed += st.failed;
+      sum.connected += a.connected ? 1 : 0;
+    }
+    process.send({ stats: sum });
+  }
+  if (m === 'stop') {
+    await Promise.all(agents.map((a) => a.stop()));
+    process.exit(0);
+  }
+});

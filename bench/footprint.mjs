@@ -1,0 +1,147 @@
+// Footprint: RSS after start with the demo devices, and after 1,000,000
+// commands; time from process spawn to the retained `online`, next to
+// `node -e 0`. Targets: idle RSS <= 1.2 x a bare connected MQTT.js client
+// (measured in the same run), growth over 1M commands <= 10% (measured after a
+// warm-up, next to the raw growth from start and the relay's under the same load),
+// spawn-to-online <= 400 ms.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { atMost, flags, percentile, printRows, row } from './lib.mjs';
+import { connect, ROOT, rssOf, spawnAgent, startMosquitto, stopProcess } from './brokers.mjs';
+import { startRelay } from './roundtrip.mjs';
+
+const MiB = 1024 * 1024;
+const settle = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function demoDevices() {
+  const demo = JSON.parse(readFileSync(`${ROOT}/config/default.json`, 'utf8'));
+  return demo.devices;
+}
+
+async function nodeFloorMs() {
+  const times = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    await new Promise((r) => spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' }).on('exit', r));
+    times.push(performance.now() - t0);
+  }
+  return percentile(times.sort((a, b) => a - b), 50);
+}
+
+/** Spawns an agent and times spawn → its `online` on the status topic. */
+async function spawnToOnline(url, node, devices) {
+  const watcher = await connect(url);
+  const online = new Promise((resolve) => {
+    watcher.on('message', (_t, p) => { if (p.toString() === 'online') resolve(performance.now()); });
+  });
+  await watcher.subscribeAsync(`dev2mqtt/${node}/status`, { qos: 1 });
+  const agent = await spawnAgent({ node: { id: node }, mqtt: { url }, log: { level: 'warn' }, security: { rateLimitPerS: 0 }, telemetry: { intervalMs: 3_600_000 }, devices });
+  const at = await online;
+  await watcher.endAsync(true);
+  return { agent, ms: at - agent.started };
+}
+
+async function bareClientRss(url) {
+  const script = `import('mqtt').then((m) => m.default.connectAsync(${JSON.stringify(url)})).then(() => process.stdout.write('up\\n'))`;
+  const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((r) => proc.stdout.once('data', r));
+  await settle(2000);
+  const rss = rssOf(proc.pid);
+  await stopProcess(proc, 'SIGKILL');
+  return rss;
+}
+
+/** n commands with at most `window` in flight, spread over the LED devices. */
+async function windowed(url, node, leds, n, window = 500) {
+  const client = await connect(url);
+  let sent = 0;
+  let got = 0;
+  let finish;
+  const done = new Promise((r) => { finish = r; });
+  const send = () => {
+    const i = sent++;
+    client.publish(`dev2mqtt/${node}/${leds[i % leds.length]}/cmd/set`, i % 2 ? 'ON' : 'OFF', { qos: 1 });
+  };
+  client.on('message', () => {
+    if (++got === n) finish();
+    else if (sent < n) send();
+  });
+  await client.subscribeAsync(`dev2mqtt/${node}/+/result`, { qos: 1 });
+  for (let i = 0; i < Math.min(window, n); i++) send();
+  await done;
+  await client.endAsync(true);
+}
+
+const WARM_UP = 20_000;
+
+/** The bare relay under the same load: how much a Node MQTT process grows by itself. */
+async function relayGrowth(url, n) {
+  const relay = await startRelay(url, 'relayfp');
+  await settle(2000);
+  const idle = rssOf(relay.pid);
+  const client = await connect(url);
+  let sent = 0;
+  let got = 0;
+  let finish;
+  const done = new Promise((r) => { finish = r; });
+  const send = () => { sent++; client.publish('relayfp/x/led0/cmd/set', sent % 2 ? 'ON' : 'OFF', { qos: 1 }); };
+  client.on('message', () => { if (++got === n) finish(); else if (sent < n) send(); });
+  await client.subscribeAsync('relayfp/x/+/result', { qos: 1 });
+  for (let i = 0; i < Math.min(500, n); i++) send();
+  await done;
+  await client.endAsync(true);
+  await settle(2000);
+  const after = rssOf(relay.pid);
+  await stopProcess(relay);
+  return { idle, after };
+}
+
+export async function runFootprintBench() {
+  const commands = flags.quick ? 20_000 : 1_000_000;
+  const mosq = await startMosquitto();
+  try {
+    const floor = await nodeFloorMs();
+    const starts = [];
+    for (let i = 0; i < (flags.quick ? 2 : 5); i++) {
+      const { agent, ms } = await spawnToOnline(mosq.url, `fp-start-${i}`, demoDevices());
+      starts.push(ms);
+      await agent.stop();
+    }
+    const bare = await bareClientRss(mosq.url);
+    const { agent } = await spawnToOnline(mosq.url, 'fp', demoDevices());
+    await settle(3000);
+    const idle = rssOf(agent.proc.pid);
+    const leds = ['led0'];
+    // V8 and malloc grow to a working set under load once (the bare relay does too, below);
+    // growth after that is what a leak would show.
+    await windowed(mosq.url, 'fp', leds, WARM_UP);
+    await settle(3000);
+    const warm = rssOf(agent.proc.pid);
+    await windowed(mosq.url, 'fp', leds, commands);
+    await settle(3000);
+    const after = rssOf(agent.proc.pid);
+    await agent.stop();
+    const relay = await relayGrowth(mosq.url, commands);
+    return [
+      row('footprint', 'node -e 0 (floor)', floor, 'ms'),
+      row('footprint', 'spawn to retained online (median)', percentile(starts.sort((a, b) => a - b), 50), 'ms', atMost(400, ' ms')),
+      row('footprint', 'bare connected MQTT.js client RSS', bare / MiB, 'MiB'),
+      row('footprint', 'agent RSS after start (demo devices)', idle / MiB, 'MiB'),
+      row('footprint', 'agent / bare client RSS', idle / bare, 'x', atMost(1.2, 'x')),
+      row('footprint', `agent RSS after ${WARM_UP.toLocaleString('en')} warm-up commands`, warm / MiB, 'MiB'),
+      row('footprint', `agent RSS after ${commands.toLocaleString('en')} more`, after / MiB, 'MiB'),
+      row('footprint', 'RSS growth from start (working set forming)', (after / idle - 1) * 100, '%'),
+      row('footprint', 'relay RSS growth from start, same load', (relay.after / relay.idle - 1) * 100, '%'),
+      row('footprint', `RSS growth over the ${commands.toLocaleString('en')} commands after warm-up`, (after / warm - 1) * 100, '%', atMost(10, '%')),
+    ];
+  } finally {
+    await mosq.stop();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const rows = await runFootprintBench();
+  if (flags.json) console.log(JSON.stringify(rows, null, 2));
+  else printRows(rows, { title: 'footprint and start-up' });
+}

@@ -1,0 +1,139 @@
+/**
+ * The packaged build, as a user gets it: `npm pack` (with its prepack/prepare
+ * scripts, in a copy of this tree so the build does not rewrite the dist/ other
+ * tests run), the tarball's contents, an install into an empty directory from
+ * npm's cache only (never the network), `npx dev2mqtt --help` there, and
+ * deploy/install.sh installing that tarball into a test root — twice, the
+ * second time changing nothing.
+ */
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/agent.js';
+import { inCI, requireTool } from '../helpers/tools.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const OFFLINE = { ...process.env, npm_config_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
+
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = OFFLINE): SpawnSyncReturns<string> {
+  return spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: 300_000 });
+}
+
+function must(r: SpawnSyncReturns<string>, what: string): string {
+  if (r.status !== 0) throw new Error(`${what} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+let tarball = '';
+let listing: string[] = [];
+
+beforeAll(() => {
+  // The files a clean clone has (tracked, plus new ones not ignored), without tests.
+  const files = must(run('git', ['ls-files', '--cached', '--others', '--exclude-standard'], REPO), 'git ls-files').split('\n')
+    .filter((f) => f && !f.startsWith('test/') && existsSync(path.join(REPO, f)));
+  const copy = tempDir('dev2mqtt-pack-');
+  for (const f of files) cpSync(path.join(REPO, f), path.join(copy, f), { recursive: true });
+  symlinkSync(path.join(REPO, 'node_modules'), path.join(copy, 'node_modules'));
+  const out = path.join(copy, 'out');
+  mkdirSync(out);
+  const name = must(run('npm', ['pack', '--pack-destination', out, '--loglevel=error'], copy), 'npm pack').trim().split('\n').at(-1)!;
+  tarball = path.join(out, name);
+  listing = must(run('tar', ['-tzf', tarball], out), 'tar -t').split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
+  expect(existsSync(path.join(copy, 'npm-shrinkwrap.json')), 'postpack removes the shrinkwrap copy').toBe(false);
+}, 300_000);
+
+describe('npm pack', () => {
+  it('holds dist/, config/, deploy/, examples/ and the shrinkwrap, and no tests, sources or maps', () => {
+    for (const f of ['package.json', 'README.md', 'npm-shrinkwrap.json', 'dist/launch.cjs', 'dist/cli.js', 'dist/index.js', 'dist/index.d.ts',
+      'deploy/install.sh', 'deploy/npm-app.cjs', 'deploy/systemd/dev2mqtt.service', 'deploy/udev/99-dev2mqtt.rules', 'examples/node-red/flow.json']) {
+      expect(listing, f).toContain(f);
+    }
+    expect(listing.some((f) => f.startsWith('deploy/ansible/'))).toBe(true);
+    expect(listing.some((f) => f.startsWith('deploy/mosquitto/'))).toBe(true);
+    expect(listing.filter((f) => f.startsWith('test/') || f.startsWith('src/') || f.endsWith('.map') || /\.test\.[jt]s$/.test(f))).toEqual([]);
+    // The shrinkwrap is the lockfile: a fleet installs exactly the tested dependency versions.
+    const shrinkwrap = must(run('tar', ['-xzOf', tarball, 'package/npm-shrinkwrap.json'], REPO), 'tar -xO');
+    expect(shrinkwrap).toBe(readFileSync(path.join(REPO, 'package-lock.json'), 'utf8'));
+  });
+
+  it('installs into an empty directory from the npm cache, and npx dev2mqtt --help works there', () => {
+    const app = tempDir('dev2mqtt-app-');
+    // As install.sh does: a lockfile from the tarball's shrinkwrap, then npm ci, which asks the cache only
+    // for what the project's own npm ci put there; --offline keeps npm off the network.
+    must(run(process.execPath, [path.join(REPO, 'deploy/npm-app.cjs'), tarball, app], REPO), 'deploy/npm-app.cjs');
+    const ci = run('npm', ['ci', '--offline', '--omit=dev', '--loglevel=error'], app);
+    if (ci.status !== 0) {
+      // A cache filled some other way (npm install rather than npm ci) may hold other registry documents.
+      console.warn(`npm ci --offline failed, trying npm install --offline --no-package-lock:\n${ci.stderr}`);
+      writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'pack-test', version: '1.0.0', private: true }));
+      must(run('npm', ['install', '--offline', '--omit=dev', '--no-package-lock', '--loglevel=error', tarball], app), 'npm install of the tarball');
+    }
+    const help = run('npx', ['--no', '--', 'dev2mqtt', '--help'], app);
+    expect(help.status, help.stderr).toBe(0);
+    expect(help.stdout).toMatch(/^dev2mqtt \d+\.\d+\.\d+/);
+    for (const c of ['run', 'check-config', 'probe', 'exec', 'ioctl', 'systemd']) expect(help.stdout).toContain(`  ${c}`);
+    // koffi's native part loads from the installed tree: a regular file is no GPIO chip (ENOTTY through libc).
+    const dev = tempDir('dev2mqtt-dev-');
+    writeFileSync(path.join(dev, 'gpiochip0'), '');
+    const probe = run('npx', ['--no', '--', 'dev2mqtt', 'probe', '--dev-root', dev, '--sys-root', dev], app);
+    expect(probe.status, probe.stderr).toBe(0);
+    expect(probe.stdout).toMatch(/gpiochip0 failed: ENOTTY/);
+  });
+});
+
+const root = process.getuid?.() === 0;
+if (!root && inCI) throw new Error('CI=true: the install.sh test needs root (it creates users in a test root)');
+const haveTools = root && requireTool('systemctl', 'install.sh enables the unit in the test root') && requireTool('useradd', 'install.sh creates the service user');
+
+describe.skipIf(!haveTools)('deploy/install.sh', () => {
+  it('installs the tarball, user, config, udev rules, unit and drop-in into a root, and a second run changes nothing', () => {
+    const target = tempDir('dev2mqtt-root-');
+    mkdirSync(path.join(target, 'etc'), { recursive: true });
+    for (const f of ['passwd', 'group', 'shadow', 'gshadow']) cpSync(`/etc/${f}`, path.join(target, 'etc', f));
+    const config = path.join(tempDir(), 'config.json');
+    writeFileSync(config, JSON.stringify({ node: { id: 'pi-1' }, mqtt: { url: 'mqtt://broker.lan:1883' }, devices: [{ id: 'led0', kind: 'led', sim: true }] }));
+    const install = (...extra: string[]) => run('bash', [path.join(REPO, 'deploy/install.sh'), '--root', target, '--tarball', tarball, '--config', config, ...extra], REPO);
+
+    const first = install();
+    expect(first.status, `${first.stdout}\n${first.stderr}`).toBe(0);
+    expect(first.stdout).toMatch(/done: .*dev2mqtt \d+\.\d+\.\d+.*config.*udev rules.*unit.*device drop-in.*enabled/);
+    expect(readlinkSync(path.join(target, 'usr/local/bin/dev2mqtt'))).toBe('../lib/dev2mqtt/node_modules/.bin/dev2mqtt');
+    const at = (p: string): string => path.join(target, p);
+    expect(must(run(at('usr/local/bin/dev2mqtt'), ['--version'], REPO), 'installed dev2mqtt')).toMatch(/^\d+\.\d+\.\d+/);
+    expect(readFileSync(at('etc/systemd/system/dev2mqtt.service'), 'utf8')).toBe(readFileSync(path.join(REPO, 'deploy/systemd/dev2mqtt.service'), 'utf8'));
+    expect(readFileSync(at('etc/udev/rules.d/99-dev2mqtt.rules'), 'utf8')).toBe(readFileSync(path.join(REPO, 'deploy/udev/99-dev2mqtt.rules'), 'utf8'));
+    expect(readFileSync(at('etc/systemd/system/dev2mqtt.service.d/10-devices.conf'), 'utf8')).toMatch(/\[Service\]\nDeviceAllow=\n$/);
+    // Absolute inside the root: /etc/systemd/system/dev2mqtt.service.
+    expect(readlinkSync(at('etc/systemd/system/multi-user.target.wants/dev2mqtt.service'))).toBe('/etc/systemd/system/dev2mqtt.service');
+    const group = readFileSync(at('etc/group'), 'utf8');
+    for (const g of ['gpio', 'dialout', 'tape']) expect(group).toMatch(new RegExp(`^${g}:[^:]*:\\d+:(.*,)?dev2mqtt(,|$)`, 'm'));
+    expect(readFileSync(at('etc/passwd'), 'utf8')).toMatch(/^dev2mqtt:x:\d+:\d+:dev2mqtt agent:\/var\/lib\/dev2mqtt:\/usr\/sbin\/nologin$/m);
+    const confStat = statSync(at('etc/dev2mqtt/config.json'));
+    expect(confStat.mode & 0o777).toBe(0o640);
+
+    const mtimes = ['usr/local/lib/dev2mqtt/node_modules/dev2mqtt/package.json', 'etc/dev2mqtt/config.json', 'etc/systemd/system/dev2mqtt.service',
+      'etc/systemd/system/dev2mqtt.service.d/10-devices.conf', 'etc/udev/rules.d/99-dev2mqtt.rules'].map((p) => statSync(at(p)).mtimeMs);
+    const second = install();
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/nothing to change/);
+    expect(['usr/local/lib/dev2mqtt/node_modules/dev2mqtt/package.json', 'etc/dev2mqtt/config.json', 'etc/systemd/system/dev2mqtt.service',
+      'etc/systemd/system/dev2mqtt.service.d/10-devices.conf', 'etc/udev/rules.d/99-dev2mqtt.rules'].map((p) => statSync(at(p)).mtimeMs)).toEqual(mtimes);
+
+    const third = install('--node-id', 'pi-42', '--groups', 'leds,ground');
+    expect(third.stdout).toMatch(/done: config keys$/m);
+    expect(JSON.parse(readFileSync(at('etc/dev2mqtt/config.json'), 'utf8'))).toMatchObject({ node: { id: 'pi-42', groups: ['leds', 'ground'] } });
+  });
+
+  it('refuses a config check-config rejects, naming the command to see why', () => {
+    const target = tempDir('dev2mqtt-root-');
+    mkdirSync(path.join(target, 'etc'), { recursive: true });
+    for (const f of ['passwd', 'group', 'shadow', 'gshadow']) cpSync(`/etc/${f}`, path.join(target, 'etc', f));
+    const bad = path.join(tempDir(), 'bad.json');
+    writeFileSync(bad, JSON.stringify({ mqtt: { url: 'http://nope' } }));
+    const r = run('bash', [path.join(REPO, 'deploy/install.sh'), '--root', target, '--tarball', tarball, '--config', bad], REPO);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/config\.json is not valid; see: .*dev2mqtt check-config -c/);
+  });
+});
