@@ -237,7 +237,8 @@ export class CommandJournal {
 
   #append(line: string): void {
     if (this.window === 0) return;
-    if (this.#fd < 0) this.#fd = openSync(this.#file, 'a');
+    // 0600: commands and results may hold what only the agent's user should read (a SIM PIN, tape data).
+    if (this.#fd < 0) this.#fd = openSync(this.#file, 'a', 0o600);
     writeSync(this.#fd, `${line}\n`);
     // Up to four lines a command: compacting past eight a window leaves a window's worth between rewrites.
     if (++this.#lines > this.window * 8 + 1000) this.#compact();
@@ -247,7 +248,7 @@ export class CommandJournal {
   #compact(): void {
     if (this.window === 0) return;
     const tmp = `${this.#file}.tmp`;
-    const fd = openSync(tmp, 'w');
+    const fd = openSync(tmp, 'w', 0o600);
     let lines = 0;
     const put = (line: string): void => {
       writeSync(fd, `${line}\n`);
