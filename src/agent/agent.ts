@@ -12,11 +12,12 @@ import type { Kernel } from '../kernel/kernel.js';
 import { LibcKernel } from '../kernel/libc.js';
 import type { EmbeddedBroker } from '../transport/embedded.js';
 import { MqttTransport } from '../transport/mqtt.js';
-import type { InboundMessage, Transport } from '../transport/transport.js';
+import type { Transport } from '../transport/transport.js';
 import { version } from '../version.js';
 import { DeviceRuntime, type RuntimeHooks } from './device-runtime.js';
 import { Dispatcher, type Reply } from './dispatcher.js';
-import { CommandJournal, type JournaledMessage, type Recovery } from './journal.js';
+import { CommandJournal, type Recovery } from './journal.js';
+import { finishPreviousRun } from './recovery.js';
 import { RateLimiter } from './rate-limit.js';
 import type { CommandResult } from './result.js';
 import { commandsOf, Telemetry } from './telemetry.js';
@@ -297,33 +298,12 @@ export class Agent {
   /** Once, at the first connect or message: what the journal says the previous process left undone. */
   #finishPreviousRun(): void {
     const r = this.#recovery;
-    if (!r) return;
     this.#recovery = undefined;
-    // Results the broker never confirmed: publish them again (a consumer may see one twice; ids tell).
-    for (const u of r.undelivered) this.dispatcher.redeliver(u.key, inbound(u.message), u.result, u.encoded);
-    // Caught running by a crash: answered, never run twice.
-    for (const i of r.interrupted) {
-      this.log.warn({ topic: i.message.topic }, 'a command was running when the previous run died: answering it as interrupted, not running it again');
-      this.dispatcher.answerInterrupted(i.key, inbound(i.message), i.message.receivedAtMs);
-    }
-    // Acknowledged to the broker but never started: run them now, once.
-    for (const p of r.pending) {
-      this.log.info({ topic: p.message.topic }, 'running a command left unstarted by the previous run');
-      this.dispatcher.handle(inbound(p.message), p.key);
-    }
+    if (r) finishPreviousRun(r, this.dispatcher, this.log);
   }
 
   /** For tests: the retained topics of a device. */
   deviceTopic(id: string, leaf: 'state' | 'availability' | 'event' | 'result'): string {
     return deviceTopic(this.topics, id, leaf);
   }
-}
-
-/** A journaled command as the dispatcher takes messages. */
-function inbound(m: JournaledMessage): InboundMessage {
-  return {
-    topic: m.topic, payload: Buffer.from(m.payload, 'base64'), qos: 1, dup: false, retain: false, receivedAt: performance.now(),
-    ...(m.responseTopic ? { responseTopic: m.responseTopic } : {}),
-    ...(m.correlationData ? { correlationData: Buffer.from(m.correlationData, 'base64') } : {}),
-  };
 }

@@ -14,6 +14,7 @@ import { tempDir } from '../helpers/agent.js';
 import { haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { spawnAgent, writeConfig, type ChildAgent } from './helpers/child-agent.js';
+import { runsPerId } from './helpers/runs.js';
 
 const ok = haveMosquitto();
 const COUNTER = fileURLToPath(new URL('../fixtures/counter-kind.js', import.meta.url));
@@ -27,17 +28,6 @@ const KILL_AFTER_RESULTS = 40;
 
 interface Result { id: string; ok: boolean; error?: { code: string; message: string } }
 
-function countLines(file: string): Map<string, number> {
-  const runs = new Map<string, number>();
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return runs;
-  }
-  for (const id of text.split('\n').filter(Boolean)) runs.set(id, (runs.get(id) ?? 0) + 1);
-  return runs;
-}
 
 describe.skipIf(!ok)('agent faults: SIGKILL mid-stream and restart', () => {
   let broker: Mosquitto;
@@ -112,7 +102,7 @@ describe.skipIf(!ok)('agent faults: SIGKILL mid-stream and restart', () => {
       throw new Error(`${e.message}; missing: ${ids.filter((id) => !answers.has(id)).slice(0, 20).join(', ')}\n${children.map((c) => c.output()).join('\n---\n').slice(-3000)}`);
     });
 
-    const runs = countLines(runsFile);
+    const runs = runsPerId(runsFile);
     const twice = [...runs].filter(([, n]) => n > 1).map(([id]) => id);
     expect(twice, 'commands that ran twice').toEqual([]);
     for (const id of ids) {

@@ -36,6 +36,7 @@ import { haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { LogCapture } from './helpers/log-capture.js';
 import { MqttProxy } from './helpers/mqtt-proxy.js';
+import { runsPerId } from './helpers/runs.js';
 
 const ok = haveMosquitto();
 const COUNTER = fileURLToPath(new URL('../fixtures/counter-kind.js', import.meta.url));
@@ -44,17 +45,6 @@ const RESTARTS = 10;
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 1000;
 
-function runsPerId(file: string): Map<string, number> {
-  const runs = new Map<string, number>();
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return runs;
-  }
-  for (const id of text.split('\n').filter(Boolean)) runs.set(id, (runs.get(id) ?? 0) + 1);
-  return runs;
-}
 
 /**
  * A careful sender. MQTT.js keeps unacknowledged QoS 1 publishes in its store and sends them

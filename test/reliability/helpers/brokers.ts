@@ -8,11 +8,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import type { Agent } from '../../../src/agent/agent.js';
 import { startAgent, tempDir } from '../../helpers/agent.js';
-import { freePort, Mosquitto } from '../../helpers/mosquitto.js';
+import { freePort, Mosquitto, waitListening } from '../../helpers/mosquitto.js';
 
 export interface TestBroker {
   readonly name: string;
@@ -24,19 +23,6 @@ export interface TestBroker {
   stop(): Promise<void>;
 }
 
-async function waitPort(port: number, alive: () => boolean, log: () => string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (!alive()) throw new Error(`broker exited: ${log()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`nothing listens on ${port}: ${log()}`);
-}
 
 export async function startAedes(): Promise<TestBroker> {
   const port = await freePort();
@@ -77,7 +63,7 @@ export async function startNats(): Promise<TestBroker> {
     const p = spawn('nats-server', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     p.stderr?.on('data', (d: Buffer) => { log += d.toString(); });
     proc = p;
-    await waitPort(mqttPort, () => p.exitCode === null, () => log);
+    await waitListening(mqttPort, p, () => log);
   };
   const stop = async (): Promise<void> => {
     const p = proc;
