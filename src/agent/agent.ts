@@ -12,14 +12,15 @@ import type { Kernel } from '../kernel/kernel.js';
 import { LibcKernel } from '../kernel/libc.js';
 import type { EmbeddedBroker } from '../transport/embedded.js';
 import { MqttTransport } from '../transport/mqtt.js';
-import type { InboundMessage, Transport } from '../transport/transport.js';
+import type { Transport } from '../transport/transport.js';
 import { version } from '../version.js';
 import { DeviceRuntime, type RuntimeHooks } from './device-runtime.js';
 import { Dispatcher, type Reply } from './dispatcher.js';
-import { CommandJournal } from './journal.js';
+import { CommandJournal, type Recovery } from './journal.js';
+import { finishPreviousRun } from './recovery.js';
 import { RateLimiter } from './rate-limit.js';
 import type { CommandResult } from './result.js';
-import { Telemetry } from './telemetry.js';
+import { commandsOf, Telemetry } from './telemetry.js';
 import { commandSubscriptions, deviceTopic, nodeTopic, type TopicScheme } from './topics.js';
 
 export interface AgentOptions {
@@ -52,7 +53,8 @@ export class Agent {
   #discovery: DiscoveryPublisher | undefined;
   #dispatcher: Dispatcher | undefined;
   #journal: CommandJournal | undefined;
-  #pending: Array<{ key: string; message: InboundMessage }> = [];
+  /** What the previous run left unfinished (see journal.ts), handled once connected. */
+  #recovery: Recovery | undefined;
   #stopping = false;
   #onlineWaiters: Array<() => void> = [];
   #announcedOnline = false;
@@ -92,19 +94,15 @@ export class Agent {
     const exec = this.#o.only !== undefined;
     if (!exec) {
       this.#journal = new CommandJournal(c.node.stateDir, c.security.dedupeWindow);
-      this.#pending = this.#journal.open().map(({ key, message: m }) => ({
-        key,
-        message: {
-          topic: m.topic, payload: Buffer.from(m.payload, 'base64'), qos: 1, dup: false, retain: false, receivedAt: performance.now(),
-          ...(m.responseTopic ? { responseTopic: m.responseTopic } : {}),
-          ...(m.correlationData ? { correlationData: Buffer.from(m.correlationData, 'base64') } : {}),
-        },
-      }));
+      this.#recovery = this.#journal.recover();
     }
     this.#createDevices();
     this.#dispatcher = this.#createDispatcher();
     this.#devicesStarted = Promise.all([...this.devices.values()].map((d) => d.start()));
     // Devices open while the broker connection is set up: start-up costs the longer of the two.
+    // Leftovers of a crash go first, before anything new (see #finishPreviousRun): their
+    // devices must have had their chance to open by then.
+    if (this.#recovery?.pending.length) await this.#devicesStarted;
     if (!exec) await this.#connect();
     await this.#devicesStarted;
   }
@@ -163,6 +161,7 @@ export class Agent {
       this.devices.set(d.id, new DeviceRuntime({
         kind, config: d, libc, log: this.log, stateDir: this.config.node.stateDir, hooks,
         reopenMinMs: 500, reopenMaxMs: 10_000,
+        ...(Object.prototype.hasOwnProperty.call(this.config.security.rawIoctl, d.id) ? { rawIoctl: this.config.security.rawIoctl[d.id] } : {}),
       }));
     }
   }
@@ -184,7 +183,7 @@ export class Agent {
         groups: c.node.groups,
         describe: () => ({ node: c.node.id, version: version(), groups: c.node.groups, devices: this.#describe() }),
       },
-      publish: (r, reply, encoded) => this.#publishResult(r, reply, encoded),
+      publish: (r, reply, encoded, delivered) => this.#publishResult(r, reply, encoded, delivered),
       progress: (id, data) => this.#hooks().event(id, 'progress', data),
     });
   }
@@ -192,17 +191,17 @@ export class Agent {
   #describe(): unknown[] {
     return [...this.devices.values()].map((d) => ({
       id: d.id, kind: d.kind.kind, title: d.kind.title, name: d.config.name, sim: d.config.sim, available: d.online,
-      commands: Object.fromEntries(Object.entries(d.kind.commands).map(([n, spec]) => [n, { description: spec.description, timeoutMs: spec.timeoutMs ?? 10_000, args: spec.args.describe() }])),
+      commands: Object.fromEntries(Object.entries(commandsOf(d)).map(([n, spec]) => [n, { description: spec.description, timeoutMs: spec.timeoutMs ?? 10_000, args: spec.args.describe() }])),
       events: d.kind.events ?? {},
     }));
   }
 
-  #publishResult(result: CommandResult, reply: Reply, payload: string): void {
+  #publishResult(result: CommandResult, reply: Reply, payload: string, delivered?: () => void): void {
     const t = this.#transport;
     if (!t) return;
     const qos = this.config.mqtt.qos as 0 | 1 | 2;
     const warn = (e: unknown): void => this.log.warn({ err: (e as Error).message, id: result.id }, 'result publish failed');
-    t.publish(reply.topic, payload, { qos }).catch(warn);
+    t.publish(reply.topic, payload, { qos }).then(delivered, warn);
     if (reply.responseTopic && t.protocolVersion === 5) {
       t.publish(reply.responseTopic, payload, { qos, ...(reply.correlationData ? { correlationData: reply.correlationData } : {}) }).catch(warn);
     }
@@ -225,9 +224,13 @@ export class Agent {
         protocolVersion = 4;
       }
     }
-    const password = c.mqtt.password || (c.mqtt.passwordFile ? readFileSync(c.mqtt.passwordFile, 'utf8').replace(/\r?\n$/, '') : '');
+    // Our own embedded broker with broker.auth: log in as that user unless mqtt.* names another.
+    const ownBroker = c.mqtt.url === 'embedded' && !c.mqtt.username && c.broker.auth.username !== '';
+    const username = ownBroker ? c.broker.auth.username : c.mqtt.username;
+    const passwordFile = ownBroker ? c.broker.auth.passwordFile : c.mqtt.passwordFile;
+    const password = (ownBroker ? '' : c.mqtt.password) || (passwordFile ? readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '') : '');
     const transport = new MqttTransport({
-      url, clientId: c.mqtt.clientId, username: c.mqtt.username, password, ca: c.mqtt.ca, cert: c.mqtt.cert, key: c.mqtt.key,
+      url, clientId: c.mqtt.clientId, username, password, ca: c.mqtt.ca, cert: c.mqtt.cert, key: c.mqtt.key,
       rejectUnauthorized: c.mqtt.rejectUnauthorized, protocolVersion, keepaliveS: c.mqtt.keepaliveS, sessionExpiryS: c.mqtt.sessionExpiryS,
       reconnectMinMs: c.mqtt.reconnectMinMs, reconnectMaxMs: c.mqtt.reconnectMaxMs, connectTimeoutMs: c.mqtt.connectTimeoutMs,
       will: { topic: nodeTopic(this.topics, 'status'), payload: 'offline' },
@@ -243,8 +246,14 @@ export class Agent {
     transport.start({
       message: (m) => {
         if (this.#stopping) return;
-        if (this.#discovery?.handles(m.topic)) this.#discovery.onMessage(m);
-        else this.dispatcher.handle(m);
+        if (this.#discovery?.handles(m.topic)) {
+          this.#discovery.onMessage(m);
+          return;
+        }
+        // A persistent session delivers what waited for us before #onConnected runs: what the
+        // previous run accepted goes into the device queues first, so commands keep their order.
+        this.#finishPreviousRun();
+        this.dispatcher.handle(m);
       },
       connected: () => void this.#onConnected(),
       disconnected: (reason) => this.log.warn({ reason }, 'disconnected from broker; reconnecting'),
@@ -283,13 +292,14 @@ export class Agent {
       this.#announcedOnline = true;
       for (const w of this.#onlineWaiters.splice(0)) w();
     }
-    // Commands acknowledged by a previous run that never finished: run them now, once,
-    // when their devices have had their chance to open.
-    if (this.#pending.length) await this.#devicesStarted;
-    for (const p of this.#pending.splice(0)) {
-      this.log.info({ topic: p.message.topic }, 'running a command left unfinished by the previous run');
-      this.dispatcher.handle(p.message, p.key);
-    }
+    this.#finishPreviousRun();
+  }
+
+  /** Once, at the first connect or message: what the journal says the previous process left undone. */
+  #finishPreviousRun(): void {
+    const r = this.#recovery;
+    this.#recovery = undefined;
+    if (r) finishPreviousRun(r, this.dispatcher, this.log);
   }
 
   /** For tests: the retained topics of a device. */

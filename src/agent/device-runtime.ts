@@ -11,6 +11,7 @@ import type { ResolvedDevice } from '../config/load.js';
 import type { AnyKind, Device, DeviceContext } from '../devices/kind.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { CommandQueue, type Job, type Outcome } from './queue.js';
+import { RawIoctl } from './raw-ioctl.js';
 
 export interface RuntimeHooks {
   event(device: string, type: string, data: Record<string, unknown>): void;
@@ -28,6 +29,8 @@ export interface RuntimeOptions {
   readonly hooks: RuntimeHooks;
   readonly reopenMinMs: number;
   readonly reopenMaxMs: number;
+  /** security.rawIoctl for this device: the request names it may pass through. */
+  readonly rawIoctl?: readonly string[];
 }
 
 /** A job running longer than this shows up as `busy` in the device state. */
@@ -39,6 +42,8 @@ export class DeviceRuntime {
   readonly config: ResolvedDevice;
   readonly queue: CommandQueue;
   readonly log: Logger;
+  /** The raw ioctl passthrough, when security.rawIoctl lists requests for this device. */
+  readonly rawIoctl: RawIoctl | undefined;
   readonly #device: Device;
   readonly #hooks: RuntimeHooks;
   readonly #abort = new AbortController();
@@ -83,6 +88,10 @@ export class DeviceRuntime {
     };
     const kernel = this.config.sim && this.kind.simKernel ? this.kind.simKernel(base) : opts.libc();
     this.#device = this.kind.create({ ...base, kernel });
+    this.rawIoctl = opts.rawIoctl?.length ? new RawIoctl(this.id, opts.rawIoctl, kernel.arch) : undefined;
+    if (this.rawIoctl && typeof this.#device.rawFile !== 'function') {
+      throw new Error(`security.rawIoctl.${this.id}: ${this.kind.kind} devices have no device file to pass ioctls to`);
+    }
   }
 
   get online(): boolean {

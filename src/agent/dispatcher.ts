@@ -14,6 +14,7 @@ import type { DeviceRuntime } from './device-runtime.js';
 import { userKey, type CommandJournal } from './journal.js';
 import { BatchFailed, runNodeCommand, type NodeCommandEnv } from './node-commands.js';
 import { parsePayload, type PayloadResult } from './payload.js';
+import { RAW_IOCTL_COMMAND, type RawIoctl } from './raw-ioctl.js';
 import type { Outcome } from './queue.js';
 import type { RateLimiter } from './rate-limit.js';
 import { elapsedMs, encodeResult, errorResult, okResult, type CommandResult } from './result.js';
@@ -33,13 +34,39 @@ export interface DispatcherOptions {
   readonly maxPayloadBytes: number;
   readonly node: NodeCommandEnv;
   readonly log: Logger;
-  /** Publishes a finished result (`encoded`: its JSON) to its topic and the MQTT 5 response topic. */
-  readonly publish: (result: CommandResult, reply: Reply, encoded: string) => void;
+  /**
+   * Publishes a finished result (`encoded`: its JSON) to its topic and the MQTT 5 response
+   * topic; `delivered` once the broker has it.
+   */
+  readonly publish: (result: CommandResult, reply: Reply, encoded: string, delivered?: () => void) => void;
   /** Publishes a command's progress event. */
   readonly progress: (device: string, data: Record<string, unknown>) => void;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** The passthrough of a device, or `forbidden` when the config does not enable it there. */
+function rawIoctlOf(rt: DeviceRuntime): RawIoctl {
+  if (!rt.rawIoctl) throw new CommandError('forbidden', `raw ioctl passthrough is off for ${rt.id} (security.rawIoctl lists no requests for it)`);
+  return rt.rawIoctl;
+}
+
+/** An ISO time for messages that never throws (toISOString does, past ±8.64e15 ms). */
+function isoTime(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
+}
+
+/** How one command message is being handled: where its result goes, and what the journal hears. */
+interface Handling {
+  readonly receivedAt: number;
+  /** Epoch ms from MQTT 5 Message Expiry. */
+  readonly mqttExpiry?: number;
+  readonly done: (r: CommandResult) => void;
+  readonly madeUpId?: string;
+  /** Called when the device handler is about to run. */
+  readonly started?: () => void;
+}
 
 export interface Stats {
   received: number;
@@ -72,7 +99,7 @@ export class Dispatcher {
   execute(device: string, command: string, payload: Buffer): Promise<CommandResult> {
     return new Promise((resolve) => {
       const address: CommandAddress = { scope: 'device', device, validId: true, command };
-      this.#run(address, parsePayload(payload, this.#o.maxPayloadBytes), performance.now(), undefined, (r) => resolve(r));
+      this.#run(address, parsePayload(payload, this.#o.maxPayloadBytes), { receivedAt: performance.now(), done: resolve });
     });
   }
 
@@ -81,16 +108,12 @@ export class Dispatcher {
     if (!address) return;
     // A group command for a device this node does not have is for other nodes.
     if (address.scope === 'device' && address.group && !this.#o.devices.has(address.device)) return;
-    const { topics } = this.#o;
-    const reply: Reply = {
-      topic: address.scope === 'device' && address.validId ? deviceTopic(topics, address.device, 'result') : nodeTopic(topics, 'result'),
-      ...(msg.responseTopic ? { responseTopic: msg.responseTopic } : {}),
-      ...(msg.correlationData ? { correlationData: msg.correlationData } : {}),
-    };
+    const reply = this.#replyFor(address, msg);
     const journal = this.#o.journal;
     const parsed = parsePayload(msg.payload, this.#o.maxPayloadBytes);
     const parsedId = parsed.ok ? parsed.command.id : parsed.id;
-    const key = replayKey ?? (parsedId ? userKey(parsedId) : `g:${this.#newId()}`);
+    // An id is the sender's, per command topic: the same id on two devices is two commands.
+    const key = replayKey ?? (parsedId ? userKey(msg.topic, parsedId) : `g:${this.#newId()}`);
 
     if (!replayKey && msg.dup && parsedId && journal?.has(key)) {
       // QoS 1 redelivered a command that already ran: answer again, do not run again.
@@ -99,40 +122,83 @@ export class Dispatcher {
       if (previous) this.#o.publish(previous, reply, encodeResult(previous));
       return;
     }
-    if (!replayKey) {
+    // Only a command that can run is worth its payload in the journal (a replay needs it); a
+    // refused one with an id keeps just its result, for a redelivery; one without, nothing.
+    const keep = parsed.ok || !key.startsWith('g:');
+    if (!replayKey && parsed.ok) {
       journal?.accepted(key, {
         topic: msg.topic, payload: msg.payload.toString('base64'), receivedAtMs: Date.now(),
         ...(msg.responseTopic ? { responseTopic: msg.responseTopic } : {}),
         ...(msg.correlationData ? { correlationData: msg.correlationData.toString('base64') } : {}),
       });
     }
-    const expiry = msg.messageExpiryS !== undefined ? Date.now() + msg.messageExpiryS * 1000 : undefined;
-    this.#run(address, parsed, msg.receivedAt, expiry, (result) => {
-      const encoded = encodeResult(result);
-      journal?.finished(key, result, encoded);
-      this.#o.publish(result, reply, encoded);
-    }, key.startsWith('g:') ? key.slice(2) : undefined);
+    this.#run(address, parsed, {
+      receivedAt: msg.receivedAt,
+      ...(msg.messageExpiryS !== undefined ? { mqttExpiry: Date.now() + msg.messageExpiryS * 1000 } : {}),
+      done: (result) => {
+        const encoded = encodeResult(result);
+        if (keep) journal?.finished(key, result, encoded);
+        this.#o.publish(result, reply, encoded, keep ? () => journal?.delivered(key) : undefined);
+      },
+      ...(key.startsWith('g:') ? { madeUpId: key.slice(2) } : {}),
+      started: () => journal?.started(key),
+    });
+  }
+
+  /**
+   * After a restart: a command the crash caught running. It is not run again
+   * (its effect may have happened); it gets its one result, saying so.
+   */
+  answerInterrupted(key: string, msg: InboundMessage, receivedAtMs: number): void {
+    const address = parseCommandTopic(this.#o.topics, msg.topic);
+    if (!address) return;
+    const parsed = parsePayload(msg.payload, this.#o.maxPayloadBytes);
+    const id = (parsed.ok ? parsed.command.id : parsed.id) ?? key.slice(2);
+    const result = errorResult(
+      { id, node: this.#o.topics.node, ...(address.scope === 'device' ? { device: address.device } : {}), command: address.command, ms: Math.max(0, Date.now() - receivedAtMs) },
+      { code: 'canceled', message: 'the agent stopped (crash or kill) while this command ran; it was not run again, since it may have taken effect' },
+    );
+    this.stats.failed++;
+    const encoded = encodeResult(result);
+    this.#o.journal?.finished(key, result, encoded);
+    this.#o.publish(result, this.#replyFor(address, msg), encoded, () => this.#o.journal?.delivered(key));
+  }
+
+  /** After a restart: publishes again a result the broker had not confirmed when the process died. */
+  redeliver(key: string, msg: InboundMessage, result: CommandResult, encoded: string): void {
+    const address = parseCommandTopic(this.#o.topics, msg.topic);
+    if (!address) return;
+    this.#o.publish(result, this.#replyFor(address, msg), encoded, () => this.#o.journal?.delivered(key));
+  }
+
+  #replyFor(address: CommandAddress, msg: InboundMessage): Reply {
+    const { topics } = this.#o;
+    return {
+      topic: address.scope === 'device' && address.validId ? deviceTopic(topics, address.device, 'result') : nodeTopic(topics, 'result'),
+      ...(msg.responseTopic ? { responseTopic: msg.responseTopic } : {}),
+      ...(msg.correlationData ? { correlationData: msg.correlationData } : {}),
+    };
   }
 
   #newId(): string {
     return `${this.#idPrefix}-${(++this.#seq).toString(36)}`;
   }
 
-  #run(address: CommandAddress, parsed: PayloadResult, receivedAt: number, mqttExpiry: number | undefined, done: (r: CommandResult) => void, madeUpId?: string): void {
+  #run(address: CommandAddress, parsed: PayloadResult, h: Handling): void {
     this.stats.received++;
     const device = address.scope === 'device' ? address.device : undefined;
-    let id = madeUpId ?? this.#newId();
+    let id = h.madeUpId ?? this.#newId();
     let answered = false;
     const respond = (outcome: Outcome): void => {
       if (answered) return;
       answered = true;
-      const base = { id, node: this.#o.topics.node, ...(device !== undefined ? { device } : {}), command: address.command, ms: elapsedMs(receivedAt) };
+      const base = { id, node: this.#o.topics.node, ...(device !== undefined ? { device } : {}), command: address.command, ms: elapsedMs(h.receivedAt) };
       let result: CommandResult;
       if (outcome.ok && outcome.value instanceof BatchFailed) result = errorResult(base, outcome.value.error, { steps: outcome.value.steps });
       else result = outcome.ok ? okResult(base, outcome.value) : errorResult(base, outcome.error);
       if (result.ok) this.stats.ok++;
       else this.stats.failed++;
-      done(result);
+      h.done(result);
     };
     const fail = (error: ErrorBody): void => respond({ ok: false, error });
 
@@ -142,23 +208,26 @@ export class Dispatcher {
     }
     const cmd = parsed.command;
     if (cmd.id) id = cmd.id;
-    const expiresAt = [cmd.expiresAt, mqttExpiry].filter((t): t is number => t !== undefined).reduce<number | undefined>((a, b) => (a === undefined ? b : Math.min(a, b)), undefined);
+    const expiresAt = [cmd.expiresAt, h.mqttExpiry].filter((t): t is number => t !== undefined).reduce<number | undefined>((a, b) => (a === undefined ? b : Math.min(a, b)), undefined);
     if (expiresAt !== undefined && Date.now() > expiresAt) {
-      return fail({ code: 'expired', message: `arrived after it expired (${new Date(expiresAt).toISOString()})` });
+      return fail({ code: 'expired', message: `arrived after it expired (${isoTime(expiresAt)})` });
     }
 
     try {
-      if (address.scope === 'node') return this.#nodeCommand(address.command, cmd.args, cmd.timeoutMs, expiresAt, id, respond);
+      if (address.scope === 'node') return this.#nodeCommand(address.command, cmd.args, cmd.timeoutMs, expiresAt, id, respond, h.started);
       if (!address.validId) throw new CommandError('unknown_device', `'${address.device}' is not a valid device id`);
       const rt = this.#o.devices.get(address.device);
       if (!rt) throw new CommandError('unknown_device', `no device '${address.device}' on node ${this.#o.topics.node}`);
-      const spec = rt.kind.commands[address.command];
-      if (!spec || !Object.prototype.hasOwnProperty.call(rt.kind.commands, address.command)) {
+      const own = Object.prototype.hasOwnProperty.call(rt.kind.commands, address.command) ? rt.kind.commands[address.command] : undefined;
+      const raw = !own && address.command === RAW_IOCTL_COMMAND ? rawIoctlOf(rt) : undefined;
+      const spec = own ?? raw?.spec;
+      if (!spec) {
         throw new CommandError('unknown_command', `'${address.command}' is not a command of ${rt.kind.kind} device ${rt.id} (${Object.keys(rt.kind.commands).join(', ')})`);
       }
       if (!this.#o.limiter.take(rt.id)) throw new CommandError('rate_limited', `more than the allowed commands per second for ${rt.id}; try again shortly`);
       const args = spec.args.parse(cmd.args);
       if (!args.ok) throw new CommandError('bad_args', formatIssues(args.issues), { issues: args.issues });
+      raw?.authorize(args.value);
       if (!rt.online && rt.queue.length === 0 && !rt.queue.running) {
         throw new CommandError('unavailable', `${rt.id} cannot be used now (see its availability topic)`);
       }
@@ -167,7 +236,10 @@ export class Dispatcher {
         label: address.command,
         timeoutMs: cmd.timeoutMs ?? spec.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         ...(expiresAt !== undefined ? { expiresAt } : {}),
-        run: (signal) => spec.run(rt.device, args.value, this.#context(rt, id, address.command, signal, cmd.timeoutMs)),
+        run: (signal) => {
+          h.started?.();
+          return spec.run(rt.device, args.value, this.#context(rt, id, address.command, signal, cmd.timeoutMs));
+        },
         settle: respond,
       });
     } catch (e) {
@@ -175,7 +247,7 @@ export class Dispatcher {
     }
   }
 
-  #nodeCommand(command: string, args: unknown, timeoutMs: number | undefined, expiresAt: number | undefined, id: string, respond: (o: Outcome) => void): void {
+  #nodeCommand(command: string, args: unknown, timeoutMs: number | undefined, expiresAt: number | undefined, id: string, respond: (o: Outcome) => void, started?: () => void): void {
     if (!this.#o.limiter.take('\u0000node')) throw new CommandError('rate_limited', 'more than the allowed node commands per second; try again shortly');
     const r = runNodeCommand(this.#o.node, command, args, timeoutMs);
     if (r.kind === 'now') return respond({ ok: true, value: r.value });
@@ -185,7 +257,10 @@ export class Dispatcher {
       label: r.label,
       timeoutMs: r.timeoutMs,
       ...(expiresAt !== undefined ? { expiresAt } : {}),
-      run: (signal) => r.run(signal, this.#context(rt, id, command, signal)),
+      run: (signal) => {
+        started?.();
+        return r.run(signal, this.#context(rt, id, command, signal));
+      },
       settle: respond,
     });
   }

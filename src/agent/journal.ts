@@ -1,16 +1,22 @@
 /**
  * The command journal: every accepted command message is appended before the
- * broker gets its PUBACK, and every result after it is published. It answers
- * two questions across a crash (SIGKILL included, since appends are in the
- * page cache the moment write(2) returns):
+ * broker gets its PUBACK, a line when its handler starts, its result when it
+ * is done, and a line when the broker has that result. It answers these
+ * questions across a crash (SIGKILL included, since appends are in the page
+ * cache the moment write(2) returns):
  *  - a QoS 1 redelivery (DUP) of an id that already ran: here is its result;
- *  - commands acknowledged but not finished when the process died: run them now.
+ *  - commands acknowledged but never started when the process died: run them now;
+ *  - commands the crash caught running: not run again (a relay may have
+ *    switched, a tape moved), answered as interrupted instead;
+ *  - results the broker never confirmed: publish them again.
  *
  * Memory holds only what those questions need: the messages still pending,
- * and the results of the last `window` commands that carried their own id
- * (a made-up id can never come back). Results are kept as their JSON text:
- * one string per entry instead of an object graph that would churn the old
- * generation of the heap on a busy agent.
+ * the results of the last `window` commands that carried their own id (a
+ * made-up id can never come back), and results until the broker confirms
+ * them (milliseconds, unless it is down). Results are kept as their JSON
+ * text: one string per entry instead of an object graph that would churn the
+ * old generation of the heap on a busy agent. All of it stays under MAX_BYTES,
+ * whatever senders publish.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
@@ -19,7 +25,7 @@ import type { CommandResult } from './result.js';
 /** What is needed to run a command again after a restart. */
 export interface JournaledMessage {
   readonly topic: string;
-  /** base64 */
+  /** base64; empty once the command has finished (only a replay needs it). */
   readonly payload: string;
   readonly responseTopic?: string;
   /** base64 */
@@ -27,28 +33,69 @@ export interface JournaledMessage {
   readonly receivedAtMs: number;
 }
 
-type Line = { t: 'a'; k: string; m: JournaledMessage } | { t: 'r'; k: string; r: CommandResult };
+/** What a restart has to finish, in arrival order. */
+export interface Recovery {
+  /** Accepted, never started: run them. */
+  readonly pending: ReadonlyArray<{ key: string; message: JournaledMessage }>;
+  /** Started, never finished: answer them, do not run them again. */
+  readonly interrupted: ReadonlyArray<{ key: string; message: JournaledMessage }>;
+  /** Finished, but the broker never confirmed the result: publish it again. */
+  readonly undelivered: ReadonlyArray<{ key: string; message: JournaledMessage; result: CommandResult; encoded: string }>;
+}
+
+/** a: accepted, s: started, r: result (`p`: already confirmed, written by compaction), p: the broker has the result. */
+type Line =
+  | { t: 'a'; k: string; m: JournaledMessage }
+  | { t: 's'; k: string }
+  | { t: 'r'; k: string; r: CommandResult; p?: 1 }
+  | { t: 'p'; k: string };
 
 const MAX_KEPT_RESULT = 64 * 1024;
+/**
+ * The most the journal holds in memory: ten thousand 64 KiB payloads or
+ * results would otherwise be 640 MiB on a Pi. Past it the oldest kept
+ * results go first, then the oldest pending commands.
+ */
+const MAX_BYTES = 32 * 1024 * 1024;
 
-/** Keys of commands whose sender chose the id: only those can be redelivered with it. */
-export const userKey = (id: string): string => `u:${id}`;
+/**
+ * Keys of commands whose sender chose the id: only those can be redelivered
+ * with it. Ids are per command topic (the same id on two devices is two
+ * commands); a topic cannot hold U+0000, so the key is unambiguous.
+ */
+export const userKey = (topic: string, id: string): string => `u:${topic}\u0000${id}`;
 const isUserKey = (key: string): boolean => key.startsWith('u:');
+const withoutPayload = (m: JournaledMessage): JournaledMessage => (m.payload ? { ...m, payload: '' } : m);
+
+interface Unconfirmed {
+  readonly message: JournaledMessage;
+  readonly text: string;
+}
 
 export class CommandJournal {
   readonly #pending = new Map<string, JournaledMessage>();
-  /** key → the result's JSON, oldest first. */
+  /** Pending commands whose handler has started. */
+  readonly #started = new Set<string>();
+  /** key → the result's JSON, oldest first (sender ids only: what a redelivery may ask for). */
   readonly #results = new Map<string, string>();
+  /** Results the broker has not confirmed yet, with where they go. */
+  readonly #unconfirmed = new Map<string, Unconfirmed>();
   readonly #file: string;
   #fd = -1;
   #lines = 0;
+  #bytes = 0;
 
   constructor(stateDir: string, private readonly window: number) {
     this.#file = path.join(stateDir, 'journal.jsonl');
   }
 
-  /** Loads the journal; returns the messages accepted but never answered, in arrival order. */
+  /** Loads the journal; returns the messages accepted but never started, in arrival order. */
   open(): Array<{ key: string; message: JournaledMessage }> {
+    return [...this.recover().pending];
+  }
+
+  /** Loads the journal and sorts out what the previous run left unfinished. */
+  recover(): Recovery {
     mkdirSync(path.dirname(this.#file), { recursive: true });
     if (existsSync(this.#file)) {
       for (const text of readFileSync(this.#file, 'utf8').split('\n')) {
@@ -59,21 +106,16 @@ export class CommandJournal {
         } catch {
           continue; // a torn last line from a crash mid-write
         }
-        if (line.t === 'a') {
-          // An id reused for a fresh command: the old answer no longer applies.
-          this.#results.delete(line.k);
-          this.#pending.delete(line.k);
-          this.#pending.set(line.k, line.m);
-        } else {
-          this.#pending.delete(line.k);
-          if (isUserKey(line.k)) this.#keep(line.k, JSON.stringify(line.r));
-        }
+        this.#load(line);
       }
     }
-    this.#trimPending();
-    const pending = [...this.#pending].map(([key, message]) => ({ key, message }));
+    this.#trim();
+    const pending: Array<{ key: string; message: JournaledMessage }> = [];
+    const interrupted: Array<{ key: string; message: JournaledMessage }> = [];
+    for (const [key, message] of this.#pending) (this.#started.has(key) ? interrupted : pending).push({ key, message });
+    const undelivered = [...this.#unconfirmed].map(([key, u]) => ({ key, message: u.message, result: JSON.parse(u.text) as CommandResult, encoded: u.text }));
     this.#compact();
-    return pending;
+    return { pending, interrupted, undelivered };
   }
 
   has(key: string): boolean {
@@ -86,20 +128,32 @@ export class CommandJournal {
   }
 
   accepted(key: string, message: JournaledMessage): void {
-    this.#results.delete(key);
-    this.#pending.delete(key);
-    this.#pending.set(key, message);
-    this.#trimPending();
+    this.#accept(key, message);
+    this.#trim();
     this.#append(`{"t":"a","k":${JSON.stringify(key)},"m":${JSON.stringify(message)}}`);
+  }
+
+  /** The handler is about to run: from here on a crash must not run it again. */
+  started(key: string): void {
+    if (!this.#pending.has(key) || this.#started.has(key)) return;
+    this.#started.add(key);
+    this.#append(`{"t":"s","k":${JSON.stringify(key)}}`);
   }
 
   /** `encoded` is the result as published, when the caller has it already. */
   finished(key: string, result: CommandResult, encoded = JSON.stringify(result)): void {
-    this.#pending.delete(key);
     // A redelivery is answered from here; a huge read result is not worth keeping for that.
     const kept = encoded.length <= MAX_KEPT_RESULT ? encoded : JSON.stringify({ ...result, result: { note: 'result too large to keep for redelivery' } });
-    if (isUserKey(key)) this.#keep(key, kept);
+    this.#finish(key, kept, false);
+    this.#trim();
     this.#append(`{"t":"r","k":${JSON.stringify(key)},"r":${kept}}`);
+  }
+
+  /** The broker has the result: no need to publish it again after a crash. */
+  delivered(key: string): void {
+    if (!this.#unconfirmed.has(key)) return;
+    this.#confirm(key);
+    this.#append(`{"t":"p","k":${JSON.stringify(key)}}`);
   }
 
   close(): void {
@@ -107,45 +161,110 @@ export class CommandJournal {
     this.#fd = -1;
   }
 
-  #keep(key: string, text: string): void {
-    this.#results.delete(key);
-    this.#results.set(key, text);
-    while (this.#results.size > this.window) {
-      const oldest = this.#results.keys().next();
-      if (oldest.done) break;
-      this.#results.delete(oldest.value);
+  #load(line: Line): void {
+    switch (line.t) {
+      case 'a':
+        this.#accept(line.k, line.m);
+        break;
+      case 's':
+        if (this.#pending.has(line.k)) this.#started.add(line.k);
+        break;
+      case 'r':
+        this.#finish(line.k, JSON.stringify(line.r), line.p === 1);
+        break;
+      case 'p':
+        this.#confirm(line.k);
+        break;
     }
   }
 
-  /** Pending commands past the window are long dead (their device never answered): forget them. */
-  #trimPending(): void {
-    while (this.#pending.size > Math.max(this.window, 1000)) {
-      const oldest = this.#pending.keys().next();
-      if (oldest.done) break;
-      this.#pending.delete(oldest.value);
+  #accept(key: string, message: JournaledMessage): void {
+    // An id reused for a fresh command: the old answer no longer applies.
+    this.#dropResult(key);
+    this.#confirm(key);
+    this.#dropPending(key);
+    this.#pending.set(key, message);
+    this.#bytes += message.payload.length;
+  }
+
+  #finish(key: string, text: string, confirmed: boolean): void {
+    const message = this.#pending.get(key);
+    this.#dropPending(key);
+    if (isUserKey(key)) {
+      this.#dropResult(key);
+      this.#results.set(key, text);
+      this.#bytes += text.length;
+      while (this.#results.size > this.window) this.#dropResult(this.#results.keys().next().value as string);
     }
+    // Only a journaled command knows where its result goes, so only its result can be sent again.
+    if (message && !confirmed) {
+      this.#confirm(key);
+      this.#unconfirmed.set(key, { message: withoutPayload(message), text });
+      this.#bytes += text.length;
+    }
+  }
+
+  #confirm(key: string): void {
+    const u = this.#unconfirmed.get(key);
+    if (!u) return;
+    this.#bytes -= u.text.length;
+    this.#unconfirmed.delete(key);
+  }
+
+  #dropResult(key: string): void {
+    const text = this.#results.get(key);
+    if (text === undefined) return;
+    this.#bytes -= text.length;
+    this.#results.delete(key);
+  }
+
+  #dropPending(key: string): void {
+    const m = this.#pending.get(key);
+    if (!m) return;
+    this.#bytes -= m.payload.length;
+    this.#pending.delete(key);
+    this.#started.delete(key);
+  }
+
+  /** Pending commands past the window are long dead (their device never answered); and nothing past the byte budget. */
+  #trim(): void {
+    const oldest = <K, V>(m: Map<K, V>): K => m.keys().next().value as K;
+    while (this.#unconfirmed.size > Math.max(this.window, 1000)) this.#confirm(oldest(this.#unconfirmed));
+    while (this.#bytes > MAX_BYTES && this.#results.size) this.#dropResult(oldest(this.#results));
+    while (this.#bytes > MAX_BYTES && this.#unconfirmed.size) this.#confirm(oldest(this.#unconfirmed));
+    while (this.#pending.size > 1 && (this.#pending.size > Math.max(this.window, 1000) || this.#bytes > MAX_BYTES)) this.#dropPending(oldest(this.#pending));
   }
 
   #append(line: string): void {
     if (this.window === 0) return;
-    if (this.#fd < 0) this.#fd = openSync(this.#file, 'a');
+    // 0600: commands and results may hold what only the agent's user should read (a SIM PIN, tape data).
+    if (this.#fd < 0) this.#fd = openSync(this.#file, 'a', 0o600);
     writeSync(this.#fd, `${line}\n`);
-    if (++this.#lines > this.window * 4 + 1000) this.#compact();
+    // Up to four lines a command: compacting past eight a window leaves a window's worth between rewrites.
+    if (++this.#lines > this.window * 8 + 1000) this.#compact();
   }
 
   /** Rewrites the file with what memory still holds; rename makes the switch atomic. */
   #compact(): void {
     if (this.window === 0) return;
     const tmp = `${this.#file}.tmp`;
-    const fd = openSync(tmp, 'w');
+    const fd = openSync(tmp, 'w', 0o600);
     let lines = 0;
-    for (const [k, text] of this.#results) {
-      writeSync(fd, `{"t":"r","k":${JSON.stringify(k)},"r":${text}}\n`);
+    const put = (line: string): void => {
+      writeSync(fd, `${line}\n`);
       lines++;
+    };
+    for (const [k, text] of this.#results) {
+      if (!this.#unconfirmed.has(k)) put(`{"t":"r","k":${JSON.stringify(k)},"r":${text},"p":1}`);
+    }
+    // An unconfirmed result needs the topic it goes to: its message (without payload), then the result.
+    for (const [k, u] of this.#unconfirmed) {
+      put(`{"t":"a","k":${JSON.stringify(k)},"m":${JSON.stringify(u.message)}}`);
+      put(`{"t":"r","k":${JSON.stringify(k)},"r":${u.text}}`);
     }
     for (const [k, m] of this.#pending) {
-      writeSync(fd, `{"t":"a","k":${JSON.stringify(k)},"m":${JSON.stringify(m)}}\n`);
-      lines++;
+      put(`{"t":"a","k":${JSON.stringify(k)},"m":${JSON.stringify(m)}}`);
+      if (this.#started.has(k)) put(`{"t":"s","k":${JSON.stringify(k)}}`);
     }
     closeSync(fd);
     this.close();

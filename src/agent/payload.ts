@@ -27,8 +27,11 @@ function fail(code: ErrorCode, message: string, id?: string): PayloadResult {
   return id === undefined ? { ok: false, code, message } : { ok: false, code, message, id };
 }
 
+/** The largest time a Date holds (ECMAScript: ±8.64e15 ms); past it toISOString() throws. */
+const MAX_TIME_MS = 8.64e15;
+
 function parseTime(v: unknown): number | undefined {
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'number') return Number.isFinite(v) && Math.abs(v) <= MAX_TIME_MS ? v : undefined;
   if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v)) {
     const t = Date.parse(v);
     return Number.isNaN(t) ? undefined : t;

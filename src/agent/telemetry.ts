@@ -6,7 +6,9 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Transport } from '../transport/transport.js';
+import type { CommandSpec, Device } from '../devices/kind.js';
 import type { DeviceRuntime } from './device-runtime.js';
+import { RAW_IOCTL_COMMAND } from './raw-ioctl.js';
 import { deviceTopic, nodeTopic, type TopicScheme } from './topics.js';
 
 export interface TelemetryOptions {
@@ -26,6 +28,11 @@ interface DeviceSlot {
   lastJson?: string;
   lastAt: number;
   timer?: NodeJS.Timeout;
+}
+
+/** A device's commands as senders see them: its kind's, and `ioctl` where security.rawIoctl enables it. */
+export function commandsOf(d: DeviceRuntime): Readonly<Record<string, CommandSpec<Device, unknown>>> {
+  return d.rawIoctl && !Object.prototype.hasOwnProperty.call(d.kind.commands, RAW_IOCTL_COMMAND) ? { ...d.kind.commands, [RAW_IOCTL_COMMAND]: d.rawIoctl.spec } : d.kind.commands;
 }
 
 const json = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
@@ -91,7 +98,7 @@ export class Telemetry {
       name: d.config.name,
       sim: d.config.sim,
       commands: Object.fromEntries(
-        Object.entries(d.kind.commands).map(([name, spec]) => {
+        Object.entries(commandsOf(d)).map(([name, spec]) => {
           const desc = spec.args.describe();
           return [name, (desc.properties as Record<string, unknown> | undefined) ?? {}];
         }),

@@ -10,7 +10,9 @@ import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rawIoctlProblems } from '../agent/raw-ioctl.js';
 import type { AnyKind } from '../devices/kind.js';
+import { hostArch } from '../kernel/arch.js';
 import { KindRegistry } from '../devices/registry.js';
 import type { Issue } from '../schema/schema.js';
 import { configSchema, ID_PATTERN, normaliseEnv, withEnvNames, type AgentConfigShape, type DeviceConfig } from './schema.js';
@@ -189,6 +191,9 @@ export async function loadConfig(opts: LoadOptions): Promise<AgentConfig> {
     issues.push({ path: 'plugins', message: (e as Error).message });
   }
   const devices = Array.isArray(c.devices) ? resolveDevices(c.devices as unknown[], opts.registry, issues, warnings) : [];
+  if (c.security.rawIoctl && typeof c.security.rawIoctl === 'object') {
+    issues.push(...rawIoctlProblems(c.security.rawIoctl, new Set(devices.map((d) => d.id)), hostArch()));
+  }
 
   if (issues.length) throw new ConfigError(file, issues);
   return { ...c, devices, file, warnings };

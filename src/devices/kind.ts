@@ -6,7 +6,7 @@
  * `plugins` in the config adds kinds from module paths (see examples/).
  */
 import type { Logger } from 'pino';
-import type { Kernel } from '../kernel/kernel.js';
+import type { DeviceFile, Kernel } from '../kernel/kernel.js';
 import type { HaDeviceInfo, HaEntity } from '../homeassistant/entities.js';
 import type { Schema } from '../schema/schema.js';
 
@@ -78,6 +78,13 @@ export interface Device {
   close(): Promise<void>;
   /** The state JSON published on `…/state` (kind-specific; cheap and synchronous). */
   state(): Record<string, unknown>;
+  /**
+   * The open device file that raw ioctls (security.rawIoctl) go to, for kinds
+   * that hold one (gpio's line request, serial's tty, tape's st node);
+   * undefined while it is closed. Kinds without a device file leave it out,
+   * and the config cannot enable the passthrough for their devices.
+   */
+  rawFile?(): DeviceFile | undefined;
 }
 
 export interface DeviceKind<O = unknown, D extends Device = Device> {

@@ -52,7 +52,18 @@ export function describeConnectError(e: Error & { code?: string | number }): str
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `TLS: the broker's certificate does not name this host (${e.message})`;
   if (code === 'CERT_HAS_EXPIRED') return 'TLS: the broker certificate has expired';
+  // TLS 1.3 says "certificate required"; TLS 1.2 brokers just fail the handshake when we sent none.
+  if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' || code === 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE') {
+    return `TLS: the broker requires a client certificate (${code}); set mqtt.cert and mqtt.key`;
+  }
+  if (['ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN', 'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR'].includes(code)) {
+    return `TLS: the broker refused our client certificate (${code}): is mqtt.cert signed by a CA the broker trusts?`;
+  }
   if (code === 'ECONNREFUSED') return `connection refused (${e.message}): is the broker running?`;
+  // CONNACK 1 (3.1.1) / 132 (MQTT 5): aedes and nats-server's MQTT listener speak 3.1.1 only.
+  if (code === '1' || code === '132') return `the broker does not speak this MQTT version (${e.message}): set mqtt.protocolVersion to 4 for an MQTT 3.1.1 broker`;
+  // CONNACK refusals: 4/5 in MQTT 3.1.1, 134/135 in MQTT 5. Never echo what we sent.
+  if (['4', '5', '134', '135'].includes(code)) return `the broker refused the login (${e.message}): check mqtt.username and mqtt.passwordFile`;
   return e.message;
 }
 
@@ -63,6 +74,8 @@ export class MqttTransport implements Transport {
   #attempt = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #lastError = '';
+  /** Connected since the last close: a close then is an outage, not a failed attempt. */
+  #up = false;
 
   constructor(private readonly s: MqttSettings, private readonly log: Logger) {
     this.protocolVersion = s.protocolVersion;
@@ -117,6 +130,7 @@ export class MqttTransport implements Transport {
     client.handleMessage = (_packet, done) => void setImmediate(done);
 
     client.on('connect', (connack) => {
+      this.#up = true;
       this.#attempt = 0;
       this.#lastError = '';
       this.log.info({ broker: this.s.url, sessionPresent: connack.sessionPresent }, 'connected to broker');
@@ -140,7 +154,10 @@ export class MqttTransport implements Transport {
     });
     client.on('close', () => {
       if (this.#stopping) return;
-      h.disconnected(this.#lastError || 'connection closed');
+      // Once per outage: a failed attempt every second for an hour must not be 3,600 warnings
+      // (a new kind of failure still gets its own error line, above).
+      if (this.#up) h.disconnected(this.#lastError || 'connection closed');
+      this.#up = false;
       this.#scheduleReconnect();
     });
   }
@@ -153,7 +170,11 @@ export class MqttTransport implements Transport {
     this.log.debug({ delayMs: Math.round(delay), attempt: this.#attempt }, 'reconnecting');
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
-      if (!this.#stopping) this.#client?.reconnect();
+      const client = this.#client;
+      // reconnect() without stores starts MQTT.js with empty ones: every unacknowledged QoS 1
+      // publish (results in flight when the broker died, or made while it was away) would be
+      // dropped without its callback ever firing. Keep them, so they are sent again.
+      if (!this.#stopping && client) client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
     }, delay);
   }
 
@@ -174,8 +195,23 @@ export class MqttTransport implements Transport {
     const client = this.#client;
     if (!client) return Promise.reject(new Error('not started'));
     const properties = opts.correlationData && this.protocolVersion === 5 ? { properties: { correlationData: opts.correlationData } } : {};
+    const qos = opts.qos ?? 0;
     return new Promise((resolve, reject) => {
-      client.publish(topic, payload, { qos: opts.qos ?? 0, retain: opts.retain ?? false, ...properties }, (err) => (err ? reject(err) : resolve()));
+      const attempt = (): void => {
+        client.publish(topic, payload, { qos, retain: opts.retain ?? false, ...properties }, (err) => {
+          if (!err) return resolve();
+          // After a reconnect MQTT.js first resends its stored messages and holds new publishes
+          // meanwhile; if that connection drops too, it fails the held ones with 'Connection closed'.
+          // They were never sent (and are not in its store): send them once connected again, or a
+          // result would be lost to a broker that restarts twice in a row.
+          if (qos > 0 && !this.#stopping && err.message === 'Connection closed') {
+            client.once('connect', attempt);
+            return;
+          }
+          reject(err);
+        });
+      };
+      attempt();
     });
   }
 

@@ -24,9 +24,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitListening(port: number, proc: ChildProcess, log: () => string): Promise<void> {
+/** Waits until something accepts TCP connections on the loopback `port`; fails early if `proc` exits. */
+export async function waitListening(port: number, proc: ChildProcess, log: () => string): Promise<void> {
   for (let i = 0; i < 500; i++) {
-    if (proc.exitCode !== null) throw new Error(`mosquitto exited (${proc.exitCode}): ${log()}`);
+    if (proc.exitCode !== null) throw new Error(`${proc.spawnfile} exited (${proc.exitCode}): ${log()}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1');
       s.once('connect', () => { s.destroy(); resolve(true); });
@@ -35,7 +36,7 @@ async function waitListening(port: number, proc: ChildProcess, log: () => string
     if (ok) return;
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(`mosquitto did not listen on ${port}: ${log()}`);
+  throw new Error(`${proc.spawnfile} did not listen on ${port}: ${log()}`);
 }
 
 export interface MosquittoOptions {

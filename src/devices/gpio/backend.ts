@@ -1,4 +1,5 @@
 /** What the gpio device needs from a line, whichever kernel interface holds it. */
+import type { DeviceFile } from '../../kernel/kernel.js';
 import { parseOnOff } from '../switch-value.js';
 import type { Bias, Direction, Drive, Edge, EdgeEvent, LineSettings } from './uapi.js';
 
@@ -33,6 +34,8 @@ export interface GpioBackend {
   /** The logical value (active-low applied). */
   read(): Promise<0 | 1>;
   write(value: 0 | 1): Promise<void>;
+  /** The line request's file, where the interface has one (the character device), for raw ioctls. */
+  rawFile?(): DeviceFile | undefined;
 }
 
 /** The options as the kernel's line settings (debounce in µs, `initial` as a bit). */

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { KernelError } from '../../kernel/errors.js';
-import type { Kernel, Watch } from '../../kernel/kernel.js';
+import type { DeviceFile, Kernel, Watch } from '../../kernel/kernel.js';
 import { isDisconnect } from '../errors.js';
 import { settingsOf, type GpioBackend, type GpioOptions, type LineEvents } from './backend.js';
 import { openChip, resolveLine } from './chip.js';
@@ -45,6 +45,10 @@ export class CdevLine implements GpioBackend {
     const line = this.#line;
     this.#line = undefined;
     line?.close();
+  }
+
+  rawFile(): DeviceFile | undefined {
+    return this.#line?.file;
   }
 
   async read(): Promise<0 | 1> {

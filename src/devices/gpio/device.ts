@@ -5,6 +5,7 @@
  * Which kernel interface holds the line is the backend's business.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { DeviceFile } from '../../kernel/kernel.js';
 import type { Device, DeviceContext } from '../kind.js';
 import { CommandError, isDisconnect } from '../errors.js';
 import type { GpioBackend, GpioOptions, LineEvents } from './backend.js';
@@ -57,6 +58,12 @@ export class GpioDevice implements Device, LineEvents {
   /** Starts something after each open and stops it on close (the sim's self-toggling button). */
   onOpen(start: () => (() => void) | undefined): void {
     this.#onOpen.push(start);
+  }
+
+  /** The line request's file, for raw ioctls (security.rawIoctl); legacy sysfs has none. */
+  rawFile(): DeviceFile | undefined {
+    if (!this.backend.rawFile) throw new CommandError('forbidden', `${this.ctx.id} uses the legacy sysfs interface, which has no device file for raw ioctls`);
+    return this.backend.rawFile();
   }
 
   state(): Record<string, unknown> {

@@ -6,6 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KernelError } from '../../kernel/errors.js';
+import type { DeviceFile } from '../../kernel/kernel.js';
 import type { Device, DeviceContext } from '../kind.js';
 import { CommandError } from '../errors.js';
 import { codeOf, LineSplitter, paramsOf, UrcMatcher } from './at-codes.js';
@@ -93,6 +94,11 @@ export class SerialDevice implements Device {
     this.#engine.abort(new CommandError('unavailable', `serial port ${this.path} was closed`));
     this.#rx.clear();
     await port?.close();
+  }
+
+  /** The tty, for raw ioctls (security.rawIoctl). */
+  rawFile(): DeviceFile | undefined {
+    return this.#port?.alive ? this.#port.file : undefined;
   }
 
   state(): Record<string, unknown> {

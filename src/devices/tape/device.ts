@@ -7,7 +7,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { DeviceFile } from '../../kernel/kernel.js';
 import type { Device, DeviceContext } from '../kind.js';
+import { KernelError, isKernelError } from '../../kernel/errors.js';
 import { CommandError, isDisconnect } from '../errors.js';
 import type { TapeStatus } from './mtio.js';
 import type { TapeOptions } from './options.js';
@@ -61,13 +63,38 @@ export class TapeDevice implements Device {
   /** Reads MTIOCGET (cheap: st answers from its bookkeeping) and republishes the state if it changed. */
   refresh(): TapeStatus {
     try {
-      this.#status = this.io.status();
+      this.#status = this.#readStatus();
     } catch (e) {
       if (isDisconnect(e)) this.ctx.lost(e as Error);
       throw e;
     }
     this.ctx.stateChanged();
     return this.#status;
+  }
+
+  /**
+   * MTIOCGET, and what an EIO from it means. st reports a deferred write error
+   * once, on the next MTIOCGET: that one is the command's error and the drive
+   * stays usable. A drive that answers EIO to the status request twice in a
+   * row cannot be used: the error is marked `disconnected`, so the agent takes
+   * the drive offline and reopens it with backoff until it answers again.
+   */
+  #readStatus(): TapeStatus {
+    const io = this.io;
+    try {
+      return io.status();
+    } catch (first) {
+      if (!isKernelError(first, 'EIO')) throw first;
+      let again: TapeStatus;
+      try {
+        again = io.status();
+      } catch (second) {
+        if (!isKernelError(second, 'EIO')) throw second;
+        throw new KernelError({ errno: second.errno, syscall: second.syscall, request: second.request, path: second.path ?? this.options.path, disconnected: true });
+      }
+      this.#status = again;
+      throw first;
+    }
   }
 
   /** Runs tape-moving work with `busy` in the state, and refreshes the status after it, however it ends. */
@@ -85,6 +112,11 @@ export class TapeDevice implements Device {
       }
       this.ctx.stateChanged();
     }
+  }
+
+  /** The st node, for raw ioctls (security.rawIoctl). */
+  rawFile(): DeviceFile | undefined {
+    return this.#io?.file;
   }
 
   state(): Record<string, unknown> {
