@@ -12,7 +12,8 @@
  *
  * Memory holds only what those questions need: the messages still pending,
  * the results of the last `window` commands that carried their own id (a
- * made-up id can never come back), and results until the broker confirms
+ * made-up id can never come back; while running, trimmed in batches of a
+ * sixteenth of the window), and results until the broker confirms
  * them (milliseconds, unless it is down). Results are kept as their JSON
  * text: one string per entry instead of an object graph that would churn the
  * old generation of the heap on a busy agent. All of it stays under MAX_BYTES,
@@ -67,6 +68,16 @@ export const userKey = (topic: string, id: string): string => `u:${topic}\u0000$
 const isUserKey = (key: string): boolean => key.startsWith('u:');
 const withoutPayload = (m: JournaledMessage): JournaledMessage => (m.payload ? { ...m, payload: '' } : m);
 
+/** Drops the `count` oldest keys of `map` (insertion order) through `drop`, with one iterator. */
+function dropOldest<K, V>(map: Map<K, V>, count: number, drop: (key: K) => void): void {
+  const doomed: K[] = [];
+  for (const key of map.keys()) {
+    if (doomed.length >= count) break;
+    doomed.push(key);
+  }
+  for (const key of doomed) drop(key);
+}
+
 interface Unconfirmed {
   readonly message: JournaledMessage;
   readonly text: string;
@@ -84,6 +95,9 @@ export class CommandJournal {
   #fd = -1;
   #lines = 0;
   #bytes = 0;
+  /** Lines not written yet; a flush is always scheduled while it holds any. */
+  #buffer = '';
+  #flushScheduled = false;
 
   constructor(stateDir: string, private readonly window: number) {
     this.#file = path.join(stateDir, 'journal.jsonl');
@@ -110,6 +124,7 @@ export class CommandJournal {
       }
     }
     this.#trim();
+    if (this.#results.size > this.window) dropOldest(this.#results, this.#results.size - this.window, (k) => this.#dropResult(k));
     const pending: Array<{ key: string; message: JournaledMessage }> = [];
     const interrupted: Array<{ key: string; message: JournaledMessage }> = [];
     for (const [key, message] of this.#pending) (this.#started.has(key) ? interrupted : pending).push({ key, message });
@@ -130,14 +145,16 @@ export class CommandJournal {
   accepted(key: string, message: JournaledMessage): void {
     this.#accept(key, message);
     this.#trim();
-    this.#append(`{"t":"a","k":${JSON.stringify(key)},"m":${JSON.stringify(message)}}`);
+    // Written with `started` when the handler runs at once, else by the flush this schedules, which
+    // runs before the PUBACK: MQTT.js defers that to a setImmediate queued after this message's handler.
+    this.#append(`{"t":"a","k":${JSON.stringify(key)},"m":${JSON.stringify(message)}}`, false);
   }
 
   /** The handler is about to run: from here on a crash must not run it again. */
   started(key: string): void {
     if (!this.#pending.has(key) || this.#started.has(key)) return;
     this.#started.add(key);
-    this.#append(`{"t":"s","k":${JSON.stringify(key)}}`);
+    this.#append(`{"t":"s","k":${JSON.stringify(key)}}`, true);
   }
 
   /** `encoded` is the result as published, when the caller has it already. */
@@ -146,17 +163,20 @@ export class CommandJournal {
     const kept = encoded.length <= MAX_KEPT_RESULT ? encoded : JSON.stringify({ ...result, result: { note: 'result too large to keep for redelivery' } });
     this.#finish(key, kept, false);
     this.#trim();
-    this.#append(`{"t":"r","k":${JSON.stringify(key)},"r":${kept}}`);
+    // Before the result is published: a crash after that must not answer the command as interrupted.
+    this.#append(`{"t":"r","k":${JSON.stringify(key)},"r":${kept}}`, true);
   }
 
   /** The broker has the result: no need to publish it again after a crash. */
   delivered(key: string): void {
     if (!this.#unconfirmed.has(key)) return;
     this.#confirm(key);
-    this.#append(`{"t":"p","k":${JSON.stringify(key)}}`);
+    // Lost in a crash, it only means the result is published once more: the contract allows that.
+    this.#append(`{"t":"p","k":${JSON.stringify(key)}}`, false);
   }
 
   close(): void {
+    this.#flush();
     if (this.#fd >= 0) closeSync(this.#fd);
     this.#fd = -1;
   }
@@ -194,7 +214,7 @@ export class CommandJournal {
       this.#dropResult(key);
       this.#results.set(key, text);
       this.#bytes += text.length;
-      while (this.#results.size > this.window) this.#dropResult(this.#results.keys().next().value as string);
+      if (this.#results.size > this.window + this.#slack) dropOldest(this.#results, this.#results.size - this.window, (k) => this.#dropResult(k));
     }
     // Only a journaled command knows where its result goes, so only its result can be sent again.
     if (message && !confirmed) {
@@ -229,24 +249,56 @@ export class CommandJournal {
   /** Pending commands past the window are long dead (their device never answered); and nothing past the byte budget. */
   #trim(): void {
     const oldest = <K, V>(m: Map<K, V>): K => m.keys().next().value as K;
-    while (this.#unconfirmed.size > Math.max(this.window, 1000)) this.#confirm(oldest(this.#unconfirmed));
+    const most = Math.max(this.window, 1000);
+    if (this.#unconfirmed.size > most + this.#slack) dropOldest(this.#unconfirmed, this.#unconfirmed.size - most, (k) => this.#confirm(k));
     while (this.#bytes > MAX_BYTES && this.#results.size) this.#dropResult(oldest(this.#results));
     while (this.#bytes > MAX_BYTES && this.#unconfirmed.size) this.#confirm(oldest(this.#unconfirmed));
     while (this.#pending.size > 1 && (this.#pending.size > Math.max(this.window, 1000) || this.#bytes > MAX_BYTES)) this.#dropPending(oldest(this.#pending));
   }
 
-  #append(line: string): void {
+  /**
+   * Trimming a map a key at a time costs an iterator that skips every deleted
+   * slot before the oldest live one; trimming past a slack costs one per batch.
+   */
+  get #slack(): number {
+    return Math.max(64, this.window >> 4);
+  }
+
+  /**
+   * `now`: written before this returns (a line that must precede an effect);
+   * otherwise with the next line that must, or at the latest by a setImmediate.
+   * One write(2) for several lines is most of what the journal costs a command.
+   */
+  #append(line: string, now: boolean): void {
     if (this.window === 0) return;
+    this.#buffer += `${line}\n`;
+    this.#lines++;
+    if (now) this.#flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => {
+        this.#flushScheduled = false;
+        this.#flush();
+      });
+    }
+  }
+
+  #flush(): void {
+    if (!this.#buffer) return;
     // 0600: commands and results may hold what only the agent's user should read (a SIM PIN, tape data).
     if (this.#fd < 0) this.#fd = openSync(this.#file, 'a', 0o600);
-    writeSync(this.#fd, `${line}\n`);
+    const text = this.#buffer;
+    this.#buffer = '';
+    writeSync(this.#fd, text);
     // Up to four lines a command: compacting past eight a window leaves a window's worth between rewrites.
-    if (++this.#lines > this.window * 8 + 1000) this.#compact();
+    if (this.#lines > this.window * 8 + 1000) this.#compact();
   }
 
   /** Rewrites the file with what memory still holds; rename makes the switch atomic. */
   #compact(): void {
     if (this.window === 0) return;
+    // What memory holds is the whole truth: lines still buffered are in it already.
+    this.#buffer = '';
     const tmp = `${this.#file}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
     let lines = 0;

@@ -3,7 +3,7 @@
  * ran is answered with the stored result; a fresh message reusing an id runs.
  * Commands acknowledged but unfinished when the process died run after restart.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
@@ -77,5 +77,26 @@ describe('command journal', () => {
     expect(again.result('u:k4')).toMatchObject({ id: 'k4', ok: true });
     expect(again.has('u:k2')).toBe(true);
     expect(again.has('u:k1')).toBe(false);
+  });
+
+  it('writes "started" and the result before it returns, and an accepted command within the turn (before MQTT.js acks it)', async () => {
+    const dir = tempDir();
+    const j = new CommandJournal(dir, 100);
+    j.open();
+    const lines = (): string[] => readFileSync(path.join(dir, 'journal.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { t: string }).t);
+    j.accepted('u:a', { topic: 't', payload: 'e30=', receivedAtMs: 0 });
+    j.accepted('u:b', { topic: 't', payload: 'e30=', receivedAtMs: 0 });
+    j.started('u:a');
+    expect(lines()).toEqual(['a', 'a', 's']);
+    j.finished('u:a', { id: 'a', node: 'n', command: 'c', ok: true, result: {}, ms: 1 });
+    expect(lines()).toEqual(['a', 'a', 's', 'r']);
+    j.delivered('u:a');
+    j.accepted('u:c', { topic: 't', payload: 'e30=', receivedAtMs: 0 });
+    // An immediate queued now runs after the journal's own flush, as MQTT.js's PUBACK does.
+    await new Promise((r) => setImmediate(r));
+    expect(lines()).toEqual(['a', 'a', 's', 'r', 'p', 'a']);
+    j.close();
+    const again = new CommandJournal(dir, 100);
+    expect(again.open().map((p) => p.key)).toEqual(['u:b', 'u:c']);
   });
 });
