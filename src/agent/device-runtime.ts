@@ -135,7 +135,7 @@ export class DeviceRuntime {
         id: `${label}-${Date.now().toString(36)}`,
         label,
         timeoutMs,
-        run: (signal) => work(signal),
+        run: (abort) => work(abort.signal),
         settle: (o: Outcome) => (o.ok ? resolve(o.value as T) : reject(Object.assign(new Error(o.error.message), { body: o.error }))),
       });
     });

@@ -236,9 +236,9 @@ export class Dispatcher {
         label: address.command,
         timeoutMs: cmd.timeoutMs ?? spec.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         ...(expiresAt !== undefined ? { expiresAt } : {}),
-        run: (signal) => {
+        run: (abort) => {
           h.started?.();
-          return spec.run(rt.device, args.value, this.#context(rt, id, address.command, signal, cmd.timeoutMs));
+          return spec.run(rt.device, args.value, this.#context(rt, id, address.command, abort, cmd.timeoutMs));
         },
         settle: respond,
       });
@@ -257,18 +257,19 @@ export class Dispatcher {
       label: r.label,
       timeoutMs: r.timeoutMs,
       ...(expiresAt !== undefined ? { expiresAt } : {}),
-      run: (signal) => {
+      run: (abort) => {
         started?.();
-        return r.run(signal, this.#context(rt, id, command, signal));
+        return r.run(abort.signal, this.#context(rt, id, command, abort));
       },
       settle: respond,
     });
   }
 
-  #context(rt: DeviceRuntime, id: string, command: string, signal: AbortSignal, requestedTimeoutMs?: number): CommandContext {
+  #context(rt: DeviceRuntime, id: string, command: string, abort: { readonly signal: AbortSignal }, requestedTimeoutMs?: number): CommandContext {
     return {
       id,
-      signal,
+      // A getter, so that the signal is only made for handlers that use it.
+      get signal() { return abort.signal; },
       ...(requestedTimeoutMs !== undefined ? { requestedTimeoutMs } : {}),
       log: rt.log,
       progress: (data) => this.#o.progress(rt.id, { ...data, id, command }),

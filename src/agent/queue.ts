@@ -9,6 +9,32 @@ import { toErrorBody, type ErrorBody } from '../devices/errors.js';
 
 export type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: ErrorBody };
 
+/**
+ * An AbortController made only when a handler asks for its signal: creating
+ * one for each command was a few per cent of a busy agent's time, and most
+ * handlers finish without ever looking.
+ */
+export class LazyAbort {
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
 export interface Job {
   readonly id: string;
   /** The command (or `batch`, or a poll's label), for messages and `busy` state. */
@@ -16,14 +42,15 @@ export interface Job {
   readonly timeoutMs: number;
   /** Epoch ms; past it at the head of the queue → `expired`. */
   readonly expiresAt?: number;
-  run(signal: AbortSignal): unknown;
+  /** `abort.signal` is aborted on timeout and at shutdown. */
+  run(abort: { readonly signal: AbortSignal }): unknown;
   /** Called exactly once. */
   settle(outcome: Outcome): void;
 }
 
 interface Running {
   readonly slot: Slot;
-  readonly abort: AbortController;
+  readonly abort: LazyAbort;
   readonly since: number;
   /** Resolves close()'s wait when the handler returns. */
   done?: () => void;
@@ -139,7 +166,7 @@ export class CommandQueue {
   }
 
   #start(slot: Slot): void {
-    const abort = new AbortController();
+    const abort = new LazyAbort();
     const since = this.hooks.now();
     const running: Running = { slot, abort, since };
     this.#running = running;
@@ -153,7 +180,7 @@ export class CommandQueue {
     };
     let result: unknown;
     try {
-      result = slot.job.run(abort.signal);
+      result = slot.job.run(abort);
     } catch (e) {
       finish({ ok: false, error: toErrorBody(e) });
       return;

@@ -36,6 +36,12 @@ export function elapsedMs(since: number, now = performance.now()): number {
 /** JSON that never throws: a handler returning BigInt or a cycle must not cost the result. */
 export function encodeResult(r: CommandResult): string {
   try {
+    // A replacer takes JSON.stringify off its fast path for every result; only a BigInt needs one.
+    return JSON.stringify(r);
+  } catch {
+    // A BigInt (TypeError) gets the replacer below; a cycle fails there again and becomes the error result.
+  }
+  try {
     return JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
   } catch (e) {
     return JSON.stringify({ ...r, ok: false, result: undefined, error: { code: 'device_error', message: `result could not be encoded: ${(e as Error).message}` } });

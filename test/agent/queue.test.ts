@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { CommandQueue, type Job, type Outcome } from '../../src/agent/queue.js';
+import { CommandQueue, LazyAbort, type Job, type Outcome } from '../../src/agent/queue.js';
 
 function job(id: string, run: (signal: AbortSignal) => unknown, o: { timeoutMs?: number; expiresAt?: number } = {}): { job: Job; outcome: Promise<Outcome> } {
   let settle!: (o: Outcome) => void;
   const outcome = new Promise<Outcome>((r) => { settle = r; });
-  return { job: { id, label: id, timeoutMs: o.timeoutMs ?? 5000, ...(o.expiresAt !== undefined ? { expiresAt: o.expiresAt } : {}), run, settle }, outcome };
+  return { job: { id, label: id, timeoutMs: o.timeoutMs ?? 5000, ...(o.expiresAt !== undefined ? { expiresAt: o.expiresAt } : {}), run: (abort) => run(abort.signal), settle }, outcome };
 }
 
 const gate = (): { wait: Promise<void>; open: () => void } => {
@@ -121,5 +121,38 @@ describe('per-device command queue', () => {
     const o = await a.outcome;
     expect(o.ok ? null : o.error).toMatchObject({ code: 'device_error', errno: 'EACCES', path: '/sys/x' });
     expect(await b.outcome).toEqual({ ok: true, value: 'after' });
+  });
+
+  it('a handler that looks at its signal only after the timeout finds it aborted, with the reason', async () => {
+    const queue = q();
+    let late: AbortSignal | undefined;
+    let release!: () => void;
+    const a: Job = {
+      id: 'a', label: 'a', timeoutMs: 20,
+      run: (abort) => new Promise<void>((r) => { release = () => { late = abort.signal; r(); }; }),
+      settle: () => undefined,
+    };
+    queue.push(a);
+    await new Promise((r) => setTimeout(r, 60));
+    release();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(late?.aborted).toBe(true);
+    expect((late?.reason as Error).message).toBe('timeout');
+  });
+});
+
+describe('LazyAbort', () => {
+  it('makes one signal, on demand, that follows abort before or after it was made', () => {
+    const before = new LazyAbort();
+    before.abort(new Error('x'));
+    expect(before.signal.aborted).toBe(true);
+    expect(before.signal).toBe(before.signal);
+    const after = new LazyAbort();
+    const s = after.signal;
+    let heard = 0;
+    s.addEventListener('abort', () => heard++);
+    after.abort('why');
+    after.abort('again');
+    expect([s.aborted, s.reason, heard]).toEqual([true, 'why', 1]);
   });
 });
