@@ -67,6 +67,28 @@ export function describeConnectError(e: Error & { code?: string | number }): str
   return e.message;
 }
 
+/**
+ * Holds the socket's writes from the moment a read arrives until the turn of
+ * the event loop that handles it is over: the results of a burst of commands
+ * leave in one write(2) instead of one each. A lone command's result waits
+ * only for the end of its own turn.
+ */
+function coalesceWrites(socket: net.Socket): net.Socket {
+  let corked = false;
+  const release = (): void => {
+    corked = false;
+    socket.uncork();
+  };
+  // Added before MQTT.js pipes the socket, in the same synchronous setup: no read can come between.
+  socket.on('data', () => {
+    if (corked) return;
+    corked = true;
+    socket.cork();
+    setImmediate(release);
+  });
+  return socket;
+}
+
 export class MqttTransport implements Transport {
   readonly protocolVersion: 3 | 4 | 5;
   #client: MqttClient | undefined;
@@ -95,13 +117,13 @@ export class MqttTransport implements Transport {
         }
       : {};
     const streamBuilder = (): net.Socket => {
-      if (!ep.secure) return net.createConnection({ host: ep.host, port: ep.port, noDelay: true });
+      if (!ep.secure) return coalesceWrites(net.createConnection({ host: ep.host, port: ep.port, noDelay: true }));
       const socket = tls.connect({
         host: ep.host, port: ep.port, ...tlsFiles, rejectUnauthorized: this.s.rejectUnauthorized,
         ...(net.isIP(ep.host) ? {} : { servername: ep.host }),
       });
       socket.setNoDelay(true);
-      return socket;
+      return coalesceWrites(socket);
     };
     const v5 = this.s.protocolVersion === 5;
     const options: IClientOptions = {
@@ -126,8 +148,18 @@ export class MqttTransport implements Transport {
     this.#client = client;
     // MQTT.js sends the PUBACK as soon as our (synchronous) message handler returns, before
     // the command's promise chain has run; deferring it one turn lets a quick command's result
-    // leave first. The command is already in the journal, so the ack stays safe.
-    client.handleMessage = (_packet, done) => void setImmediate(done);
+    // leave first. The command is in the journal by then (its flush was queued before this one),
+    // so the ack stays safe. The PUBACKs of one turn leave in one write.
+    const acks: Array<() => void> = [];
+    const sendAcks = (): void => {
+      const stream = client.stream as net.Socket;
+      stream.cork();
+      for (const done of acks.splice(0)) done();
+      stream.uncork();
+    };
+    client.handleMessage = (_packet, done) => {
+      if (acks.push(() => done()) === 1) setImmediate(sendAcks);
+    };
 
     client.on('connect', (connack) => {
       this.#up = true;
