@@ -71,13 +71,19 @@ export async function startMosquitto({ noDelay = true, port, extra = [] } = {}) 
 }
 
 /** Spawns `dev2mqtt run` with a config object; resolves once its retained status says online. */
+/** The Node flags on the launcher's `#!` line: the benchmarks run the agent as the installed binary runs. */
+export function launcherNodeFlags() {
+  const first = readFileSync(LAUNCHER, 'utf8').split('\n', 1)[0] ?? '';
+  return (/^#!.*?\bnode\b(.*)$/.exec(first)?.[1] ?? '').split(' ').filter(Boolean);
+}
+
 export async function spawnAgent(config, { env = {}, stdio = 'ignore', nodeArgs = [] } = {}) {
   const dir = tempDir('dev2mqtt-bench-agent-');
   const file = path.join(dir, 'config.json');
   const cfg = { ...config, node: { stateDir: path.join(dir, 'state'), ...config.node } };
   writeFileSync(file, JSON.stringify(cfg));
   const started = performance.now();
-  const proc = spawn(process.execPath, [...nodeArgs, LAUNCHER, 'run', '-c', file], { stdio, env: { ...process.env, ...env } });
+  const proc = spawn(process.execPath, [...launcherNodeFlags(), ...nodeArgs, LAUNCHER, 'run', '-c', file], { stdio, env: { ...process.env, ...env } });
   return { proc, file, started, stop: () => stopProcess(proc) };
 }
 

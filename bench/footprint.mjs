@@ -5,10 +5,11 @@
 // warm-up, next to the raw growth from start and the relay's under the same load),
 // spawn-to-online <= 400 ms.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { atMost, flags, percentile, printRows, row } from './lib.mjs';
-import { connect, ROOT, rssOf, spawnAgent, startMosquitto, stopProcess } from './brokers.mjs';
+import { connect, ROOT, rssOf, spawnAgent, startMosquitto, stopProcess, tempDir } from './brokers.mjs';
 import { startRelay } from './roundtrip.mjs';
 
 const MiB = 1024 * 1024;
@@ -30,13 +31,13 @@ async function nodeFloorMs() {
 }
 
 /** Spawns an agent and times spawn → its `online` on the status topic. */
-async function spawnToOnline(url, node, devices) {
+async function spawnToOnline(url, node, devices, spawnOptions = {}) {
   const watcher = await connect(url);
   const online = new Promise((resolve) => {
     watcher.on('message', (_t, p) => { if (p.toString() === 'online') resolve(performance.now()); });
   });
   await watcher.subscribeAsync(`dev2mqtt/${node}/status`, { qos: 1 });
-  const agent = await spawnAgent({ node: { id: node }, mqtt: { url }, log: { level: 'warn' }, security: { rateLimitPerS: 0 }, telemetry: { intervalMs: 3_600_000 }, devices });
+  const agent = await spawnAgent({ node: { id: node }, mqtt: { url }, log: { level: 'warn' }, security: { rateLimitPerS: 0 }, telemetry: { intervalMs: 3_600_000 }, devices }, spawnOptions);
   const at = await online;
   await watcher.endAsync(true);
   return { agent, ms: at - agent.started };
@@ -75,6 +76,22 @@ async function windowed(url, node, leds, n, window = 500) {
 
 const WARM_UP = 20_000;
 
+/** Spawn options that preload bench/heap-probe.cjs, and a reader of the live heap it reports. */
+function heapProbe() {
+  const out = path.join(tempDir('dev2mqtt-bench-heap-'), 'heap.json');
+  return {
+    spawnOptions: { nodeArgs: ['--expose-gc', '--require', path.join(ROOT, 'bench', 'heap-probe.cjs')], env: { DEV2MQTT_BENCH_HEAP_OUT: out } },
+    /** Live heap bytes after a full GC. Read RSS before calling: the GC shrinks it. */
+    async liveHeap(pid) {
+      rmSync(out, { force: true });
+      process.kill(pid, 'SIGUSR2');
+      for (let i = 0; i < 500 && !existsSync(out); i++) await settle(20);
+      await settle(50);
+      return JSON.parse(readFileSync(out, 'utf8')).heapUsed;
+    },
+  };
+}
+
 /** The bare relay under the same load: how much a Node MQTT process grows by itself. */
 async function relayGrowth(url, n) {
   const relay = await startRelay(url, 'relayfp');
@@ -109,7 +126,8 @@ export async function runFootprintBench() {
       await agent.stop();
     }
     const bare = await bareClientRss(mosq.url);
-    const { agent } = await spawnToOnline(mosq.url, 'fp', demoDevices());
+    const probe = heapProbe();
+    const { agent } = await spawnToOnline(mosq.url, 'fp', demoDevices(), probe.spawnOptions);
     await settle(3000);
     const idle = rssOf(agent.proc.pid);
     const leds = ['led0'];
@@ -118,9 +136,11 @@ export async function runFootprintBench() {
     await windowed(mosq.url, 'fp', leds, WARM_UP);
     await settle(3000);
     const warm = rssOf(agent.proc.pid);
+    const warmHeap = await probe.liveHeap(agent.proc.pid);
     await windowed(mosq.url, 'fp', leds, commands);
     await settle(3000);
     const after = rssOf(agent.proc.pid);
+    const afterHeap = await probe.liveHeap(agent.proc.pid);
     await agent.stop();
     const relay = await relayGrowth(mosq.url, commands);
     return [
@@ -134,6 +154,9 @@ export async function runFootprintBench() {
       row('footprint', 'RSS growth from start (working set forming)', (after / idle - 1) * 100, '%'),
       row('footprint', 'relay RSS growth from start, same load', (relay.after / relay.idle - 1) * 100, '%'),
       row('footprint', `RSS growth over the ${commands.toLocaleString('en')} commands after warm-up`, (after / warm - 1) * 100, '%', atMost(10, '%')),
+      row('footprint', 'live heap after a full GC, after warm-up', warmHeap / MiB, 'MiB'),
+      row('footprint', `live heap after a full GC, after the ${commands.toLocaleString('en')}`, afterHeap / MiB, 'MiB'),
+      row('footprint', 'live heap growth (what a leak grows)', (afterHeap / warmHeap - 1) * 100, '%'),
     ];
   } finally {
     await mosq.stop();
