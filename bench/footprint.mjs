@@ -14,6 +14,8 @@ import { startRelay } from './roundtrip.mjs';
 
 const MiB = 1024 * 1024;
 const settle = (ms) => new Promise((r) => setTimeout(r, ms));
+/** How long RSS is left to settle before a reading; the quick run (CI) only prints, so it waits less. */
+const QUIET_MS = flags.quick ? 1000 : 3000;
 
 function demoDevices() {
   const demo = JSON.parse(readFileSync(`${ROOT}/config/default.json`, 'utf8'));
@@ -47,7 +49,7 @@ async function bareClientRss(url) {
   const script = `import('mqtt').then((m) => m.default.connectAsync(${JSON.stringify(url)})).then(() => process.stdout.write('up\\n'))`;
   const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise((r) => proc.stdout.once('data', r));
-  await settle(2000);
+  await settle(QUIET_MS);
   const rss = rssOf(proc.pid);
   await stopProcess(proc, 'SIGKILL');
   return rss;
@@ -95,7 +97,7 @@ function heapProbe() {
 /** The bare relay under the same load: how much a Node MQTT process grows by itself. */
 async function relayGrowth(url, n) {
   const relay = await startRelay(url, 'relayfp');
-  await settle(2000);
+  await settle(QUIET_MS);
   const idle = rssOf(relay.pid);
   const client = await connect(url);
   let sent = 0;
@@ -108,7 +110,7 @@ async function relayGrowth(url, n) {
   for (let i = 0; i < Math.min(500, n); i++) send();
   await done;
   await client.endAsync(true);
-  await settle(2000);
+  await settle(QUIET_MS);
   const after = rssOf(relay.pid);
   await stopProcess(relay);
   return { idle, after };
@@ -128,17 +130,17 @@ export async function runFootprintBench() {
     const bare = await bareClientRss(mosq.url);
     const probe = heapProbe();
     const { agent } = await spawnToOnline(mosq.url, 'fp', demoDevices(), probe.spawnOptions);
-    await settle(3000);
+    await settle(QUIET_MS);
     const idle = rssOf(agent.proc.pid);
     const leds = ['led0'];
     // V8 and malloc grow to a working set under load once (the bare relay does too, below);
     // growth after that is what a leak would show.
     await windowed(mosq.url, 'fp', leds, WARM_UP);
-    await settle(3000);
+    await settle(QUIET_MS);
     const warm = rssOf(agent.proc.pid);
     const warmHeap = await probe.liveHeap(agent.proc.pid);
     await windowed(mosq.url, 'fp', leds, commands);
-    await settle(3000);
+    await settle(QUIET_MS);
     const after = rssOf(agent.proc.pid);
     const afterHeap = await probe.liveHeap(agent.proc.pid);
     await agent.stop();

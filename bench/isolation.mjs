@@ -63,7 +63,7 @@ async function busyPhase(url, n, rewindMs, paced, tag) {
 }
 
 export async function runIsolationBench() {
-  const rewindMs = flags.quick ? 5000 : 30_000;
+  const rewindMs = flags.quick ? 3000 : 30_000;
   const n = flags.quick ? 1000 : 4000;
   const devices = [
     { id: 'led0', kind: 'led', sim: true, options: { name: 'led0', pollMs: 0 } },
