@@ -8,6 +8,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
+import { freePort } from './ports.mjs';
+
+export { freePort };
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const LAUNCHER = path.join(ROOT, 'dist', 'launch.cjs');
@@ -16,16 +19,6 @@ export function tempDir(prefix = 'dev2mqtt-bench-') {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export async function waitPort(port, proc) {
   for (let i = 0; i < 1000; i++) {

@@ -6,22 +6,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { freePort } from '../../bench/ports.mjs';
 import { tempDir } from './agent.js';
 import { requireTool } from './tools.js';
 
+export { freePort };
+
 export function haveMosquitto(): boolean {
   return requireTool('mosquitto', 'the broker of the integration tests') && requireTool('mosquitto_pub', 'publishes as users do') && requireTool('mosquitto_sub', 'subscribes as users do');
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Waits until something accepts TCP connections on the loopback `port`; fails early if `proc` exits. */
