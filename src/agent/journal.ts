@@ -123,8 +123,7 @@ export class CommandJournal {
         this.#load(line);
       }
     }
-    this.#trim();
-    if (this.#results.size > this.window) dropOldest(this.#results, this.#results.size - this.window, (k) => this.#dropResult(k));
+    this.#trim(0);
     const pending: Array<{ key: string; message: JournaledMessage }> = [];
     const interrupted: Array<{ key: string; message: JournaledMessage }> = [];
     for (const [key, message] of this.#pending) (this.#started.has(key) ? interrupted : pending).push({ key, message });
@@ -214,7 +213,6 @@ export class CommandJournal {
       this.#dropResult(key);
       this.#results.set(key, text);
       this.#bytes += text.length;
-      if (this.#results.size > this.window + this.#slack) dropOldest(this.#results, this.#results.size - this.window, (k) => this.#dropResult(k));
     }
     // Only a journaled command knows where its result goes, so only its result can be sent again.
     if (message && !confirmed) {
@@ -246,11 +244,17 @@ export class CommandJournal {
     this.#started.delete(key);
   }
 
-  /** Pending commands past the window are long dead (their device never answered); and nothing past the byte budget. */
-  #trim(): void {
+  /**
+   * Results past the window go, and unconfirmed ones past the larger of it and
+   * 1,000 (`slack` more are let through, so that a busy agent trims in batches);
+   * pending commands past that are long dead (their device never answered);
+   * and nothing stays past the byte budget.
+   */
+  #trim(slack = this.#slack): void {
     const oldest = <K, V>(m: Map<K, V>): K => m.keys().next().value as K;
+    if (this.#results.size > this.window + slack) dropOldest(this.#results, this.#results.size - this.window, (k) => this.#dropResult(k));
     const most = Math.max(this.window, 1000);
-    if (this.#unconfirmed.size > most + this.#slack) dropOldest(this.#unconfirmed, this.#unconfirmed.size - most, (k) => this.#confirm(k));
+    if (this.#unconfirmed.size > most + slack) dropOldest(this.#unconfirmed, this.#unconfirmed.size - most, (k) => this.#confirm(k));
     while (this.#bytes > MAX_BYTES && this.#results.size) this.#dropResult(oldest(this.#results));
     while (this.#bytes > MAX_BYTES && this.#unconfirmed.size) this.#confirm(oldest(this.#unconfirmed));
     while (this.#pending.size > 1 && (this.#pending.size > Math.max(this.window, 1000) || this.#bytes > MAX_BYTES)) this.#dropPending(oldest(this.#pending));

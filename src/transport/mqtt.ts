@@ -150,7 +150,7 @@ export class MqttTransport implements Transport {
     // the command's promise chain has run; deferring it one turn lets a quick command's result
     // leave first. The command is in the journal by then (its flush was queued before this one),
     // so the ack stays safe. The PUBACKs of one turn leave in one write.
-    const acks: Array<() => void> = [];
+    const acks: Array<Parameters<MqttClient['handleMessage']>[1]> = [];
     const sendAcks = (): void => {
       const stream = client.stream as net.Socket;
       stream.cork();
@@ -158,7 +158,7 @@ export class MqttTransport implements Transport {
       stream.uncork();
     };
     client.handleMessage = (_packet, done) => {
-      if (acks.push(() => done()) === 1) setImmediate(sendAcks);
+      if (acks.push(done) === 1) setImmediate(sendAcks);
     };
 
     client.on('connect', (connack) => {
