@@ -3,7 +3,7 @@
  * No module-level state: several agents run in one process (tests, the fleet
  * benchmark), each with its own broker connection, journal and devices.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/load.js';
 import type { KindRegistry } from '../devices/registry.js';
@@ -13,6 +13,8 @@ import { LibcKernel } from '../kernel/libc.js';
 import type { EmbeddedBroker } from '../transport/embedded.js';
 import { MqttTransport } from '../transport/mqtt.js';
 import type { Transport } from '../transport/transport.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS } from '../devices/kind.js';
+import { readSecretFile } from '../secret-file.js';
 import { version } from '../version.js';
 import { DeviceRuntime, type RuntimeHooks } from './device-runtime.js';
 import { Dispatcher, type Reply } from './dispatcher.js';
@@ -136,30 +138,27 @@ export class Agent {
     this.log.info('stopped');
   }
 
-  #hooks(): RuntimeHooks {
-    const onEvent = this.#o.onEvent;
-    return {
-      event: (id, type, data) => {
-        onEvent?.(id, type, data);
-        this.#telemetry?.event(id, type, data);
-      },
-      stateChanged: (id) => this.#telemetry?.stateChanged(id),
-      availability: (id, online, reason) => {
-        if (!online && reason) this.log.debug({ device: id, reason }, 'device offline');
-        this.#telemetry?.availability(id, online);
-      },
-    };
-  }
+  /** What devices tell the agent; telemetry exists only once connected, so each hook looks it up. */
+  readonly #hooks: RuntimeHooks = {
+    event: (id, type, data) => {
+      this.#o.onEvent?.(id, type, data);
+      this.#telemetry?.event(id, type, data);
+    },
+    stateChanged: (id) => this.#telemetry?.stateChanged(id),
+    availability: (id, online, reason) => {
+      if (!online && reason) this.log.debug({ device: id, reason }, 'device offline');
+      this.#telemetry?.availability(id, online);
+    },
+  };
 
   #createDevices(): void {
-    const hooks = this.#hooks();
     const libc = (): Kernel => (this.#kernel ??= new LibcKernel());
     for (const d of this.config.devices) {
       if (this.#o.only !== undefined && d.id !== this.#o.only) continue;
       const kind = this.#o.registry.get(d.kind);
       if (!kind) throw new Error(`device ${d.id}: kind '${d.kind}' is not registered`);
       this.devices.set(d.id, new DeviceRuntime({
-        kind, config: d, libc, log: this.log, stateDir: this.config.node.stateDir, hooks,
+        kind, config: d, libc, log: this.log, stateDir: this.config.node.stateDir, hooks: this.#hooks,
         reopenMinMs: 500, reopenMaxMs: 10_000,
         ...(Object.prototype.hasOwnProperty.call(this.config.security.rawIoctl, d.id) ? { rawIoctl: this.config.security.rawIoctl[d.id] } : {}),
       }));
@@ -184,14 +183,14 @@ export class Agent {
         describe: () => ({ node: c.node.id, version: version(), groups: c.node.groups, devices: this.#describe() }),
       },
       publish: (r, reply, encoded, delivered) => this.#publishResult(r, reply, encoded, delivered),
-      progress: (id, data) => this.#hooks().event(id, 'progress', data),
+      progress: (id, data) => this.#hooks.event(id, 'progress', data),
     });
   }
 
   #describe(): unknown[] {
     return [...this.devices.values()].map((d) => ({
       id: d.id, kind: d.kind.kind, title: d.kind.title, name: d.config.name, sim: d.config.sim, available: d.online,
-      commands: Object.fromEntries(Object.entries(commandsOf(d)).map(([n, spec]) => [n, { description: spec.description, timeoutMs: spec.timeoutMs ?? 10_000, args: spec.args.describe() }])),
+      commands: Object.fromEntries(Object.entries(commandsOf(d)).map(([n, spec]) => [n, { description: spec.description, timeoutMs: spec.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, args: spec.args.describe() }])),
       events: d.kind.events ?? {},
     }));
   }
@@ -228,7 +227,7 @@ export class Agent {
     const ownBroker = c.mqtt.url === 'embedded' && !c.mqtt.username && c.broker.auth.username !== '';
     const username = ownBroker ? c.broker.auth.username : c.mqtt.username;
     const passwordFile = ownBroker ? c.broker.auth.passwordFile : c.mqtt.passwordFile;
-    const password = (ownBroker ? '' : c.mqtt.password) || (passwordFile ? readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '') : '');
+    const password = (ownBroker ? '' : c.mqtt.password) || (passwordFile ? readSecretFile(passwordFile) : '');
     const transport = new MqttTransport({
       url, clientId: c.mqtt.clientId, username, password, ca: c.mqtt.ca, cert: c.mqtt.cert, key: c.mqtt.key,
       rejectUnauthorized: c.mqtt.rejectUnauthorized, protocolVersion, keepaliveS: c.mqtt.keepaliveS, sessionExpiryS: c.mqtt.sessionExpiryS,

@@ -7,6 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { backoffDelayMs } from '../backoff.js';
 import type { ResolvedDevice } from '../config/load.js';
 import type { AnyKind, Device, DeviceContext } from '../devices/kind.js';
 import type { Kernel } from '../kernel/kernel.js';
@@ -176,8 +177,7 @@ export class DeviceRuntime {
 
   #scheduleReopen(): void {
     if (this.#stopped || this.#reopenTimer) return;
-    const cap = Math.min(this.#opts.reopenMaxMs, this.#opts.reopenMinMs * 2 ** this.#attempt++);
-    const delay = cap / 2 + Math.random() * (cap / 2);
+    const delay = backoffDelayMs(this.#opts.reopenMinMs, this.#opts.reopenMaxMs, this.#attempt++);
     this.#reopenTimer = setTimeout(() => {
       this.#reopenTimer = undefined;
       void this.#open();

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CommandError, toErrorBody, type ErrorBody } from '../devices/errors.js';
-import type { CommandContext } from '../devices/kind.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS, type CommandContext } from '../devices/kind.js';
 import { formatIssues } from '../schema/schema.js';
 import type { InboundMessage } from '../transport/transport.js';
 import type { DeviceRuntime } from './device-runtime.js';
@@ -42,8 +42,6 @@ export interface DispatcherOptions {
   /** Publishes a command's progress event. */
   readonly progress: (device: string, data: Record<string, unknown>) => void;
 }
-
-const DEFAULT_TIMEOUT_MS = 10_000;
 
 /** The passthrough of a device, or `forbidden` when the config does not enable it there. */
 function rawIoctlOf(rt: DeviceRuntime): RawIoctl {
@@ -208,7 +206,7 @@ export class Dispatcher {
     }
     const cmd = parsed.command;
     if (cmd.id) id = cmd.id;
-    const expiresAt = [cmd.expiresAt, h.mqttExpiry].filter((t): t is number => t !== undefined).reduce<number | undefined>((a, b) => (a === undefined ? b : Math.min(a, b)), undefined);
+    const expiresAt = cmd.expiresAt === undefined ? h.mqttExpiry : h.mqttExpiry === undefined ? cmd.expiresAt : Math.min(cmd.expiresAt, h.mqttExpiry);
     if (expiresAt !== undefined && Date.now() > expiresAt) {
       return fail({ code: 'expired', message: `arrived after it expired (${isoTime(expiresAt)})` });
     }
@@ -234,7 +232,7 @@ export class Dispatcher {
       rt.submit({
         id,
         label: address.command,
-        timeoutMs: cmd.timeoutMs ?? spec.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        timeoutMs: cmd.timeoutMs ?? spec.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
         ...(expiresAt !== undefined ? { expiresAt } : {}),
         run: (abort) => {
           h.started?.();

@@ -257,7 +257,7 @@ export class CommandJournal {
     if (this.#unconfirmed.size > most + slack) dropOldest(this.#unconfirmed, this.#unconfirmed.size - most, (k) => this.#confirm(k));
     while (this.#bytes > MAX_BYTES && this.#results.size) this.#dropResult(oldest(this.#results));
     while (this.#bytes > MAX_BYTES && this.#unconfirmed.size) this.#confirm(oldest(this.#unconfirmed));
-    while (this.#pending.size > 1 && (this.#pending.size > Math.max(this.window, 1000) || this.#bytes > MAX_BYTES)) this.#dropPending(oldest(this.#pending));
+    while (this.#pending.size > 1 && (this.#pending.size > most || this.#bytes > MAX_BYTES)) this.#dropPending(oldest(this.#pending));
   }
 
   /**
@@ -306,9 +306,15 @@ export class CommandJournal {
     const tmp = `${this.#file}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
     let lines = 0;
+    // Written in large pieces: at start-up a full window is ten thousand lines.
+    let chunk = '';
     const put = (line: string): void => {
-      writeSync(fd, `${line}\n`);
+      chunk += `${line}\n`;
       lines++;
+      if (chunk.length >= 1 << 20) {
+        writeSync(fd, chunk);
+        chunk = '';
+      }
     };
     for (const [k, text] of this.#results) {
       if (!this.#unconfirmed.has(k)) put(`{"t":"r","k":${JSON.stringify(k)},"r":${text},"p":1}`);
@@ -322,6 +328,7 @@ export class CommandJournal {
       put(`{"t":"a","k":${JSON.stringify(k)},"m":${JSON.stringify(m)}}`);
       if (this.#started.has(k)) put(`{"t":"s","k":${JSON.stringify(k)}}`);
     }
+    if (chunk) writeSync(fd, chunk);
     closeSync(fd);
     this.close();
     renameSync(tmp, this.#file);

@@ -4,9 +4,10 @@
  * reaches the device between them, and stops at the first error.
  */
 import { CommandError, toErrorBody, type ErrorBody } from '../devices/errors.js';
-import type { CommandContext } from '../devices/kind.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS, type CommandContext } from '../devices/kind.js';
 import { formatIssues, s, type Issue } from '../schema/schema.js';
 import type { DeviceRuntime } from './device-runtime.js';
+import { elapsedMs } from './result.js';
 
 export interface NodeCommandEnv {
   readonly node: string;
@@ -39,8 +40,6 @@ export class BatchFailed extends Error {
     super(error.message);
   }
 }
-
-const DEFAULT_TIMEOUT_MS = 10_000;
 
 const batchArgs = s.object({
   device: s.string({ minLength: 1, maxLength: 64 }),
@@ -79,7 +78,7 @@ function batch(env: NodeCommandEnv, rawArgs: unknown, timeoutMs: number | undefi
   });
   if (issues.length) throw new CommandError('bad_args', formatIssues(issues), { issues });
   const ready = steps as NonNullable<(typeof steps)[number]>[];
-  const total = timeoutMs ?? ready.reduce((sum, st) => sum + (st.spec.timeoutMs ?? DEFAULT_TIMEOUT_MS), 0);
+  const total = timeoutMs ?? ready.reduce((sum, st) => sum + (st.spec.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS), 0);
   return {
     kind: 'device',
     device,
@@ -92,10 +91,10 @@ function batch(env: NodeCommandEnv, rawArgs: unknown, timeoutMs: number | undefi
         if (signal.aborted) return new BatchFailed({ code: 'canceled', message: `batch stopped before step ${i + 1} (${st.command})` }, done);
         try {
           const result = await st.spec.run(device.device, st.args, { ...ctx, signal });
-          done.push({ command: st.command, ok: true, result: result ?? {}, ms: Math.round((performance.now() - t0) * 100) / 100 });
+          done.push({ command: st.command, ok: true, result: result ?? {}, ms: elapsedMs(t0) });
         } catch (e) {
           const error = toErrorBody(e);
-          done.push({ command: st.command, ok: false, error, ms: Math.round((performance.now() - t0) * 100) / 100 });
+          done.push({ command: st.command, ok: false, error, ms: elapsedMs(t0) });
           return new BatchFailed({ ...error, message: `step ${i + 1} (${st.command}) failed: ${error.message}` }, done);
         }
       }

@@ -61,12 +61,11 @@ export function parsePayload(payload: Uint8Array, maxBytes: number): PayloadResu
   if (value === null) return fail('bad_payload', 'payload must be a JSON object or a single value, not null');
   if (typeof value !== 'object') return { ok: true, command: { args: { value: isJson ? value : text } } };
 
-  // Copy own keys into a null-prototype object: `__proto__` stays a plain key.
-  const args: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) args[k] = v;
+  // A spread defines own properties: a `__proto__` key from JSON stays a plain key.
+  const args: Record<string, unknown> = { ...(value as Record<string, unknown>) };
 
   let id: string | undefined;
-  if ('id' in args) {
+  if (Object.hasOwn(args, 'id')) {
     const raw = args.id;
     if (typeof raw === 'number' && Number.isFinite(raw)) id = String(raw);
     else if (typeof raw === 'string' && raw.length > 0 && raw.length <= MAX_ID_LENGTH) id = raw;
@@ -74,13 +73,13 @@ export function parsePayload(payload: Uint8Array, maxBytes: number): PayloadResu
     delete args.id;
   }
   let expiresAt: number | undefined;
-  if ('expiresAt' in args) {
+  if (Object.hasOwn(args, 'expiresAt')) {
     expiresAt = parseTime(args.expiresAt);
     if (expiresAt === undefined) return fail('bad_args', '"expiresAt" must be epoch milliseconds or an ISO 8601 time', id);
     delete args.expiresAt;
   }
   let timeoutMs: number | undefined;
-  if ('timeoutMs' in args) {
+  if (Object.hasOwn(args, 'timeoutMs')) {
     const t = args.timeoutMs;
     if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_TIMEOUT_MS) {
       return fail('bad_args', `"timeoutMs" must be an integer from 1 to ${MAX_TIMEOUT_MS}`, id);
@@ -91,7 +90,7 @@ export function parsePayload(payload: Uint8Array, maxBytes: number): PayloadResu
   return {
     ok: true,
     command: {
-      args: { ...args },
+      args,
       ...(id !== undefined ? { id } : {}),
       ...(expiresAt !== undefined ? { expiresAt } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),

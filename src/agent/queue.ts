@@ -58,7 +58,6 @@ interface Running {
 
 interface Slot {
   readonly job: Job;
-  readonly enqueuedAt: number;
   timer?: NodeJS.Timeout;
   settled: boolean;
 }
@@ -88,7 +87,7 @@ export class CommandQueue {
   }
 
   push(job: Job): void {
-    const slot: Slot = { job, enqueuedAt: this.hooks.now(), settled: false };
+    const slot: Slot = { job, settled: false };
     if (this.#closed) {
       this.#settle(slot, { ok: false, error: { code: 'canceled', message: 'the agent is shutting down' } });
       return;

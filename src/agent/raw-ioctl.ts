@@ -13,6 +13,7 @@
  *   {base}/{node}/{device}/cmd/ioctl  {"request": "TIOCMGET"}
  *   {"request": "TCSETS2", "arg": "<the struct as hex>", "encoding": "hex"}
  */
+import { REQUEST_NAME_PATTERN } from '../config/schema.js';
 import { CommandError } from '../devices/errors.js';
 import { command, type CommandSpec, type Device } from '../devices/kind.js';
 import type { Arch } from '../kernel/arch.js';
@@ -44,7 +45,7 @@ export function rawIoctlProblems(allow: Readonly<Record<string, readonly string[
 }
 
 const argsSchema = s.object({
-  request: s.string({ pattern: /^[A-Z0-9_]{1,64}$/, patternText: 'a request name such as TIOCMGET' }).doc('a request name the config allows for this device'),
+  request: s.string({ pattern: REQUEST_NAME_PATTERN, patternText: 'a request name such as TIOCMGET' }).doc('a request name the config allows for this device'),
   arg: s.union(s.int(), s.string({ maxLength: 65_536 })).optional().doc('an int (by value, or for a pointer to an int), or the struct as hex/base64'),
   encoding: s.enum(['hex', 'base64'] as const).default('hex').doc('how a struct `arg` is written, and how the result gives it back'),
 });

@@ -33,16 +33,21 @@ export function elapsedMs(since: number, now = performance.now()): number {
   return Math.round((now - since) * 100) / 100;
 }
 
+/** JSON with BigInts as decimal strings; still throws on a cycle. */
+export function jsonWithBigInts(v: unknown): string {
+  try {
+    // A replacer takes JSON.stringify off its fast path for every call; only a BigInt needs one.
+    return JSON.stringify(v);
+  } catch {
+    // A BigInt (TypeError) gets the replacer below; a cycle fails there again.
+    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
+  }
+}
+
 /** JSON that never throws: a handler returning BigInt or a cycle must not cost the result. */
 export function encodeResult(r: CommandResult): string {
   try {
-    // A replacer takes JSON.stringify off its fast path for every result; only a BigInt needs one.
-    return JSON.stringify(r);
-  } catch {
-    // A BigInt (TypeError) gets the replacer below; a cycle fails there again and becomes the error result.
-  }
-  try {
-    return JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    return jsonWithBigInts(r);
   } catch (e) {
     return JSON.stringify({ ...r, ok: false, result: undefined, error: { code: 'device_error', message: `result could not be encoded: ${(e as Error).message}` } });
   }

@@ -9,6 +9,7 @@ import type { Transport } from '../transport/transport.js';
 import type { CommandSpec, Device } from '../devices/kind.js';
 import type { DeviceRuntime } from './device-runtime.js';
 import { RAW_IOCTL_COMMAND } from './raw-ioctl.js';
+import { jsonWithBigInts as json } from './result.js';
 import { deviceTopic, nodeTopic, type TopicScheme } from './topics.js';
 
 export interface TelemetryOptions {
@@ -34,8 +35,6 @@ interface DeviceSlot {
 export function commandsOf(d: DeviceRuntime): Readonly<Record<string, CommandSpec<Device, unknown>>> {
   return d.rawIoctl && !Object.prototype.hasOwnProperty.call(d.kind.commands, RAW_IOCTL_COMMAND) ? { ...d.kind.commands, [RAW_IOCTL_COMMAND]: d.rawIoctl.spec } : d.kind.commands;
 }
-
-const json = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
 
 export class Telemetry {
   readonly #o: TelemetryOptions;

@@ -171,7 +171,6 @@ export async function loadConfig(opts: LoadOptions): Promise<AgentConfig> {
   c.mqtt.key = rel(c.mqtt.key);
   c.broker.auth.passwordFile = rel(c.broker.auth.passwordFile);
   if (!c.mqtt.clientId) c.mqtt.clientId = `dev2mqtt_${c.node.id}`;
-  if (!c.mqtt.password && env.DEV2MQTT_MQTT_PASSWORD) c.mqtt.password = env.DEV2MQTT_MQTT_PASSWORD;
 
   checkReadable(c.mqtt.passwordFile, 'mqtt.passwordFile', issues);
   checkReadable(c.mqtt.ca, 'mqtt.ca', issues);

@@ -8,6 +8,8 @@ import os from 'node:os';
 import type { Schema } from 'convict';
 
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** An ioctl request's name as the catalogue spells it (security.rawIoctl, the `ioctl` command). */
+export const REQUEST_NAME_PATTERN = /^[A-Z0-9_]{1,64}$/;
 /** A node id that would read as `{base}/group/…` must not exist. */
 const RESERVED_NODE_IDS = new Set(['group']);
 
@@ -134,7 +136,7 @@ export function configSchema(): Schema<AgentConfigShape> {
           check(typeof v === 'object' && v !== null && !Array.isArray(v), 'must be an object {deviceId: [request names]}');
           for (const [dev, names] of Object.entries(v as Record<string, unknown>)) {
             check(ID_PATTERN.test(dev), `"${dev}" is not a device id`);
-            check(Array.isArray(names) && names.every((n) => typeof n === 'string' && /^[A-Z0-9_]{1,64}$/.test(n)), `${dev} must list request names such as "MTIOCGET"`);
+            check(Array.isArray(names) && names.every((n) => typeof n === 'string' && REQUEST_NAME_PATTERN.test(n)), `${dev} must list request names such as "MTIOCGET"`);
           }
         },
           default: {},

@@ -32,10 +32,13 @@ export interface CommandContext {
   progress(data: Record<string, unknown>): void;
 }
 
+/** A command's timeout when its kind names none. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
+
 export interface CommandSpec<D, A = unknown> {
   readonly description: string;
   readonly args: Schema<A>;
-  /** Default timeout; a command's `timeoutMs` argument overrides it. */
+  /** Default timeout (else DEFAULT_COMMAND_TIMEOUT_MS); a command's `timeoutMs` argument overrides it. */
   readonly timeoutMs?: number;
   run(device: D, args: A, ctx: CommandContext): unknown;
 }

@@ -4,11 +4,11 @@
  * address is refused at config time unless broker.auth is set. aedes speaks
  * MQTT 3.1.1 only, so the agent connects to it with 3.1.1.
  */
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { Aedes } from 'aedes';
 import type { Logger } from 'pino';
+import { readSecretFile } from '../secret-file.js';
 
 export interface EmbeddedSettings {
   readonly host: string;
@@ -31,7 +31,7 @@ export async function startEmbeddedBroker(s: EmbeddedSettings, log: Logger): Pro
   const aedes = await Aedes.createBroker({ drainTimeout: 30_000 });
   if (s.username) {
     const expectedUser = Buffer.from(s.username);
-    const expectedPass = Buffer.from(readFileSync(s.passwordFile, 'utf8').replace(/\r?\n$/, ''));
+    const expectedPass = Buffer.from(readSecretFile(s.passwordFile));
     aedes.authenticate = (client, username, password, done) => {
       const ok = username !== undefined && password !== undefined && sameSecret(Buffer.from(username), expectedUser) && sameSecret(password, expectedPass);
       if (!ok) log.warn({ client: client.id }, 'embedded broker: login refused');

@@ -10,6 +10,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { MqttClient, type IClientOptions, type IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
+import { backoffDelayMs } from '../backoff.js';
 import type { InboundMessage, PublishOptions, Transport, TransportHandlers } from './transport.js';
 
 export interface MqttSettings {
@@ -196,9 +197,7 @@ export class MqttTransport implements Transport {
 
   #scheduleReconnect(): void {
     if (this.#stopping || this.#reconnectTimer) return;
-    const cap = Math.min(this.s.reconnectMaxMs, this.s.reconnectMinMs * 2 ** this.#attempt++);
-    // "Equal jitter": never hammer at once, never wait longer than the cap.
-    const delay = cap / 2 + Math.random() * (cap / 2);
+    const delay = backoffDelayMs(this.s.reconnectMinMs, this.s.reconnectMaxMs, this.#attempt++);
     this.log.debug({ delayMs: Math.round(delay), attempt: this.#attempt }, 'reconnecting');
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
