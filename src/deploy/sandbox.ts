@@ -11,6 +11,7 @@ import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { ResolvedDevice } from '../config/load.js';
 import { chipPath } from '../devices/gpio/chip.js';
+import { ledDir } from '../devices/led/files.js';
 
 export interface Sandbox {
   readonly deviceAllow: string[];
@@ -49,7 +50,7 @@ export function sandboxFor(devices: readonly ResolvedDevice[], resolve: Resolve 
     if (d.sim) continue;
     switch (d.kind) {
       case 'led': {
-        const dir = path.join(option(d, 'sysfsRoot') ?? '/sys', 'class', 'leds', option(d, 'name') ?? '');
+        const dir = ledDir(option(d, 'sysfsRoot') ?? '/sys', option(d, 'name') ?? '');
         // '-': a missing LED must not keep the service from starting (the agent retries it).
         add(readWritePaths, `-${resolve(dir) ?? dir}`);
         break;

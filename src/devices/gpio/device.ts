@@ -83,12 +83,10 @@ export class GpioDevice implements Device, LineEvents {
   edges(events: readonly EdgeEvent[], value: 0 | 1): void {
     if (!events.length && value === this.#value) return;
     for (const e of events) {
-      this.ctx.emit('edge', {
-        edge: e.edge, value: e.edge === 'rising' ? 1 : 0,
-        // A kernel ns timestamp exceeds 2^53: a string keeps every digit through JSON.
-        timestampNs: e.timestampNs.toString(), seqno: e.seqno, lineSeqno: e.lineSeqno,
-      });
-      this.#lastEdge = { edge: e.edge, timestampNs: e.timestampNs.toString(), seqno: e.seqno };
+      // A kernel ns timestamp exceeds 2^53: a string keeps every digit through JSON.
+      const timestampNs = e.timestampNs.toString();
+      this.ctx.emit('edge', { edge: e.edge, value: e.edge === 'rising' ? 1 : 0, timestampNs, seqno: e.seqno, lineSeqno: e.lineSeqno });
+      this.#lastEdge = { edge: e.edge, timestampNs, seqno: e.seqno };
     }
     this.#edges += events.length;
     this.#value = value;

@@ -190,11 +190,6 @@ export class SimGpioChip {
     return this.#line(offset).level;
   }
 
-  offsetOf(name: string): number | undefined {
-    const i = this.#lines.findIndex((l) => l.name === name);
-    return i < 0 ? undefined : i;
-  }
-
   /** The chip goes away (a USB expander unplugged): ioctls fail with ENODEV, line fds hang up. */
   unplug(): void {
     this.#present = false;

@@ -28,7 +28,7 @@ function counted(name: string, description: string, op: MtOpName, timeoutMs: num
   return command({ description, args: count(what, min), timeoutMs, run: (dev: TapeDevice, a) => operate(dev, name, op, a.count) });
 }
 
-export function requireReady(dev: TapeDevice, st: TapeStatus, want: { online?: boolean; writable?: boolean }): void {
+function requireReady(dev: TapeDevice, st: TapeStatus, want: { online?: boolean; writable?: boolean }): void {
   const id = dev.ctx.id;
   if (want.online && !st.online) {
     const why = st.doorOpen ? `${id} has no tape loaded (door open): load a cartridge, then retry` : `${id} is not online (the drive is not ready)`;

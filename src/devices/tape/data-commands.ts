@@ -6,7 +6,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { s } from '../../schema/schema.js';
 import { isKernelError } from '../../kernel/errors.js';
-import { command, type CommandContext, type CommandSpec } from '../kind.js';
+import { command, type CommandSpec } from '../kind.js';
 import { CommandError } from '../errors.js';
 import { ENCODINGS, decodePayload, encodePayload, toRecords } from './data.js';
 import type { TapeDevice } from './device.js';
@@ -72,10 +72,6 @@ async function readFull(handle: FileHandle, buf: Buffer): Promise<number> {
   return got;
 }
 
-function checkAborted(ctx: CommandContext): void {
-  if (ctx.signal.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new CommandError('canceled', 'stopped');
-}
-
 export const dataCommands: Record<string, CommandSpec<TapeDevice, unknown>> = {
   write: command({
     description: 'write data to tape: one record (variable-block mode) or blockSize records (fixed mode; the last one zero-padded)',
@@ -132,7 +128,7 @@ export const dataCommands: Record<string, CommandSpec<TapeDevice, unknown>> = {
         await dev.busyWhile('writeFile', async () => {
           const buf = Buffer.alloc(chunk);
           for (;;) {
-            checkAborted(ctx);
+            ctx.signal.throwIfAborted();
             const bytesRead = await readFull(src.handle, buf);
             if (bytesRead === 0) break;
             const recs = toRecords(buf.subarray(0, bytesRead), bs, { pad: true, recordBytes: chunk, chunkBytes: chunk });
@@ -167,7 +163,7 @@ export const dataCommands: Record<string, CommandSpec<TapeDevice, unknown>> = {
       try {
         await dev.busyWhile('readFile', async () => {
           for (;;) {
-            checkAborted(ctx);
+            ctx.signal.throwIfAborted();
             let data: Buffer;
             try {
               data = await dev.io.read(n);

@@ -118,7 +118,7 @@ export interface TapeStatus {
 }
 
 /** `long` members hold 32-bit masks: read them unsigned whether `long` is 4 or 8 bytes. */
-const u32 = (n: number): number => Number(BigInt.asUintN(32, BigInt(Math.trunc(n))));
+const u32 = (n: number): number => n >>> 0;
 
 export function decodeStatus(raw: MtGet): TapeStatus {
   const gstat = u32(raw.mt_gstat);

@@ -32,10 +32,6 @@ export class TapeIo {
     return new TapeIo(kernel.open(path, O.RDWR | O.NONBLOCK | O.CLOEXEC), kernel.arch);
   }
 
-  get path(): string {
-    return this.file.path;
-  }
-
   /** One MTIOCTOP operation (`mt` does the same), off the event loop. */
   async op(name: MtOpName, count = 1): Promise<void> {
     const arg = encode(mtop, this.arch, { mt_op: MT[name], mt_count: count });

@@ -123,11 +123,11 @@ export class AtModel {
     const op = m[2] === '=?' ? 'test' : m[2] === '?' ? 'read' : m[2] !== undefined ? 'set' : 'exec';
     const arg = m[3] !== undefined ? Number.parseInt(m[3], 10) : NaN;
     const id = this.identity;
-    const setting = (get: () => number, set: (v: number) => void, max: number, show: () => string): string | undefined => {
+    const setting = (set: (v: number) => void, max: number, show: () => string): string | undefined => {
       if (op === 'read') info.push(show());
       else if (op === 'test') info.push(`${name}: (0-${max})`);
       else if (op === 'set' && Number.isInteger(arg) && arg >= 0 && arg <= max) set(arg);
-      else if (op === 'exec') return get() >= 0 ? undefined : this.#error();
+      else if (op === 'exec') return undefined;
       else return this.#error();
       return undefined;
     };
@@ -145,10 +145,10 @@ export class AtModel {
         if (op !== 'read') return this.#error();
         info.push('+CPIN: READY');
         return undefined;
-      case '+CMEE': return setting(() => this.cmee, (v) => { this.cmee = v; }, 2, () => `+CMEE: ${this.cmee}`);
-      case '+CREG': return setting(() => this.creg, (v) => { this.creg = v; }, 2, () => `+CREG: ${this.creg},1`);
-      case '+CLIP': return setting(() => Number(this.clip), (v) => { this.clip = v === 1; }, 1, () => `+CLIP: ${Number(this.clip)},1`);
-      case '+CFUN': return setting(() => this.cfun, (v) => { this.cfun = v; }, 1, () => `+CFUN: ${this.cfun}`);
+      case '+CMEE': return setting((v) => { this.cmee = v; }, 2, () => `+CMEE: ${this.cmee}`);
+      case '+CREG': return setting((v) => { this.creg = v; }, 2, () => `+CREG: ${this.creg},1`);
+      case '+CLIP': return setting((v) => { this.clip = v === 1; }, 1, () => `+CLIP: ${Number(this.clip)},1`);
+      case '+CFUN': return setting((v) => { this.cfun = v; }, 1, () => `+CFUN: ${this.cfun}`);
       default: return this.#error();
     }
   }

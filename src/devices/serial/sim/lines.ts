@@ -109,10 +109,6 @@ export class SimLines {
     });
   }
 
-  check(request: string): void {
-    if (this.#hungUp) throw KernelError.of('EIO', { syscall: 'ioctl', request });
-  }
-
   #setHost(want: Partial<Record<HostLine, boolean>>): void {
     for (const line of ['dtr', 'rts'] as const) {
       const on = want[line];

@@ -48,7 +48,6 @@ export class SimModem {
   }
 
   get plug(): Plug | undefined { return this.#plug; }
-  get linkPath(): string { return this.#o.linkPath; }
 
   /** A new pty, the symlink pointed at its slave. Refuses to replace anything but a symlink. */
   plugIn(): Plug {

@@ -68,9 +68,7 @@ export class Medium {
     return m;
   }
 
-  get file(): string { return this.#journal.file; }
   get length(): number { return this.#items.length; }
-  get fileBytes(): number { return this.#journal.size; }
 
   item(i: number): Item | undefined {
     return this.#items[i];

@@ -19,16 +19,12 @@ const WEOF_BEFORE: ReadonlySet<number> = new Set([MT.REW, MT.OFFL, MT.SEEK, MT.B
 /** Operations that leave the read/write direction as it is. */
 const KEEP_RW: ReadonlySet<number> = new Set([MT.NOP, MT.SETBLK, MT.SETDENSITY, MT.WSM, MT.SETDRVBUFFER, MT.SETPART]);
 
-export interface OpEnv {
-  /** CAP_SYS_ADMIN: MTSETDRVBUFFER is for root only. */
-  readonly privileged: boolean;
-}
-
 /** The MTIOCTOP entry point (st_ioctl's mtop branch). */
-export function mtioctop(st: St, op: number, countIn: number, env: OpEnv): void {
+export function mtioctop(st: St, op: number, countIn: number): void {
   const { s } = st;
   let count = countIn;
-  if (op === MT.SETDRVBUFFER && !env.privileged) fail('EPERM');
+  // CAP_SYS_ADMIN: MTSETDRVBUFFER is for root only.
+  if (op === MT.SETDRVBUFFER && process.geteuid?.() !== 0) fail('EPERM');
   if (s.eof === EOF.FM_HIT) {
     // A fixed-block read stopped at a filemark it has not reported yet: that file counts as passed.
     if (op === MT.FSF || op === MT.FSFM || op === MT.EOM) count -= 1;

@@ -9,7 +9,7 @@ import type { MtGet } from '../../../kernel/structs.js';
 import { GMT, MT, MT_ISSCSI2, MT_ST_BLKSIZE_MASK, MT_ST_DENSITY_SHIFT } from '../mtio.js';
 import { Drive, type DriveParams, type DriveState } from './drive.js';
 import { Medium } from './medium.js';
-import { getLocation, intIoctl, mtioctop, type OpEnv } from './st-ops.js';
+import { getLocation, intIoctl, mtioctop } from './st-ops.js';
 import { stRead, stWrite } from './st-io.js';
 import { EOF, checkTape, fail, flushBuffer, initialStState, type St, type StState } from './st-state.js';
 
@@ -92,10 +92,6 @@ export class StModel implements St {
     this.medium.saveState(JSON.stringify(saved));
   }
 
-  get privileged(): boolean {
-    return typeof process.geteuid === 'function' && process.geteuid() === 0;
-  }
-
   /** st_open(): one open at a time; a blocking open needs a ready, writable-if-asked tape. */
   open(flags: OpenFlags): void {
     const { s } = this;
@@ -140,9 +136,9 @@ export class StModel implements St {
     }
   }
 
-  op(op: number, count: number, env: OpEnv = { privileged: this.privileged }): void {
+  op(op: number, count: number): void {
     try {
-      mtioctop(this, op, count, env);
+      mtioctop(this, op, count);
     } finally {
       this.save();
     }
