@@ -52,9 +52,8 @@ export async function startMosquitto({ noDelay = true, port, extra = [] } = {}) 
     port: p,
     url: `mqtt://127.0.0.1:${p}`,
     get pid() { return proc.pid; },
-    async stop(signal = 'SIGTERM') {
-      if (proc.exitCode !== null) return;
-      await new Promise((r) => { proc.once('exit', r); proc.kill(signal); });
+    stop(signal = 'SIGTERM') {
+      return stopProcess(proc, signal);
     },
     async restart(signal = 'SIGKILL') {
       await this.stop(signal);
@@ -63,13 +62,13 @@ export async function startMosquitto({ noDelay = true, port, extra = [] } = {}) 
   };
 }
 
-/** Spawns `dev2mqtt run` with a config object; resolves once its retained status says online. */
 /** The Node flags on the launcher's `#!` line: the benchmarks run the agent as the installed binary runs. */
 export function launcherNodeFlags() {
   const first = readFileSync(LAUNCHER, 'utf8').split('\n', 1)[0] ?? '';
   return (/^#!.*?\bnode\b(.*)$/.exec(first)?.[1] ?? '').split(' ').filter(Boolean);
 }
 
+/** Spawns `dev2mqtt run` with a config object (started: when, for spawn-to-online times). */
 export async function spawnAgent(config, { env = {}, stdio = 'ignore', nodeArgs = [] } = {}) {
   const dir = tempDir('dev2mqtt-bench-agent-');
   const file = path.join(dir, 'config.json');

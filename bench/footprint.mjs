@@ -55,8 +55,8 @@ async function bareClientRss(url) {
   return rss;
 }
 
-/** n commands with at most `window` in flight, spread over the LED devices. */
-async function windowed(url, node, leds, n, window = 500) {
+/** n commands with at most `window` in flight, spread over the LED devices (`base`: the relay's too). */
+async function windowed(url, node, leds, n, window = 500, base = 'dev2mqtt') {
   const client = await connect(url);
   let sent = 0;
   let got = 0;
@@ -64,13 +64,13 @@ async function windowed(url, node, leds, n, window = 500) {
   const done = new Promise((r) => { finish = r; });
   const send = () => {
     const i = sent++;
-    client.publish(`dev2mqtt/${node}/${leds[i % leds.length]}/cmd/set`, i % 2 ? 'ON' : 'OFF', { qos: 1 });
+    client.publish(`${base}/${node}/${leds[i % leds.length]}/cmd/set`, i % 2 ? 'ON' : 'OFF', { qos: 1 });
   };
   client.on('message', () => {
     if (++got === n) finish();
     else if (sent < n) send();
   });
-  await client.subscribeAsync(`dev2mqtt/${node}/+/result`, { qos: 1 });
+  await client.subscribeAsync(`${base}/${node}/+/result`, { qos: 1 });
   for (let i = 0; i < Math.min(window, n); i++) send();
   await done;
   await client.endAsync(true);
@@ -99,17 +99,7 @@ async function relayGrowth(url, n) {
   const relay = await startRelay(url, 'relayfp');
   await settle(QUIET_MS);
   const idle = rssOf(relay.pid);
-  const client = await connect(url);
-  let sent = 0;
-  let got = 0;
-  let finish;
-  const done = new Promise((r) => { finish = r; });
-  const send = () => { sent++; client.publish('relayfp/x/led0/cmd/set', sent % 2 ? 'ON' : 'OFF', { qos: 1 }); };
-  client.on('message', () => { if (++got === n) finish(); else if (sent < n) send(); });
-  await client.subscribeAsync('relayfp/x/+/result', { qos: 1 });
-  for (let i = 0; i < Math.min(500, n); i++) send();
-  await done;
-  await client.endAsync(true);
+  await windowed(url, 'x', ['led0'], n, 500, 'relayfp');
   await settle(QUIET_MS);
   const after = rssOf(relay.pid);
   await stopProcess(relay);
