@@ -151,14 +151,17 @@ install_if_changed() {
 
 CONF=$(in_root /etc/dev2mqtt/config.json)
 install -d -m 0750 -o 0 -g "$GID" "$(in_root /etc/dev2mqtt)"
+# The config as it should be: the file given, else the one installed (probed on a first install),
+# with the keys given on the command line; installed once, so that a repeated run changes nothing.
+WANT="$TMP/config.json"
 if [[ -n $CONFIG_SRC ]]; then
-  install_if_changed "$CONFIG_SRC" "$CONF" 0640 "$GID" && CHANGED+=("config")
-elif [[ ! -e $CONF ]]; then
-  "$BIN" probe --output "$TMP/config.json" >/dev/null
-  install_if_changed "$TMP/config.json" "$CONF" 0640 "$GID" && CHANGED+=("config (from dev2mqtt probe)")
+  cp "$CONFIG_SRC" "$WANT"; WHAT="config"
+elif [[ -e $CONF ]]; then
+  cp "$CONF" "$WANT"; WHAT="config"
+else
+  "$BIN" probe --output "$WANT" >/dev/null; WHAT="config (from dev2mqtt probe)"
 fi
 if [[ -n $NODE_ID || -n $NODE_GROUPS || -n $MQTT_URL ]]; then
-  cp "$CONF" "$TMP/edited.json"
   NODE_ID=$NODE_ID NODE_GROUPS=$NODE_GROUPS MQTT_URL=$MQTT_URL node -e '
     const fs = require("fs");
     const file = process.argv[1];
@@ -168,9 +171,10 @@ if [[ -n $NODE_ID || -n $NODE_GROUPS || -n $MQTT_URL ]]; then
     if (e.NODE_GROUPS) (c.node ??= {}).groups = e.NODE_GROUPS.split(",").map((g) => g.trim()).filter(Boolean);
     if (e.MQTT_URL) (c.mqtt ??= {}).url = e.MQTT_URL;
     fs.writeFileSync(file, JSON.stringify(c, null, 2) + "\n");
-  ' "$TMP/edited.json"
-  install_if_changed "$TMP/edited.json" "$CONF" 0640 "$GID" && CHANGED+=("config keys")
+  ' "$WANT"
+  if [[ -e $CONF ]]; then WHAT="config keys"; fi
 fi
+install_if_changed "$WANT" "$CONF" 0640 "$GID" && CHANGED+=("$WHAT")
 "$BIN" check-config --config "$CONF" >/dev/null || die "$CONF is not valid; see: $BIN check-config -c $CONF"
 
 UDEV_RULE=$(in_root /etc/udev/rules.d/99-dev2mqtt.rules)

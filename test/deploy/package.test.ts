@@ -124,6 +124,12 @@ describe.skipIf(!haveTools)('deploy/install.sh', () => {
     const third = install('--node-id', 'pi-42', '--groups', 'leds,ground');
     expect(third.stdout).toMatch(/done: config keys$/m);
     expect(JSON.parse(readFileSync(at('etc/dev2mqtt/config.json'), 'utf8'))).toMatchObject({ node: { id: 'pi-42', groups: ['leds', 'ground'] } });
+    // The same file and keys again: the config is what they make already, so nothing changes.
+    const confMtime = statSync(at('etc/dev2mqtt/config.json')).mtimeMs;
+    const fourth = install('--node-id', 'pi-42', '--groups', 'leds,ground');
+    expect(fourth.status, fourth.stderr).toBe(0);
+    expect(fourth.stdout).toMatch(/nothing to change/);
+    expect(statSync(at('etc/dev2mqtt/config.json')).mtimeMs).toBe(confMtime);
   });
 
   it('refuses a config check-config rejects, naming the command to see why', () => {
