@@ -39,8 +39,10 @@ export class GpioDevice implements Device, LineEvents {
       if (stop) this.#running.push(stop);
     }
     const o = this.ctx.options;
-    // Inputs whose events do not tell every change (no edges, or one kind only) are re-read.
-    if (o.direction === 'in' && o.edge !== 'both' && o.interface === 'cdev' && o.pollMs > 0) {
+    // Inputs whose events do not tell every change (no edges, or one kind only) are re-read;
+    // sysfs lines with edges re-read in their own wait loop, those without have none.
+    const rereadBySysfsLoop = o.interface === 'sysfs' && o.edge !== 'none';
+    if (o.direction === 'in' && o.edge !== 'both' && !rereadBySysfsLoop && o.pollMs > 0) {
       this.#poll = setInterval(() => {
         this.ctx.enqueue('poll', () => this.get()).catch((e: unknown) => this.ctx.log.debug({ err: e }, 'gpio poll failed'));
       }, o.pollMs);

@@ -84,4 +84,14 @@ describe('sysfs gpio edges', () => {
     expect(typeof t.recorded.events[0]?.timestampNs).toBe('string');
     await t.device.close();
   });
+
+  it('an input without edges is re-read every pollMs, as the option says', async () => {
+    const { root } = tree('pi4-6.6');
+    const t = makeTestDevice(gpioKind, { options: { interface: 'sysfs', sysfsRoot: root, chip: 'gpiochip0', line: 22, edge: 'none', pollMs: 10 } });
+    await t.device.open();
+    expect(t.device.state()).toMatchObject({ value: 0 });
+    writeFileSync(path.join(root, 'class', 'gpio', 'gpio534', 'value'), '1\n');
+    await vi.waitFor(() => expect(t.device.state()).toMatchObject({ value: 1 }), { timeout: 10_000 });
+    await t.device.close();
+  });
 });
