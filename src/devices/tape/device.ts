@@ -97,21 +97,35 @@ export class TapeDevice implements Device {
     }
   }
 
-  /** Runs tape-moving work with `busy` in the state, and refreshes the status after it, however it ends. */
+  /**
+   * Runs tape-moving work with `busy` in the state, and refreshes the status
+   * after it, however it ends. After work that succeeded, an error from that
+   * status read (st's deferred write error, see #readStatus) is the command's;
+   * after work that failed, the work's own error stands.
+   */
   async busyWhile<T>(command: string, work: () => Promise<T>): Promise<T> {
     this.#busy = { command, started: performance.now() };
     this.ctx.stateChanged();
+    let result: T;
     try {
-      return await work();
-    } finally {
+      result = await work();
+    } catch (e) {
       this.#busy = null;
       try {
         if (this.#io) this.refresh();
-      } catch (e) {
-        this.ctx.log.warn({ err: e }, 'tape status after %s failed', command);
+      } catch (after) {
+        this.ctx.log.warn({ err: after }, 'tape status after %s failed', command);
       }
       this.ctx.stateChanged();
+      throw e;
     }
+    this.#busy = null;
+    try {
+      if (this.#io) this.refresh();
+    } finally {
+      this.ctx.stateChanged();
+    }
+    return result;
   }
 
   /** The st node, for raw ioctls (security.rawIoctl). */

@@ -275,6 +275,14 @@ describe('tape kind: busy, long operations and faults', () => {
     expect(await errorOf(t.run('write', { data: 'x' }))).toMatchObject({ errno: 'EIO', syscall: 'write' });
     expect(await t.run('status')).toMatchObject({ softErrors: 1 });
   });
+
+  it('an error st defers to the status read after an operation is that operation\'s error; the drive stays usable', async () => {
+    const t = await tape();
+    simOf(t).faults.add({ on: 'MTIOCGET', errno: 'EIO', times: 1 });
+    expect(await errorOf(t.run('weof'))).toMatchObject({ code: 'device_error', errno: 'EIO', request: 'MTIOCGET', path: '/dev/nst0' });
+    expect(await t.run('rewind')).toMatchObject({ bot: true });
+    expect(t.recorded.lost).toEqual([]);
+  });
 });
 
 describe('tape kind: persistence and Home Assistant', () => {
