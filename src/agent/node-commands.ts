@@ -64,7 +64,8 @@ function batch(env: NodeCommandEnv, rawArgs: unknown, timeoutMs: number | undefi
   const device = deviceOf(env, a.device);
   const issues: Issue[] = [];
   const steps = a.steps.map((step, i) => {
-    const spec = device.kind.commands[step.command];
+    // Own commands only: a step named `constructor` must not find Object.prototype's.
+    const spec = Object.hasOwn(device.kind.commands, step.command) ? device.kind.commands[step.command] : undefined;
     if (!spec) {
       issues.push({ path: `steps[${i}].command`, message: `'${step.command}' is not a command of ${device.kind.kind} (${Object.keys(device.kind.commands).join(', ')})` });
       return undefined;

@@ -50,6 +50,7 @@ const cases: Case[] = [
   { name: 'a kernel error', topic: `${D}/cmd/fail`, payload: '{"errno":"EIO"}', code: 'device_error', errno: 'EIO' },
   { name: 'a command behind one that holds the device past its timeout', topic: `${D}/cmd/count`, payload: '{"timeoutMs":50}', code: 'busy', before: [`${D}/cmd/stuck`, '{"ms":400,"id":"holder"}'] },
   { name: 'batch with a bad step', topic: 'dev2mqtt/t1/cmd/batch', payload: '{"device":"p1","steps":[{"command":"sleep","args":{"ms":"x"}}]}', code: 'bad_args', resultTopic: 'dev2mqtt/t1/result' },
+  { name: 'batch step named after an Object.prototype member', topic: 'dev2mqtt/t1/cmd/batch', payload: '{"device":"p1","steps":[{"command":"constructor"}]}', code: 'bad_args', resultTopic: 'dev2mqtt/t1/result' },
   { name: 'cancel of nothing', topic: 'dev2mqtt/t1/cmd/cancel', payload: '{"device":"p1","id":"nope"}', code: 'bad_args', resultTopic: 'dev2mqtt/t1/result' },
 ];
 
