@@ -19,13 +19,15 @@ export function tempDir(prefix = 'dev2mqtt-bench-') {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
 
-
 export async function waitPort(port, proc) {
   for (let i = 0; i < 1000; i++) {
     if (proc && proc.exitCode !== null) throw new Error(`process exited with ${proc.exitCode}`);
     const ok = await new Promise((resolve) => {
       const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.once('error', () => resolve(false));
     });
     if (ok) return;
@@ -39,8 +41,16 @@ export async function startMosquitto({ noDelay = true, port, extra = [] } = {}) 
   chmodSync(dir, 0o777);
   const p = port ?? (await freePort());
   const conf = path.join(dir, 'mosquitto.conf');
-  const lines = [`listener ${p} 127.0.0.1`, 'allow_anonymous true', `set_tcp_nodelay ${noDelay}`, 'max_queued_messages 1000000',
-    'max_inflight_messages 1000', 'log_dest none', `persistence_location ${dir}/`, ...extra];
+  const lines = [
+    `listener ${p} 127.0.0.1`,
+    'allow_anonymous true',
+    `set_tcp_nodelay ${noDelay}`,
+    'max_queued_messages 1000000',
+    'max_inflight_messages 1000',
+    'log_dest none',
+    `persistence_location ${dir}/`,
+    ...extra,
+  ];
   writeFileSync(conf, `${lines.join('\n')}\n`);
   let proc;
   const start = async () => {
@@ -51,7 +61,9 @@ export async function startMosquitto({ noDelay = true, port, extra = [] } = {}) 
   return {
     port: p,
     url: `mqtt://127.0.0.1:${p}`,
-    get pid() { return proc.pid; },
+    get pid() {
+      return proc.pid;
+    },
     stop(signal = 'SIGTERM') {
       return stopProcess(proc, signal);
     },
@@ -75,13 +87,19 @@ export async function spawnAgent(config, { env = {}, stdio = 'ignore', nodeArgs 
   const cfg = { ...config, node: { stateDir: path.join(dir, 'state'), ...config.node } };
   writeFileSync(file, JSON.stringify(cfg));
   const started = performance.now();
-  const proc = spawn(process.execPath, [...launcherNodeFlags(), ...nodeArgs, LAUNCHER, 'run', '-c', file], { stdio, env: { ...process.env, ...env } });
+  const proc = spawn(process.execPath, [...launcherNodeFlags(), ...nodeArgs, LAUNCHER, 'run', '-c', file], {
+    stdio,
+    env: { ...process.env, ...env },
+  });
   return { proc, file, started, stop: () => stopProcess(proc) };
 }
 
 export function stopProcess(proc, signal = 'SIGTERM') {
   if (proc.exitCode !== null) return Promise.resolve();
-  return new Promise((r) => { proc.once('exit', r); proc.kill(signal); });
+  return new Promise((r) => {
+    proc.once('exit', r);
+    proc.kill(signal);
+  });
 }
 
 export async function connect(url, opts = {}) {
@@ -97,7 +115,10 @@ export async function waitOnline(url, node, base = 'dev2mqtt', timeoutMs = 60_00
     await new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`${node} not online`)), timeoutMs);
       c.on('message', (_topic, payload) => {
-        if (payload.toString() === 'online') { clearTimeout(t); resolve(); }
+        if (payload.toString() === 'online') {
+          clearTimeout(t);
+          resolve();
+        }
       });
       c.subscribe(`${base}/${node}/status`, { qos: 1 });
     });

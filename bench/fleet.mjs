@@ -24,17 +24,21 @@ export async function runFleetBench() {
     const started = [];
     for (let w = 0; w < workers; w++) {
       const count = Math.floor(n / workers) + (w < n % workers ? 1 : 0);
-      const p = fork(path.join(ROOT, 'bench', 'fleet-worker.mjs'), [mosq.url, `f${w}`, String(count)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      const p = fork(path.join(ROOT, 'bench', 'fleet-worker.mjs'), [mosq.url, `f${w}`, String(count)], {
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      });
       procs.push(p);
-      started.push(new Promise((resolve) => {
-        p.on('message', (m) => {
-          if (m.online) {
-            onlineAt.set(m.online, m.t);
-            if (m.t >= restartedAt) reconnects.push(m.t);
-          }
-          if (m.started !== undefined) resolve(m);
-        });
-      }));
+      started.push(
+        new Promise((resolve) => {
+          p.on('message', (m) => {
+            if (m.online) {
+              onlineAt.set(m.online, m.t);
+              if (m.t >= restartedAt) reconnects.push(m.t);
+            }
+            if (m.started !== undefined) resolve(m);
+          });
+        }),
+      );
     }
     const t0 = Date.now();
     const reports = await Promise.all(started);
@@ -48,7 +52,9 @@ export async function runFleetBench() {
     let got = 0;
     let last = 0;
     let allIn;
-    const done = new Promise((r) => { allIn = r; });
+    const done = new Promise((r) => {
+      allIn = r;
+    });
     client.on('message', (_t, p) => {
       if (!p.toString().includes('"id":"fleet-1"')) return;
       last = performance.now();
@@ -60,11 +66,21 @@ export async function runFleetBench() {
     await Promise.race([done, new Promise((r) => setTimeout(r, 60_000))]);
     const groupMs = last - sent;
     await client.endAsync(true);
-    const stats = await Promise.all(procs.map((p) => new Promise((resolve) => {
-      const on = (m) => { if (m.stats) { p.off('message', on); resolve(m.stats); } };
-      p.on('message', on);
-      p.send('stats');
-    })));
+    const stats = await Promise.all(
+      procs.map(
+        (p) =>
+          new Promise((resolve) => {
+            const on = (m) => {
+              if (m.stats) {
+                p.off('message', on);
+                resolve(m.stats);
+              }
+            };
+            p.on('message', on);
+            p.send('stats');
+          }),
+      ),
+    );
     const executed = stats.reduce((sum, st) => sum + st.ok, 0);
 
     // Broker restart: all back online, and how evenly.

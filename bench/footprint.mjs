@@ -29,17 +29,32 @@ async function nodeFloorMs() {
     await new Promise((r) => spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' }).on('exit', r));
     times.push(performance.now() - t0);
   }
-  return percentile(times.sort((a, b) => a - b), 50);
+  return percentile(
+    times.sort((a, b) => a - b),
+    50,
+  );
 }
 
 /** Spawns an agent and times spawn → its `online` on the status topic. */
 async function spawnToOnline(url, node, devices, spawnOptions = {}) {
   const watcher = await connect(url);
   const online = new Promise((resolve) => {
-    watcher.on('message', (_t, p) => { if (p.toString() === 'online') resolve(performance.now()); });
+    watcher.on('message', (_t, p) => {
+      if (p.toString() === 'online') resolve(performance.now());
+    });
   });
   await watcher.subscribeAsync(`dev2mqtt/${node}/status`, { qos: 1 });
-  const agent = await spawnAgent({ node: { id: node }, mqtt: { url }, log: { level: 'warn' }, security: { rateLimitPerS: 0 }, telemetry: { intervalMs: 3_600_000 }, devices }, spawnOptions);
+  const agent = await spawnAgent(
+    {
+      node: { id: node },
+      mqtt: { url },
+      log: { level: 'warn' },
+      security: { rateLimitPerS: 0 },
+      telemetry: { intervalMs: 3_600_000 },
+      devices,
+    },
+    spawnOptions,
+  );
   const at = await online;
   await watcher.endAsync(true);
   return { agent, ms: at - agent.started };
@@ -61,7 +76,9 @@ async function windowed(url, node, leds, n, window = 500, base = 'dev2mqtt') {
   let sent = 0;
   let got = 0;
   let finish;
-  const done = new Promise((r) => { finish = r; });
+  const done = new Promise((r) => {
+    finish = r;
+  });
   const send = () => {
     const i = sent++;
     client.publish(`${base}/${node}/${leds[i % leds.length]}/cmd/set`, i % 2 ? 'ON' : 'OFF', { qos: 1 });
@@ -82,7 +99,10 @@ const WARM_UP = 20_000;
 function heapProbe() {
   const out = path.join(tempDir('dev2mqtt-bench-heap-'), 'heap.json');
   return {
-    spawnOptions: { nodeArgs: ['--expose-gc', '--require', path.join(ROOT, 'bench', 'heap-probe.cjs')], env: { DEV2MQTT_BENCH_HEAP_OUT: out } },
+    spawnOptions: {
+      nodeArgs: ['--expose-gc', '--require', path.join(ROOT, 'bench', 'heap-probe.cjs')],
+      env: { DEV2MQTT_BENCH_HEAP_OUT: out },
+    },
     /** Live heap bytes after a full GC. Read RSS before calling: the GC shrinks it. */
     async liveHeap(pid) {
       rmSync(out, { force: true });
@@ -137,7 +157,16 @@ export async function runFootprintBench() {
     const relay = await relayGrowth(mosq.url, commands);
     return [
       row('footprint', 'node -e 0 (floor)', floor, 'ms'),
-      row('footprint', 'spawn to retained online (median)', percentile(starts.sort((a, b) => a - b), 50), 'ms', atMost(400, ' ms')),
+      row(
+        'footprint',
+        'spawn to retained online (median)',
+        percentile(
+          starts.sort((a, b) => a - b),
+          50,
+        ),
+        'ms',
+        atMost(400, ' ms'),
+      ),
       row('footprint', 'bare connected MQTT.js client RSS', bare / MiB, 'MiB'),
       row('footprint', 'agent RSS after start (demo devices)', idle / MiB, 'MiB'),
       row('footprint', 'agent / bare client RSS', idle / bare, 'x', atMost(1.2, 'x')),
@@ -145,7 +174,13 @@ export async function runFootprintBench() {
       row('footprint', `agent RSS after ${commands.toLocaleString('en')} more`, after / MiB, 'MiB'),
       row('footprint', 'RSS growth from start (working set forming)', (after / idle - 1) * 100, '%'),
       row('footprint', 'relay RSS growth from start, same load', (relay.after / relay.idle - 1) * 100, '%'),
-      row('footprint', `RSS growth over the ${commands.toLocaleString('en')} commands after warm-up`, (after / warm - 1) * 100, '%', atMost(10, '%')),
+      row(
+        'footprint',
+        `RSS growth over the ${commands.toLocaleString('en')} commands after warm-up`,
+        (after / warm - 1) * 100,
+        '%',
+        atMost(10, '%'),
+      ),
       row('footprint', 'live heap after a full GC, after warm-up', warmHeap / MiB, 'MiB'),
       row('footprint', `live heap after a full GC, after the ${commands.toLocaleString('en')}`, afterHeap / MiB, 'MiB'),
       row('footprint', 'live heap growth (what a leak grows)', (afterHeap / warmHeap - 1) * 100, '%'),

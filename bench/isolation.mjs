@@ -51,9 +51,12 @@ async function busyPhase(url, n, rewindMs, paced, tag) {
   })();
   const times = [];
   let rewindDone = false;
-  void rewind.then(() => { rewindDone = true; });
+  void rewind.then(() => {
+    rewindDone = true;
+  });
   // Measure only while the rewind really runs.
-  while (!rewindDone && times.length < n * 4) times.push(...(await sequentialRoundTrips(url, `dev2mqtt/${NODE}/led0/cmd/set`, `dev2mqtt/${NODE}/led0/result`, 200, on)));
+  while (!rewindDone && times.length < n * 4)
+    times.push(...(await sequentialRoundTrips(url, `dev2mqtt/${NODE}/led0/cmd/set`, `dev2mqtt/${NODE}/led0/result`, 200, on)));
   const rewound = await rewind;
   atRunning = false;
   await atStream;
@@ -77,7 +80,8 @@ export async function runIsolationBench() {
     // The modem and tape paths too: their first runs compile on the agent's one thread, and a
     // second of that inside the busy phase would be p99 of the LED, measured as interference.
     const w = await connect(url);
-    for (let i = 0; i < (flags.quick ? 300 : 1000); i++) await command(w, `dev2mqtt/${NODE}/modem0/cmd/at`, { command: 'AT+CSQ' }, `wat${i}`);
+    for (let i = 0; i < (flags.quick ? 300 : 1000); i++)
+      await command(w, `dev2mqtt/${NODE}/modem0/cmd/at`, { command: 'AT+CSQ' }, `wat${i}`);
     for (let i = 0; i < 50; i++) await command(w, `dev2mqtt/${NODE}/tape0/cmd/status`, {}, `wst${i}`);
     await w.endAsync(true);
     // Idle before and after the busy phase: a p99 of sub-millisecond times swings with the

@@ -34,7 +34,11 @@ export function printRows(rows, { title } = {}) {
   const cols = ['bench', 'figure', 'value', 'unit', 'target', 'met'];
   const widths = Object.fromEntries(cols.map((c) => [c, w(c)]));
   const cell = (r, c) => (c !== 'met' ? String(r[c] ?? '') : r.met === null ? '' : r.met ? 'yes' : 'NO');
-  const line = (cells) => cells.map((t, i) => t.padEnd(widths[cols[i]])).join('  ').trimEnd();
+  const line = (cells) =>
+    cells
+      .map((t, i) => t.padEnd(widths[cols[i]]))
+      .join('  ')
+      .trimEnd();
   console.log(line(cols));
   for (const r of rows) console.log(line(cols.map((c) => cell(r, c))));
 }

@@ -108,8 +108,12 @@ export async function runRoundtripBench() {
       const a = stats(agentTimes);
       const b = `roundtrip/${brokerKind}`;
       rows.push(
-        row(b, 'relay p50', r.p50 * 1000, 'µs'), row(b, 'relay p99', r.p99 * 1000, 'µs'), row(b, 'relay max', r.max * 1000, 'µs'),
-        row(b, 'agent p50', a.p50 * 1000, 'µs'), row(b, 'agent p99', a.p99 * 1000, 'µs'), row(b, 'agent max', a.max * 1000, 'µs'),
+        row(b, 'relay p50', r.p50 * 1000, 'µs'),
+        row(b, 'relay p99', r.p99 * 1000, 'µs'),
+        row(b, 'relay max', r.max * 1000, 'µs'),
+        row(b, 'agent p50', a.p50 * 1000, 'µs'),
+        row(b, 'agent p99', a.p99 * 1000, 'µs'),
+        row(b, 'agent max', a.max * 1000, 'µs'),
         row(b, 'agent/relay p50', a.p50 / r.p50, 'x', atMost(1.3, 'x')),
         row(b, 'agent/relay p99', a.p99 / r.p99, 'x', atMost(1.5, 'x')),
       );
@@ -118,7 +122,9 @@ export async function runRoundtripBench() {
   // What users see when mosquitto is left with Nagle's algorithm on (no set_tcp_nodelay).
   await withAgent('mosquitto-nagle', [ledDevice('led0')], async (url) => {
     const on = (i) => ({ state: i % 2 ? 'ON' : 'OFF' });
-    const t = stats(await sequentialRoundTrips(url, `dev2mqtt/${NODE}/led0/cmd/set`, `dev2mqtt/${NODE}/led0/result`, flags.quick ? 50 : 200, on));
+    const t = stats(
+      await sequentialRoundTrips(url, `dev2mqtt/${NODE}/led0/cmd/set`, `dev2mqtt/${NODE}/led0/result`, flags.quick ? 50 : 200, on),
+    );
     rows.push(row('roundtrip/mosquitto without set_tcp_nodelay', 'agent p50', t.p50 * 1000, 'µs'));
   });
   return rows;

@@ -19,7 +19,10 @@ const suites = [
   ['serial I/O: uv_poll vs tty stream vs thread pool', runSerialIoBench],
 ];
 
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
 const started = performance.now();
 const all = [];
 if (!flags.json) console.log(`# dev2mqtt benchmarks ${flags.quick ? '(quick) ' : ''}— ${new Date().toISOString()}\n# ${machine()}`);
@@ -31,10 +34,13 @@ for (const [title, run] of suites) {
   printRows(rows, { title: `${title} (${((performance.now() - t0) / 1000).toFixed(0)} s)` });
 }
 const seconds = (performance.now() - started) / 1000;
-if (flags.json) console.log(JSON.stringify({ date: new Date().toISOString(), machine: machine(), quick: flags.quick, seconds, rows: all }, null, 2));
+if (flags.json)
+  console.log(JSON.stringify({ date: new Date().toISOString(), machine: machine(), quick: flags.quick, seconds, rows: all }, null, 2));
 else {
   const missed = all.filter((r) => r.met === false);
-  console.log(`\n${all.filter((r) => r.met !== null).length - missed.length} targets met, ${missed.length} missed${missed.length ? `: ${missed.map((r) => `${r.bench}/${r.figure}`).join(', ')}` : ''} — ${seconds.toFixed(0)} s`);
+  console.log(
+    `\n${all.filter((r) => r.met !== null).length - missed.length} targets met, ${missed.length} missed${missed.length ? `: ${missed.map((r) => `${r.bench}/${r.figure}`).join(', ')}` : ''} — ${seconds.toFixed(0)} s`,
+  );
 }
 // Child processes, ptys and sockets of the suites are closed; do not wait for stray handles.
 process.exit(0);

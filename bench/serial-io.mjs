@@ -43,10 +43,16 @@ const readers = {
   poll(kernel, slavePath) {
     let onData = () => {};
     const { port } = SerialPort.open(kernel, slavePath, SETTINGS, {
-      exclusive: true, stats: { rxBytes: 0, txBytes: 0 },
+      exclusive: true,
+      stats: { rxBytes: 0, txBytes: 0 },
       handlers: { data: (b) => onData(b), lost: () => {} },
     });
-    return { start: (f) => { onData = f; }, stop: () => port.close() };
+    return {
+      start: (f) => {
+        onData = f;
+      },
+      stop: () => port.close(),
+    };
   },
   stream(kernel, slavePath) {
     const file = kernel.open(slavePath, O.RDWR | O.NOCTTY | O.NONBLOCK);
@@ -56,8 +62,13 @@ const readers = {
     reopened = fdFlags(file.fd) !== before;
     s.pause();
     return {
-      start: (f) => { s.on('data', f); s.resume(); },
-      stop: () => { s.destroy(); },
+      start: (f) => {
+        s.on('data', f);
+        s.resume();
+      },
+      stop: () => {
+        s.destroy();
+      },
     };
   },
   pool(kernel, slavePath) {
@@ -67,15 +78,18 @@ const readers = {
     const buf = Buffer.alloc(4096);
     return {
       start: (f) => {
-        const next = () => fs.read(fd, buf, 0, buf.length, null, (err, n) => {
-          if (err || n === 0 || !running) return;
-          f(Buffer.from(buf.subarray(0, n)));
-          next();
-        });
+        const next = () =>
+          fs.read(fd, buf, 0, buf.length, null, (err, n) => {
+            if (err || n === 0 || !running) return;
+            f(Buffer.from(buf.subarray(0, n)));
+            next();
+          });
         next();
       },
       // The blocked read returns once the master closes (EIO); only then may fd close.
-      stop: () => { running = false; },
+      stop: () => {
+        running = false;
+      },
       closeAfterMaster: () => fs.closeSync(fd),
     };
   },
@@ -83,7 +97,11 @@ const readers = {
 
 let reopened = false;
 function fdFlags(fd) {
-  try { return /flags:\s*(\d+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1]; } catch { return undefined; }
+  try {
+    return /flags:\s*(\d+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 async function latency(kind, n) {
@@ -93,10 +111,15 @@ async function latency(kind, n) {
   const samples = [];
   let got = 0;
   let wake = () => {};
-  r.start((b) => { got += b.length; if (got >= LINE.length) wake(); });
+  r.start((b) => {
+    got += b.length;
+    if (got >= LINE.length) wake();
+  });
   for (let i = 0; i < n; i++) {
     got = 0;
-    const done = new Promise((res) => { wake = res; });
+    const done = new Promise((res) => {
+      wake = res;
+    });
     const t0 = process.hrtime.bigint();
     master.write(LINE);
     await done;
@@ -115,8 +138,13 @@ async function throughput(kind, bytes) {
   const r = readers[kind](kernel, slavePath);
   let got = 0;
   let wake = () => {};
-  r.start((b) => { got += b.length; if (got >= bytes) wake(); });
-  const done = new Promise((res) => { wake = res; });
+  r.start((b) => {
+    got += b.length;
+    if (got >= bytes) wake();
+  });
+  const done = new Promise((res) => {
+    wake = res;
+  });
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await pump(master, Buffer.alloc(bytes, 0x55));

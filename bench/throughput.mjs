@@ -13,8 +13,12 @@ export async function pipelined(url, base, devices, n) {
   const client = await connect(url);
   let got = 0;
   let finish;
-  const done = new Promise((r) => { finish = r; });
-  client.on('message', () => { if (++got === n) finish(); });
+  const done = new Promise((r) => {
+    finish = r;
+  });
+  client.on('message', () => {
+    if (++got === n) finish();
+  });
   await client.subscribeAsync(`${base}/${NODE}/+/result`, { qos: 1 });
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {

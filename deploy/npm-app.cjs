@@ -64,7 +64,10 @@ function main([tarball, appDir]) {
     packages[key] = entry;
   }
   fs.writeFileSync(path.join(appDir, 'package.json'), `${JSON.stringify(root, null, 2)}\n`);
-  fs.writeFileSync(path.join(appDir, 'package-lock.json'), `${JSON.stringify({ name: root.name, version: root.version, lockfileVersion: 3, requires: true, packages }, null, 2)}\n`);
+  fs.writeFileSync(
+    path.join(appDir, 'package-lock.json'),
+    `${JSON.stringify({ name: root.name, version: root.version, lockfileVersion: 3, requires: true, packages }, null, 2)}\n`,
+  );
   process.stdout.write(`${pkg.version}\n`);
   return 0;
 }

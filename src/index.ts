@@ -3,7 +3,15 @@
  * and what a program embedding agents uses.
  */
 export { s, Schema, formatIssues, type Infer, type Issue } from './schema/schema.js';
-export { defineKind, command, type DeviceKind, type Device, type DeviceContext, type CommandContext, type CommandSpec } from './devices/kind.js';
+export {
+  defineKind,
+  command,
+  type DeviceKind,
+  type Device,
+  type DeviceContext,
+  type CommandContext,
+  type CommandSpec,
+} from './devices/kind.js';
 export { CommandError, ERROR_CODES, type ErrorCode, type ErrorBody } from './devices/errors.js';
 export type { HaEntity, HaDeviceInfo, HaTopics, HaComponent } from './homeassistant/entities.js';
 export { KernelError } from './kernel/errors.js';

@@ -11,8 +11,17 @@ import type PinoPretty from 'pino-pretty';
 const requirePretty = (): typeof PinoPretty => createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
 
 export const REDACT_PATHS = [
-  'password', '*.password', '*.*.password', 'passwordFile', '*.passwordFile',
-  'mqtt.password', 'broker.auth', 'authorization', '*.authorization', 'key', '*.key',
+  'password',
+  '*.password',
+  '*.*.password',
+  'passwordFile',
+  '*.passwordFile',
+  'mqtt.password',
+  'broker.auth',
+  'authorization',
+  '*.authorization',
+  'key',
+  '*.key',
 ];
 
 export interface LogOptions {
@@ -27,7 +36,10 @@ export function createLogger(o: LogOptions): Logger {
   const opts = { level: o.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { pid: process.pid } };
   if (o.pretty) {
     // A stream in this thread, not a pino transport: a worker thread would cost ~10 MiB on a Pi.
-    return pino(opts, requirePretty()({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: o.destination ?? 1 }));
+    return pino(
+      opts,
+      requirePretty()({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: o.destination ?? 1 }),
+    );
   }
   return o.destination ? pino(opts, o.destination) : pino(opts);
 }

@@ -157,11 +157,22 @@ export class Agent {
       if (this.#o.only !== undefined && d.id !== this.#o.only) continue;
       const kind = this.#o.registry.get(d.kind);
       if (!kind) throw new Error(`device ${d.id}: kind '${d.kind}' is not registered`);
-      this.devices.set(d.id, new DeviceRuntime({
-        kind, config: d, libc, log: this.log, stateDir: this.config.node.stateDir, hooks: this.#hooks,
-        reopenMinMs: 500, reopenMaxMs: 10_000,
-        ...(Object.prototype.hasOwnProperty.call(this.config.security.rawIoctl, d.id) ? { rawIoctl: this.config.security.rawIoctl[d.id] } : {}),
-      }));
+      this.devices.set(
+        d.id,
+        new DeviceRuntime({
+          kind,
+          config: d,
+          libc,
+          log: this.log,
+          stateDir: this.config.node.stateDir,
+          hooks: this.#hooks,
+          reopenMinMs: 500,
+          reopenMaxMs: 10_000,
+          ...(Object.prototype.hasOwnProperty.call(this.config.security.rawIoctl, d.id)
+            ? { rawIoctl: this.config.security.rawIoctl[d.id] }
+            : {}),
+        }),
+      );
     }
   }
 
@@ -189,8 +200,18 @@ export class Agent {
 
   #describe(): unknown[] {
     return [...this.devices.values()].map((d) => ({
-      id: d.id, kind: d.kind.kind, title: d.kind.title, name: d.config.name, sim: d.config.sim, available: d.online,
-      commands: Object.fromEntries(Object.entries(commandsOf(d)).map(([n, spec]) => [n, { description: spec.description, timeoutMs: spec.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, args: spec.args.describe() }])),
+      id: d.id,
+      kind: d.kind.kind,
+      title: d.kind.title,
+      name: d.config.name,
+      sim: d.config.sim,
+      available: d.online,
+      commands: Object.fromEntries(
+        Object.entries(commandsOf(d)).map(([n, spec]) => [
+          n,
+          { description: spec.description, timeoutMs: spec.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, args: spec.args.describe() },
+        ]),
+      ),
       events: d.kind.events ?? {},
     }));
   }
@@ -202,7 +223,9 @@ export class Agent {
     const warn = (e: unknown): void => this.log.warn({ err: (e as Error).message, id: result.id }, 'result publish failed');
     t.publish(reply.topic, payload, { qos }).then(delivered, warn);
     if (reply.responseTopic && t.protocolVersion === 5) {
-      t.publish(reply.responseTopic, payload, { qos, ...(reply.correlationData ? { correlationData: reply.correlationData } : {}) }).catch(warn);
+      t.publish(reply.responseTopic, payload, { qos, ...(reply.correlationData ? { correlationData: reply.correlationData } : {}) }).catch(
+        warn,
+      );
     }
   }
 
@@ -213,7 +236,10 @@ export class Agent {
     if (c.mqtt.url === 'embedded' || c.broker.enabled) {
       // aedes is loaded only when this agent hosts the broker.
       const { startEmbeddedBroker } = await import('../transport/embedded.js');
-      this.#broker = await startEmbeddedBroker({ host: c.broker.host, port: c.broker.port, username: c.broker.auth.username, passwordFile: c.broker.auth.passwordFile }, this.log);
+      this.#broker = await startEmbeddedBroker(
+        { host: c.broker.host, port: c.broker.port, username: c.broker.auth.username, passwordFile: c.broker.auth.passwordFile },
+        this.log,
+      );
     }
     if (c.mqtt.url === 'embedded') {
       const host = this.#broker?.host.includes(':') ? `[${this.#broker.host}]` : this.#broker?.host;
@@ -228,16 +254,36 @@ export class Agent {
     const username = ownBroker ? c.broker.auth.username : c.mqtt.username;
     const passwordFile = ownBroker ? c.broker.auth.passwordFile : c.mqtt.passwordFile;
     const password = (ownBroker ? '' : c.mqtt.password) || (passwordFile ? readSecretFile(passwordFile) : '');
-    const transport = new MqttTransport({
-      url, clientId: c.mqtt.clientId, username, password, ca: c.mqtt.ca, cert: c.mqtt.cert, key: c.mqtt.key,
-      rejectUnauthorized: c.mqtt.rejectUnauthorized, protocolVersion, keepaliveS: c.mqtt.keepaliveS, sessionExpiryS: c.mqtt.sessionExpiryS,
-      reconnectMinMs: c.mqtt.reconnectMinMs, reconnectMaxMs: c.mqtt.reconnectMaxMs, connectTimeoutMs: c.mqtt.connectTimeoutMs,
-      will: { topic: nodeTopic(this.topics, 'status'), payload: 'offline' },
-    }, this.log);
+    const transport = new MqttTransport(
+      {
+        url,
+        clientId: c.mqtt.clientId,
+        username,
+        password,
+        ca: c.mqtt.ca,
+        cert: c.mqtt.cert,
+        key: c.mqtt.key,
+        rejectUnauthorized: c.mqtt.rejectUnauthorized,
+        protocolVersion,
+        keepaliveS: c.mqtt.keepaliveS,
+        sessionExpiryS: c.mqtt.sessionExpiryS,
+        reconnectMinMs: c.mqtt.reconnectMinMs,
+        reconnectMaxMs: c.mqtt.reconnectMaxMs,
+        connectTimeoutMs: c.mqtt.connectTimeoutMs,
+        will: { topic: nodeTopic(this.topics, 'status'), payload: 'offline' },
+      },
+      this.log,
+    );
     this.#transport = transport;
     this.#telemetry = new Telemetry({
-      transport, topics: this.topics, qos: c.mqtt.qos as 0 | 1 | 2, devices: this.devices, version: version(),
-      intervalMs: c.telemetry.intervalMs, throttleMs: c.telemetry.stateThrottleMs, log: this.log,
+      transport,
+      topics: this.topics,
+      qos: c.mqtt.qos as 0 | 1 | 2,
+      devices: this.devices,
+      version: version(),
+      intervalMs: c.telemetry.intervalMs,
+      throttleMs: c.telemetry.stateThrottleMs,
+      log: this.log,
       stats: () => ({ ...this.dispatcher.stats }),
     });
     this.#telemetry.start();
@@ -265,9 +311,18 @@ export class Agent {
     const ha = c.homeassistant;
     return new DiscoveryPublisher({
       transport,
-      settings: ha.enabled ? { prefix: ha.discoveryPrefix, topics: this.topics, version: version(), qos: c.mqtt.qos as 0 | 1 | 2 } : undefined,
+      settings: ha.enabled
+        ? { prefix: ha.discoveryPrefix, topics: this.topics, version: version(), qos: c.mqtt.qos as 0 | 1 | 2 }
+        : undefined,
       statusTopic: ha.statusTopic,
-      devices: () => [...this.devices.values()].map((d) => ({ id: d.id, name: d.config.name, sim: d.config.sim, options: d.config.options, kind: d.kind })),
+      devices: () =>
+        [...this.devices.values()].map((d) => ({
+          id: d.id,
+          name: d.config.name,
+          sim: d.config.sim,
+          options: d.config.options,
+          kind: d.kind,
+        })),
       stateDir: c.node.stateDir,
       log: this.log.child({ feature: 'homeassistant' }),
     });

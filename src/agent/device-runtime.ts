@@ -88,7 +88,7 @@ export class DeviceRuntime {
       enqueue: (label, work, timeoutMs) => this.enqueue(label, work, timeoutMs),
     };
     const kernel = this.config.sim && this.kind.simKernel ? this.kind.simKernel(base) : opts.libc();
-    this.#device = this.kind.create({ ...base, kernel });
+    this.#device = this.kind.create({ ...base, kernel }) as Device;
     this.rawIoctl = opts.rawIoctl?.length ? new RawIoctl(this.id, opts.rawIoctl, kernel.arch) : undefined;
     if (this.rawIoctl && typeof this.#device.rawFile !== 'function') {
       throw new Error(`security.rawIoctl.${this.id}: ${this.kind.kind} devices have no device file to pass ioctls to`);

@@ -45,7 +45,8 @@ export interface DispatcherOptions {
 
 /** The passthrough of a device, or `forbidden` when the config does not enable it there. */
 function rawIoctlOf(rt: DeviceRuntime): RawIoctl {
-  if (!rt.rawIoctl) throw new CommandError('forbidden', `raw ioctl passthrough is off for ${rt.id} (security.rawIoctl lists no requests for it)`);
+  if (!rt.rawIoctl)
+    throw new CommandError('forbidden', `raw ioctl passthrough is off for ${rt.id} (security.rawIoctl lists no requests for it)`);
   return rt.rawIoctl;
 }
 
@@ -125,7 +126,9 @@ export class Dispatcher {
     const keep = parsed.ok || !key.startsWith('g:');
     if (!replayKey && parsed.ok) {
       journal?.accepted(key, {
-        topic: msg.topic, payload: msg.payload.toString('base64'), receivedAtMs: Date.now(),
+        topic: msg.topic,
+        payload: msg.payload.toString('base64'),
+        receivedAtMs: Date.now(),
         ...(msg.responseTopic ? { responseTopic: msg.responseTopic } : {}),
         ...(msg.correlationData ? { correlationData: msg.correlationData.toString('base64') } : {}),
       });
@@ -153,8 +156,17 @@ export class Dispatcher {
     const parsed = parsePayload(msg.payload, this.#o.maxPayloadBytes);
     const id = (parsed.ok ? parsed.command.id : parsed.id) ?? key.slice(2);
     const result = errorResult(
-      { id, node: this.#o.topics.node, ...(address.scope === 'device' ? { device: address.device } : {}), command: address.command, ms: Math.max(0, Date.now() - receivedAtMs) },
-      { code: 'canceled', message: 'the agent stopped (crash or kill) while this command ran; it was not run again, since it may have taken effect' },
+      {
+        id,
+        node: this.#o.topics.node,
+        ...(address.scope === 'device' ? { device: address.device } : {}),
+        command: address.command,
+        ms: Math.max(0, Date.now() - receivedAtMs),
+      },
+      {
+        code: 'canceled',
+        message: 'the agent stopped (crash or kill) while this command ran; it was not run again, since it may have taken effect',
+      },
     );
     this.stats.failed++;
     const encoded = encodeResult(result);
@@ -190,9 +202,16 @@ export class Dispatcher {
     const respond = (outcome: Outcome): void => {
       if (answered) return;
       answered = true;
-      const base = { id, node: this.#o.topics.node, ...(device !== undefined ? { device } : {}), command: address.command, ms: elapsedMs(h.receivedAt) };
+      const base = {
+        id,
+        node: this.#o.topics.node,
+        ...(device !== undefined ? { device } : {}),
+        command: address.command,
+        ms: elapsedMs(h.receivedAt),
+      };
       let result: CommandResult;
-      if (outcome.ok && outcome.value instanceof BatchFailed) result = errorResult(base, outcome.value.error, { steps: outcome.value.steps });
+      if (outcome.ok && outcome.value instanceof BatchFailed)
+        result = errorResult(base, outcome.value.error, { steps: outcome.value.steps });
       else result = outcome.ok ? okResult(base, outcome.value) : errorResult(base, outcome.error);
       if (result.ok) this.stats.ok++;
       else this.stats.failed++;
@@ -206,7 +225,8 @@ export class Dispatcher {
     }
     const cmd = parsed.command;
     if (cmd.id) id = cmd.id;
-    const expiresAt = cmd.expiresAt === undefined ? h.mqttExpiry : h.mqttExpiry === undefined ? cmd.expiresAt : Math.min(cmd.expiresAt, h.mqttExpiry);
+    const expiresAt =
+      cmd.expiresAt === undefined ? h.mqttExpiry : h.mqttExpiry === undefined ? cmd.expiresAt : Math.min(cmd.expiresAt, h.mqttExpiry);
     if (expiresAt !== undefined && Date.now() > expiresAt) {
       return fail({ code: 'expired', message: `arrived after it expired (${isoTime(expiresAt)})` });
     }
@@ -220,9 +240,13 @@ export class Dispatcher {
       const raw = !own && address.command === RAW_IOCTL_COMMAND ? rawIoctlOf(rt) : undefined;
       const spec = own ?? raw?.spec;
       if (!spec) {
-        throw new CommandError('unknown_command', `'${address.command}' is not a command of ${rt.kind.kind} device ${rt.id} (${Object.keys(rt.kind.commands).join(', ')})`);
+        throw new CommandError(
+          'unknown_command',
+          `'${address.command}' is not a command of ${rt.kind.kind} device ${rt.id} (${Object.keys(rt.kind.commands).join(', ')})`,
+        );
       }
-      if (!this.#o.limiter.take(rt.id)) throw new CommandError('rate_limited', `more than the allowed commands per second for ${rt.id}; try again shortly`);
+      if (!this.#o.limiter.take(rt.id))
+        throw new CommandError('rate_limited', `more than the allowed commands per second for ${rt.id}; try again shortly`);
       const args = spec.args.parse(cmd.args);
       if (!args.ok) throw new CommandError('bad_args', formatIssues(args.issues), { issues: args.issues });
       raw?.authorize(args.value);
@@ -245,8 +269,17 @@ export class Dispatcher {
     }
   }
 
-  #nodeCommand(command: string, args: unknown, timeoutMs: number | undefined, expiresAt: number | undefined, id: string, respond: (o: Outcome) => void, started?: () => void): void {
-    if (!this.#o.limiter.take('\u0000node')) throw new CommandError('rate_limited', 'more than the allowed node commands per second; try again shortly');
+  #nodeCommand(
+    command: string,
+    args: unknown,
+    timeoutMs: number | undefined,
+    expiresAt: number | undefined,
+    id: string,
+    respond: (o: Outcome) => void,
+    started?: () => void,
+  ): void {
+    if (!this.#o.limiter.take('\u0000node'))
+      throw new CommandError('rate_limited', 'more than the allowed node commands per second; try again shortly');
     const r = runNodeCommand(this.#o.node, command, args, timeoutMs);
     if (r.kind === 'now') return respond({ ok: true, value: r.value });
     const rt = r.device;
@@ -263,11 +296,19 @@ export class Dispatcher {
     });
   }
 
-  #context(rt: DeviceRuntime, id: string, command: string, abort: { readonly signal: AbortSignal }, requestedTimeoutMs?: number): CommandContext {
+  #context(
+    rt: DeviceRuntime,
+    id: string,
+    command: string,
+    abort: { readonly signal: AbortSignal },
+    requestedTimeoutMs?: number,
+  ): CommandContext {
     return {
       id,
       // A getter, so that the signal is only made for handlers that use it.
-      get signal() { return abort.signal; },
+      get signal() {
+        return abort.signal;
+      },
       ...(requestedTimeoutMs !== undefined ? { requestedTimeoutMs } : {}),
       log: rt.log,
       progress: (data) => this.#o.progress(rt.id, { ...data, id, command }),

@@ -99,7 +99,10 @@ export class CommandJournal {
   #buffer = '';
   #flushScheduled = false;
 
-  constructor(stateDir: string, private readonly window: number) {
+  constructor(
+    stateDir: string,
+    private readonly window: number,
+  ) {
     this.#file = path.join(stateDir, 'journal.jsonl');
   }
 
@@ -127,7 +130,12 @@ export class CommandJournal {
     const pending: Array<{ key: string; message: JournaledMessage }> = [];
     const interrupted: Array<{ key: string; message: JournaledMessage }> = [];
     for (const [key, message] of this.#pending) (this.#started.has(key) ? interrupted : pending).push({ key, message });
-    const undelivered = [...this.#unconfirmed].map(([key, u]) => ({ key, message: u.message, result: JSON.parse(u.text) as CommandResult, encoded: u.text }));
+    const undelivered = [...this.#unconfirmed].map(([key, u]) => ({
+      key,
+      message: u.message,
+      result: JSON.parse(u.text) as CommandResult,
+      encoded: u.text,
+    }));
     this.#compact();
     return { pending, interrupted, undelivered };
   }
@@ -159,7 +167,10 @@ export class CommandJournal {
   /** `encoded` is the result as published, when the caller has it already. */
   finished(key: string, result: CommandResult, encoded = JSON.stringify(result)): void {
     // A redelivery is answered from here; a huge read result is not worth keeping for that.
-    const kept = encoded.length <= MAX_KEPT_RESULT ? encoded : JSON.stringify({ ...result, result: { note: 'result too large to keep for redelivery' } });
+    const kept =
+      encoded.length <= MAX_KEPT_RESULT
+        ? encoded
+        : JSON.stringify({ ...result, result: { note: 'result too large to keep for redelivery' } });
     this.#finish(key, kept, false);
     this.#trim();
     // Before the result is published: a crash after that must not answer the command as interrupted.

@@ -21,7 +21,13 @@ export interface NodeCommandEnv {
 /** How a node command finishes: at once, or as a job on a device's queue. */
 export type NodeCommandRun =
   | { readonly kind: 'now'; readonly value: unknown }
-  | { readonly kind: 'device'; readonly device: DeviceRuntime; readonly label: string; readonly timeoutMs: number; run(signal: AbortSignal, ctx: Omit<CommandContext, 'signal'>): Promise<unknown> };
+  | {
+      readonly kind: 'device';
+      readonly device: DeviceRuntime;
+      readonly label: string;
+      readonly timeoutMs: number;
+      run(signal: AbortSignal, ctx: Omit<CommandContext, 'signal'>): Promise<unknown>;
+    };
 
 export interface StepRecord {
   readonly command: string;
@@ -36,14 +42,20 @@ export interface StepRecord {
  * can carry every step in `result.steps` and the failing one in `error`.
  */
 export class BatchFailed extends Error {
-  constructor(readonly error: ErrorBody, readonly steps: readonly StepRecord[]) {
+  constructor(
+    readonly error: ErrorBody,
+    readonly steps: readonly StepRecord[],
+  ) {
     super(error.message);
   }
 }
 
 const batchArgs = s.object({
   device: s.string({ minLength: 1, maxLength: 64 }),
-  steps: s.array(s.object({ command: s.string({ minLength: 1, maxLength: 64 }), args: s.any().optional() }), { minItems: 1, maxItems: 100 }),
+  steps: s.array(s.object({ command: s.string({ minLength: 1, maxLength: 64 }), args: s.any().optional() }), {
+    minItems: 1,
+    maxItems: 100,
+  }),
 });
 const cancelArgs = s.object({ device: s.string({ minLength: 1, maxLength: 64 }), id: s.string({ minLength: 1, maxLength: 128 }) });
 
@@ -67,7 +79,10 @@ function batch(env: NodeCommandEnv, rawArgs: unknown, timeoutMs: number | undefi
     // Own commands only: a step named `constructor` must not find Object.prototype's.
     const spec = Object.hasOwn(device.kind.commands, step.command) ? device.kind.commands[step.command] : undefined;
     if (!spec) {
-      issues.push({ path: `steps[${i}].command`, message: `'${step.command}' is not a command of ${device.kind.kind} (${Object.keys(device.kind.commands).join(', ')})` });
+      issues.push({
+        path: `steps[${i}].command`,
+        message: `'${step.command}' is not a command of ${device.kind.kind} (${Object.keys(device.kind.commands).join(', ')})`,
+      });
       return undefined;
     }
     const parsed = spec.args.parse(step.args === undefined ? {} : step.args, `steps[${i}].args`);
@@ -89,7 +104,8 @@ function batch(env: NodeCommandEnv, rawArgs: unknown, timeoutMs: number | undefi
       const done: StepRecord[] = [];
       for (const [i, st] of ready.entries()) {
         const t0 = performance.now();
-        if (signal.aborted) return new BatchFailed({ code: 'canceled', message: `batch stopped before step ${i + 1} (${st.command})` }, done);
+        if (signal.aborted)
+          return new BatchFailed({ code: 'canceled', message: `batch stopped before step ${i + 1} (${st.command})` }, done);
         try {
           const result = await st.spec.run(device.device, st.args, { ...ctx, signal });
           done.push({ command: st.command, ok: true, result: result ?? {}, ms: elapsedMs(t0) });
@@ -108,7 +124,16 @@ export function runNodeCommand(env: NodeCommandEnv, command: string, args: unkno
   switch (command) {
     case 'ping':
       parseArgs(s.none(), args);
-      return { kind: 'now', value: { pong: true, node: env.node, version: env.version, uptimeS: Math.round((Date.now() - env.startedAt) / 1000), ts: Date.now() } };
+      return {
+        kind: 'now',
+        value: {
+          pong: true,
+          node: env.node,
+          version: env.version,
+          uptimeS: Math.round((Date.now() - env.startedAt) / 1000),
+          ts: Date.now(),
+        },
+      };
     case 'describe':
       parseArgs(s.none(), args);
       return { kind: 'now', value: env.describe() };

@@ -22,7 +22,6 @@ export const MAX_ID_LENGTH = 128;
 /** A day: longer waits belong in a scheduler, not a command. */
 export const MAX_TIMEOUT_MS = 24 * 3600 * 1000;
 
-
 function fail(code: ErrorCode, message: string, id?: string): PayloadResult {
   return id === undefined ? { ok: false, code, message } : { ok: false, code, message, id };
 }

@@ -117,7 +117,9 @@ export class CommandQueue {
     }
     const r = this.#running;
     if (!r) return;
-    const finished = new Promise<void>((resolve) => { r.done = resolve; });
+    const finished = new Promise<void>((resolve) => {
+      r.done = resolve;
+    });
     const timer = setTimeout(() => {
       r.abort.abort(new Error('shutdown'));
       this.#settle(r.slot, { ok: false, error: { code: 'canceled', message: `abandoned '${r.slot.job.label}' at shutdown` } });
@@ -137,7 +139,10 @@ export class CommandQueue {
     }
     if (this.#running?.slot === slot) {
       this.#running.abort.abort(new Error('timeout'));
-      this.#settle(slot, { ok: false, error: { code: 'timeout', message: `'${slot.job.label}' did not finish within ${slot.job.timeoutMs} ms` } });
+      this.#settle(slot, {
+        ok: false,
+        error: { code: 'timeout', message: `'${slot.job.label}' did not finish within ${slot.job.timeoutMs} ms` },
+      });
     }
   }
 
@@ -153,11 +158,17 @@ export class CommandQueue {
       const slot = this.#waiting.shift() as Slot;
       const { job } = slot;
       if (job.expiresAt !== undefined && Date.now() > job.expiresAt) {
-        this.#settle(slot, { ok: false, error: { code: 'expired', message: `expired at ${new Date(job.expiresAt).toISOString()} before it could run` } });
+        this.#settle(slot, {
+          ok: false,
+          error: { code: 'expired', message: `expired at ${new Date(job.expiresAt).toISOString()} before it could run` },
+        });
         continue;
       }
       if (!this.hooks.available()) {
-        this.#settle(slot, { ok: false, error: { code: 'unavailable', message: 'the device cannot be used now (see its availability topic)' } });
+        this.#settle(slot, {
+          ok: false,
+          error: { code: 'unavailable', message: 'the device cannot be used now (see its availability topic)' },
+        });
         continue;
       }
       this.#start(slot);

@@ -2,7 +2,11 @@
 export class RateLimiter {
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
 
-  constructor(private readonly rate: number, private readonly burst: number, private readonly now: () => number = () => performance.now()) {}
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /** Takes a token for `key`; false when the key is over its rate. A rate of 0 never limits. */
   take(key: string): boolean {

@@ -37,17 +37,27 @@ export function rawIoctlProblems(allow: Readonly<Record<string, readonly string[
     const at = `security.rawIoctl.${device}`;
     if (!deviceIds.has(device)) issues.push({ path: at, message: `no device '${device}' is configured` });
     for (const name of names) {
-      if (!cat.has(name)) issues.push({ path: at, message: `${name} is not a request the catalogue knows on ${arch.name} (dev2mqtt ioctl list)` });
-      else if (NEW_FD.has(name)) issues.push({ path: at, message: `${name} hands back a new file descriptor, which the passthrough would leak: not allowed` });
+      if (!cat.has(name))
+        issues.push({ path: at, message: `${name} is not a request the catalogue knows on ${arch.name} (dev2mqtt ioctl list)` });
+      else if (NEW_FD.has(name))
+        issues.push({ path: at, message: `${name} hands back a new file descriptor, which the passthrough would leak: not allowed` });
     }
   }
   return issues;
 }
 
 const argsSchema = s.object({
-  request: s.string({ pattern: REQUEST_NAME_PATTERN, patternText: 'a request name such as TIOCMGET' }).doc('a request name the config allows for this device'),
-  arg: s.union(s.int(), s.string({ maxLength: 65_536 })).optional().doc('an int (by value, or for a pointer to an int), or the struct as hex/base64'),
-  encoding: s.enum(['hex', 'base64'] as const).default('hex').doc('how a struct `arg` is written, and how the result gives it back'),
+  request: s
+    .string({ pattern: REQUEST_NAME_PATTERN, patternText: 'a request name such as TIOCMGET' })
+    .doc('a request name the config allows for this device'),
+  arg: s
+    .union(s.int(), s.string({ maxLength: 65_536 }))
+    .optional()
+    .doc('an int (by value, or for a pointer to an int), or the struct as hex/base64'),
+  encoding: s
+    .enum(['hex', 'base64'] as const)
+    .default('hex')
+    .doc('how a struct `arg` is written, and how the result gives it back'),
 });
 
 interface RawArgs {
@@ -71,7 +81,11 @@ export class RawIoctl {
   readonly spec: CommandSpec<Device, unknown>;
   readonly #allowed: ReadonlySet<string>;
 
-  constructor(readonly device: string, allowed: readonly string[], readonly arch: Arch) {
+  constructor(
+    readonly device: string,
+    allowed: readonly string[],
+    readonly arch: Arch,
+  ) {
     this.#allowed = new Set(allowed);
     this.spec = command<Device, RawArgs>({
       description: `raw ioctl passthrough (security.rawIoctl): ${[...this.#allowed].join(', ')}`,
@@ -84,7 +98,10 @@ export class RawIoctl {
   authorize(args: unknown): IoctlRequest {
     const name = (args as RawArgs).request;
     if (!this.#allowed.has(name)) {
-      throw new CommandError('forbidden', `${name} is not allowed on ${this.device} (security.rawIoctl.${this.device}: ${[...this.#allowed].join(', ')})`);
+      throw new CommandError(
+        'forbidden',
+        `${name} is not allowed on ${this.device} (security.rawIoctl.${this.device}: ${[...this.#allowed].join(', ')})`,
+      );
     }
     return catalogue(this.arch).get(name);
   }
@@ -129,13 +146,22 @@ export class RawIoctl {
         const size = sizeOf(kind.struct, this.arch);
         if (a.arg === undefined) {
           // Only a request the kernel fills may start from zeros; one it reads needs its struct.
-          if (req.dir !== 'read') throw new CommandError('bad_args', `${req.name} needs its struct ${kind.struct.name} (${size} bytes on ${this.arch.name}) in arg`);
+          if (req.dir !== 'read')
+            throw new CommandError(
+              'bad_args',
+              `${req.name} needs its struct ${kind.struct.name} (${size} bytes on ${this.arch.name}) in arg`,
+            );
           const buf = Buffer.alloc(size);
           return { value: buf, buf };
         }
-        if (typeof a.arg !== 'string') throw new CommandError('bad_args', `${req.name} takes its struct ${kind.struct.name} as a ${a.encoding} string in arg`);
+        if (typeof a.arg !== 'string')
+          throw new CommandError('bad_args', `${req.name} takes its struct ${kind.struct.name} as a ${a.encoding} string in arg`);
         const buf = bytesOf(a.arg, a.encoding, req.name);
-        if (buf.length !== size) throw new CommandError('bad_args', `${req.name} needs ${size} bytes of struct ${kind.struct.name} on ${this.arch.name}, got ${buf.length}`);
+        if (buf.length !== size)
+          throw new CommandError(
+            'bad_args',
+            `${req.name} needs ${size} bytes of struct ${kind.struct.name} on ${this.arch.name}, got ${buf.length}`,
+          );
         return { value: buf, buf };
       }
     }

@@ -14,7 +14,10 @@ export function finishPreviousRun(r: Recovery, dispatcher: Dispatcher, log: Logg
   // A consumer may see such a result twice; the id tells.
   for (const u of r.undelivered) dispatcher.redeliver(u.key, inbound(u.message), u.result, u.encoded);
   for (const i of r.interrupted) {
-    log.warn({ topic: i.message.topic }, 'a command was running when the previous run died: answering it as interrupted, not running it again');
+    log.warn(
+      { topic: i.message.topic },
+      'a command was running when the previous run died: answering it as interrupted, not running it again',
+    );
     dispatcher.answerInterrupted(i.key, inbound(i.message), i.message.receivedAtMs);
   }
   for (const p of r.pending) {
@@ -26,7 +29,12 @@ export function finishPreviousRun(r: Recovery, dispatcher: Dispatcher, log: Logg
 /** A journaled command as the dispatcher takes messages. */
 function inbound(m: JournaledMessage): InboundMessage {
   return {
-    topic: m.topic, payload: Buffer.from(m.payload, 'base64'), qos: 1, dup: false, retain: false, receivedAt: performance.now(),
+    topic: m.topic,
+    payload: Buffer.from(m.payload, 'base64'),
+    qos: 1,
+    dup: false,
+    retain: false,
+    receivedAt: performance.now(),
     ...(m.responseTopic ? { responseTopic: m.responseTopic } : {}),
     ...(m.correlationData ? { correlationData: Buffer.from(m.correlationData, 'base64') } : {}),
   };

@@ -18,13 +18,27 @@ type Base = Omit<CommandResult, 'ok' | 'result' | 'error'>;
 
 // Built key by key so the JSON reads in the contract's order: id, device, command, ok, result/error, ms.
 export function okResult(b: Base, result: unknown): CommandResult {
-  return { id: b.id, node: b.node, ...(b.device !== undefined ? { device: b.device } : {}), command: b.command, ok: true, result: result === undefined ? {} : result, ms: b.ms };
+  return {
+    id: b.id,
+    node: b.node,
+    ...(b.device !== undefined ? { device: b.device } : {}),
+    command: b.command,
+    ok: true,
+    result: result === undefined ? {} : result,
+    ms: b.ms,
+  };
 }
 
 export function errorResult(b: Base, error: ErrorBody, result?: unknown): CommandResult {
   return {
-    id: b.id, node: b.node, ...(b.device !== undefined ? { device: b.device } : {}), command: b.command, ok: false, error,
-    ...(result === undefined ? {} : { result }), ms: b.ms,
+    id: b.id,
+    node: b.node,
+    ...(b.device !== undefined ? { device: b.device } : {}),
+    command: b.command,
+    ok: false,
+    error,
+    ...(result === undefined ? {} : { result }),
+    ms: b.ms,
   };
 }
 
@@ -49,6 +63,11 @@ export function encodeResult(r: CommandResult): string {
   try {
     return jsonWithBigInts(r);
   } catch (e) {
-    return JSON.stringify({ ...r, ok: false, result: undefined, error: { code: 'device_error', message: `result could not be encoded: ${(e as Error).message}` } });
+    return JSON.stringify({
+      ...r,
+      ok: false,
+      result: undefined,
+      error: { code: 'device_error', message: `result could not be encoded: ${(e as Error).message}` },
+    });
   }
 }

@@ -33,7 +33,9 @@ interface DeviceSlot {
 
 /** A device's commands as senders see them: its kind's, and `ioctl` where security.rawIoctl enables it. */
 export function commandsOf(d: DeviceRuntime): Readonly<Record<string, CommandSpec<Device, unknown>>> {
-  return d.rawIoctl && !Object.prototype.hasOwnProperty.call(d.kind.commands, RAW_IOCTL_COMMAND) ? { ...d.kind.commands, [RAW_IOCTL_COMMAND]: d.rawIoctl.spec } : d.kind.commands;
+  return d.rawIoctl && !Object.prototype.hasOwnProperty.call(d.kind.commands, RAW_IOCTL_COMMAND)
+    ? { ...d.kind.commands, [RAW_IOCTL_COMMAND]: d.rawIoctl.spec }
+    : d.kind.commands;
 }
 
 export class Telemetry {

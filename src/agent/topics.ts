@@ -11,8 +11,10 @@ export interface TopicScheme {
 }
 
 export const nodeTopic = (t: TopicScheme, leaf: 'status' | 'state' | 'devices' | 'result'): string => `${t.base}/${t.node}/${leaf}`;
-export const deviceTopic = (t: TopicScheme, device: string, leaf: 'state' | 'availability' | 'event' | 'result'): string => `${t.base}/${t.node}/${device}/${leaf}`;
-export const deviceCommandTopic = (t: TopicScheme, device: string, command: string): string => `${t.base}/${t.node}/${device}/cmd/${command}`;
+export const deviceTopic = (t: TopicScheme, device: string, leaf: 'state' | 'availability' | 'event' | 'result'): string =>
+  `${t.base}/${t.node}/${device}/${leaf}`;
+export const deviceCommandTopic = (t: TopicScheme, device: string, command: string): string =>
+  `${t.base}/${t.node}/${device}/cmd/${command}`;
 
 /** The subscriptions that bring every command addressed to this node. */
 export function commandSubscriptions(t: TopicScheme): string[] {

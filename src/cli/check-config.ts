@@ -11,7 +11,11 @@ key path. Exit 0 when it is valid, 1 when not.
 `;
 
 export async function checkConfigCommand(argv: string[], io: CommandIo): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
   if (values.help) {
     io.out(CHECK_HELP);
     return 0;
@@ -20,6 +24,8 @@ export async function checkConfigCommand(argv: string[], io: CommandIo): Promise
   if (!loaded) return 1;
   const c = loaded.config;
   for (const w of c.warnings) io.err(`warning: ${w}\n`);
-  io.out(`${c.file}: valid. node ${c.node.id}, ${c.devices.length} device${c.devices.length === 1 ? '' : 's'}${c.devices.length ? ` (${c.devices.map((d) => `${d.id}:${d.kind}${d.sim ? ' sim' : ''}`).join(', ')})` : ''}, broker ${c.mqtt.url}\n`);
+  io.out(
+    `${c.file}: valid. node ${c.node.id}, ${c.devices.length} device${c.devices.length === 1 ? '' : 's'}${c.devices.length ? ` (${c.devices.map((d) => `${d.id}:${d.kind}${d.sim ? ' sim' : ''}`).join(', ')})` : ''}, broker ${c.mqtt.url}\n`,
+  );
   return 0;
 }

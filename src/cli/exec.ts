@@ -36,7 +36,10 @@ export async function execCommand(argv: string[], io: CommandIo): Promise<number
   const log = loggerFor(loaded.config, { ...io, isTTY: false }, values['log-level'] ?? 'warn');
   const progress = new ProgressView(io);
   const agent = new Agent({
-    config: loaded.config, registry: loaded.registry, log, only: device,
+    config: loaded.config,
+    registry: loaded.registry,
+    log,
+    only: device,
     onEvent: (_id, type, data) => {
       if (type === 'progress') progress.update(data);
     },

@@ -26,7 +26,11 @@ Example:
 `;
 
 function safeHostArch(): string {
-  try { return hostArch().name; } catch { return 'unknown'; }
+  try {
+    return hostArch().name;
+  } catch {
+    return 'unknown';
+  }
 }
 
 function pickArch(name: string | undefined): Arch {
@@ -80,13 +84,21 @@ export function ioctlCommand(argv: string[], io: CommandIo): number {
     if (rest.length) throw new UsageError(`ioctl list takes no arguments, got ${rest.join(' ')}`);
     const all = cat.all();
     if (values.json) {
-      io.out(`${JSON.stringify(all.map((r) => asJson(r, [r.name])), null, 2)}\n`);
+      io.out(
+        `${JSON.stringify(
+          all.map((r) => asJson(r, [r.name])),
+          null,
+          2,
+        )}\n`,
+      );
       return 0;
     }
     io.out(`# ioctl requests for ${arch.name}\n`);
     io.out(`${'name'.padEnd(34)}${'value'.padEnd(12)}${'dir'.padEnd(10)}type nr   size  header\n`);
     for (const r of all) {
-      io.out(`${r.name.padEnd(34)}${hex(r.value).padEnd(12)}${r.dir.padEnd(10)}${r.typeChar.padEnd(5)}${String(r.nr).padEnd(5)}${String(r.size).padEnd(6)}${r.header}\n`);
+      io.out(
+        `${r.name.padEnd(34)}${hex(r.value).padEnd(12)}${r.dir.padEnd(10)}${r.typeChar.padEnd(5)}${String(r.nr).padEnd(5)}${String(r.size).padEnd(6)}${r.header}\n`,
+      );
     }
     return 0;
   }

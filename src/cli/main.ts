@@ -22,9 +22,17 @@ export function registerCommand(name: string, cmd: Command): void {
 
 registerCommand('run', { summary: 'run the agent (the default command)', help: RUN_HELP, run: runCommand });
 registerCommand('check-config', { summary: 'validate a configuration, naming every problem', help: CHECK_HELP, run: checkConfigCommand });
-registerCommand('probe', { summary: 'list the LEDs, GPIO chips, serial ports and tape drives here; print a starter config', help: PROBE_HELP, run: (argv, io) => probeCommand(argv, io) });
+registerCommand('probe', {
+  summary: 'list the LEDs, GPIO chips, serial ports and tape drives here; print a starter config',
+  help: PROBE_HELP,
+  run: (argv, io) => probeCommand(argv, io),
+});
 registerCommand('exec', { summary: 'run one command on a device without MQTT', help: EXEC_HELP, run: execCommand });
-registerCommand('systemd', { summary: 'print the systemd drop-in that opens the configured devices to the service', help: SYSTEMD_HELP, run: systemdCommand });
+registerCommand('systemd', {
+  summary: 'print the systemd drop-in that opens the configured devices to the service',
+  help: SYSTEMD_HELP,
+  run: systemdCommand,
+});
 registerCommand('ioctl', { summary: 'decode request codes, list the request catalogue', help: IOCTL_HELP, run: ioctlCommand });
 
 function mainHelp(): string {

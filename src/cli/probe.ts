@@ -48,15 +48,27 @@ export function describeFound(f: ProbeResult, roots: ProbeRoots): string {
   const section = (title: string, items: string[]): void => {
     lines.push(title, ...(items.length ? items : ['  (none)']), '');
   };
-  section(`LEDs (${path.join(roots.sysRoot, 'class/leds')})`, f.leds.map((l) => `  ${l.name}  trigger ${l.trigger ?? '?'}, max_brightness ${l.maxBrightness ?? '?'}`));
+  section(
+    `LEDs (${path.join(roots.sysRoot, 'class/leds')})`,
+    f.leds.map((l) => `  ${l.name}  trigger ${l.trigger ?? '?'}, max_brightness ${l.maxBrightness ?? '?'}`),
+  );
   section(`GPIO chips (${path.join(roots.devRoot, 'gpiochip*')})`, f.gpiochips.flatMap(chipLines));
   const uarts = f.serial.filter((p) => !/^tty(USB|ACM)/.test(p.name)).map((p) => p.name);
   section('Serial ports', [
     ...f.serial.map((p) => `  ${p.path}  ${p.driver ?? 'no driver'}${p.byId ? `  ${p.byId}` : ''}`),
     ...(uarts.length ? [`  (built-in UARTs ${uarts.join(', ')} are not in the starter config: one may be the serial console)`] : []),
   ]);
-  section(`Tape drives (${path.join(roots.devRoot, 'nst*')})`, f.tapes.map((t) => `  ${t.path}  ${[t.vendor, t.model].filter(Boolean).join(' ') || 'unknown drive'}${t.revision ? ` (rev ${t.revision})` : ''}`));
-  if (f.problems.length) section('Could not read', f.problems.map((p) => `  ${p}`));
+  section(
+    `Tape drives (${path.join(roots.devRoot, 'nst*')})`,
+    f.tapes.map(
+      (t) => `  ${t.path}  ${[t.vendor, t.model].filter(Boolean).join(' ') || 'unknown drive'}${t.revision ? ` (rev ${t.revision})` : ''}`,
+    ),
+  );
+  if (f.problems.length)
+    section(
+      'Could not read',
+      f.problems.map((p) => `  ${p}`),
+    );
   return lines.join('\n');
 }
 
@@ -64,8 +76,12 @@ export async function probeCommand(argv: string[], io: CommandIo, deps: ProbeDep
   const { values } = parseArgs({
     args: argv,
     options: {
-      'sys-root': { type: 'string' }, 'dev-root': { type: 'string' }, json: { type: 'boolean' },
-      output: { type: 'string', short: 'o' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'sys-root': { type: 'string' },
+      'dev-root': { type: 'string' },
+      json: { type: 'boolean' },
+      output: { type: 'string', short: 'o' },
+      force: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -74,7 +90,8 @@ export async function probeCommand(argv: string[], io: CommandIo, deps: ProbeDep
     return 0;
   }
   const roots: ProbeRoots = { sysRoot: path.resolve(values['sys-root'] ?? '/sys'), devRoot: path.resolve(values['dev-root'] ?? '/dev') };
-  if (values.output && existsSync(values.output) && !values.force) throw new UsageError(`${values.output} exists; add --force to replace it`);
+  if (values.output && existsSync(values.output) && !values.force)
+    throw new UsageError(`${values.output} exists; add --force to replace it`);
   const found = probeMachine(roots, deps.kernel());
   const config = starterConfig(found, roots, new Set(builtinKinds().map((k) => k.kind)));
   const configText = `${JSON.stringify(config, null, 2)}\n`;

@@ -16,7 +16,10 @@ function human(bytes: number): string {
 
 export class ProgressView {
   #drawn = false;
-  constructor(private readonly io: CommandIo, private readonly width = 30) {}
+  constructor(
+    private readonly io: CommandIo,
+    private readonly width = 30,
+  ) {}
 
   update(data: Record<string, unknown>): void {
     const bytes = num(data.bytes) ?? 0;
@@ -27,7 +30,9 @@ export class ProgressView {
       frac !== undefined ? `${(frac * 100).toFixed(0).padStart(3)}%` : '',
       `${human(bytes)}${total ? ` / ${human(total)}` : ''}`,
       rate !== undefined ? `${human(rate)}/s` : '',
-    ].filter(Boolean).join('  ');
+    ]
+      .filter(Boolean)
+      .join('  ');
     if (this.io.isTTY) {
       const filled = frac === undefined ? 0 : Math.round(frac * this.width);
       this.io.err(`\r[${'#'.repeat(filled)}${'.'.repeat(this.width - filled)}] ${parts}\u001b[K`);

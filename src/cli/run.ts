@@ -55,10 +55,13 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
       service.stopping();
       // Blocking kernel calls (a waiting TIOCMIWAIT) may keep threads busy: never outlive the limit.
       setTimeout(() => process.exit(0), HARD_EXIT_MS).unref();
-      agent.stop().then(() => resolve(0), (e: unknown) => {
-        log.error({ err: (e as Error).message }, 'error while stopping');
-        resolve(0);
-      });
+      agent.stop().then(
+        () => resolve(0),
+        (e: unknown) => {
+          log.error({ err: (e as Error).message }, 'error while stopping');
+          resolve(0);
+        },
+      );
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);

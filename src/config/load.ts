@@ -37,7 +37,10 @@ export interface AgentConfig extends Omit<AgentConfigShape, 'devices'> {
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
-  constructor(readonly file: string, readonly issues: readonly Issue[]) {
+  constructor(
+    readonly file: string,
+    readonly issues: readonly Issue[],
+  ) {
     super(`invalid configuration${file ? ` in ${file}` : ''}:\n${issues.map((i) => `  ${i.path || '(file)'}: ${i.message}`).join('\n')}`);
   }
 }
@@ -65,7 +68,8 @@ function readJson(file: string): { value?: Record<string, unknown>; issue?: Issu
   }
   try {
     const value = JSON.parse(text) as unknown;
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return { issue: { path: '', message: 'the file must hold a JSON object' } };
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      return { issue: { path: '', message: 'the file must hold a JSON object' } };
     return { value: value as Record<string, unknown> };
   } catch (e) {
     return { issue: { path: '', message: `not valid JSON: ${(e as Error).message}` } };
@@ -74,12 +78,15 @@ function readJson(file: string): { value?: Record<string, unknown>; issue?: Issu
 
 /** convict reports "path: message" lines, or "configuration param 'x' not declared in the schema". */
 function convictIssues(message: string): Issue[] {
-  return message.split('\n').filter(Boolean).map((line) => {
-    const undeclared = /configuration param '([^']+)' not declared in the schema/.exec(line);
-    if (undeclared) return { path: undeclared[1] ?? '', message: 'is not a known key' };
-    const m = /^([\w.]+): (.*)$/.exec(line);
-    return m ? { path: m[1] ?? '', message: (m[2] ?? '').replace(/: value was .*$/, '') } : { path: '', message: line };
-  });
+  return message
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const undeclared = /configuration param '([^']+)' not declared in the schema/.exec(line);
+      if (undeclared) return { path: undeclared[1] ?? '', message: 'is not a known key' };
+      const m = /^([\w.]+): (.*)$/.exec(line);
+      return m ? { path: m[1] ?? '', message: (m[2] ?? '').replace(/: value was .*$/, '') } : { path: '', message: line };
+    });
 }
 
 function defaultStateDir(env: NodeJS.ProcessEnv): string {
@@ -110,7 +117,8 @@ function resolveDevices(raw: unknown[], registry: KindRegistry, issues: Issue[],
     }
     const d = entry as Partial<DeviceConfig> & Record<string, unknown>;
     for (const key of Object.keys(d)) {
-      if (!['id', 'kind', 'name', 'sim', 'options'].includes(key)) issues.push({ path: `${at}.${key}`, message: 'is not a known key (id, kind, name, sim, options)' });
+      if (!['id', 'kind', 'name', 'sim', 'options'].includes(key))
+        issues.push({ path: `${at}.${key}`, message: 'is not a known key (id, kind, name, sim, options)' });
     }
     const id = typeof d.id === 'string' ? d.id : '';
     if (!ID_PATTERN.test(id)) issues.push({ path: `${at}.id`, message: `must match ${ID_PATTERN.source}, got ${JSON.stringify(d.id)}` });
@@ -120,7 +128,10 @@ function resolveDevices(raw: unknown[], registry: KindRegistry, issues: Issue[],
     if (d.sim !== undefined && typeof d.sim !== 'boolean') issues.push({ path: `${at}.sim`, message: 'must be true or false' });
     const kind: AnyKind | undefined = typeof d.kind === 'string' ? registry.get(d.kind) : undefined;
     if (!kind) {
-      issues.push({ path: `${at}.kind`, message: `unknown kind ${JSON.stringify(d.kind)} (known: ${registry.names().join(', ') || 'none'})` });
+      issues.push({
+        path: `${at}.kind`,
+        message: `unknown kind ${JSON.stringify(d.kind)} (known: ${registry.names().join(', ') || 'none'})`,
+      });
       return;
     }
     const sim = d.sim === true;
@@ -151,7 +162,10 @@ export async function loadConfig(opts: LoadOptions): Promise<AgentConfig> {
   let conf: convict.Config<AgentConfigShape>;
   try {
     // convict reads the environment here, so a malformed DEV2MQTT_* value surfaces here.
-    conf = convict(withEnvNames(configSchema() as unknown as Record<string, unknown>) as unknown as convict.Schema<AgentConfigShape>, { env: normaliseEnv(env), args: [] });
+    conf = convict(withEnvNames(configSchema() as unknown as Record<string, unknown>) as unknown as convict.Schema<AgentConfigShape>, {
+      env: normaliseEnv(env),
+      args: [],
+    });
   } catch (e) {
     throw new ConfigError(file, [{ path: '(environment)', message: (e as Error).message }]);
   }
@@ -177,19 +191,24 @@ export async function loadConfig(opts: LoadOptions): Promise<AgentConfig> {
   checkReadable(c.mqtt.cert, 'mqtt.cert', issues);
   checkReadable(c.mqtt.key, 'mqtt.key', issues);
   checkReadable(c.broker.auth.passwordFile, 'broker.auth.passwordFile', issues);
-  if (Boolean(c.mqtt.cert) !== Boolean(c.mqtt.key)) issues.push({ path: c.mqtt.cert ? 'mqtt.key' : 'mqtt.cert', message: 'mTLS needs both cert and key' });
+  if (Boolean(c.mqtt.cert) !== Boolean(c.mqtt.key))
+    issues.push({ path: c.mqtt.cert ? 'mqtt.key' : 'mqtt.cert', message: 'mTLS needs both cert and key' });
   const embedded = c.mqtt.url === 'embedded' || c.broker.enabled;
   if (embedded && !isLoopback(c.broker.host) && !(c.broker.auth.username && c.broker.auth.passwordFile)) {
-    issues.push({ path: 'broker.host', message: `the embedded broker binds ${c.broker.host}, which is not loopback: set broker.auth.username and broker.auth.passwordFile first` });
+    issues.push({
+      path: 'broker.host',
+      message: `the embedded broker binds ${c.broker.host}, which is not loopback: set broker.auth.username and broker.auth.passwordFile first`,
+    });
   }
-  if (c.mqtt.reconnectMaxMs < c.mqtt.reconnectMinMs) issues.push({ path: 'mqtt.reconnectMaxMs', message: 'must be >= mqtt.reconnectMinMs' });
+  if (c.mqtt.reconnectMaxMs < c.mqtt.reconnectMinMs)
+    issues.push({ path: 'mqtt.reconnectMaxMs', message: 'must be >= mqtt.reconnectMinMs' });
 
   try {
     await opts.registry.loadPlugins(c.plugins, baseDir);
   } catch (e) {
     issues.push({ path: 'plugins', message: (e as Error).message });
   }
-  const devices = Array.isArray(c.devices) ? resolveDevices(c.devices as unknown[], opts.registry, issues, warnings) : [];
+  const devices = Array.isArray(c.devices) ? resolveDevices(c.devices, opts.registry, issues, warnings) : [];
   if (c.security.rawIoctl && typeof c.security.rawIoctl === 'object') {
     issues.push(...rawIoctlProblems(c.security.rawIoctl, new Set(devices.map((d) => d.id)), hostArch()));
   }

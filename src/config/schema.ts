@@ -24,9 +24,23 @@ export interface DeviceConfig {
 export interface AgentConfigShape {
   node: { id: string; groups: string[]; stateDir: string };
   mqtt: {
-    url: string; baseTopic: string; clientId: string; username: string; password: string; passwordFile: string;
-    ca: string; cert: string; key: string; rejectUnauthorized: boolean; protocolVersion: number; keepaliveS: number;
-    qos: number; sessionExpiryS: number; reconnectMinMs: number; reconnectMaxMs: number; connectTimeoutMs: number;
+    url: string;
+    baseTopic: string;
+    clientId: string;
+    username: string;
+    password: string;
+    passwordFile: string;
+    ca: string;
+    cert: string;
+    key: string;
+    rejectUnauthorized: boolean;
+    protocolVersion: number;
+    keepaliveS: number;
+    qos: number;
+    sessionExpiryS: number;
+    reconnectMinMs: number;
+    reconnectMaxMs: number;
+    connectTimeoutMs: number;
   };
   broker: { enabled: boolean; host: string; port: number; auth: { username: string; passwordFile: string } };
   telemetry: { intervalMs: number; stateThrottleMs: number };
@@ -34,8 +48,11 @@ export interface AgentConfigShape {
   devices: DeviceConfig[];
   plugins: string[];
   security: {
-    maxPayloadBytes: number; rateLimitPerS: number; rateLimitBurst: number;
-    rawIoctl: Record<string, string[]>; dedupeWindow: number;
+    maxPayloadBytes: number;
+    rateLimitPerS: number;
+    rateLimitBurst: number;
+    rawIoctl: Record<string, string[]>;
+    dedupeWindow: number;
   };
   log: { level: string };
 }
@@ -45,48 +62,85 @@ function check(ok: boolean, message: string): void {
 }
 
 function hostId(): string {
-  const h = os.hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+  const h = os
+    .hostname()
+    .replace(/[^A-Za-z0-9_-]/g, '-')
+    .slice(0, 64);
   return h && !RESERVED_NODE_IDS.has(h) ? h : 'dev2mqtt';
 }
 
-const topicLevel = (name: string) => (v: unknown): void => {
-  check(typeof v === 'string' && v.length > 0, `${name} must be a non-empty string`);
-  const s = v as string;
-  check(!/[+#\u0000]/.test(s) && !s.startsWith('/') && !s.endsWith('/') && !s.startsWith('$'), `${name} must be a plain MQTT topic prefix (no +, #, leading $ or slashes at either end), got "${s}"`);
-};
+const topicLevel =
+  (name: string) =>
+  (v: unknown): void => {
+    check(typeof v === 'string' && v.length > 0, `${name} must be a non-empty string`);
+    const s = v as string;
+    check(
+      // eslint-disable-next-line no-control-regex -- MQTT forbids NUL in topic names (3.1.1 §4.7.3)
+      !/[+#\u0000]/.test(s) && !s.startsWith('/') && !s.endsWith('/') && !s.startsWith('$'),
+      `${name} must be a plain MQTT topic prefix (no +, #, leading $ or slashes at either end), got "${s}"`,
+    );
+  };
 
-const stringList = (what: string, pattern?: RegExp) => (v: unknown): void => {
-  check(Array.isArray(v) && v.every((x) => typeof x === 'string'), `must be a list of ${what}`);
-  if (pattern) for (const x of v as string[]) check(pattern.test(x), `"${x}" is not a valid ${what} (${pattern.source})`);
-};
+const stringList =
+  (what: string, pattern?: RegExp) =>
+  (v: unknown): void => {
+    check(Array.isArray(v) && v.every((x) => typeof x === 'string'), `must be a list of ${what}`);
+    if (pattern) for (const x of v as string[]) check(pattern.test(x), `"${x}" is not a valid ${what} (${pattern.source})`);
+  };
 
-const oneOf = <T>(values: readonly T[]) => (v: unknown): void => {
-  check(values.includes(v as T), `must be one of ${values.join(', ')}, got ${JSON.stringify(v)}`);
-};
+const oneOf =
+  <T>(values: readonly T[]) =>
+  (v: unknown): void => {
+    check(values.includes(v as T), `must be one of ${values.join(', ')}, got ${JSON.stringify(v)}`);
+  };
 
-const intIn = (min: number, max: number) => (v: unknown): void => {
-  check(Number.isInteger(v) && (v as number) >= min && (v as number) <= max, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
-};
+const intIn =
+  (min: number, max: number) =>
+  (v: unknown): void => {
+    check(
+      Number.isInteger(v) && (v as number) >= min && (v as number) <= max,
+      `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`,
+    );
+  };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export function configSchema(): Schema<AgentConfigShape> {
   return {
     node: {
-      id: { doc: 'node id used in topics; default: the host name', format: (v: unknown) => {
-        check(typeof v === 'string' && ID_PATTERN.test(v), `must match ${ID_PATTERN.source}, got ${JSON.stringify(v)}`);
-        check(!RESERVED_NODE_IDS.has(v as string), `"${String(v)}" is reserved`);
-      }, default: hostId() },
+      id: {
+        doc: 'node id used in topics; default: the host name',
+        format: (v: unknown) => {
+          check(typeof v === 'string' && ID_PATTERN.test(v), `must match ${ID_PATTERN.source}, got ${JSON.stringify(v)}`);
+          check(!RESERVED_NODE_IDS.has(v as string), `"${String(v)}" is reserved`);
+        },
+        default: hostId(),
+      },
       groups: { doc: 'groups this node answers on {base}/group/{group}/…', format: stringList('group id', ID_PATTERN), default: [] },
-      stateDir: { doc: 'where sim media, the command journal and other state live; default $STATE_DIRECTORY, $XDG_STATE_HOME/dev2mqtt or ~/.local/state/dev2mqtt', format: String, default: '' },
+      stateDir: {
+        doc: 'where sim media, the command journal and other state live; default $STATE_DIRECTORY, $XDG_STATE_HOME/dev2mqtt or ~/.local/state/dev2mqtt',
+        format: String,
+        default: '',
+      },
     },
     mqtt: {
-      url: { doc: '"embedded", or mqtt://host:port, mqtts://host:port', format: (v: unknown) => {
-        check(typeof v === 'string', 'must be a string');
-        check(v === 'embedded' || /^(mqtts?|tcp|ssl|tls):\/\/[^/]+/.test(v as string), `must be "embedded" or an mqtt://, mqtts:// URL, got ${JSON.stringify(v)}`);
-      }, default: 'embedded' },
+      url: {
+        doc: '"embedded", or mqtt://host:port, mqtts://host:port',
+        format: (v: unknown) => {
+          check(typeof v === 'string', 'must be a string');
+          check(
+            v === 'embedded' || /^(mqtts?|tcp|ssl|tls):\/\/[^/]+/.test(v as string),
+            `must be "embedded" or an mqtt://, mqtts:// URL, got ${JSON.stringify(v)}`,
+          );
+        },
+        default: 'embedded',
+      },
       baseTopic: { doc: 'first topic level', format: topicLevel('baseTopic'), default: 'dev2mqtt' },
-      clientId: { doc: 'MQTT client id; default dev2mqtt_{node.id} (stable, so the broker keeps the session)', format: String, default: '' },
+      clientId: {
+        doc: 'MQTT client id; default dev2mqtt_{node.id} (stable, so the broker keeps the session)',
+        format: String,
+        default: '',
+      },
       username: { doc: 'broker user name', format: String, default: '' },
       password: { doc: 'broker password; prefer passwordFile or the env variable', format: String, default: '', sensitive: true },
       passwordFile: { doc: 'file holding the broker password', format: String, default: '' },
@@ -97,7 +151,11 @@ export function configSchema(): Schema<AgentConfigShape> {
       protocolVersion: { doc: '5 (MQTT 5), 4 (3.1.1) or 3 (3.1)', format: oneOf([3, 4, 5]), default: 5 },
       keepaliveS: { doc: 'keepalive in seconds', format: intIn(5, 3600), default: 30 },
       qos: { doc: 'QoS of subscriptions and of results, state and events', format: oneOf([0, 1, 2]), default: 1 },
-      sessionExpiryS: { doc: 'MQTT 5 session expiry: how long the broker keeps commands for an absent agent', format: intIn(0, 4294967295), default: 7 * 24 * 3600 },
+      sessionExpiryS: {
+        doc: 'MQTT 5 session expiry: how long the broker keeps commands for an absent agent',
+        format: intIn(0, 4294967295),
+        default: 7 * 24 * 3600,
+      },
       reconnectMinMs: { doc: 'first reconnect delay (exponential backoff with random jitter)', format: intIn(10, 600000), default: 250 },
       reconnectMaxMs: { doc: 'reconnect delay cap; a fleet spreads over [cap/2, cap]', format: intIn(100, 3600000), default: 1000 },
       connectTimeoutMs: { doc: 'give up one connection attempt after this long', format: intIn(100, 600000), default: 10000 },
@@ -108,12 +166,16 @@ export function configSchema(): Schema<AgentConfigShape> {
       port: { doc: 'port of the embedded broker (0: any free port)', format: intIn(0, 65535), default: 1883 },
       auth: {
         username: { doc: 'clients of the embedded broker must log in with this user name', format: String, default: '' },
-        passwordFile: { doc: 'file holding that user\'s password', format: String, default: '' },
+        passwordFile: { doc: "file holding that user's password", format: String, default: '' },
       },
     },
     telemetry: {
       intervalMs: { doc: 'republish node and device state this often', format: intIn(1000, 86400000), default: 60000 },
-      stateThrottleMs: { doc: 'at most one state publish per device in this window (the last state always follows)', format: intIn(0, 60000), default: 100 },
+      stateThrottleMs: {
+        doc: 'at most one state publish per device in this window (the last state always follows)',
+        format: intIn(0, 60000),
+        default: 100,
+      },
     },
     homeassistant: {
       enabled: { doc: 'publish Home Assistant MQTT discovery configs', format: Boolean, default: false },
@@ -136,17 +198,24 @@ export function configSchema(): Schema<AgentConfigShape> {
           check(typeof v === 'object' && v !== null && !Array.isArray(v), 'must be an object {deviceId: [request names]}');
           for (const [dev, names] of Object.entries(v as Record<string, unknown>)) {
             check(ID_PATTERN.test(dev), `"${dev}" is not a device id`);
-            check(Array.isArray(names) && names.every((n) => typeof n === 'string' && REQUEST_NAME_PATTERN.test(n)), `${dev} must list request names such as "MTIOCGET"`);
+            check(
+              Array.isArray(names) && names.every((n) => typeof n === 'string' && REQUEST_NAME_PATTERN.test(n)),
+              `${dev} must list request names such as "MTIOCGET"`,
+            );
           }
         },
-          default: {},
+        default: {},
       },
-      dedupeWindow: { doc: 'recent command ids (and results) kept to answer QoS 1 redeliveries', format: intIn(0, 1000000), default: 10000 },
+      dedupeWindow: {
+        doc: 'recent command ids (and results) kept to answer QoS 1 redeliveries',
+        format: intIn(0, 1000000),
+        default: 10000,
+      },
     },
     log: {
       level: { doc: 'pino log level', format: oneOf(LOG_LEVELS), default: 'info' },
     },
-  } as unknown as Schema<AgentConfigShape>;
+  };
 }
 
 /** Keys holding lists: from the environment they may be written `a,b` as well as JSON. */

@@ -72,7 +72,12 @@ export function sandboxFor(devices: readonly ResolvedDevice[], resolve: Resolve 
         const p = option(d, 'path');
         if (!p) break;
         const node = resolve(p) ?? p;
-        add(deviceAllow, HOTPLUG_TTY.test(path.basename(node)) || p.startsWith('/dev/serial/') ? `char-${path.basename(node).replace(/\d+$/, '')} rw` : `${p} rw`);
+        add(
+          deviceAllow,
+          HOTPLUG_TTY.test(path.basename(node)) || p.startsWith('/dev/serial/')
+            ? `char-${path.basename(node).replace(/\d+$/, '')} rw`
+            : `${p} rw`,
+        );
         break;
       }
       case 'tape': {
@@ -90,7 +95,7 @@ export function sandboxFor(devices: readonly ResolvedDevice[], resolve: Resolve 
 export function renderDropIn(s: Sandbox, source: string): string {
   const lines = [
     `# Written by \`dev2mqtt systemd\` from ${source}: exactly the devices configured there.`,
-    '# It replaces the unit\'s class-wide DeviceAllow= list; run it again after changing the devices.',
+    "# It replaces the unit's class-wide DeviceAllow= list; run it again after changing the devices.",
     ...s.notes.map((n) => `# ${n}`),
     '[Service]',
     'DeviceAllow=',

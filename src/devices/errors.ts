@@ -7,8 +7,19 @@
 import { KernelError } from '../kernel/errors.js';
 
 export const ERROR_CODES = [
-  'bad_payload', 'bad_args', 'unknown_device', 'unknown_command', 'device_error', 'timeout', 'busy',
-  'forbidden', 'too_large', 'rate_limited', 'unavailable', 'expired', 'canceled',
+  'bad_payload',
+  'bad_args',
+  'unknown_device',
+  'unknown_command',
+  'device_error',
+  'timeout',
+  'busy',
+  'forbidden',
+  'too_large',
+  'rate_limited',
+  'unavailable',
+  'expired',
+  'canceled',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -25,7 +36,11 @@ export interface ErrorBody {
 
 export class CommandError extends Error {
   override readonly name = 'CommandError';
-  constructor(readonly code: ErrorCode, message: string, readonly extra: Record<string, unknown> = {}) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
     super(message);
   }
 
@@ -35,7 +50,12 @@ export class CommandError extends Error {
 }
 
 /** An errno-carrying error from Node's fs (sysfs writes): `{ code: 'EACCES', syscall, path }`. */
-interface SystemError extends Error { code: string; errno?: number; syscall?: string; path?: string }
+interface SystemError extends Error {
+  code: string;
+  errno?: number;
+  syscall?: string;
+  path?: string;
+}
 
 function isSystemError(e: unknown): e is SystemError {
   if (!(e instanceof Error)) return false;
@@ -47,14 +67,21 @@ export function toErrorBody(e: unknown): ErrorBody {
   if (e instanceof CommandError) return e.body();
   if (e instanceof KernelError) {
     return {
-      code: 'device_error', message: e.message, errno: e.code, syscall: e.syscall,
-      ...(e.request ? { request: e.request } : {}), ...(e.path ? { path: e.path } : {}),
+      code: 'device_error',
+      message: e.message,
+      errno: e.code,
+      syscall: e.syscall,
+      ...(e.request ? { request: e.request } : {}),
+      ...(e.path ? { path: e.path } : {}),
     };
   }
   if (isSystemError(e)) {
     return {
-      code: 'device_error', message: e.message, errno: e.code,
-      ...(e.syscall ? { syscall: e.syscall } : {}), ...(e.path ? { path: e.path } : {}),
+      code: 'device_error',
+      message: e.message,
+      errno: e.code,
+      ...(e.syscall ? { syscall: e.syscall } : {}),
+      ...(e.path ? { path: e.path } : {}),
     };
   }
   return { code: 'device_error', message: e instanceof Error ? e.message : String(e) };

@@ -45,7 +45,7 @@ export interface CommandSpec<D, A = unknown> {
 
 /** Helps TypeScript infer A from the schema while D comes from the kind. */
 export function command<D, A>(spec: CommandSpec<D, A>): CommandSpec<D, unknown> {
-  return spec as CommandSpec<D, unknown>;
+  return spec;
 }
 
 export interface DeviceContext<O> {

@@ -37,7 +37,7 @@ export class KindRegistry {
       try {
         mod = (await import(target)) as Record<string, unknown>;
       } catch (e) {
-        throw new Error(`plugin '${spec}' could not be loaded: ${(e as Error).message}`);
+        throw new Error(`plugin '${spec}' could not be loaded: ${(e as Error).message}`, { cause: e });
       }
       const found = collectKinds(mod);
       if (!found.length) throw new Error(`plugin '${spec}' exports no device kind (export 'kind' or 'kinds')`);

@@ -4,7 +4,14 @@
  * `ON`/`OFF`, scripts send 0/1 or true/false. One reading for every kind.
  */
 const WORDS: Readonly<Record<string, 0 | 1>> = {
-  on: 1, off: 0, true: 1, false: 0, high: 1, low: 0, '1': 1, '0': 0,
+  on: 1,
+  off: 0,
+  true: 1,
+  false: 0,
+  high: 1,
+  low: 0,
+  '1': 1,
+  '0': 0,
 };
 
 /** 1, 0, or undefined when `v` is not an on/off value. */

@@ -30,7 +30,11 @@ export async function writeAttribute(file: string, value: string): Promise<void>
 export function decimal(text: string, file: string): number {
   const n = Number(text);
   if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(n)) {
-    throw Object.assign(new Error(`EINVAL: ${file} holds '${text.slice(0, 40)}', not a number`), { code: 'EINVAL', path: file, syscall: 'read' });
+    throw Object.assign(new Error(`EINVAL: ${file} holds '${text.slice(0, 40)}', not a number`), {
+      code: 'EINVAL',
+      path: file,
+      syscall: 'read',
+    });
   }
   return n;
 }

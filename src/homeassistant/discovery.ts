@@ -56,17 +56,33 @@ export function haTopics(t: TopicScheme, device: string): HaTopics {
 
 export const nodeIdentifier = (t: TopicScheme): string => `dev2mqtt_${t.node}`;
 
-const availabilityOf = (topic: string): Record<string, string> => ({ topic, payload_available: 'online', payload_not_available: 'offline' });
+const availabilityOf = (topic: string): Record<string, string> => ({
+  topic,
+  payload_available: 'online',
+  payload_not_available: 'offline',
+});
 
 function origin(s: DiscoverySettings): Record<string, string> {
   return { name: 'dev2mqtt', sw_version: s.version, support_url: SUPPORT_URL };
 }
 
 function nodeDevice(s: DiscoverySettings): Record<string, unknown> {
-  return { identifiers: [nodeIdentifier(s.topics)], name: s.topics.node, model: 'dev2mqtt agent', manufacturer: MANUFACTURER, sw_version: s.version };
+  return {
+    identifiers: [nodeIdentifier(s.topics)],
+    name: s.topics.node,
+    model: 'dev2mqtt agent',
+    manufacturer: MANUFACTURER,
+    sw_version: s.version,
+  };
 }
 
-function message(s: DiscoverySettings, component: HaComponent, objectId: string, device: string | undefined, config: Record<string, unknown>): DiscoveryMessage {
+function message(
+  s: DiscoverySettings,
+  component: HaComponent,
+  objectId: string,
+  device: string | undefined,
+  config: Record<string, unknown>,
+): DiscoveryMessage {
   return {
     topic: `${s.prefix}/${component}/${objectId}/config`,
     component,
@@ -97,20 +113,29 @@ export function nodeMessages(s: DiscoverySettings): DiscoveryMessage[] {
   const node = s.topics.node;
   return [
     message(s, 'sensor', `${node}_agent_uptime`, undefined, {
-      ...shared, name: 'Uptime', device_class: 'duration', unit_of_measurement: 's', value_template: '{{ value_json.uptimeS }}', icon: 'mdi:timer-outline',
+      ...shared,
+      name: 'Uptime',
+      device_class: 'duration',
+      unit_of_measurement: 's',
+      value_template: '{{ value_json.uptimeS }}',
+      icon: 'mdi:timer-outline',
     }),
     message(s, 'sensor', `${node}_agent_rss`, undefined, {
-      ...shared, name: 'Memory', device_class: 'data_size', unit_of_measurement: 'B', value_template: '{{ value_json.rssBytes }}', icon: 'mdi:memory',
+      ...shared,
+      name: 'Memory',
+      device_class: 'data_size',
+      unit_of_measurement: 'B',
+      value_template: '{{ value_json.rssBytes }}',
+      icon: 'mdi:memory',
     }),
   ];
 }
 
 /** The configs of one device's entities, or [] when its kind declares none. */
 export function deviceMessages(s: DiscoverySettings, d: DiscoveryDevice): DiscoveryMessage[] {
-  const declare = d.kind.homeassistant;
-  if (!declare) return [];
+  if (!d.kind.homeassistant) return [];
   const topics = haTopics(s.topics, d.id);
-  const entities: HaEntity[] = declare.call(d.kind, { id: d.id, name: d.name, options: d.options, sim: d.sim, topics });
+  const entities: HaEntity[] = d.kind.homeassistant({ id: d.id, name: d.name, options: d.options, sim: d.sim, topics });
   const device = {
     identifiers: [`dev2mqtt_${s.topics.node}_${d.id}`],
     name: d.name,
@@ -127,7 +152,11 @@ export function deviceMessages(s: DiscoverySettings, d: DiscoveryDevice): Discov
 }
 
 /** Every config for the node and its devices; duplicate object ids are an error a kind must fix. */
-export function discoveryMessages(s: DiscoverySettings, devices: readonly DiscoveryDevice[], onError: (device: string, err: Error) => void): DiscoveryMessage[] {
+export function discoveryMessages(
+  s: DiscoverySettings,
+  devices: readonly DiscoveryDevice[],
+  onError: (device: string, err: Error) => void,
+): DiscoveryMessage[] {
   const out = nodeMessages(s);
   for (const d of devices) {
     try {

@@ -55,19 +55,24 @@ export class DiscoveryPublisher {
     // A retained `online` is an old birth: the connect that brought it has announced already.
     if (m.retain || m.payload.toString('utf8').trim() !== 'online' || this.#stopped) return;
     clearTimeout(this.#birthTimer);
-    this.#birthTimer = setTimeout(() => {
-      this.#birthTimer = undefined;
-      this.#o.log.info('Home Assistant came online: republishing discovery');
-      void this.announce();
-    }, BIRTH_DELAY_MIN_MS + Math.random() * BIRTH_DELAY_SPREAD_MS);
+    this.#birthTimer = setTimeout(
+      () => {
+        this.#birthTimer = undefined;
+        this.#o.log.info('Home Assistant came online: republishing discovery');
+        void this.announce();
+      },
+      BIRTH_DELAY_MIN_MS + Math.random() * BIRTH_DELAY_SPREAD_MS,
+    );
     this.#birthTimer.unref?.();
   }
 
   /** Publishes every config and clears stale ones; concurrent calls run one after the other. */
   announce(): Promise<void> {
-    this.#chain = this.#chain.then(() => this.#announce()).catch((e: unknown) => {
-      this.#o.log.warn({ err: (e as Error).message }, 'Home Assistant discovery not (fully) published; retrying on the next connect');
-    });
+    this.#chain = this.#chain
+      .then(() => this.#announce())
+      .catch((e: unknown) => {
+        this.#o.log.warn({ err: (e as Error).message }, 'Home Assistant discovery not (fully) published; retrying on the next connect');
+      });
     return this.#chain;
   }
 

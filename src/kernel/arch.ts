@@ -26,8 +26,17 @@ export interface Arch {
 }
 
 export const ARCH_NAMES = [
-  'x86_64', 'i386', 'aarch64', 'armhf', 'riscv64',
-  'mips', 'mipsel', 'mips64el', 'ppc64', 'ppc64le', 'sparc64',
+  'x86_64',
+  'i386',
+  'aarch64',
+  'armhf',
+  'riscv64',
+  'mips',
+  'mipsel',
+  'mips64el',
+  'ppc64',
+  'ppc64le',
+  'sparc64',
 ] as const;
 export type ArchName = (typeof ARCH_NAMES)[number];
 
@@ -36,10 +45,27 @@ const ilp32 = { longSize: 4, pointerSize: 4, int64Align: 8 } as const;
 
 const ARCHES: Record<ArchName, Arch> = {
   x86_64: { name: 'x86_64', ...lp64, littleEndian: true, ioc: 'generic', tty: 'generic', daddrIsLong: false, aliases: ['x64', 'amd64'] },
-  i386: { name: 'i386', ...ilp32, int64Align: 4, littleEndian: true, ioc: 'generic', tty: 'generic', daddrIsLong: false, aliases: ['ia32', 'x86', 'i686'] },
+  i386: {
+    name: 'i386',
+    ...ilp32,
+    int64Align: 4,
+    littleEndian: true,
+    ioc: 'generic',
+    tty: 'generic',
+    daddrIsLong: false,
+    aliases: ['ia32', 'x86', 'i686'],
+  },
   aarch64: { name: 'aarch64', ...lp64, littleEndian: true, ioc: 'generic', tty: 'generic', daddrIsLong: false, aliases: ['arm64'] },
   // 32-bit Raspberry Pi OS: EABI aligns 64-bit integers to 8 even though long is 4.
-  armhf: { name: 'armhf', ...ilp32, littleEndian: true, ioc: 'generic', tty: 'generic', daddrIsLong: false, aliases: ['arm', 'armv7l', 'armv6l', 'armel'] },
+  armhf: {
+    name: 'armhf',
+    ...ilp32,
+    littleEndian: true,
+    ioc: 'generic',
+    tty: 'generic',
+    daddrIsLong: false,
+    aliases: ['arm', 'armv7l', 'armv6l', 'armel'],
+  },
   riscv64: { name: 'riscv64', ...lp64, littleEndian: true, ioc: 'generic', tty: 'generic', daddrIsLong: false, aliases: [] },
   mips: { name: 'mips', ...ilp32, littleEndian: false, ioc: 'mips', tty: 'mips', daddrIsLong: true, aliases: [] },
   mipsel: { name: 'mipsel', ...ilp32, littleEndian: true, ioc: 'mips', tty: 'mips', daddrIsLong: true, aliases: [] },
@@ -72,15 +98,24 @@ export function hostArch(): Arch {
   const le = os.endianness() === 'LE';
   const nodeArch: string = process.arch;
   switch (nodeArch) {
-    case 'x64': return ARCHES.x86_64;
-    case 'ia32': return ARCHES.i386;
-    case 'arm64': return ARCHES.aarch64;
-    case 'arm': return ARCHES.armhf;
-    case 'riscv64': return ARCHES.riscv64;
-    case 'mips': return ARCHES.mips;
-    case 'mipsel': return ARCHES.mipsel;
-    case 'mips64el': return ARCHES.mips64el;
-    case 'ppc64': return le ? ARCHES.ppc64le : ARCHES.ppc64;
+    case 'x64':
+      return ARCHES.x86_64;
+    case 'ia32':
+      return ARCHES.i386;
+    case 'arm64':
+      return ARCHES.aarch64;
+    case 'arm':
+      return ARCHES.armhf;
+    case 'riscv64':
+      return ARCHES.riscv64;
+    case 'mips':
+      return ARCHES.mips;
+    case 'mipsel':
+      return ARCHES.mipsel;
+    case 'mips64el':
+      return ARCHES.mips64el;
+    case 'ppc64':
+      return le ? ARCHES.ppc64le : ARCHES.ppc64;
     default:
       throw new RangeError(`dev2mqtt has no ABI table for process.arch '${process.arch}'`);
   }

@@ -4,14 +4,17 @@
  * these buffers to ioctl; the sim models read and fill the very same buffers.
  */
 import type { Arch } from './arch.js';
-import { isArray, isStruct, layoutOf, scalarInfo, sizeOf, type CType, type Scalar, type StructDef } from './ctypes.js';
+import { isArray, layoutOf, scalarInfo, sizeOf, type CType, type Scalar, type StructDef } from './ctypes.js';
 
 /** Deep partial input for `encode`: members left out are zero, as with a `memset` struct. */
 export type StructInput<T> = {
-  [K in keyof T]?: T[K] extends readonly (infer E)[] ? readonly (E extends object ? StructInput<E> : E)[]
-    : T[K] extends bigint ? bigint | number
-    : T[K] extends object ? StructInput<T[K]>
-    : T[K];
+  [K in keyof T]?: T[K] extends readonly (infer E)[]
+    ? readonly (E extends object ? StructInput<E> : E)[]
+    : T[K] extends bigint
+      ? bigint | number
+      : T[K] extends object
+        ? StructInput<T[K]>
+        : T[K];
 };
 
 function isWide(t: Scalar, arch: Arch): boolean {
@@ -27,9 +30,12 @@ function readScalar(view: DataView, at: number, t: Scalar, arch: Arch): number |
   const le = arch.littleEndian;
   const info = scalarInfo(arch, t);
   switch (info.size) {
-    case 1: return info.signed ? view.getInt8(at) : view.getUint8(at);
-    case 2: return info.signed ? view.getInt16(at, le) : view.getUint16(at, le);
-    case 4: return info.signed ? view.getInt32(at, le) : view.getUint32(at, le);
+    case 1:
+      return info.signed ? view.getInt8(at) : view.getUint8(at);
+    case 2:
+      return info.signed ? view.getInt16(at, le) : view.getUint16(at, le);
+    case 4:
+      return info.signed ? view.getInt32(at, le) : view.getUint32(at, le);
     default: {
       const big = info.signed ? view.getBigInt64(at, le) : view.getBigUint64(at, le);
       return decodesToBigint(t) ? big : Number(big);
@@ -49,9 +55,15 @@ function writeScalar(view: DataView, at: number, t: Scalar, arch: Arch, value: u
   }
   const n = Math.trunc(Number(value));
   switch (info.size) {
-    case 1: view.setUint8(at, n & 0xff); break;
-    case 2: view.setUint16(at, n & 0xffff, le); break;
-    default: view.setUint32(at, n >>> 0, le); break;
+    case 1:
+      view.setUint8(at, n & 0xff);
+      break;
+    case 2:
+      view.setUint16(at, n & 0xffff, le);
+      break;
+    default:
+      view.setUint32(at, n >>> 0, le);
+      break;
   }
 }
 
@@ -120,7 +132,7 @@ export function encode<T extends object>(def: StructDef<T>, arch: Arch, value: S
   const buf = into ?? alloc(def, arch);
   if (buf.length < sizeOf(def, arch)) throw new RangeError(`buffer of ${buf.length} bytes is smaller than struct ${def.name}`);
   if (into) buf.fill(0, 0, sizeOf(def, arch));
-  writeStruct(viewOf(buf), 0, def, arch, value as Record<string, unknown>);
+  writeStruct(viewOf(buf), 0, def, arch, value);
   return buf;
 }
 

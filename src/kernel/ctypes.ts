@@ -14,8 +14,7 @@ import type { Arch } from './arch.js';
  * on i386 where a plain 64-bit member is only 4-aligned.
  */
 export type Scalar =
-  | 'u8' | 'i8' | 'char' | 'u16' | 'i16' | 'u32' | 'i32'
-  | 'u64' | 'i64' | 'aligned_u64' | 'long' | 'ulong' | 'ptr' | 'daddr';
+  'u8' | 'i8' | 'char' | 'u16' | 'i16' | 'u32' | 'i32' | 'u64' | 'i64' | 'aligned_u64' | 'long' | 'ulong' | 'ptr' | 'daddr';
 
 export interface ArrayType {
   readonly array: CType;
@@ -63,18 +62,32 @@ export interface ScalarInfo {
 
 export function scalarInfo(arch: Arch, t: Scalar): ScalarInfo {
   switch (t) {
-    case 'u8': return { size: 1, align: 1, signed: false };
-    case 'char': case 'i8': return { size: 1, align: 1, signed: true };
-    case 'u16': return { size: 2, align: 2, signed: false };
-    case 'i16': return { size: 2, align: 2, signed: true };
-    case 'u32': return { size: 4, align: 4, signed: false };
-    case 'i32': return { size: 4, align: 4, signed: true };
-    case 'u64': return { size: 8, align: arch.int64Align, signed: false };
-    case 'i64': return { size: 8, align: arch.int64Align, signed: true };
-    case 'aligned_u64': return { size: 8, align: 8, signed: false };
-    case 'long': return { size: arch.longSize, align: arch.longSize, signed: true };
-    case 'ulong': case 'ptr': return { size: arch.longSize, align: arch.longSize, signed: false };
-    case 'daddr': return arch.daddrIsLong ? scalarInfo(arch, 'long') : scalarInfo(arch, 'i32');
+    case 'u8':
+      return { size: 1, align: 1, signed: false };
+    case 'char':
+    case 'i8':
+      return { size: 1, align: 1, signed: true };
+    case 'u16':
+      return { size: 2, align: 2, signed: false };
+    case 'i16':
+      return { size: 2, align: 2, signed: true };
+    case 'u32':
+      return { size: 4, align: 4, signed: false };
+    case 'i32':
+      return { size: 4, align: 4, signed: true };
+    case 'u64':
+      return { size: 8, align: arch.int64Align, signed: false };
+    case 'i64':
+      return { size: 8, align: arch.int64Align, signed: true };
+    case 'aligned_u64':
+      return { size: 8, align: 8, signed: false };
+    case 'long':
+      return { size: arch.longSize, align: arch.longSize, signed: true };
+    case 'ulong':
+    case 'ptr':
+      return { size: arch.longSize, align: arch.longSize, signed: false };
+    case 'daddr':
+      return arch.daddrIsLong ? scalarInfo(arch, 'long') : scalarInfo(arch, 'i32');
   }
 }
 
@@ -114,7 +127,7 @@ const roundUp = (n: number, a: number): number => Math.ceil(n / a) * a;
 
 export function layoutOf(def: StructDef<object>, arch: Arch): StructLayout {
   let perArch = cache.get(arch);
-  if (!perArch) cache.set(arch, (perArch = new Map()));
+  if (!perArch) cache.set(arch, (perArch = new Map<StructDef<object>, StructLayout>()));
   const hit = perArch.get(def);
   if (hit) return hit;
 

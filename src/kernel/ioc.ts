@@ -34,10 +34,14 @@ export function iocMaxSize(arch: Arch): number {
 
 function dirValue(bits: LayoutBits, dir: IocDir): number {
   switch (dir) {
-    case 'none': return bits.none;
-    case 'read': return bits.read;
-    case 'write': return bits.write;
-    case 'readwrite': return bits.read | bits.write;
+    case 'none':
+      return bits.none;
+    case 'read':
+      return bits.read;
+    case 'write':
+      return bits.write;
+    case 'readwrite':
+      return bits.read | bits.write;
   }
 }
 
@@ -59,7 +63,7 @@ export function ioc(arch: Arch, dir: IocDir, type: IocType, nr: number, size: nu
     throw new RangeError(`ioctl argument size ${size} does not fit the ${arch.name} request layout`);
   }
   const dirShift = SIZE_SHIFT + bits.sizeBits;
-  return (((dirValue(bits, dir) << dirShift) | (size << SIZE_SHIFT) | (typeCode(type) << TYPE_SHIFT) | (nr << NR_SHIFT)) >>> 0);
+  return ((dirValue(bits, dir) << dirShift) | (size << SIZE_SHIFT) | (typeCode(type) << TYPE_SHIFT) | (nr << NR_SHIFT)) >>> 0;
 }
 
 export const IO = (arch: Arch, type: IocType, nr: number): number => ioc(arch, 'none', type, nr, 0);

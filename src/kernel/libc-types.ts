@@ -12,8 +12,18 @@ import { fieldsOf, isArray, isStruct, type CType, type Scalar, type StructDef } 
 type KoffiType = ReturnType<typeof koffi.struct>;
 
 const SCALARS: Record<Exclude<Scalar, 'daddr' | 'aligned_u64'>, string> = {
-  u8: 'uint8_t', i8: 'int8_t', char: 'char', u16: 'uint16_t', i16: 'int16_t', u32: 'uint32_t', i32: 'int32_t',
-  u64: 'uint64_t', i64: 'int64_t', long: 'long', ulong: 'unsigned long', ptr: 'void *',
+  u8: 'uint8_t',
+  i8: 'int8_t',
+  char: 'char',
+  u16: 'uint16_t',
+  i16: 'int16_t',
+  u32: 'uint32_t',
+  i32: 'int32_t',
+  u64: 'uint64_t',
+  i64: 'int64_t',
+  long: 'long',
+  ulong: 'unsigned long',
+  ptr: 'void *',
 };
 
 const made = new Map<StructDef<object>, KoffiType>();
@@ -46,7 +56,7 @@ export function koffiStruct(def: StructDef<object>): KoffiType {
     }
   }
   const typeName = `dev2mqtt_${def.name}`;
-  const created = (def.kind === 'union' ? koffi.union(typeName, members) : koffi.struct(typeName, members)) as KoffiType;
+  const created = def.kind === 'union' ? koffi.union(typeName, members) : koffi.struct(typeName, members);
   made.set(def, created);
   return created;
 }

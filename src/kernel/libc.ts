@@ -42,8 +42,7 @@ let libc: Libc | undefined;
 function bind(): Libc {
   if (libc) return libc;
   const lib = koffi.load('libc.so.6');
-  const fn = <A extends unknown[], R>(ret: string, name: string, args: string[]): NativeFn<A, R> =>
-    lib.func(name, ret, args) as unknown as NativeFn<A, R>;
+  const fn = <A extends unknown[], R>(ret: string, name: string, args: string[]): NativeFn<A, R> => lib.func(name, ret, args);
   libc = {
     open: fn('int', 'open', ['str', 'int', 'int']),
     close: fn('int', 'close', ['int']),
@@ -62,7 +61,7 @@ const EINTR = errnoNumber('EINTR');
 function callAsync<A extends unknown[]>(f: NativeFn<A, number>, args: A): Promise<{ res: number; errno: number }> {
   return new Promise((resolve, reject) => {
     f.async(...args, (err: unknown, res: number) => {
-      if (err) reject(err instanceof Error ? err : new Error(String(err)));
+      if (err) reject(err instanceof Error ? err : new Error(JSON.stringify(err)));
       else resolve({ res, errno: res < 0 ? koffi.errno() : 0 });
     });
   });
@@ -80,8 +79,12 @@ class LibcFile implements DeviceFile {
     this.path = path;
   }
 
-  get fd(): number { return this.#fd; }
-  get closed(): boolean { return this.#fd < 0; }
+  get fd(): number {
+    return this.#fd;
+  }
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
 
   #fail(syscall: Syscall, errno: number, req?: IoctlRequest): KernelError {
     return new KernelError({ errno, syscall, path: this.path, request: req?.name });
@@ -104,17 +107,16 @@ class LibcFile implements DeviceFile {
   }
 
   ioctl(req: IoctlRequest, arg?: IoctlArg): number {
-    const r = typeof arg === 'object'
-      ? this.#c.ioctlPtr(this.#fd, req.value, arg)
-      : this.#c.ioctlInt(this.#fd, req.value, arg ?? 0);
+    const r = typeof arg === 'object' ? this.#c.ioctlPtr(this.#fd, req.value, arg) : this.#c.ioctlInt(this.#fd, req.value, arg ?? 0);
     if (r < 0) throw this.#fail('ioctl', koffi.errno(), req);
     return r;
   }
 
   async ioctlBlocking(req: IoctlRequest, arg?: IoctlArg): Promise<number> {
-    const { res, errno } = typeof arg === 'object'
-      ? await callAsync(this.#c.ioctlPtr, [this.#fd, req.value, arg])
-      : await callAsync(this.#c.ioctlInt, [this.#fd, req.value, arg ?? 0]);
+    const { res, errno } =
+      typeof arg === 'object'
+        ? await callAsync(this.#c.ioctlPtr, [this.#fd, req.value, arg])
+        : await callAsync(this.#c.ioctlInt, [this.#fd, req.value, arg ?? 0]);
     if (res < 0) throw this.#fail('ioctl', errno, req);
     return res;
   }
@@ -185,4 +187,3 @@ export class LibcKernel implements Kernel {
     return new LibcFile(this.#c, fd, path);
   }
 }
-

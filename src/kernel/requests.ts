@@ -7,15 +7,25 @@ import type { Arch, TtyFamily } from './arch.js';
 import { sizeOf, type StructDef } from './ctypes.js';
 import { decode, IO, IOR, IOW, IOWR, legacy, type DecodedRequest, type IocType } from './ioc.js';
 import {
-  gpio_v2_line_config, gpio_v2_line_info, gpio_v2_line_request, gpio_v2_line_values,
-  gpiochip_info, mtget, mtop, mtpos, serial_icounter_struct, serial_struct, termios, termios2,
+  gpio_v2_line_config,
+  gpio_v2_line_info,
+  gpio_v2_line_request,
+  gpio_v2_line_values,
+  gpiochip_info,
+  mtget,
+  mtop,
+  mtpos,
+  serial_icounter_struct,
+  serial_struct,
+  termios,
+  termios2,
 } from './structs.js';
 
 /** What the argument of a request is, so callers and the raw passthrough know what to pass. */
 export type ArgKind =
   | { readonly kind: 'none' }
-  | { readonly kind: 'int' }            // passed by value (TCFLSH's queue selector, TIOCMIWAIT's mask)
-  | { readonly kind: 'int-pointer' }    // a pointer to an int (TIOCMGET, FIONREAD)
+  | { readonly kind: 'int' } // passed by value (TCFLSH's queue selector, TIOCMIWAIT's mask)
+  | { readonly kind: 'int-pointer' } // a pointer to an int (TIOCMGET, FIONREAD)
   | { readonly kind: 'struct'; readonly struct: StructDef<object> };
 
 export interface IoctlRequest extends DecodedRequest {
@@ -177,25 +187,42 @@ const TTY_SPARC: Readonly<Record<string, Spec>> = {
 };
 
 const TTY: Record<TtyFamily, Readonly<Record<string, Spec>>> = {
-  generic: TTY_GENERIC, mips: TTY_MIPS, powerpc: TTY_POWERPC, sparc: TTY_SPARC,
+  generic: TTY_GENERIC,
+  mips: TTY_MIPS,
+  powerpc: TTY_POWERPC,
+  sparc: TTY_SPARC,
 };
 
 function argSize(arch: Arch, arg: ArgKind): number {
   switch (arg.kind) {
-    case 'struct': return sizeOf(arg.struct, arch);
-    case 'int': case 'int-pointer': return 4;
-    case 'none': return 0;
+    case 'struct':
+      return sizeOf(arg.struct, arch);
+    case 'int':
+    case 'int-pointer':
+      return 4;
+    case 'none':
+      return 0;
   }
 }
 
 function build(arch: Arch, name: string, spec: Spec, header: string): IoctlRequest {
   let value: number;
   switch (spec.how) {
-    case 'legacy': value = legacy(spec.type, spec.nr); break;
-    case 'io': value = IO(arch, spec.type, spec.nr); break;
-    case 'ior': value = IOR(arch, spec.type, spec.nr, argSize(arch, spec.arg)); break;
-    case 'iow': value = IOW(arch, spec.type, spec.nr, argSize(arch, spec.arg)); break;
-    case 'iowr': value = IOWR(arch, spec.type, spec.nr, argSize(arch, spec.arg)); break;
+    case 'legacy':
+      value = legacy(spec.type, spec.nr);
+      break;
+    case 'io':
+      value = IO(arch, spec.type, spec.nr);
+      break;
+    case 'ior':
+      value = IOR(arch, spec.type, spec.nr, argSize(arch, spec.arg));
+      break;
+    case 'iow':
+      value = IOW(arch, spec.type, spec.nr, argSize(arch, spec.arg));
+      break;
+    case 'iowr':
+      value = IOWR(arch, spec.type, spec.nr, argSize(arch, spec.arg));
+      break;
   }
   return { ...decode(arch, value), name, arg: spec.arg, header };
 }

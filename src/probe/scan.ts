@@ -19,11 +19,38 @@ export interface ProbeRoots {
   readonly devRoot: string;
 }
 
-export interface LedFound { readonly name: string; readonly maxBrightness: number | undefined; readonly trigger: string | undefined; readonly triggers: readonly string[] }
-export interface LineFound { readonly offset: number; readonly name: string; readonly consumer: string; readonly used: boolean; readonly direction: 'in' | 'out' }
-export interface ChipFound { readonly path: string; readonly name: string; readonly label: string; readonly lines: readonly LineFound[] }
-export interface SerialFound { readonly path: string; readonly name: string; readonly driver: string | undefined; readonly byId: string | undefined }
-export interface TapeFound { readonly path: string; readonly name: string; readonly vendor: string | undefined; readonly model: string | undefined; readonly revision: string | undefined }
+export interface LedFound {
+  readonly name: string;
+  readonly maxBrightness: number | undefined;
+  readonly trigger: string | undefined;
+  readonly triggers: readonly string[];
+}
+export interface LineFound {
+  readonly offset: number;
+  readonly name: string;
+  readonly consumer: string;
+  readonly used: boolean;
+  readonly direction: 'in' | 'out';
+}
+export interface ChipFound {
+  readonly path: string;
+  readonly name: string;
+  readonly label: string;
+  readonly lines: readonly LineFound[];
+}
+export interface SerialFound {
+  readonly path: string;
+  readonly name: string;
+  readonly driver: string | undefined;
+  readonly byId: string | undefined;
+}
+export interface TapeFound {
+  readonly path: string;
+  readonly name: string;
+  readonly vendor: string | undefined;
+  readonly model: string | undefined;
+  readonly revision: string | undefined;
+}
 
 export interface ProbeResult {
   readonly leds: LedFound[];
@@ -72,7 +99,12 @@ export function scanLeds(roots: ProbeRoots, problems: string[]): LedFound[] {
     const triggerText = attr(path.join(dir, name, 'trigger'));
     if (triggerText === undefined) problems.push(`LED ${name}: cannot read ${path.join(dir, name, 'trigger')}`);
     const t = triggerText === undefined ? undefined : parseTriggers(triggerText);
-    return { name, maxBrightness: max !== undefined && /^\d+$/.test(max) ? Number(max) : undefined, trigger: t?.selected, triggers: t?.available ?? [] };
+    return {
+      name,
+      maxBrightness: max !== undefined && /^\d+$/.test(max) ? Number(max) : undefined,
+      trigger: t?.selected,
+      triggers: t?.available ?? [],
+    };
   });
 }
 
@@ -92,7 +124,13 @@ export function scanGpio(roots: ProbeRoots, kernel: Kernel, problems: string[]):
       const lines: LineFound[] = [];
       for (let offset = 0; offset < info.lines; offset++) {
         const l = lineInfo(chip, kernel.arch, offset);
-        lines.push({ offset, name: l.name, consumer: l.consumer, used: (l.flags & FLAG.USED) !== 0, direction: l.flags & FLAG.OUTPUT ? 'out' : 'in' });
+        lines.push({
+          offset,
+          name: l.name,
+          consumer: l.consumer,
+          used: (l.flags & FLAG.USED) !== 0,
+          direction: l.flags & FLAG.OUTPUT ? 'out' : 'in',
+        });
       }
       found.push({ path: file, name: info.name, label: info.label, lines });
     } catch (e) {
@@ -131,13 +169,21 @@ export function scanSerial(roots: ProbeRoots): SerialFound[] {
 }
 
 export function scanTapes(roots: ProbeRoots, problems: string[]): TapeFound[] {
-  return list(roots.devRoot).filter((n) => /^nst\d+$/.test(n)).map((name) => {
-    // The st driver's class device links to the SCSI device, whose vendor/model are space-padded INQUIRY fields.
-    const dev = path.join(roots.sysRoot, 'class', 'scsi_tape', name, 'device');
-    const vendor = attr(path.join(dev, 'vendor'));
-    if (vendor === undefined) problems.push(`${name}: no SCSI vendor/model under ${dev}`);
-    return { path: path.join(roots.devRoot, name), name, vendor, model: attr(path.join(dev, 'model')), revision: attr(path.join(dev, 'rev')) };
-  });
+  return list(roots.devRoot)
+    .filter((n) => /^nst\d+$/.test(n))
+    .map((name) => {
+      // The st driver's class device links to the SCSI device, whose vendor/model are space-padded INQUIRY fields.
+      const dev = path.join(roots.sysRoot, 'class', 'scsi_tape', name, 'device');
+      const vendor = attr(path.join(dev, 'vendor'));
+      if (vendor === undefined) problems.push(`${name}: no SCSI vendor/model under ${dev}`);
+      return {
+        path: path.join(roots.devRoot, name),
+        name,
+        vendor,
+        model: attr(path.join(dev, 'model')),
+        revision: attr(path.join(dev, 'rev')),
+      };
+    });
 }
 
 export function probeMachine(roots: ProbeRoots, kernel: Kernel): ProbeResult {

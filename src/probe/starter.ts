@@ -27,7 +27,12 @@ export interface StarterConfig {
 
 /** A device id from a kernel name: `input3::capslock` → `input3-capslock`, `ACT` → `act`. */
 export function deviceId(raw: string, taken: Set<string>): string {
-  const base = raw.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 56) || 'device';
+  const base =
+    raw
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 56) || 'device';
   let id = base;
   for (let n = 2; taken.has(id); n++) id = `${base}-${n}`;
   if (!ID_PATTERN.test(id)) throw new Error(`cannot make a device id from '${raw}'`);
@@ -41,7 +46,9 @@ export function starterConfig(found: ProbeResult, roots: ProbeRoots, kinds: Read
   if (kinds.has('led')) {
     for (const led of found.leds) {
       devices.push({
-        id: deviceId(led.name, taken), kind: 'led', name: `LED ${led.name}`,
+        id: deviceId(led.name, taken),
+        kind: 'led',
+        name: `LED ${led.name}`,
         options: {
           name: led.name,
           ...(roots.sysRoot !== '/sys' ? { sysfsRoot: roots.sysRoot } : {}),
@@ -52,13 +59,23 @@ export function starterConfig(found: ProbeResult, roots: ProbeRoots, kinds: Read
   }
   if (kinds.has('serial')) {
     for (const port of found.serial.filter((p) => /^tty(USB|ACM)/.test(p.name))) {
-      devices.push({ id: deviceId(port.name, taken), kind: 'serial', name: `Serial ${port.name}${port.driver ? ` (${port.driver})` : ''}`, options: { path: port.byId ?? port.path, baud: 115200 } });
+      devices.push({
+        id: deviceId(port.name, taken),
+        kind: 'serial',
+        name: `Serial ${port.name}${port.driver ? ` (${port.driver})` : ''}`,
+        options: { path: port.byId ?? port.path, baud: 115200 },
+      });
     }
   }
   if (kinds.has('tape')) {
     for (const tape of found.tapes) {
       const what = [tape.vendor, tape.model].filter(Boolean).join(' ');
-      devices.push({ id: deviceId(tape.name.replace(/^nst/, 'tape'), taken), kind: 'tape', name: what ? `Tape ${what}` : `Tape ${tape.name}`, options: { path: tape.path } });
+      devices.push({
+        id: deviceId(tape.name.replace(/^nst/, 'tape'), taken),
+        kind: 'tape',
+        name: what ? `Tape ${what}` : `Tape ${tape.name}`,
+        options: { path: tape.path },
+      });
     }
   }
   return { node: { groups: [] }, mqtt: { url: 'mqtt://localhost:1883' }, homeassistant: { enabled: false }, devices };

@@ -33,7 +33,11 @@ export async function startEmbeddedBroker(s: EmbeddedSettings, log: Logger): Pro
     const expectedUser = Buffer.from(s.username);
     const expectedPass = Buffer.from(readSecretFile(s.passwordFile));
     aedes.authenticate = (client, username, password, done) => {
-      const ok = username !== undefined && password !== undefined && sameSecret(Buffer.from(username), expectedUser) && sameSecret(password, expectedPass);
+      const ok =
+        username !== undefined &&
+        password !== undefined &&
+        sameSecret(Buffer.from(username), expectedUser) &&
+        sameSecret(password, expectedPass);
       if (!ok) log.warn({ client: client.id }, 'embedded broker: login refused');
       done(null, ok);
     };
@@ -47,7 +51,14 @@ export async function startEmbeddedBroker(s: EmbeddedSettings, log: Logger): Pro
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: Error & { code?: string }) =>
-      reject(new Error(e.code === 'EADDRINUSE' ? `embedded broker: ${s.host}:${s.port} is already in use (another broker? set broker.port, or mqtt.url to that broker)` : `embedded broker: ${e.message}`)));
+      reject(
+        new Error(
+          e.code === 'EADDRINUSE'
+            ? `embedded broker: ${s.host}:${s.port} is already in use (another broker? set broker.port, or mqtt.url to that broker)`
+            : `embedded broker: ${e.message}`,
+        ),
+      ),
+    );
     server.listen(s.port, s.host, () => resolve());
   });
   const address = server.address() as net.AddressInfo;

@@ -48,7 +48,15 @@ export function parseBrokerUrl(url: string): Endpoint {
 /** Explains the TLS failures people actually hit, in words that point at the config key. */
 export function describeConnectError(e: Error & { code?: string | number }): string {
   const code = String(e.code ?? '');
-  if (['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED'].includes(code)) {
+  if (
+    [
+      'SELF_SIGNED_CERT_IN_CHAIN',
+      'DEPTH_ZERO_SELF_SIGNED_CERT',
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+      'CERT_UNTRUSTED',
+    ].includes(code)
+  ) {
     return `TLS: the broker's certificate is not signed by a trusted CA (${code}); set mqtt.ca to the CA that signed it`;
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `TLS: the broker's certificate does not name this host (${e.message})`;
@@ -57,14 +65,23 @@ export function describeConnectError(e: Error & { code?: string | number }): str
   if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' || code === 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE') {
     return `TLS: the broker requires a client certificate (${code}); set mqtt.cert and mqtt.key`;
   }
-  if (['ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN', 'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR'].includes(code)) {
+  if (
+    [
+      'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+      'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+      'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
+      'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR',
+    ].includes(code)
+  ) {
     return `TLS: the broker refused our client certificate (${code}): is mqtt.cert signed by a CA the broker trusts?`;
   }
   if (code === 'ECONNREFUSED') return `connection refused (${e.message}): is the broker running?`;
   // CONNACK 1 (3.1.1) / 132 (MQTT 5): aedes and nats-server's MQTT listener speak 3.1.1 only.
-  if (code === '1' || code === '132') return `the broker does not speak this MQTT version (${e.message}): set mqtt.protocolVersion to 4 for an MQTT 3.1.1 broker`;
+  if (code === '1' || code === '132')
+    return `the broker does not speak this MQTT version (${e.message}): set mqtt.protocolVersion to 4 for an MQTT 3.1.1 broker`;
   // CONNACK refusals: 4/5 in MQTT 3.1.1, 134/135 in MQTT 5. Never echo what we sent.
-  if (['4', '5', '134', '135'].includes(code)) return `the broker refused the login (${e.message}): check mqtt.username and mqtt.passwordFile`;
+  if (['4', '5', '134', '135'].includes(code))
+    return `the broker refused the login (${e.message}): check mqtt.username and mqtt.passwordFile`;
   return e.message;
 }
 
@@ -100,7 +117,10 @@ export class MqttTransport implements Transport {
   /** Connected since the last close: a close then is an outage, not a failed attempt. */
   #up = false;
 
-  constructor(private readonly s: MqttSettings, private readonly log: Logger) {
+  constructor(
+    private readonly s: MqttSettings,
+    private readonly log: Logger,
+  ) {
     this.protocolVersion = s.protocolVersion;
   }
 
@@ -120,7 +140,10 @@ export class MqttTransport implements Transport {
     const streamBuilder = (): net.Socket => {
       if (!ep.secure) return coalesceWrites(net.createConnection({ host: ep.host, port: ep.port, noDelay: true }));
       const socket = tls.connect({
-        host: ep.host, port: ep.port, ...tlsFiles, rejectUnauthorized: this.s.rejectUnauthorized,
+        host: ep.host,
+        port: ep.port,
+        ...tlsFiles,
+        rejectUnauthorized: this.s.rejectUnauthorized,
         ...(net.isIP(ep.host) ? {} : { servername: ep.host }),
       });
       socket.setNoDelay(true);
@@ -145,7 +168,7 @@ export class MqttTransport implements Transport {
       will: { topic: this.s.will.topic, payload: Buffer.from(this.s.will.payload), qos: 1, retain: true },
       ...(v5 ? { properties: { sessionExpiryInterval: this.s.sessionExpiryS } } : {}),
     };
-    const client = new MqttClient(streamBuilder as unknown as ConstructorParameters<typeof MqttClient>[0], options);
+    const client = new MqttClient(streamBuilder, options);
     this.#client = client;
     // MQTT.js sends the PUBACK as soon as our (synchronous) message handler returns, before
     // the command's promise chain has run; deferring it one turn lets a quick command's result
@@ -172,7 +195,12 @@ export class MqttTransport implements Transport {
     client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => {
       const props = packet.properties;
       const msg: InboundMessage = {
-        topic, payload, qos: packet.qos, dup: packet.dup, retain: packet.retain, receivedAt: performance.now(),
+        topic,
+        payload,
+        qos: packet.qos,
+        dup: packet.dup,
+        retain: packet.retain,
+        receivedAt: performance.now(),
         ...(props?.responseTopic ? { responseTopic: props.responseTopic } : {}),
         ...(props?.correlationData ? { correlationData: props.correlationData } : {}),
         ...(props?.messageExpiryInterval !== undefined ? { messageExpiryS: props.messageExpiryInterval } : {}),

@@ -31,12 +31,35 @@ const cases: Case[] = [
   { name: 'bytes that are not UTF-8', topic: `${D}/cmd/echo`, payload: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), code: 'bad_payload' },
   { name: 'an id of 129 characters', topic: `${D}/cmd/echo`, payload: JSON.stringify({ id: 'x'.repeat(129) }), code: 'bad_payload' },
   { name: 'an id that is an object', topic: `${D}/cmd/echo`, payload: '{"id":{"a":1}}', code: 'bad_payload' },
-  { name: 'a payload over security.maxPayloadBytes', topic: `${D}/cmd/echo`, payload: JSON.stringify({ value: 'y'.repeat(5000) }), code: 'too_large' },
-  { name: 'an unknown device', topic: 'dev2mqtt/t1/nosuch/cmd/echo', payload: '{}', code: 'unknown_device', resultTopic: 'dev2mqtt/t1/nosuch/result' },
-  { name: 'a device id with characters ids cannot have', topic: 'dev2mqtt/t1/bad id!/cmd/echo', payload: '{}', code: 'unknown_device', resultTopic: 'dev2mqtt/t1/result' },
+  {
+    name: 'a payload over security.maxPayloadBytes',
+    topic: `${D}/cmd/echo`,
+    payload: JSON.stringify({ value: 'y'.repeat(5000) }),
+    code: 'too_large',
+  },
+  {
+    name: 'an unknown device',
+    topic: 'dev2mqtt/t1/nosuch/cmd/echo',
+    payload: '{}',
+    code: 'unknown_device',
+    resultTopic: 'dev2mqtt/t1/nosuch/result',
+  },
+  {
+    name: 'a device id with characters ids cannot have',
+    topic: 'dev2mqtt/t1/bad id!/cmd/echo',
+    payload: '{}',
+    code: 'unknown_device',
+    resultTopic: 'dev2mqtt/t1/result',
+  },
   { name: 'an unknown command', topic: `${D}/cmd/explode`, payload: '{}', code: 'unknown_command' },
   { name: 'an inherited property name as command', topic: `${D}/cmd/constructor`, payload: '{}', code: 'unknown_command' },
-  { name: 'an unknown node command', topic: 'dev2mqtt/t1/cmd/reboot', payload: '{}', code: 'unknown_command', resultTopic: 'dev2mqtt/t1/result' },
+  {
+    name: 'an unknown node command',
+    topic: 'dev2mqtt/t1/cmd/reboot',
+    payload: '{}',
+    code: 'unknown_command',
+    resultTopic: 'dev2mqtt/t1/result',
+  },
   { name: 'an argument of the wrong type', topic: `${D}/cmd/sleep`, payload: '{"ms":"ten"}', code: 'bad_args' },
   { name: 'a missing required argument', topic: `${D}/cmd/sleep`, payload: '{}', code: 'bad_args' },
   { name: 'an argument out of range', topic: `${D}/cmd/sleep`, payload: '{"ms":-5}', code: 'bad_args' },
@@ -48,10 +71,34 @@ const cases: Case[] = [
   { name: 'a negative timeoutMs', topic: `${D}/cmd/count`, payload: '{"timeoutMs":-1}', code: 'bad_args' },
   { name: 'a handler that does not return in time', topic: `${D}/cmd/hang`, payload: '{}', code: 'timeout' },
   { name: 'a kernel error', topic: `${D}/cmd/fail`, payload: '{"errno":"EIO"}', code: 'device_error', errno: 'EIO' },
-  { name: 'a command behind one that holds the device past its timeout', topic: `${D}/cmd/count`, payload: '{"timeoutMs":50}', code: 'busy', before: [`${D}/cmd/stuck`, '{"ms":400,"id":"holder"}'] },
-  { name: 'batch with a bad step', topic: 'dev2mqtt/t1/cmd/batch', payload: '{"device":"p1","steps":[{"command":"sleep","args":{"ms":"x"}}]}', code: 'bad_args', resultTopic: 'dev2mqtt/t1/result' },
-  { name: 'batch step named after an Object.prototype member', topic: 'dev2mqtt/t1/cmd/batch', payload: '{"device":"p1","steps":[{"command":"constructor"}]}', code: 'bad_args', resultTopic: 'dev2mqtt/t1/result' },
-  { name: 'cancel of nothing', topic: 'dev2mqtt/t1/cmd/cancel', payload: '{"device":"p1","id":"nope"}', code: 'bad_args', resultTopic: 'dev2mqtt/t1/result' },
+  {
+    name: 'a command behind one that holds the device past its timeout',
+    topic: `${D}/cmd/count`,
+    payload: '{"timeoutMs":50}',
+    code: 'busy',
+    before: [`${D}/cmd/stuck`, '{"ms":400,"id":"holder"}'],
+  },
+  {
+    name: 'batch with a bad step',
+    topic: 'dev2mqtt/t1/cmd/batch',
+    payload: '{"device":"p1","steps":[{"command":"sleep","args":{"ms":"x"}}]}',
+    code: 'bad_args',
+    resultTopic: 'dev2mqtt/t1/result',
+  },
+  {
+    name: 'batch step named after an Object.prototype member',
+    topic: 'dev2mqtt/t1/cmd/batch',
+    payload: '{"device":"p1","steps":[{"command":"constructor"}]}',
+    code: 'bad_args',
+    resultTopic: 'dev2mqtt/t1/result',
+  },
+  {
+    name: 'cancel of nothing',
+    topic: 'dev2mqtt/t1/cmd/cancel',
+    payload: '{"device":"p1","id":"nope"}',
+    code: 'bad_args',
+    resultTopic: 'dev2mqtt/t1/result',
+  },
 ];
 
 describe.skipIf(!ok)('bad input through mosquitto_pub (embedded broker)', () => {
@@ -79,7 +126,11 @@ describe.skipIf(!ok)('bad input through mosquitto_pub (embedded broker)', () => 
       const r = await mosquittoPub(agent.brokerPort as number, c.topic, c.payload);
       expect(r.status).toBe(0);
       // Results of the `before` command (id "holder") are not this case's.
-      const m = await client.next((x) => x.topic === resultTopic && client.on(resultTopic).indexOf(x) >= before && !x.payload.includes('"id":"holder"'), 20_000, `${c.code} result`);
+      const m = await client.next(
+        (x) => x.topic === resultTopic && client.on(resultTopic).indexOf(x) >= before && !x.payload.includes('"id":"holder"'),
+        20_000,
+        `${c.code} result`,
+      );
       const res = JSON.parse(m.payload) as { ok: boolean; id: string; error: { code: string; errno?: string; message: string } };
       expect(res.ok).toBe(false);
       expect(res.error.code).toBe(c.code);

@@ -20,7 +20,14 @@ afterEach(async () => {
   agent = undefined;
 });
 
-const msg = (payload: string, dup: boolean) => ({ topic: 'dev2mqtt/t1/p1/cmd/count', payload: Buffer.from(payload), qos: 1 as const, dup, retain: false, receivedAt: performance.now() });
+const msg = (payload: string, dup: boolean) => ({
+  topic: 'dev2mqtt/t1/p1/cmd/count',
+  payload: Buffer.from(payload),
+  qos: 1 as const,
+  dup,
+  retain: false,
+  receivedAt: performance.now(),
+});
 
 describe('command journal', () => {
   it('answers a DUP redelivery from the stored result without running it again; a fresh reuse of the id runs', async () => {
@@ -44,7 +51,10 @@ describe('command journal', () => {
     const stateDir = tempDir('dev2mqtt-state-');
     mkdirSync(stateDir, { recursive: true });
     // What a crash mid-command leaves: an accepted line, no result line.
-    appendFileSync(path.join(stateDir, 'journal.jsonl'), `${JSON.stringify({ t: 'a', k: 'u:left-over', m: { topic: 'dev2mqtt/t1/p1/cmd/set', payload: Buffer.from('{"id":"left-over","value":42}').toString('base64'), receivedAtMs: Date.now() } })}\n`);
+    appendFileSync(
+      path.join(stateDir, 'journal.jsonl'),
+      `${JSON.stringify({ t: 'a', k: 'u:left-over', m: { topic: 'dev2mqtt/t1/p1/cmd/set', payload: Buffer.from('{"id":"left-over","value":42}').toString('base64'), receivedAtMs: Date.now() } })}\n`,
+    );
     agent = await startAgent({ config: { node: { stateDir } }, start: false });
     await agent.start();
     client = await TestClient.connect(`mqtt://127.0.0.1:${agent.brokerPort}`);
@@ -83,7 +93,11 @@ describe('command journal', () => {
     const dir = tempDir();
     const j = new CommandJournal(dir, 100);
     j.open();
-    const lines = (): string[] => readFileSync(path.join(dir, 'journal.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { t: string }).t);
+    const lines = (): string[] =>
+      readFileSync(path.join(dir, 'journal.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { t: string }).t);
     j.accepted('u:a', { topic: 't', payload: 'e30=', receivedAtMs: 0 });
     j.accepted('u:b', { topic: 't', payload: 'e30=', receivedAtMs: 0 });
     j.started('u:a');

@@ -20,13 +20,16 @@ const THERMAL = fileURLToPath(new URL('../../examples/plugin-kind/thermal.js', i
 function spawnAgent(brokerUrl: string, node: string): { proc: ChildProcess; exited: Promise<number | null> } {
   const dir = tempDir('dev2mqtt-child-');
   const file = path.join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify({
-    node: { id: node, stateDir: path.join(dir, 'state') },
-    mqtt: { url: brokerUrl, keepaliveS: 5 },
-    plugins: [THERMAL],
-    devices: [{ id: 'soc', kind: 'thermal', sim: true }],
-    log: { level: 'warn' },
-  }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      node: { id: node, stateDir: path.join(dir, 'state') },
+      mqtt: { url: brokerUrl, keepaliveS: 5 },
+      plugins: [THERMAL],
+      devices: [{ id: 'soc', kind: 'thermal', sim: true }],
+      log: { level: 'warn' },
+    }),
+  );
   const proc = spawn(process.execPath, [LAUNCHER, 'run', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   return { proc, exited };
@@ -63,7 +66,11 @@ describe.skipIf(!ok)('agent lifecycle on mosquitto', () => {
     const seen = watcher.on('dev2mqtt/child2/status').length;
     second.proc.kill('SIGKILL');
     await second.exited;
-    const lwt = await watcher.next((m) => m.topic === 'dev2mqtt/child2/status' && watcher.on('dev2mqtt/child2/status').indexOf(m) >= seen, 30_000, 'LWT');
+    const lwt = await watcher.next(
+      (m) => m.topic === 'dev2mqtt/child2/status' && watcher.on('dev2mqtt/child2/status').indexOf(m) >= seen,
+      30_000,
+      'LWT',
+    );
     expect(lwt.payload).toBe('offline');
   });
 
@@ -79,7 +86,9 @@ describe.skipIf(!ok)('agent lifecycle on mosquitto', () => {
     expect(r).toMatchObject({ ok: true, result: { count: 1 } });
     // Another command after it: once its result is in, no second copy of the first can be on its way.
     await watcher.command('dev2mqtt/away/p1/cmd/count', {}, 'after');
-    expect(watcher.messages.filter((m) => m.topic === 'dev2mqtt/away/p1/result' && m.payload.includes('"id":"while-away"'))).toHaveLength(1);
+    expect(watcher.messages.filter((m) => m.topic === 'dev2mqtt/away/p1/result' && m.payload.includes('"id":"while-away"'))).toHaveLength(
+      1,
+    );
     expect(probes.get('p1')?.count).toBe(2);
   });
 
@@ -108,8 +117,14 @@ describe.skipIf(!ok)('agent lifecycle on mosquitto', () => {
     const statusSeen = watcher.on('dev2mqtt/rs/status').length;
     await broker.restart('SIGTERM');
     // Right away, before the agent is back: the persisted session queues these for it.
-    await Promise.all(Array.from({ length: 20 }, (_, i) => mosquittoPub(broker.port, 'dev2mqtt/rs/p1/cmd/count', JSON.stringify({ id: `after-${i}` }))));
-    await watcher.next((m) => m.topic === 'dev2mqtt/rs/status' && m.payload === 'online' && watcher.on('dev2mqtt/rs/status').indexOf(m) >= statusSeen, 30_000, 'online again');
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => mosquittoPub(broker.port, 'dev2mqtt/rs/p1/cmd/count', JSON.stringify({ id: `after-${i}` }))),
+    );
+    await watcher.next(
+      (m) => m.topic === 'dev2mqtt/rs/status' && m.payload === 'online' && watcher.on('dev2mqtt/rs/status').indexOf(m) >= statusSeen,
+      30_000,
+      'online again',
+    );
     for (let i = 0; i < 20; i++) expect(await watcher.result('dev2mqtt/rs/p1/result', `after-${i}`)).toMatchObject({ ok: true });
     expect(probes.get('p1')?.count).toBe(21);
     // Retained state as of now, published again by the agent after the restart.

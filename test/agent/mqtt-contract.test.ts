@@ -10,7 +10,7 @@ import { probes } from '../helpers/test-kinds.js';
 
 const mosquittoOk = haveMosquitto();
 
-type BrokerCase = { name: string; setup(): Promise<{ port: number; url: string | 'embedded'; close(): Promise<void> }> };
+type BrokerCase = { name: string; setup(): Promise<{ port: number; url: string; close(): Promise<void> }> };
 
 const brokers: BrokerCase[] = [
   { name: 'embedded aedes', setup: async () => ({ port: 0, url: 'embedded', close: async () => undefined }) },
@@ -30,7 +30,15 @@ describe.skipIf(!mosquittoOk).each(brokers)('contract over $name', (bc) => {
 
   beforeAll(async () => {
     broker = await bc.setup();
-    agent = await startAgent({ config: { mqtt: { url: broker.url }, devices: [{ id: 'p1', kind: 'probe' }, { id: 'p2', kind: 'probe' }] } });
+    agent = await startAgent({
+      config: {
+        mqtt: { url: broker.url },
+        devices: [
+          { id: 'p1', kind: 'probe' },
+          { id: 'p2', kind: 'probe' },
+        ],
+      },
+    });
     port = broker.url === 'embedded' ? (agent.brokerPort as number) : broker.port;
   });
   afterAll(async () => {
@@ -49,7 +57,14 @@ describe.skipIf(!mosquittoOk).each(brokers)('contract over $name', (bc) => {
     const [line] = await sub.lines;
     const [topic, json] = [line?.slice(0, line.indexOf(' ')), line?.slice(line.indexOf(' ') + 1)];
     expect(topic).toBe('dev2mqtt/t1/p1/result');
-    expect(JSON.parse(json ?? '')).toMatchObject({ id: 'e1', node: 't1', device: 'p1', command: 'echo', ok: true, result: { value: 'hello' } });
+    expect(JSON.parse(json ?? '')).toMatchObject({
+      id: 'e1',
+      node: 't1',
+      device: 'p1',
+      command: 'echo',
+      ok: true,
+      result: { value: 'hello' },
+    });
   });
 
   it('plain payloads become {value}, and results without an id get one made up', async () => {
@@ -65,11 +80,18 @@ describe.skipIf(!mosquittoOk).each(brokers)('contract over $name', (bc) => {
     const sub = await mosquittoSub(port, ['dev2mqtt/t1/devices', 'dev2mqtt/t1/p1/availability', 'dev2mqtt/t1/state'], { count: 3 });
     const lines = await sub.lines;
     const devices = lines.find((l) => l.startsWith('dev2mqtt/t1/devices '));
-    const list = JSON.parse(devices?.slice('dev2mqtt/t1/devices '.length) ?? '[]') as Array<{ id: string; kind: string; commands: Record<string, unknown> }>;
+    const list = JSON.parse(devices?.slice('dev2mqtt/t1/devices '.length) ?? '[]') as Array<{
+      id: string;
+      kind: string;
+      commands: Record<string, unknown>;
+    }>;
     expect(list.map((d) => d.id)).toEqual(['p1', 'p2']);
     expect(list[0]?.commands.sleep).toEqual({ ms: { type: 'integer', min: 0, max: 600000 } });
     expect(lines).toContain('dev2mqtt/t1/p1/availability online');
-    const state = JSON.parse(lines.find((l) => l.startsWith('dev2mqtt/t1/state '))?.slice('dev2mqtt/t1/state '.length) ?? '{}') as Record<string, unknown>;
+    const state = JSON.parse(lines.find((l) => l.startsWith('dev2mqtt/t1/state '))?.slice('dev2mqtt/t1/state '.length) ?? '{}') as Record<
+      string,
+      unknown
+    >;
     expect(state).toMatchObject({ node: 't1', devices: ['p1', 'p2'] });
     expect(state.rssBytes).toBeGreaterThan(0);
     expect(state).toHaveProperty('uptimeS');
@@ -82,7 +104,9 @@ describe.skipIf(!mosquittoOk).each(brokers)('contract over $name', (bc) => {
     const sub = await mosquittoSub(port, 'dev2mqtt/t1/p1/result', { count: n, timeoutS: 120, noRetained: true });
     const input = Array.from({ length: n }, (_, i) => JSON.stringify({ id: `seq-${i}`, value: i })).join('\n');
     expect((await mosquittoPub(port, 'dev2mqtt/t1/p1/cmd/set', null, [], `${input}\n`)).status).toBe(0);
-    const results = (await sub.lines).map((l) => JSON.parse(l.slice(l.indexOf(' ') + 1)) as { id: string; ok: boolean; result: { value: number } });
+    const results = (await sub.lines).map(
+      (l) => JSON.parse(l.slice(l.indexOf(' ') + 1)) as { id: string; ok: boolean; result: { value: number } },
+    );
     expect(results).toHaveLength(n);
     expect(results.map((r) => r.id)).toEqual(Array.from({ length: n }, (_, i) => `seq-${i}`));
     expect(results.every((r, i) => r.ok && r.result.value === i)).toBe(true);
@@ -93,14 +117,32 @@ describe.skipIf(!mosquittoOk).each(brokers)('contract over $name', (bc) => {
 describe.skipIf(!mosquittoOk)('MQTT 5 on mosquitto', () => {
   let broker: Mosquitto;
   let agent: Agent | undefined;
-  beforeAll(async () => { broker = await Mosquitto.start(); });
-  afterAll(async () => { await broker.stop(); });
-  afterEach(async () => { await agent?.stop(); agent = undefined; });
+  beforeAll(async () => {
+    broker = await Mosquitto.start();
+  });
+  afterAll(async () => {
+    await broker.stop();
+  });
+  afterEach(async () => {
+    await agent?.stop();
+    agent = undefined;
+  });
 
   it('a command with a Response Topic gets its result there too, with the same Correlation Data', async () => {
     agent = await startAgent({ config: { mqtt: { url: broker.url, protocolVersion: 5 } } });
     const sub = await mosquittoSub(broker.port, 'replies/me', { count: 1, v5: true, format: '%t|%D|%p' });
-    await mosquittoPub(broker.port, 'dev2mqtt/t1/p1/cmd/echo', '{"id":"r5","value":1}', ['-V', 'mqttv5', '-D', 'publish', 'response-topic', 'replies/me', '-D', 'publish', 'correlation-data', 'corr-42']);
+    await mosquittoPub(broker.port, 'dev2mqtt/t1/p1/cmd/echo', '{"id":"r5","value":1}', [
+      '-V',
+      'mqttv5',
+      '-D',
+      'publish',
+      'response-topic',
+      'replies/me',
+      '-D',
+      'publish',
+      'correlation-data',
+      'corr-42',
+    ]);
     const [line] = await sub.lines;
     const [topic, corr, payload] = (line ?? '').split('|');
     expect(topic).toBe('replies/me');

@@ -1,15 +1,33 @@
 import { describe, expect, it } from 'vitest';
 import { CommandQueue, LazyAbort, type Job, type Outcome } from '../../src/agent/queue.js';
 
-function job(id: string, run: (signal: AbortSignal) => unknown, o: { timeoutMs?: number; expiresAt?: number } = {}): { job: Job; outcome: Promise<Outcome> } {
+function job(
+  id: string,
+  run: (signal: AbortSignal) => unknown,
+  o: { timeoutMs?: number; expiresAt?: number } = {},
+): { job: Job; outcome: Promise<Outcome> } {
   let settle!: (o: Outcome) => void;
-  const outcome = new Promise<Outcome>((r) => { settle = r; });
-  return { job: { id, label: id, timeoutMs: o.timeoutMs ?? 5000, ...(o.expiresAt !== undefined ? { expiresAt: o.expiresAt } : {}), run: (abort) => run(abort.signal), settle }, outcome };
+  const outcome = new Promise<Outcome>((r) => {
+    settle = r;
+  });
+  return {
+    job: {
+      id,
+      label: id,
+      timeoutMs: o.timeoutMs ?? 5000,
+      ...(o.expiresAt !== undefined ? { expiresAt: o.expiresAt } : {}),
+      run: (abort) => run(abort.signal),
+      settle,
+    },
+    outcome,
+  };
 }
 
 const gate = (): { wait: Promise<void>; open: () => void } => {
   let open!: () => void;
-  const wait = new Promise<void>((r) => { open = r; });
+  const wait = new Promise<void>((r) => {
+    open = r;
+  });
   return { wait, open };
 };
 
@@ -20,8 +38,16 @@ describe('per-device command queue', () => {
     const queue = q();
     const order: string[] = [];
     const g = gate();
-    const a = job('a', async () => { order.push('a-start'); await g.wait; order.push('a-end'); return 1; });
-    const b = job('b', () => { order.push('b'); return 2; });
+    const a = job('a', async () => {
+      order.push('a-start');
+      await g.wait;
+      order.push('a-end');
+      return 1;
+    });
+    const b = job('b', () => {
+      order.push('b');
+      return 2;
+    });
     queue.push(a.job);
     queue.push(b.job);
     expect(order).toEqual(['a-start']);
@@ -35,7 +61,17 @@ describe('per-device command queue', () => {
     const queue = q();
     const g = gate();
     let aborted = false;
-    const slow = job('slow', async (signal) => { signal.addEventListener('abort', () => { aborted = true; }); await g.wait; return 'late'; }, { timeoutMs: 20 });
+    const slow = job(
+      'slow',
+      async (signal) => {
+        signal.addEventListener('abort', () => {
+          aborted = true;
+        });
+        await g.wait;
+        return 'late';
+      },
+      { timeoutMs: 20 },
+    );
     const next = job('next', () => 'ran');
     queue.push(slow.job);
     queue.push(next.job);
@@ -114,7 +150,9 @@ describe('per-device command queue', () => {
 
   it('a handler that throws synchronously becomes an error result, and the queue goes on', async () => {
     const queue = q();
-    const a = job('a', () => { throw Object.assign(new Error('sysfs says no'), { code: 'EACCES', syscall: 'open', path: '/sys/x' }); });
+    const a = job('a', () => {
+      throw Object.assign(new Error('sysfs says no'), { code: 'EACCES', syscall: 'open', path: '/sys/x' });
+    });
     const b = job('b', () => 'after');
     queue.push(a.job);
     queue.push(b.job);
@@ -128,8 +166,16 @@ describe('per-device command queue', () => {
     let late: AbortSignal | undefined;
     let release!: () => void;
     const a: Job = {
-      id: 'a', label: 'a', timeoutMs: 20,
-      run: (abort) => new Promise<void>((r) => { release = () => { late = abort.signal; r(); }; }),
+      id: 'a',
+      label: 'a',
+      timeoutMs: 20,
+      run: (abort) =>
+        new Promise<void>((r) => {
+          release = () => {
+            late = abort.signal;
+            r();
+          };
+        }),
       settle: () => undefined,
     };
     queue.push(a);

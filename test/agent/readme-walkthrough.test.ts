@@ -31,7 +31,11 @@ describe.skipIf(!haveMosquitto())('README walkthrough, verbatim', () => {
   let client: TestClient;
   beforeAll(async () => {
     const registry = new KindRegistry(builtinKinds());
-    const config = await loadConfig({ file: DEFAULT_CONFIG_FILE, registry, env: { DEV2MQTT_BROKER_PORT: '0', DEV2MQTT_NODE_STATEDIR: tempDir() } });
+    const config = await loadConfig({
+      file: DEFAULT_CONFIG_FILE,
+      registry,
+      env: { DEV2MQTT_BROKER_PORT: '0', DEV2MQTT_NODE_STATEDIR: tempDir() },
+    });
     agent = new Agent({ config, registry, log: pino({ level: 'silent' }) });
     await agent.start();
     await agent.whenOnline();
@@ -60,7 +64,11 @@ describe.skipIf(!haveMosquitto())('README walkthrough, verbatim', () => {
       const resultTopic = device ? `dev2mqtt/demo/${device}/result` : 'dev2mqtt/demo/result';
       const before = client.on(resultTopic).length;
       expect(await sh(`${line} -p ${agent.brokerPort}`)).toBe(0);
-      const m = await client.next((x) => x.topic === resultTopic && client.on(resultTopic).indexOf(x) >= before, 20_000, `result on ${resultTopic}`);
+      const m = await client.next(
+        (x) => x.topic === resultTopic && client.on(resultTopic).indexOf(x) >= before,
+        20_000,
+        `result on ${resultTopic}`,
+      );
       const r = JSON.parse(m.payload) as { ok: boolean; error?: { code: string } };
       if (device === 'nosuch') expect(r.error?.code).toBe('unknown_device');
       else expect(r).toMatchObject({ ok: true });

@@ -44,7 +44,12 @@ describe('telemetry', () => {
     const p1 = probes.get('p1');
     if (p1) p1.present = true;
     const seen = client.on('dev2mqtt/t1/p1/availability').length;
-    await client.next((m) => m.topic === 'dev2mqtt/t1/p1/availability' && m.payload === 'online' && client!.on('dev2mqtt/t1/p1/availability').indexOf(m) >= seen, 20_000, 'back online');
+    await client.next(
+      (m) =>
+        m.topic === 'dev2mqtt/t1/p1/availability' && m.payload === 'online' && client!.on('dev2mqtt/t1/p1/availability').indexOf(m) >= seen,
+      20_000,
+      'back online',
+    );
     expect(await client.command('dev2mqtt/t1/p1/cmd/count', {}, 'u3')).toMatchObject({ ok: true });
   });
 });

@@ -7,20 +7,36 @@ const t = { base: 'dev2mqtt', node: 'pi-17', groups: ['kitchen'] };
 describe('topics', () => {
   it('subscribes to device and node commands, and to its groups', () => {
     expect(commandSubscriptions(t)).toEqual([
-      'dev2mqtt/pi-17/+/cmd/+', 'dev2mqtt/pi-17/cmd/+', 'dev2mqtt/group/kitchen/+/cmd/+', 'dev2mqtt/group/kitchen/cmd/+',
+      'dev2mqtt/pi-17/+/cmd/+',
+      'dev2mqtt/pi-17/cmd/+',
+      'dev2mqtt/group/kitchen/+/cmd/+',
+      'dev2mqtt/group/kitchen/cmd/+',
     ]);
   });
 
   it('reads what a topic addresses', () => {
     expect(parseCommandTopic(t, 'dev2mqtt/pi-17/led0/cmd/set')).toEqual({ scope: 'device', device: 'led0', validId: true, command: 'set' });
     expect(parseCommandTopic(t, 'dev2mqtt/pi-17/cmd/ping')).toEqual({ scope: 'node', command: 'ping' });
-    expect(parseCommandTopic(t, 'dev2mqtt/group/kitchen/led0/cmd/set')).toEqual({ scope: 'device', device: 'led0', validId: true, command: 'set', group: 'kitchen' });
+    expect(parseCommandTopic(t, 'dev2mqtt/group/kitchen/led0/cmd/set')).toEqual({
+      scope: 'device',
+      device: 'led0',
+      validId: true,
+      command: 'set',
+      group: 'kitchen',
+    });
     expect(parseCommandTopic(t, 'dev2mqtt/group/kitchen/cmd/ping')).toEqual({ scope: 'node', command: 'ping', group: 'kitchen' });
     expect(parseCommandTopic(t, 'dev2mqtt/pi-17/../cmd/x')).toMatchObject({ device: '..', validId: false });
   });
 
   it('ignores what is not a command of this node', () => {
-    for (const topic of ['dev2mqtt/pi-18/led0/cmd/set', 'dev2mqtt/group/hall/cmd/ping', 'dev2mqtt/pi-17/led0/state', 'other/pi-17/cmd/ping', 'dev2mqtt/pi-17/a/b/cmd/x', 'dev2mqtt/pi-17/cmd/']) {
+    for (const topic of [
+      'dev2mqtt/pi-18/led0/cmd/set',
+      'dev2mqtt/group/hall/cmd/ping',
+      'dev2mqtt/pi-17/led0/state',
+      'other/pi-17/cmd/ping',
+      'dev2mqtt/pi-17/a/b/cmd/x',
+      'dev2mqtt/pi-17/cmd/',
+    ]) {
       expect(parseCommandTopic(t, topic), topic).toBeNull();
     }
   });
@@ -32,7 +48,8 @@ describe('payloads', () => {
   it('empty is no arguments', () => expect(p('')).toEqual({ ok: true, command: { args: {} } }));
   it('a JSON object is the arguments, with id, expiresAt and timeoutMs taken out', () => {
     expect(p('{"id":"42","state":"ON","timeoutMs":500,"expiresAt":"2030-01-01T00:00:00Z"}')).toEqual({
-      ok: true, command: { args: { state: 'ON' }, id: '42', timeoutMs: 500, expiresAt: Date.parse('2030-01-01T00:00:00Z') },
+      ok: true,
+      command: { args: { state: 'ON' }, id: '42', timeoutMs: 500, expiresAt: Date.parse('2030-01-01T00:00:00Z') },
     });
   });
   it('anything else is {value}', () => {

@@ -5,7 +5,15 @@ import { runCli } from '../helpers/cli.js';
 function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  return main(argv, { out: (t) => { out += t; }, err: (t) => { err += t; }, isTTY: false }).then((code) => ({ code, out, err }));
+  return main(argv, {
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+    isTTY: false,
+  }).then((code) => ({ code, out, err }));
 }
 
 describe('dev2mqtt ioctl', () => {
@@ -15,12 +23,36 @@ describe('dev2mqtt ioctl', () => {
     const list = JSON.parse(r.out) as Array<{ name: string; value: string; dir: string; type: number; nr: number; size: number }>;
     const mtget = list.find((e) => e.name === 'MTIOCGET');
     expect(mtget).toMatchObject({ value: '0x801c6d02', dir: 'read', type: 0x6d, nr: 2, size: 28 });
-    expect(list.map((e) => e.name)).toEqual(expect.arrayContaining([
-      'MTIOCTOP', 'MTIOCGET', 'MTIOCPOS', 'TCGETS2', 'TCSETS2', 'TIOCMGET', 'TIOCMSET', 'TIOCMBIS', 'TIOCMBIC',
-      'TIOCMIWAIT', 'TIOCGICOUNT', 'TIOCGSERIAL', 'FIONREAD', 'TIOCOUTQ', 'TCFLSH', 'TCSBRK', 'TIOCSBRK', 'TIOCCBRK',
-      'TIOCEXCL', 'TIOCNXCL', 'GPIO_GET_CHIPINFO_IOCTL', 'GPIO_V2_GET_LINEINFO_IOCTL', 'GPIO_V2_GET_LINE_IOCTL',
-      'GPIO_V2_LINE_SET_CONFIG_IOCTL', 'GPIO_V2_LINE_GET_VALUES_IOCTL', 'GPIO_V2_LINE_SET_VALUES_IOCTL',
-    ]));
+    expect(list.map((e) => e.name)).toEqual(
+      expect.arrayContaining([
+        'MTIOCTOP',
+        'MTIOCGET',
+        'MTIOCPOS',
+        'TCGETS2',
+        'TCSETS2',
+        'TIOCMGET',
+        'TIOCMSET',
+        'TIOCMBIS',
+        'TIOCMBIC',
+        'TIOCMIWAIT',
+        'TIOCGICOUNT',
+        'TIOCGSERIAL',
+        'FIONREAD',
+        'TIOCOUTQ',
+        'TCFLSH',
+        'TCSBRK',
+        'TIOCSBRK',
+        'TIOCCBRK',
+        'TIOCEXCL',
+        'TIOCNXCL',
+        'GPIO_GET_CHIPINFO_IOCTL',
+        'GPIO_V2_GET_LINEINFO_IOCTL',
+        'GPIO_V2_GET_LINE_IOCTL',
+        'GPIO_V2_LINE_SET_CONFIG_IOCTL',
+        'GPIO_V2_LINE_GET_VALUES_IOCTL',
+        'GPIO_V2_LINE_SET_VALUES_IOCTL',
+      ]),
+    );
     for (const e of list) expect(e.value).toMatch(/^0x[0-9a-f]{8}$/);
   });
 

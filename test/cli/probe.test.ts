@@ -72,18 +72,46 @@ beforeAll(() => {
 
 function simKernel(): SimGpioKernel {
   const k = new SimGpioKernel([
-    { path: path.join(dev, 'gpiochip0'), name: 'gpiochip0', label: 'pinctrl-bcm2711', lineNames: Array.from({ length: 58 }, (_, i) => `GPIO${i}`) },
-    { path: path.join(dev, 'gpiochip4'), name: 'gpiochip4', label: 'raspberrypi-exp-gpio', lineNames: ['BT_ON', 'WL_ON', '', 'STATUS_LED'] },
+    {
+      path: path.join(dev, 'gpiochip0'),
+      name: 'gpiochip0',
+      label: 'pinctrl-bcm2711',
+      lineNames: Array.from({ length: 58 }, (_, i) => `GPIO${i}`),
+    },
+    {
+      path: path.join(dev, 'gpiochip4'),
+      name: 'gpiochip4',
+      label: 'raspberrypi-exp-gpio',
+      lineNames: ['BT_ON', 'WL_ON', '', 'STATUS_LED'],
+    },
   ]);
   // Something else holds GPIO42 as an output, the way the LED driver holds the ACT line.
   const chip = k.open(path.join(dev, 'gpiochip0'), O.RDWR);
-  requestLine(k, chip, 42, 'led', { direction: 'out', activeLow: false, bias: 'as-is', drive: 'push-pull', edge: 'none', debounceUs: 0, initial: 0 });
+  requestLine(k, chip, 42, 'led', {
+    direction: 'out',
+    activeLow: false,
+    bias: 'as-is',
+    drive: 'push-pull',
+    edge: 'none',
+    debounceUs: 0,
+    initial: 0,
+  });
   return k;
 }
 
 async function probe(args: string[]): Promise<{ code: number; out: string }> {
   let out = '';
-  const code = await probeCommand(['--sys-root', sys, '--dev-root', dev, ...args], { out: (x) => { out += x; }, err: () => undefined, isTTY: false }, { kernel: simKernel });
+  const code = await probeCommand(
+    ['--sys-root', sys, '--dev-root', dev, ...args],
+    {
+      out: (x) => {
+        out += x;
+      },
+      err: () => undefined,
+      isTTY: false,
+    },
+    { kernel: simKernel },
+  );
   return { code, out };
 }
 
@@ -108,7 +136,12 @@ describe('dev2mqtt probe', () => {
       { path: path.join(dev, 'ttyACM0'), name: 'ttyACM0', driver: 'cdc_acm' },
       { path: path.join(dev, 'ttyAMA0'), name: 'ttyAMA0', driver: 'uart-pl011' },
       { path: path.join(dev, 'ttyS0'), name: 'ttyS0', driver: 'serial8250' },
-      { path: path.join(dev, 'ttyUSB0'), name: 'ttyUSB0', driver: 'ftdi_sio', byId: path.join(dev, 'serial/by-id/usb-FTDI_FT232R_USB_UART_A1B2C3-if00-port0') },
+      {
+        path: path.join(dev, 'ttyUSB0'),
+        name: 'ttyUSB0',
+        driver: 'ftdi_sio',
+        byId: path.join(dev, 'serial/by-id/usb-FTDI_FT232R_USB_UART_A1B2C3-if00-port0'),
+      },
     ]);
     expect(found.tapes).toEqual([
       { path: path.join(dev, 'nst0'), name: 'nst0', vendor: 'HP', model: 'Ultrium 5-SCSI', revision: 'Z6ED' },
@@ -122,7 +155,9 @@ describe('dev2mqtt probe', () => {
     expect(r.out).toContain(`${path.join(dev, 'gpiochip0')}  gpiochip0 'pinctrl-bcm2711'  58 lines, 1 in use`);
     expect(r.out).toContain('in use: 42:GPIO42 (led, out)');
     expect(r.out).toMatch(/free: {3}0:GPIO0 1:GPIO1 .* 17:GPIO17 /);
-    expect(r.out).toContain(`${path.join(dev, 'ttyUSB0')}  ftdi_sio  ${path.join(dev, 'serial/by-id/usb-FTDI_FT232R_USB_UART_A1B2C3-if00-port0')}`);
+    expect(r.out).toContain(
+      `${path.join(dev, 'ttyUSB0')}  ftdi_sio  ${path.join(dev, 'serial/by-id/usb-FTDI_FT232R_USB_UART_A1B2C3-if00-port0')}`,
+    );
     expect(r.out).toContain(`${path.join(dev, 'nst0')}  HP Ultrium 5-SCSI (rev Z6ED)`);
     expect(r.out).toContain('built-in UARTs ttyAMA0, ttyS0 are not in the starter config');
     expect(r.out).toContain('Starter config');
@@ -135,7 +170,12 @@ describe('dev2mqtt probe', () => {
       { id: 'input3-capslock', kind: 'led', name: 'LED input3::capslock', options: { name: 'input3::capslock', sysfsRoot: sys } },
       { id: 'pwr', kind: 'led', name: 'LED PWR', options: { name: 'PWR', sysfsRoot: sys, maxBrightness: 1 } },
       { id: 'ttyacm0', kind: 'serial', name: 'Serial ttyACM0 (cdc_acm)', options: { path: path.join(dev, 'ttyACM0'), baud: 115200 } },
-      { id: 'ttyusb0', kind: 'serial', name: 'Serial ttyUSB0 (ftdi_sio)', options: { path: path.join(dev, 'serial/by-id/usb-FTDI_FT232R_USB_UART_A1B2C3-if00-port0'), baud: 115200 } },
+      {
+        id: 'ttyusb0',
+        kind: 'serial',
+        name: 'Serial ttyUSB0 (ftdi_sio)',
+        options: { path: path.join(dev, 'serial/by-id/usb-FTDI_FT232R_USB_UART_A1B2C3-if00-port0'), baud: 115200 },
+      },
       { id: 'tape0', kind: 'tape', name: 'Tape HP Ultrium 5-SCSI', options: { path: path.join(dev, 'nst0') } },
       { id: 'tape1', kind: 'tape', name: 'Tape nst1', options: { path: path.join(dev, 'nst1') } },
     ].filter((d) => kinds.has(d.kind));

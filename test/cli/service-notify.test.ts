@@ -95,7 +95,14 @@ describe('sd_notify', () => {
     n.stopping();
     vi.advanceTimersByTime(5000);
     expect(sent).toEqual(['READY=1\nSTATUS=ok\nMAINPID=7', 'WATCHDOG=1', 'WATCHDOG=1', 'STOPPING=1']);
-    expect(new ServiceNotifier({ env: { NOTIFY_SOCKET: '/x', WATCHDOG_USEC: '4000000', WATCHDOG_PID: '8' }, pid: 7, send: () => undefined, log }).watchdogMs()).toBeUndefined();
+    expect(
+      new ServiceNotifier({
+        env: { NOTIFY_SOCKET: '/x', WATCHDOG_USEC: '4000000', WATCHDOG_PID: '8' },
+        pid: 7,
+        send: () => undefined,
+        log,
+      }).watchdogMs(),
+    ).toBeUndefined();
     const quiet: string[] = [];
     const off = new ServiceNotifier({ env: { WATCHDOG_USEC: '4000000' }, pid: 7, send: (_s, m) => quiet.push(m), log });
     off.ready('ok');
@@ -117,7 +124,10 @@ describe('sd_notify', () => {
   });
 
   describe.skipIf(!havePython)('through a real AF_UNIX datagram socket', () => {
-    it.each([['a path', () => path.join(tempDir('dev2mqtt-notify-'), 'notify')], ['an abstract name', () => `@dev2mqtt-test-${process.pid}`]])('delivers the message to %s', async (_what, name) => {
+    it.each([
+      ['a path', () => path.join(tempDir('dev2mqtt-notify-'), 'notify')],
+      ['an abstract name', () => `@dev2mqtt-test-${process.pid}`],
+    ])('delivers the message to %s', async (_what, name) => {
       const fake = await FakeSystemd.start(name());
       fakes.push(fake);
       sendNotify(fake.socket, 'READY=1\nSTATUS=hello');
@@ -129,7 +139,15 @@ describe('sd_notify', () => {
       const fake = await FakeSystemd.start(path.join(dir, 'notify'));
       fakes.push(fake);
       const config = path.join(dir, 'config.json');
-      writeFileSync(config, JSON.stringify({ node: { id: 'sd1', stateDir: path.join(dir, 'state') }, mqtt: { url: 'embedded' }, broker: { port: 0 }, log: { level: 'warn' } }));
+      writeFileSync(
+        config,
+        JSON.stringify({
+          node: { id: 'sd1', stateDir: path.join(dir, 'state') },
+          mqtt: { url: 'embedded' },
+          broker: { port: 0 },
+          log: { level: 'warn' },
+        }),
+      );
       const proc = spawn(process.execPath, [LAUNCHER, 'run', '-c', config], {
         stdio: ['ignore', 'ignore', 'inherit'],
         env: { ...process.env, NOTIFY_SOCKET: fake.socket, WATCHDOG_USEC: '200000' },

@@ -43,7 +43,18 @@ describe('configuration', () => {
       ],
     });
     const text = issues.join('\n');
-    for (const path of ['node.id', 'mqtt.url', 'mqtt.qos', 'mqtt.bogus', 'telemetry.intervalMs', 'devices[0].options.label', 'devices[1].id', 'devices[2].kind', 'devices[3].id', 'devices[3].colour']) {
+    for (const path of [
+      'node.id',
+      'mqtt.url',
+      'mqtt.qos',
+      'mqtt.bogus',
+      'telemetry.intervalMs',
+      'devices[0].options.label',
+      'devices[1].id',
+      'devices[2].kind',
+      'devices[3].id',
+      'devices[3].colour',
+    ]) {
       expect(text).toContain(`${path}:`);
     }
     expect(text).toContain('unknown kind "laser" (known: probe)');
@@ -53,7 +64,13 @@ describe('configuration', () => {
     const c = await loadConfig({
       object: { mqtt: { url: 'mqtt://file:1883' } },
       registry: registry(),
-      env: { DEV2MQTT_MQTT_URL: 'mqtt://env:1884', DEV2MQTT_NODE_ID: 'pi-17', DEV2MQTT_TELEMETRY_INTERVALMS: '5000', DEV2MQTT_NODE_GROUPS: 'kitchen,hall', DEV2MQTT_MQTT_PASSWORD: 's3cret' },
+      env: {
+        DEV2MQTT_MQTT_URL: 'mqtt://env:1884',
+        DEV2MQTT_NODE_ID: 'pi-17',
+        DEV2MQTT_TELEMETRY_INTERVALMS: '5000',
+        DEV2MQTT_NODE_GROUPS: 'kitchen,hall',
+        DEV2MQTT_MQTT_PASSWORD: 's3cret',
+      },
     });
     expect(c.mqtt.url).toBe('mqtt://env:1884');
     expect(c.node.id).toBe('pi-17');
@@ -118,7 +135,13 @@ describe('the shipped configs', () => {
     const { builtinKinds } = await import('../../src/devices/builtin.js');
     const { DEFAULT_CONFIG_FILE } = await import('../../src/config/load.js');
     const c = await loadConfig({ file: DEFAULT_CONFIG_FILE, registry: new KindRegistry(builtinKinds()), env: {} });
-    expect(c.devices.map((d) => `${d.id}:${d.kind}:${d.sim}`)).toEqual(['led0:led:true', 'relay:gpio:true', 'button:gpio:true', 'modem0:serial:true', 'tape0:tape:true']);
+    expect(c.devices.map((d) => `${d.id}:${d.kind}:${d.sim}`)).toEqual([
+      'led0:led:true',
+      'relay:gpio:true',
+      'button:gpio:true',
+      'modem0:serial:true',
+      'tape0:tape:true',
+    ]);
     expect(c.mqtt.url).toBe('embedded');
   });
 
@@ -126,7 +149,9 @@ describe('the shipped configs', () => {
     const { builtinKinds } = await import('../../src/devices/builtin.js');
     const { readFileSync } = await import('node:fs');
     const dir = tempDir();
-    const example = JSON.parse(readFileSync(new URL('../../config/example.json', import.meta.url), 'utf8')) as { mqtt: Record<string, string> };
+    const example = JSON.parse(readFileSync(new URL('../../config/example.json', import.meta.url), 'utf8')) as {
+      mqtt: Record<string, string>;
+    };
     for (const key of ['passwordFile', 'ca']) {
       const file = path.join(dir, key);
       writeFileSync(file, 'x\n');

@@ -18,7 +18,10 @@ import { TestClient } from '../helpers/mqtt-client.js';
 import { requireTool } from '../helpers/tools.js';
 
 const DEPLOY = fileURLToPath(new URL('../../deploy/mosquitto/', import.meta.url));
-const ok = haveMosquitto() && requireTool('mosquitto_passwd', 'makes the password files') && requireTool('openssl', 'makes the CA and the central broker certificate');
+const ok =
+  haveMosquitto() &&
+  requireTool('mosquitto_passwd', 'makes the password files') &&
+  requireTool('openssl', 'makes the CA and the central broker certificate');
 const NODE = 'site-a-pi-1';
 
 /** The shipped file with the EDIT values replaced; every other line as shipped. */
@@ -42,10 +45,40 @@ function edited(file: string, replace: Record<string, string>): string[] {
 function certificates(dir: string): { ca: string; cert: string; key: string } {
   const f = (n: string): string => path.join(dir, n);
   const ssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'pipe' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=dev2mqtt test CA', '-keyout', f('ca.key'), '-out', f('ca.crt'));
+  ssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=dev2mqtt test CA',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+  );
   ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', f('central.key'), '-out', f('central.csr'));
   writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  ssl('x509', '-req', '-in', f('central.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f('san.ext'), '-out', f('central.crt'));
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    f('central.csr'),
+    '-CA',
+    f('ca.crt'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    f('san.ext'),
+    '-out',
+    f('central.crt'),
+  );
   for (const n of ['ca.crt', 'central.crt', 'central.key']) chmodSync(f(n), 0o644);
   return { ca: f('ca.crt'), cert: f('central.crt'), key: f('central.key') };
 }
@@ -102,7 +135,11 @@ beforeAll(async () => {
     }),
   });
 
-  operator = await TestClient.connect(`mqtt://127.0.0.1:${operatorPort}`, { username: 'operator', password: 'op-secret', protocolVersion: 5 });
+  operator = await TestClient.connect(`mqtt://127.0.0.1:${operatorPort}`, {
+    username: 'operator',
+    password: 'op-secret',
+    protocolVersion: 5,
+  });
   await operator.subscribe(['dev2mqtt/#', 'homeassistant/#', 'replies/#', 'bridges/#']);
   await operator.next((m) => m.topic === 'bridges/site-a/state' && m.payload === '1', 30_000, 'the site bridge connected');
 
@@ -125,7 +162,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!ok)('site broker bridged to the central broker', () => {
-  it('brings the agent\'s status, state and discovery to the central side, retained', async () => {
+  it("brings the agent's status, state and discovery to the central side, retained", async () => {
     await operator.next((m) => m.topic === `dev2mqtt/${NODE}/status` && m.payload === 'online', 30_000, 'the agent online at the centre');
     await operator.next((m) => m.topic === `dev2mqtt/${NODE}/led0/state`, 30_000, 'led0 state at the centre');
     await operator.next((m) => m.topic === `homeassistant/light/${NODE}_led0/config`, 30_000, 'the discovery config at the centre');
@@ -142,8 +179,16 @@ describe.skipIf(!ok)('site broker bridged to the central broker', () => {
   it('a command published centrally reaches the agent on the site broker, and its result comes back', async () => {
     const r = await operator.command(`dev2mqtt/${NODE}/led0/cmd/set`, { state: 'ON', brightness: 77 }, 'central-1');
     expect(r).toMatchObject({ id: 'central-1', device: 'led0', command: 'set', ok: true });
-    await operator.next((m) => m.topic === `dev2mqtt/${NODE}/led0/state` && (JSON.parse(m.payload) as { brightness: number }).brightness === 77, 30_000, 'the new state at the centre');
-    expect(await operator.command(`dev2mqtt/${NODE}/cmd/ping`, {}, 'central-2')).toMatchObject({ id: 'central-2', command: 'ping', ok: true });
+    await operator.next(
+      (m) => m.topic === `dev2mqtt/${NODE}/led0/state` && (JSON.parse(m.payload) as { brightness: number }).brightness === 77,
+      30_000,
+      'the new state at the centre',
+    );
+    expect(await operator.command(`dev2mqtt/${NODE}/cmd/ping`, {}, 'central-2')).toMatchObject({
+      id: 'central-2',
+      command: 'ping',
+      ok: true,
+    });
     // A group command: every node of the group answers on its own device's result topic.
     await operator.publish('dev2mqtt/group/site-a/led0/cmd/get', JSON.stringify({ id: 'central-3' }));
     expect(await operator.result(`dev2mqtt/${NODE}/led0/result`, 'central-3')).toMatchObject({ id: 'central-3', command: 'get', ok: true });
@@ -151,7 +196,8 @@ describe.skipIf(!ok)('site broker bridged to the central broker', () => {
 
   it('carries MQTT 5 request/response across: the reply comes to the Response Topic with its Correlation Data', async () => {
     await operator.publish(`dev2mqtt/${NODE}/led0/cmd/get`, JSON.stringify({ id: 'central-4' }), {
-      qos: 1, properties: { responseTopic: 'replies/operator/4', correlationData: Buffer.from('corr-4') },
+      qos: 1,
+      properties: { responseTopic: 'replies/operator/4', correlationData: Buffer.from('corr-4') },
     });
     const reply = await operator.next((m) => m.topic === 'replies/operator/4', 30_000, 'the reply on replies/operator/4');
     expect(JSON.parse(reply.payload)).toMatchObject({ id: 'central-4', ok: true });

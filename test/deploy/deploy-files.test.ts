@@ -21,7 +21,13 @@ const haveSystemd = requireTool('systemd-analyze', 'verifies the unit');
 const haveShellcheck = requireTool('shellcheck', 'lints the install script');
 const haveAnsible = requireTool('ansible-playbook', 'checks the playbook');
 
-const dev = (id: string, kind: string, options: Record<string, unknown>, sim = false): ResolvedDevice => ({ id, kind, name: id, sim, options });
+const dev = (id: string, kind: string, options: Record<string, unknown>, sim = false): ResolvedDevice => ({
+  id,
+  kind,
+  name: id,
+  sim,
+  options,
+});
 
 /** The unit (and a drop-in) in a temp dir, ExecStart pointed at an executable this machine has. */
 function unitCopy(dropIn?: string): string {
@@ -46,15 +52,36 @@ describe('the systemd unit', () => {
   it('has the hardening the fleet relies on', () => {
     const text = readFileSync(UNIT, 'utf8');
     for (const line of [
-      'Type=notify', 'WatchdogSec=30s', 'Restart=on-failure', 'User=dev2mqtt', 'SupplementaryGroups=gpio dialout tape', 'StateDirectory=dev2mqtt',
-      'ProtectSystem=strict', 'ReadWritePaths=-/sys/devices/platform/leds', 'DevicePolicy=closed', 'DeviceAllow=char-gpiochip rw', 'NoNewPrivileges=yes',
-      'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK', 'CapabilityBoundingSet=',
-    ]) expect(text.split('\n'), line).toContain(line);
+      'Type=notify',
+      'WatchdogSec=30s',
+      'Restart=on-failure',
+      'User=dev2mqtt',
+      'SupplementaryGroups=gpio dialout tape',
+      'StateDirectory=dev2mqtt',
+      'ProtectSystem=strict',
+      'ReadWritePaths=-/sys/devices/platform/leds',
+      'DevicePolicy=closed',
+      'DeviceAllow=char-gpiochip rw',
+      'NoNewPrivileges=yes',
+      'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK',
+      'CapabilityBoundingSet=',
+    ])
+      expect(text.split('\n'), line).toContain(line);
   });
 
   it.skipIf(!haveSystemd)('passes systemd-analyze verify, alone and with a device drop-in', () => {
     expect(verify(unitCopy())).toEqual({ status: 0, output: '' });
-    const dropIn = renderDropIn(sandboxFor([dev('act', 'led', { name: 'ACT', sysfsRoot: '/sys' }), dev('relay', 'gpio', { chip: 'gpiochip0' }), dev('t', 'tape', { path: '/dev/nst0' })], () => undefined), '/etc/dev2mqtt/config.json');
+    const dropIn = renderDropIn(
+      sandboxFor(
+        [
+          dev('act', 'led', { name: 'ACT', sysfsRoot: '/sys' }),
+          dev('relay', 'gpio', { chip: 'gpiochip0' }),
+          dev('t', 'tape', { path: '/dev/nst0' }),
+        ],
+        () => undefined,
+      ),
+      '/etc/dev2mqtt/config.json',
+    );
     expect(verify(unitCopy(dropIn))).toEqual({ status: 0, output: '' });
     // The check can fail: a misspelt key is reported.
     expect(verify(unitCopy('[Service]\nDeviceAlow=/dev/null rw\n')).output).toMatch(/Unknown key 'DeviceAlow'/);
@@ -78,35 +105,58 @@ describe('the device drop-in', () => {
   const resolve = (p: string): string | undefined => links[p];
 
   it('opens exactly the configured devices, USB serial by class, LEDs where sysfs really has them, sim devices not at all', () => {
-    const s = sandboxFor([
-      dev('act', 'led', { name: 'ACT', sysfsRoot: '/sys' }),
-      dev('caps', 'led', { name: 'input3::capslock', sysfsRoot: '/sys' }),
-      dev('gone', 'led', { name: 'PWR', sysfsRoot: '/sys' }),
-      dev('relay', 'gpio', { chip: 'gpiochip4', interface: 'cdev' }),
-      dev('door', 'gpio', { chip: 'pinctrl-rp1', interface: 'cdev' }),
-      dev('modem', 'serial', { path: '/dev/serial/by-id/usb-FTDI_FT232R-if00-port0' }),
-      dev('uart', 'serial', { path: '/dev/ttyAMA0' }),
-      dev('tape0', 'tape', { path: '/dev/nst0' }),
-      dev('demo', 'led', { name: 'led0', sysfsRoot: '/sys' }, true),
-      dev('soc', 'thermal', {}),
-    ], resolve);
+    const s = sandboxFor(
+      [
+        dev('act', 'led', { name: 'ACT', sysfsRoot: '/sys' }),
+        dev('caps', 'led', { name: 'input3::capslock', sysfsRoot: '/sys' }),
+        dev('gone', 'led', { name: 'PWR', sysfsRoot: '/sys' }),
+        dev('relay', 'gpio', { chip: 'gpiochip4', interface: 'cdev' }),
+        dev('door', 'gpio', { chip: 'pinctrl-rp1', interface: 'cdev' }),
+        dev('modem', 'serial', { path: '/dev/serial/by-id/usb-FTDI_FT232R-if00-port0' }),
+        dev('uart', 'serial', { path: '/dev/ttyAMA0' }),
+        dev('tape0', 'tape', { path: '/dev/nst0' }),
+        dev('demo', 'led', { name: 'led0', sysfsRoot: '/sys' }, true),
+        dev('soc', 'thermal', {}),
+      ],
+      resolve,
+    );
     expect(s.deviceAllow).toEqual(['/dev/gpiochip4 rw', 'char-gpiochip rw', 'char-ttyUSB rw', '/dev/ttyAMA0 rw', '/dev/nst0 rw']);
-    expect(s.readWritePaths).toEqual(['-/sys/devices/platform/leds/leds/ACT', '-/sys/devices/pci0000:00/usb1/input/input3/input3::capslock', '-/sys/class/leds/PWR']);
+    expect(s.readWritePaths).toEqual([
+      '-/sys/devices/platform/leds/leds/ACT',
+      '-/sys/devices/pci0000:00/usb1/input/input3/input3::capslock',
+      '-/sys/class/leds/PWR',
+    ]);
     expect(s.notes).toEqual([expect.stringContaining("soc: kind 'thermal' is a plug-in")]);
     expect(renderDropIn(s, 'x.json')).toMatch(/\[Service\]\nDeviceAllow=\nDeviceAllow=\/dev\/gpiochip4 rw\n/);
   });
 
   it('is what `dev2mqtt systemd` prints for a config', () => {
     const file = path.join(tempDir(), 'c.json');
-    writeFileSync(file, JSON.stringify({ node: { id: 'n' }, devices: [{ id: 't', kind: 'gpio', options: { chip: 'gpiochip0', line: 4 } }, { id: 'l', kind: 'led', sim: true }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        node: { id: 'n' },
+        devices: [
+          { id: 't', kind: 'gpio', options: { chip: 'gpiochip0', line: 4 } },
+          { id: 'l', kind: 'led', sim: true },
+        ],
+      }),
+    );
     const r = runCli(['systemd', '-c', file]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toBe(`# Written by \`dev2mqtt systemd\` from ${file}: exactly the devices configured there.\n# It replaces the unit's class-wide DeviceAllow= list; run it again after changing the devices.\n[Service]\nDeviceAllow=\nDeviceAllow=/dev/gpiochip0 rw\n`);
+    expect(r.stdout).toBe(
+      `# Written by \`dev2mqtt systemd\` from ${file}: exactly the devices configured there.\n# It replaces the unit's class-wide DeviceAllow= list; run it again after changing the devices.\n[Service]\nDeviceAllow=\nDeviceAllow=/dev/gpiochip0 rw\n`,
+    );
   });
 });
 
 describe('scripts', () => {
-  const scripts = [path.join(REPO, '.ci/run'), ...readdirSync(path.join(REPO, 'deploy')).filter((f) => f.endsWith('.sh')).map((f) => path.join(REPO, 'deploy', f))];
+  const scripts = [
+    path.join(REPO, '.ci/run'),
+    ...readdirSync(path.join(REPO, 'deploy'))
+      .filter((f) => f.endsWith('.sh'))
+      .map((f) => path.join(REPO, 'deploy', f)),
+  ];
 
   it('parse (bash -n)', () => {
     expect(scripts.length).toBeGreaterThanOrEqual(2);
@@ -129,10 +179,19 @@ describe('scripts', () => {
 });
 
 describe.skipIf(!haveAnsible)('the Ansible playbook', () => {
-  const ansibleEnv = { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCAL_TEMP: tempDir('dev2mqtt-ansible-'), ANSIBLE_HOME: tempDir('dev2mqtt-ansible-home-') };
+  const ansibleEnv = {
+    ...process.env,
+    ANSIBLE_NOCOLOR: '1',
+    ANSIBLE_LOCAL_TEMP: tempDir('dev2mqtt-ansible-'),
+    ANSIBLE_HOME: tempDir('dev2mqtt-ansible-home-'),
+  };
 
   it('passes ansible-playbook --syntax-check with the example inventory', () => {
-    const r = spawnSync('ansible-playbook', ['--syntax-check', '-i', 'inventory.example.yml', 'playbook.yml'], { cwd: path.join(REPO, 'deploy/ansible'), encoding: 'utf8', env: ansibleEnv });
+    const r = spawnSync('ansible-playbook', ['--syntax-check', '-i', 'inventory.example.yml', 'playbook.yml'], {
+      cwd: path.join(REPO, 'deploy/ansible'),
+      encoding: 'utf8',
+      env: ansibleEnv,
+    });
     expect(r.status, r.stdout + r.stderr).toBe(0);
   });
 
@@ -140,12 +199,28 @@ describe.skipIf(!haveAnsible)('the Ansible playbook', () => {
     const out = tempDir('dev2mqtt-rendered-');
     const playbook = path.join(out, 'render.yml');
     copyFileSync(path.join(REPO, 'test/deploy/render-config.yml'), playbook);
-    const r = spawnSync('ansible-playbook', ['-i', path.join(REPO, 'deploy/ansible/inventory.example.yml'), playbook,
-      '-e', JSON.stringify({ templates: path.join(REPO, 'deploy/ansible/templates'), out, ansible_python_interpreter: 'python3' })], { encoding: 'utf8', env: ansibleEnv, timeout: 120_000 });
+    const r = spawnSync(
+      'ansible-playbook',
+      [
+        '-i',
+        path.join(REPO, 'deploy/ansible/inventory.example.yml'),
+        playbook,
+        '-e',
+        JSON.stringify({ templates: path.join(REPO, 'deploy/ansible/templates'), out, ansible_python_interpreter: 'python3' }),
+      ],
+      { encoding: 'utf8', env: ansibleEnv, timeout: 120_000 },
+    );
     expect(r.status, r.stdout + r.stderr).toBe(0);
-    const hosts = readdirSync(out).filter((f) => f.endsWith('.json')).sort();
+    const hosts = readdirSync(out)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
     expect(hosts).toEqual(['pi-kitchen-1.json', 'pi-kitchen-2.json', 'pi-lab-1.json']);
-    const configs = Object.fromEntries(hosts.map((h) => [h, JSON.parse(readFileSync(path.join(out, h), 'utf8')) as { node: { id: string; groups: string[] }; devices: unknown[] }]));
+    const configs = Object.fromEntries(
+      hosts.map((h) => [
+        h,
+        JSON.parse(readFileSync(path.join(out, h), 'utf8')) as { node: { id: string; groups: string[] }; devices: unknown[] },
+      ]),
+    );
     expect(configs['pi-kitchen-1.json']!.node).toEqual({ id: 'kitchen-1', groups: ['kitchen', 'leds'] });
     expect(configs['pi-lab-1.json']!.node).toEqual({ id: 'lab-1', groups: ['lab'] });
     expect(configs['pi-kitchen-2.json']!.devices).toHaveLength(2);

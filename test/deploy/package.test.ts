@@ -15,7 +15,13 @@ import { tempDir } from '../helpers/agent.js';
 import { inCI, requireTool } from '../helpers/tools.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const OFFLINE = { ...process.env, npm_config_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
+const OFFLINE = {
+  ...process.env,
+  npm_config_offline: 'true',
+  npm_config_audit: 'false',
+  npm_config_fund: 'false',
+  npm_config_update_notifier: 'false',
+};
 
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = OFFLINE): SpawnSyncReturns<string> {
   return spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: 300_000 });
@@ -31,28 +37,49 @@ let listing: string[] = [];
 
 beforeAll(() => {
   // The files a clean clone has (tracked, plus new ones not ignored), without tests.
-  const files = must(run('git', ['ls-files', '--cached', '--others', '--exclude-standard'], REPO), 'git ls-files').split('\n')
+  const files = must(run('git', ['ls-files', '--cached', '--others', '--exclude-standard'], REPO), 'git ls-files')
+    .split('\n')
     .filter((f) => f && !f.startsWith('test/') && existsSync(path.join(REPO, f)));
   const copy = tempDir('dev2mqtt-pack-');
   for (const f of files) cpSync(path.join(REPO, f), path.join(copy, f), { recursive: true });
   symlinkSync(path.join(REPO, 'node_modules'), path.join(copy, 'node_modules'));
   const out = path.join(copy, 'out');
   mkdirSync(out);
-  const name = must(run('npm', ['pack', '--pack-destination', out, '--loglevel=error'], copy), 'npm pack').trim().split('\n').at(-1)!;
+  const name = must(run('npm', ['pack', '--pack-destination', out, '--loglevel=error'], copy), 'npm pack')
+    .trim()
+    .split('\n')
+    .at(-1)!;
   tarball = path.join(out, name);
-  listing = must(run('tar', ['-tzf', tarball], out), 'tar -t').split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
+  listing = must(run('tar', ['-tzf', tarball], out), 'tar -t')
+    .split('\n')
+    .filter(Boolean)
+    .map((f) => f.replace(/^package\//, ''));
   expect(existsSync(path.join(copy, 'npm-shrinkwrap.json')), 'postpack removes the shrinkwrap copy').toBe(false);
 }, 300_000);
 
 describe('npm pack', () => {
   it('holds dist/, config/, deploy/, examples/ and the shrinkwrap, and no tests, sources or maps', () => {
-    for (const f of ['package.json', 'README.md', 'npm-shrinkwrap.json', 'dist/launch.cjs', 'dist/cli.js', 'dist/index.js', 'dist/index.d.ts',
-      'deploy/install.sh', 'deploy/npm-app.cjs', 'deploy/systemd/dev2mqtt.service', 'deploy/udev/99-dev2mqtt.rules', 'examples/node-red/flow.json']) {
+    for (const f of [
+      'package.json',
+      'README.md',
+      'npm-shrinkwrap.json',
+      'dist/launch.cjs',
+      'dist/cli.js',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'deploy/install.sh',
+      'deploy/npm-app.cjs',
+      'deploy/systemd/dev2mqtt.service',
+      'deploy/udev/99-dev2mqtt.rules',
+      'examples/node-red/flow.json',
+    ]) {
       expect(listing, f).toContain(f);
     }
     expect(listing.some((f) => f.startsWith('deploy/ansible/'))).toBe(true);
     expect(listing.some((f) => f.startsWith('deploy/mosquitto/'))).toBe(true);
-    expect(listing.filter((f) => f.startsWith('test/') || f.startsWith('src/') || f.endsWith('.map') || /\.test\.[jt]s$/.test(f))).toEqual([]);
+    expect(listing.filter((f) => f.startsWith('test/') || f.startsWith('src/') || f.endsWith('.map') || /\.test\.[jt]s$/.test(f))).toEqual(
+      [],
+    );
     // The shrinkwrap is the lockfile: a fleet installs exactly the tested dependency versions.
     const shrinkwrap = must(run('tar', ['-xzOf', tarball, 'package/npm-shrinkwrap.json'], REPO), 'tar -xO');
     expect(shrinkwrap).toBe(readFileSync(path.join(REPO, 'package-lock.json'), 'utf8'));
@@ -68,7 +95,10 @@ describe('npm pack', () => {
       // A cache filled some other way (npm install rather than npm ci) may hold other registry documents.
       console.warn(`npm ci --offline failed, trying npm install --offline --no-package-lock:\n${ci.stderr}`);
       writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'pack-test', version: '1.0.0', private: true }));
-      must(run('npm', ['install', '--offline', '--omit=dev', '--no-package-lock', '--loglevel=error', tarball], app), 'npm install of the tarball');
+      must(
+        run('npm', ['install', '--offline', '--omit=dev', '--no-package-lock', '--loglevel=error', tarball], app),
+        'npm install of the tarball',
+      );
     }
     const help = run('npx', ['--no', '--', 'dev2mqtt', '--help'], app);
     expect(help.status, help.stderr).toBe(0);
@@ -85,7 +115,10 @@ describe('npm pack', () => {
 
 const root = process.getuid?.() === 0;
 if (!root && inCI) throw new Error('CI=true: the install.sh test needs root (it creates users in a test root)');
-const haveTools = root && requireTool('systemctl', 'install.sh enables the unit in the test root') && requireTool('useradd', 'install.sh creates the service user');
+const haveTools =
+  root &&
+  requireTool('systemctl', 'install.sh enables the unit in the test root') &&
+  requireTool('useradd', 'install.sh creates the service user');
 
 describe.skipIf(!haveTools)('deploy/install.sh', () => {
   it('installs the tarball, user, config, udev rules, unit and drop-in into a root, and a second run changes nothing', () => {
@@ -93,8 +126,12 @@ describe.skipIf(!haveTools)('deploy/install.sh', () => {
     mkdirSync(path.join(target, 'etc'), { recursive: true });
     for (const f of ['passwd', 'group', 'shadow', 'gshadow']) cpSync(`/etc/${f}`, path.join(target, 'etc', f));
     const config = path.join(tempDir(), 'config.json');
-    writeFileSync(config, JSON.stringify({ node: { id: 'pi-1' }, mqtt: { url: 'mqtt://broker.lan:1883' }, devices: [{ id: 'led0', kind: 'led', sim: true }] }));
-    const install = (...extra: string[]) => run('bash', [path.join(REPO, 'deploy/install.sh'), '--root', target, '--tarball', tarball, '--config', config, ...extra], REPO);
+    writeFileSync(
+      config,
+      JSON.stringify({ node: { id: 'pi-1' }, mqtt: { url: 'mqtt://broker.lan:1883' }, devices: [{ id: 'led0', kind: 'led', sim: true }] }),
+    );
+    const install = (...extra: string[]) =>
+      run('bash', [path.join(REPO, 'deploy/install.sh'), '--root', target, '--tarball', tarball, '--config', config, ...extra], REPO);
 
     const first = install();
     expect(first.status, `${first.stdout}\n${first.stderr}`).toBe(0);
@@ -102,28 +139,48 @@ describe.skipIf(!haveTools)('deploy/install.sh', () => {
     expect(readlinkSync(path.join(target, 'usr/local/bin/dev2mqtt'))).toBe('../lib/dev2mqtt/node_modules/.bin/dev2mqtt');
     const at = (p: string): string => path.join(target, p);
     expect(must(run(at('usr/local/bin/dev2mqtt'), ['--version'], REPO), 'installed dev2mqtt')).toMatch(/^\d+\.\d+\.\d+/);
-    expect(readFileSync(at('etc/systemd/system/dev2mqtt.service'), 'utf8')).toBe(readFileSync(path.join(REPO, 'deploy/systemd/dev2mqtt.service'), 'utf8'));
-    expect(readFileSync(at('etc/udev/rules.d/99-dev2mqtt.rules'), 'utf8')).toBe(readFileSync(path.join(REPO, 'deploy/udev/99-dev2mqtt.rules'), 'utf8'));
+    expect(readFileSync(at('etc/systemd/system/dev2mqtt.service'), 'utf8')).toBe(
+      readFileSync(path.join(REPO, 'deploy/systemd/dev2mqtt.service'), 'utf8'),
+    );
+    expect(readFileSync(at('etc/udev/rules.d/99-dev2mqtt.rules'), 'utf8')).toBe(
+      readFileSync(path.join(REPO, 'deploy/udev/99-dev2mqtt.rules'), 'utf8'),
+    );
     expect(readFileSync(at('etc/systemd/system/dev2mqtt.service.d/10-devices.conf'), 'utf8')).toMatch(/\[Service\]\nDeviceAllow=\n$/);
     // Absolute inside the root: /etc/systemd/system/dev2mqtt.service.
     expect(readlinkSync(at('etc/systemd/system/multi-user.target.wants/dev2mqtt.service'))).toBe('/etc/systemd/system/dev2mqtt.service');
     const group = readFileSync(at('etc/group'), 'utf8');
     for (const g of ['gpio', 'dialout', 'tape']) expect(group).toMatch(new RegExp(`^${g}:[^:]*:\\d+:(.*,)?dev2mqtt(,|$)`, 'm'));
-    expect(readFileSync(at('etc/passwd'), 'utf8')).toMatch(/^dev2mqtt:x:\d+:\d+:dev2mqtt agent:\/var\/lib\/dev2mqtt:\/usr\/sbin\/nologin$/m);
+    expect(readFileSync(at('etc/passwd'), 'utf8')).toMatch(
+      /^dev2mqtt:x:\d+:\d+:dev2mqtt agent:\/var\/lib\/dev2mqtt:\/usr\/sbin\/nologin$/m,
+    );
     const confStat = statSync(at('etc/dev2mqtt/config.json'));
     expect(confStat.mode & 0o777).toBe(0o640);
 
-    const mtimes = ['usr/local/lib/dev2mqtt/node_modules/dev2mqtt/package.json', 'etc/dev2mqtt/config.json', 'etc/systemd/system/dev2mqtt.service',
-      'etc/systemd/system/dev2mqtt.service.d/10-devices.conf', 'etc/udev/rules.d/99-dev2mqtt.rules'].map((p) => statSync(at(p)).mtimeMs);
+    const mtimes = [
+      'usr/local/lib/dev2mqtt/node_modules/dev2mqtt/package.json',
+      'etc/dev2mqtt/config.json',
+      'etc/systemd/system/dev2mqtt.service',
+      'etc/systemd/system/dev2mqtt.service.d/10-devices.conf',
+      'etc/udev/rules.d/99-dev2mqtt.rules',
+    ].map((p) => statSync(at(p)).mtimeMs);
     const second = install();
     expect(second.status, second.stderr).toBe(0);
     expect(second.stdout).toMatch(/nothing to change/);
-    expect(['usr/local/lib/dev2mqtt/node_modules/dev2mqtt/package.json', 'etc/dev2mqtt/config.json', 'etc/systemd/system/dev2mqtt.service',
-      'etc/systemd/system/dev2mqtt.service.d/10-devices.conf', 'etc/udev/rules.d/99-dev2mqtt.rules'].map((p) => statSync(at(p)).mtimeMs)).toEqual(mtimes);
+    expect(
+      [
+        'usr/local/lib/dev2mqtt/node_modules/dev2mqtt/package.json',
+        'etc/dev2mqtt/config.json',
+        'etc/systemd/system/dev2mqtt.service',
+        'etc/systemd/system/dev2mqtt.service.d/10-devices.conf',
+        'etc/udev/rules.d/99-dev2mqtt.rules',
+      ].map((p) => statSync(at(p)).mtimeMs),
+    ).toEqual(mtimes);
 
     const third = install('--node-id', 'pi-42', '--groups', 'leds,ground');
     expect(third.stdout).toMatch(/done: config keys$/m);
-    expect(JSON.parse(readFileSync(at('etc/dev2mqtt/config.json'), 'utf8'))).toMatchObject({ node: { id: 'pi-42', groups: ['leds', 'ground'] } });
+    expect(JSON.parse(readFileSync(at('etc/dev2mqtt/config.json'), 'utf8'))).toMatchObject({
+      node: { id: 'pi-42', groups: ['leds', 'ground'] },
+    });
     // The same file and keys again: the config is what they make already, so nothing changes.
     const confMtime = statSync(at('etc/dev2mqtt/config.json')).mtimeMs;
     const fourth = install('--node-id', 'pi-42', '--groups', 'leds,ground');

@@ -19,18 +19,29 @@ import { haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
 import { requireTool } from '../helpers/tools.js';
 
 const run = promisify(execFile);
-const haveClients = requireTool('mosquitto_sub', 'the demo is watched with mosquitto_sub') && requireTool('mosquitto_pub', 'commands are sent with mosquitto_pub');
+const haveClients =
+  requireTool('mosquitto_sub', 'the demo is watched with mosquitto_sub') &&
+  requireTool('mosquitto_pub', 'commands are sent with mosquitto_pub');
 
 /** The demo's devices as config/default.json lists them, with the button pressing itself faster. */
 function demoDevices(toggleMs: number): unknown[] {
   return [
     { id: 'led0', kind: 'led', name: 'Demo LED', sim: true, options: { name: 'led0' } },
     { id: 'relay', kind: 'gpio', name: 'Demo relay (output line)', sim: true, options: { line: 'GPIO17', direction: 'out' } },
-    { id: 'button', kind: 'gpio', name: 'Demo button (presses itself)', sim: true, options: { line: 'GPIO27', direction: 'in', edge: 'both', bias: 'pull-up', simToggleMs: toggleMs } },
+    {
+      id: 'button',
+      kind: 'gpio',
+      name: 'Demo button (presses itself)',
+      sim: true,
+      options: { line: 'GPIO27', direction: 'in', edge: 'both', bias: 'pull-up', simToggleMs: toggleMs },
+    },
   ];
 }
 
-interface Line { readonly topic: string; readonly payload: string }
+interface Line {
+  readonly topic: string;
+  readonly payload: string;
+}
 
 class Sub {
   readonly lines: Line[] = [];
@@ -57,8 +68,20 @@ class Sub {
     const hit = this.lines.find(match);
     if (hit) return Promise.resolve(hit);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`mosquitto_sub never printed ${what}; it printed:\n${this.lines.map((l) => `${l.topic} ${l.payload}`).join('\n')}`)), 30_000);
-      this.#waiters.push({ match, resolve: (l) => { clearTimeout(t); resolve(l); } });
+      const t = setTimeout(
+        () =>
+          reject(
+            new Error(`mosquitto_sub never printed ${what}; it printed:\n${this.lines.map((l) => `${l.topic} ${l.payload}`).join('\n')}`),
+          ),
+        30_000,
+      );
+      this.#waiters.push({
+        match,
+        resolve: (l) => {
+          clearTimeout(t);
+          resolve(l);
+        },
+      });
     });
   }
 
@@ -89,14 +112,20 @@ afterEach(async () => {
 });
 
 /** The agent on its embedded broker (as `npm start` runs it), or on a real mosquitto. */
-async function demo(toggleMs: number, on: 'embedded' | 'mosquitto' = 'embedded'): Promise<{ port: number; sub: Sub; result: (device: string, id: string) => Promise<Record<string, unknown>> }> {
+async function demo(
+  toggleMs: number,
+  on: 'embedded' | 'mosquitto' = 'embedded',
+): Promise<{ port: number; sub: Sub; result: (device: string, id: string) => Promise<Record<string, unknown>> }> {
   if (on === 'mosquitto') broker = await Mosquitto.start();
   agent = await startAgent({ config: { devices: demoDevices(toggleMs), ...(broker ? { mqtt: { url: broker.url } } : {}) } });
   const port = broker?.port ?? agent.brokerPort ?? 0;
   const s = (sub = new Sub(port));
   await s.next((l) => l.topic === 'dev2mqtt/t1/status' && l.payload === 'online', 'the retained node status');
   const result = async (device: string, id: string) => {
-    const l = await s.next((x) => x.topic === `dev2mqtt/t1/${device}/result` && x.payload.includes(`"id":"${id}"`), `result ${id} of ${device}`);
+    const l = await s.next(
+      (x) => x.topic === `dev2mqtt/t1/${device}/result` && x.payload.includes(`"id":"${id}"`),
+      `result ${id} of ${device}`,
+    );
     return JSON.parse(l.payload) as Record<string, unknown>;
   };
   return { port, sub: s, result };
@@ -124,7 +153,10 @@ describe.skipIf(!haveClients)('the demo over MQTT, as a newcomer watches it', ()
     const stamps = edges.map((e) => BigInt(String(e.timestampNs)));
     expect(stamps.every((ns, i) => i === 0 || ns >= (stamps[i - 1] ?? 0n))).toBe(true);
     // The button's retained state follows its edges.
-    const state = await s.next((l) => l.topic === 'dev2mqtt/t1/button/state' && l.payload.includes('"lastEdge":{'), 'a button state with its last edge');
+    const state = await s.next(
+      (l) => l.topic === 'dev2mqtt/t1/button/state' && l.payload.includes('"lastEdge":{'),
+      'a button state with its last edge',
+    );
     expect(JSON.parse(state.payload)).toMatchObject({ direction: 'in', edge: 'both', interface: 'cdev', lineName: 'GPIO27' });
     await s.next((l) => l.topic === 'dev2mqtt/t1/button/availability' && l.payload === 'online', 'the button online');
   });
@@ -178,15 +210,16 @@ describe.skipIf(!haveClients)('the demo over MQTT, as a newcomer watches it', ()
       const line = (agent?.devices.get(id)?.device as GpioDevice).backend as CdevLine;
       return { kernel: line.kernel, offset: line.offset ?? -1 };
     });
-    const holders = (): string[] => lines.map(({ kernel, offset }) => {
-      const chip = kernel.open('/dev/gpiochip0', O.RDWR);
-      try {
-        const info = lineInfo(chip, kernel.arch, offset);
-        return info.flags & FLAG.USED ? info.consumer : '(free)';
-      } finally {
-        chip.close();
-      }
-    });
+    const holders = (): string[] =>
+      lines.map(({ kernel, offset }) => {
+        const chip = kernel.open('/dev/gpiochip0', O.RDWR);
+        try {
+          const info = lineInfo(chip, kernel.arch, offset);
+          return info.flags & FLAG.USED ? info.consumer : '(free)';
+        } finally {
+          chip.close();
+        }
+      });
     expect(holders()).toEqual(['dev2mqtt', 'dev2mqtt']);
     await agent?.stop();
     expect(holders()).toEqual(['(free)', '(free)']);

@@ -40,12 +40,20 @@ function matches(filter: string, topic: string): boolean {
   return f.length === t.length;
 }
 
-interface Sent { readonly inject: string; readonly topic: string; readonly payload: string }
+interface Sent {
+  readonly inject: string;
+  readonly topic: string;
+  readonly payload: string;
+}
 
 /** Runs a function node's code as Node-RED does: msg in, msg (or null) out, env from the tab. */
 function runFunction(n: FlowNode, msg: Record<string, unknown>, env: Record<string, string>): Record<string, unknown> | null {
   const warnings: string[] = [];
-  const sandbox = { msg, env: { get: (k: string) => env[k] }, node: { warn: (w: string) => warnings.push(w), error: (e: string) => warnings.push(e) } };
+  const sandbox = {
+    msg,
+    env: { get: (k: string) => env[k] },
+    node: { warn: (w: string) => warnings.push(w), error: (e: string) => warnings.push(e) },
+  };
   const out = vm.runInNewContext(`(function () {\n${n.func as string}\n})()`, sandbox) as Record<string, unknown> | null;
   if (warnings.length) throw new Error(`${String(n.name)} warned: ${warnings.join('; ')}`);
   return out;
@@ -53,7 +61,7 @@ function runFunction(n: FlowNode, msg: Record<string, unknown>, env: Record<stri
 
 /** Follows an inject through the flow to the mqtt out node, as the runtime would. */
 function send(inject: FlowNode, env: Record<string, string>): Sent[] {
-  const payload = inject.payloadType === 'json' ? JSON.parse(inject.payload as string) as unknown : inject.payload;
+  const payload = inject.payloadType === 'json' ? (JSON.parse(inject.payload as string) as unknown) : inject.payload;
   const sent: Sent[] = [];
   const walk = (ids: string[], msg: Record<string, unknown>): void => {
     for (const id of ids) {
@@ -63,7 +71,11 @@ function send(inject: FlowNode, env: Record<string, string>): Sent[] {
         if (out) walk(n.wires?.[0] ?? [], out);
       } else if (n.type === 'mqtt out') {
         const p = msg.payload;
-        sent.push({ inject: String(inject.name), topic: (n.topic as string) || String(msg.topic), payload: typeof p === 'string' ? p : JSON.stringify(p) });
+        sent.push({
+          inject: String(inject.name),
+          topic: (n.topic as string) || String(msg.topic),
+          payload: typeof p === 'string' ? p : JSON.stringify(p),
+        });
       }
     }
   };
@@ -120,7 +132,11 @@ describe('the Node-RED example flow', () => {
       ...(['status', 'state', 'devices', 'result'] as const).map((leaf) => nodeTopic(t, leaf)),
       ...DEMO.flatMap((d) => (['state', 'availability', 'event', 'result'] as const).map((leaf) => deviceTopic(t, d.id, leaf))),
     ];
-    for (const f of filters) expect(shapes.some((s) => matches(f, s)), f).toBe(true);
+    for (const f of filters)
+      expect(
+        shapes.some((s) => matches(f, s)),
+        f,
+      ).toBe(true);
     expect(filters.some((f) => matches(f, deviceTopic(t, 'led0', 'result')))).toBe(true);
     expect(filters.some((f) => matches(f, nodeTopic(t, 'result')))).toBe(true);
     expect(filters.some((f) => matches(f, deviceTopic(t, 'button', 'event')))).toBe(true);
@@ -151,7 +167,14 @@ describe('the Node-RED example flow', () => {
           const resultTopic = a.scope === 'device' ? s.topic.replace(/\/cmd\/[^/]+$/, '/result') : `dev2mqtt/${env.DEV2MQTT_NODE}/result`;
           const seen = client.messages.length;
           await client.publish(s.topic, s.payload);
-          const m = await client.next((x) => client.messages.indexOf(x) >= seen && x.topic === resultTopic && (JSON.parse(x.payload) as { command: string }).command === a.command, 20_000, `the result of "${s.inject}"`);
+          const m = await client.next(
+            (x) =>
+              client.messages.indexOf(x) >= seen &&
+              x.topic === resultTopic &&
+              (JSON.parse(x.payload) as { command: string }).command === a.command,
+            20_000,
+            `the result of "${s.inject}"`,
+          );
           const result = JSON.parse(m.payload) as Record<string, unknown>;
           expect(result, s.inject).toMatchObject({ ok: true });
           const line = runFunction(fmt, { payload: result }, env);
@@ -165,7 +188,10 @@ describe('the Node-RED example flow', () => {
       for (const n of flow.filter((x) => x.type === 'mqtt in')) {
         const f = n.topic as string;
         if (f.endsWith('/event') && !f.includes('button')) continue; // tape progress and URCs need a long tape job or a ringing modem
-        expect(client.messages.some((m) => matches(f, m.topic)), `${String(n.name)}: ${f}`).toBe(true);
+        expect(
+          client.messages.some((m) => matches(f, m.topic)),
+          `${String(n.name)}: ${f}`,
+        ).toBe(true);
       }
     });
   });

@@ -19,7 +19,10 @@ function merge(a: Obj, b: Obj): Obj {
   const out: Obj = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const prev = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' && !Array.isArray(prev) ? merge(prev as Obj, v as Obj) : v;
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' && !Array.isArray(prev)
+        ? merge(prev as Obj, v as Obj)
+        : v;
   }
   return out;
 }
@@ -35,14 +38,17 @@ export interface TestAgentOptions {
 
 export async function startAgent(o: TestAgentOptions = {}): Promise<Agent> {
   const registry = new KindRegistry([...builtinKinds(), probeKind]);
-  const object = merge({
-    node: { id: 't1', stateDir: tempDir('dev2mqtt-state-') },
-    mqtt: { url: 'embedded', reconnectMinMs: 50, reconnectMaxMs: 500 },
-    broker: { port: 0 },
-    devices: [{ id: 'p1', kind: 'probe' }],
-    security: { rateLimitPerS: 0 },
-    telemetry: { stateThrottleMs: 0 },
-  }, o.config ?? {});
+  const object = merge(
+    {
+      node: { id: 't1', stateDir: tempDir('dev2mqtt-state-') },
+      mqtt: { url: 'embedded', reconnectMinMs: 50, reconnectMaxMs: 500 },
+      broker: { port: 0 },
+      devices: [{ id: 'p1', kind: 'probe' }],
+      security: { rateLimitPerS: 0 },
+      telemetry: { stateThrottleMs: 0 },
+    },
+    o.config ?? {},
+  );
   const config = await loadConfig({ object, registry, env: {} });
   const level = o.logLevel ?? process.env.TEST_LOG_LEVEL ?? (o.logStream ? 'debug' : 'silent');
   const log = o.logStream ? pino({ level }, o.logStream) : pino({ level });

@@ -31,5 +31,7 @@ export function demoDevices(): DemoDevice[] {
 
 export function missingKinds(): string[] {
   const covered = new Set(DEFAULT.devices.map((d) => d.kind));
-  return builtinKinds().map((k) => k.kind).filter((k) => !covered.has(k));
+  return builtinKinds()
+    .map((k) => k.kind)
+    .filter((k) => !covered.has(k));
 }

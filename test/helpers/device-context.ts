@@ -59,7 +59,11 @@ export function makeTestDevice<O, D extends Device>(
   const kernel = cfg.kernel ?? (sim && kind.simKernel ? kind.simKernel(base) : new LibcKernel());
   const ctx: DeviceContext<O> = { ...base, kernel };
   const device = kind.create(ctx);
-  const run = async (command: string, args: unknown = {}, opts: { signal?: AbortSignal; requestedTimeoutMs?: number } = {}): Promise<unknown> => {
+  const run = async (
+    command: string,
+    args: unknown = {},
+    opts: { signal?: AbortSignal; requestedTimeoutMs?: number } = {},
+  ): Promise<unknown> => {
     const spec = kind.commands[command];
     if (!spec) throw new Error(`no command ${command}`);
     const a = spec.args.parse(args);
@@ -73,5 +77,5 @@ export function makeTestDevice<O, D extends Device>(
     };
     return spec.run(device, a.value, cctx);
   };
-  return { device, ctx: ctx as DeviceContext<unknown>, recorded, abort, run };
+  return { device, ctx: ctx, recorded, abort, run };
 }

@@ -46,9 +46,12 @@ function arith(op: string, a: JVal, b: JVal): JVal {
   const float = isFloat(a) || isFloat(b);
   const wrap = (r: number): JVal => (float && Number.isInteger(r) ? new PyFloat(r) : r);
   switch (op) {
-    case '+': return wrap(x + y);
-    case '-': return wrap(x - y);
-    case '*': return wrap(x * y);
+    case '+':
+      return wrap(x + y);
+    case '-':
+      return wrap(x - y);
+    case '*':
+      return wrap(x * y);
     case '/':
       if (y === 0) throw new Error('ZeroDivisionError');
       return new PyFloat(x / y);
@@ -87,19 +90,32 @@ function contains(s: Scope, container: JVal, item: JVal): boolean {
 
 function test(name: string, v: JVal): boolean {
   switch (name) {
-    case 'defined': return !(v instanceof Undefined);
-    case 'undefined': return v instanceof Undefined;
-    case 'none': return v === null;
-    case 'number': return typeof v === 'number' || typeof v === 'boolean' || v instanceof PyFloat;
-    case 'integer': return typeof v === 'number' && Number.isInteger(v);
-    case 'float': return isFloat(v);
-    case 'boolean': return typeof v === 'boolean';
-    case 'true': return v === true;
-    case 'false': return v === false;
-    case 'string': return typeof v === 'string';
-    case 'mapping': return isDict(v);
-    case 'sequence': return typeof v === 'string' || Array.isArray(v) || isDict(v);
-    default: throw new Error(`TemplateAssertionError: no test named '${name}'`);
+    case 'defined':
+      return !(v instanceof Undefined);
+    case 'undefined':
+      return v instanceof Undefined;
+    case 'none':
+      return v === null;
+    case 'number':
+      return typeof v === 'number' || typeof v === 'boolean' || v instanceof PyFloat;
+    case 'integer':
+      return typeof v === 'number' && Number.isInteger(v);
+    case 'float':
+      return isFloat(v);
+    case 'boolean':
+      return typeof v === 'boolean';
+    case 'true':
+      return v === true;
+    case 'false':
+      return v === false;
+    case 'string':
+      return typeof v === 'string';
+    case 'mapping':
+      return isDict(v);
+    case 'sequence':
+      return typeof v === 'string' || Array.isArray(v) || isDict(v);
+    default:
+      throw new Error(`TemplateAssertionError: no test named '${name}'`);
   }
 }
 
@@ -113,7 +129,8 @@ function toNumber(v: JVal, int: boolean, fallback: JVal | undefined, name: strin
   }
   if (n === undefined || !Number.isFinite(n)) {
     // HA's forgiving int/float/round: without a default, a value that does not convert is an error.
-    if (fallback === undefined) throw new Error(`ValueError: Template error: ${name} got invalid input '${str(v)}' and no default was specified`);
+    if (fallback === undefined)
+      throw new Error(`ValueError: Template error: ${name} got invalid input '${str(v)}' and no default was specified`);
     return fallback;
   }
   return int ? Math.trunc(n) : new PyFloat(n);
@@ -131,8 +148,10 @@ function roundHalfEven(x: number, digits: number): number {
 
 function filter(s: Scope, name: string, v: JVal, args: JVal[]): JVal {
   switch (name) {
-    case 'int': return toNumber(v, true, args[0], 'int');
-    case 'float': return toNumber(v, false, args[0], 'float');
+    case 'int':
+      return toNumber(v, true, args[0], 'int');
+    case 'float':
+      return toNumber(v, false, args[0], 'float');
     case 'round': {
       const n = toNumber(v, false, args[2], 'round');
       const p = args[0] === undefined ? 0 : numeric(args[0], 'round');
@@ -148,23 +167,29 @@ function filter(s: Scope, name: string, v: JVal, args: JVal[]): JVal {
       if (v instanceof Undefined || (boolean && !s.truthy(v))) return args[0] ?? '';
       return v;
     }
-    case 'lower': return s.text(v).toLowerCase();
-    case 'upper': return s.text(v).toUpperCase();
-    case 'string': return s.text(v);
-    case 'abs': return Math.abs(numeric(v, 'abs'));
+    case 'lower':
+      return s.text(v).toLowerCase();
+    case 'upper':
+      return s.text(v).toUpperCase();
+    case 'string':
+      return s.text(v);
+    case 'abs':
+      return Math.abs(numeric(v, 'abs'));
     case 'length':
     case 'count':
       if (typeof v === 'string' || Array.isArray(v)) return v.length;
       if (isDict(v)) return Object.keys(v).length;
       throw new Error(`TypeError: object of type ${typeof v} has no len()`);
-    default: throw new Error(`TemplateAssertionError: no filter named '${name}'`);
+    default:
+      throw new Error(`TemplateAssertionError: no filter named '${name}'`);
   }
 }
 
 function getattr(of: JVal, key: string, how: 'attr' | 'item', where: string): JVal {
   if (of instanceof Undefined) throw new Error(`UndefinedError: ${of.hint} has no attribute '${key}'`);
   if (isDict(of)) {
-    if (how === 'attr' && DICT_METHODS.has(key)) throw new Error(`'${where}.${key}' is the dict method '${key}', not the key: write ${where}['${key}']`);
+    if (how === 'attr' && DICT_METHODS.has(key))
+      throw new Error(`'${where}.${key}' is the dict method '${key}', not the key: write ${where}['${key}']`);
     return Object.prototype.hasOwnProperty.call(of, key) ? (of[key] ?? null) : new Undefined(`'dict object' has no attribute '${key}'`);
   }
   if (Array.isArray(of) && how === 'item' && /^-?\d+$/.test(key)) {
@@ -183,20 +208,32 @@ function describe(n: Node): string {
 
 export function evaluate(s: Scope, n: Node): JVal {
   switch (n.t) {
-    case 'lit': return n.v;
-    case 'name': return n.name in s.vars ? (s.vars[n.name] ?? null) : new Undefined(`'${n.name}' is undefined`);
-    case 'attr': return getattr(evaluate(s, n.of), n.name, 'attr', describe(n.of));
+    case 'lit':
+      return n.v;
+    case 'name':
+      return n.name in s.vars ? (s.vars[n.name] ?? null) : new Undefined(`'${n.name}' is undefined`);
+    case 'attr':
+      return getattr(evaluate(s, n.of), n.name, 'attr', describe(n.of));
     case 'item': {
       const key = evaluate(s, n.key);
       return getattr(evaluate(s, n.of), str(key), 'item', describe(n.of));
     }
-    case 'filter': return filter(s, n.name, evaluate(s, n.of), n.args.map((a) => evaluate(s, a)));
-    case 'test': return test(n.name, evaluate(s, n.of)) !== n.negate;
+    case 'filter':
+      return filter(
+        s,
+        n.name,
+        evaluate(s, n.of),
+        n.args.map((a) => evaluate(s, a)),
+      );
+    case 'test':
+      return test(n.name, evaluate(s, n.of)) !== n.negate;
     case 'cond':
       if (s.truthy(evaluate(s, n.test))) return evaluate(s, n.then);
       return n.else ? evaluate(s, n.else) : new Undefined('an inline if without else (renders nothing)');
-    case 'not': return !s.truthy(evaluate(s, n.of));
-    case 'neg': return arith('-', 0, evaluate(s, n.of));
+    case 'not':
+      return !s.truthy(evaluate(s, n.of));
+    case 'neg':
+      return arith('-', 0, evaluate(s, n.of));
     case 'bin': {
       if (n.op === 'and') {
         const l = evaluate(s, n.l);

@@ -1,9 +1,6 @@
 /** Tokens of a Jinja expression (the subset jinja.ts parses). */
 export type Token =
-  | { kind: 'num'; v: string; float: boolean }
-  | { kind: 'str'; v: string }
-  | { kind: 'name'; v: string }
-  | { kind: 'op'; v: string };
+  { kind: 'num'; v: string; float: boolean } | { kind: 'str'; v: string } | { kind: 'name'; v: string } | { kind: 'op'; v: string };
 
 const OPS = ['//', '==', '!=', '<=', '>=', '<', '>', '+', '-', '*', '/', '%', '~', '(', ')', '[', ']', '.', ',', '|'];
 

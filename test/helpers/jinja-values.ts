@@ -13,10 +13,24 @@ export interface Rendered {
   readonly warnings: string[];
 }
 
-export const DICT_METHODS = new Set(['items', 'keys', 'values', 'get', 'update', 'pop', 'popitem', 'copy', 'clear', 'setdefault', 'fromkeys']);
+export const DICT_METHODS = new Set([
+  'items',
+  'keys',
+  'values',
+  'get',
+  'update',
+  'pop',
+  'popitem',
+  'copy',
+  'clear',
+  'setdefault',
+  'fromkeys',
+]);
 
-export const isDict = (v: JVal): v is { [k: string]: JVal } => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Undefined) && !(v instanceof PyFloat);
-export const num = (v: JVal): number | undefined => (typeof v === 'number' ? v : v instanceof PyFloat ? v.v : typeof v === 'boolean' ? Number(v) : undefined);
+export const isDict = (v: JVal): v is { [k: string]: JVal } =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Undefined) && !(v instanceof PyFloat);
+export const num = (v: JVal): number | undefined =>
+  typeof v === 'number' ? v : v instanceof PyFloat ? v.v : typeof v === 'boolean' ? Number(v) : undefined;
 
 function floatText(v: number): string {
   if (Number.isNaN(v)) return 'nan';
@@ -43,7 +57,9 @@ export function str(v: JVal): string {
   if (typeof v === 'string') return v;
   if (v instanceof Undefined) return '';
   if (Array.isArray(v)) return `[${v.map(repr).join(', ')}]`;
-  return `{${Object.entries(v).map(([k, x]) => `${repr(k)}: ${repr(x)}`).join(', ')}}`;
+  return `{${Object.entries(v)
+    .map(([k, x]) => `${repr(k)}: ${repr(x)}`)
+    .join(', ')}}`;
 }
 
 export function equal(a: JVal, b: JVal): boolean {
@@ -58,4 +74,3 @@ export function equal(a: JVal, b: JVal): boolean {
   }
   return a === b;
 }
-

@@ -38,7 +38,10 @@ type Part = { t: 'text'; text: string } | { t: 'out'; expr: Node } | { t: 'if'; 
 
 class Parser {
   #i = 0;
-  constructor(private readonly toks: Token[], private readonly src: string) {}
+  constructor(
+    private readonly toks: Token[],
+    private readonly src: string,
+  ) {}
 
   peek(): Token | undefined {
     return this.toks[this.#i];
@@ -203,11 +206,23 @@ export function parseTemplate(src: string): Part[] {
       last = re.lastIndex;
       continue;
     }
-    flat.push({ t: open.startsWith('{{') ? 'out' : 'stmt', code: (m[2] ?? '').trim(), trimL: open.endsWith('-'), trimR: close.startsWith('-') });
+    flat.push({
+      t: open.startsWith('{{') ? 'out' : 'stmt',
+      code: (m[2] ?? '').trim(),
+      trimL: open.endsWith('-'),
+      trimR: close.startsWith('-'),
+    });
     last = re.lastIndex;
   }
   flat.push({ t: 'text', text: src.slice(last) });
-  if (/\{\{|\{%|\}\}|%\}/.test(flat.filter((f) => f.t === 'text').map((f) => (f as { text: string }).text).join(''))) {
+  if (
+    /\{\{|\{%|\}\}|%\}/.test(
+      flat
+        .filter((f) => f.t === 'text')
+        .map((f) => (f as { text: string }).text)
+        .join(''),
+    )
+  ) {
     throw new Error(`unbalanced delimiters in ${JSON.stringify(src)}`);
   }
   flat.forEach((f, i) => {

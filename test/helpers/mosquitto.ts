@@ -13,7 +13,11 @@ import { requireTool } from './tools.js';
 export { freePort };
 
 export function haveMosquitto(): boolean {
-  return requireTool('mosquitto', 'the broker of the integration tests') && requireTool('mosquitto_pub', 'publishes as users do') && requireTool('mosquitto_sub', 'subscribes as users do');
+  return (
+    requireTool('mosquitto', 'the broker of the integration tests') &&
+    requireTool('mosquitto_pub', 'publishes as users do') &&
+    requireTool('mosquitto_sub', 'subscribes as users do')
+  );
 }
 
 /** Waits until something accepts TCP connections on the loopback `port`; fails early if `proc` exits. */
@@ -22,7 +26,10 @@ export async function waitListening(port: number, proc: ChildProcess, log: () =>
     if (proc.exitCode !== null) throw new Error(`${proc.spawnfile} exited (${proc.exitCode}): ${log()}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.once('error', () => resolve(false));
     });
     if (ok) return;
@@ -46,7 +53,10 @@ export class Mosquitto {
   #log = '';
   readonly dir = tempDir('dev2mqtt-mosq-');
 
-  private constructor(readonly port: number, private readonly o: MosquittoOptions) {
+  private constructor(
+    readonly port: number,
+    private readonly o: MosquittoOptions,
+  ) {
     // Started as root, mosquitto drops to its own user: it must still be able to write its persistence file here.
     chmodSync(this.dir, 0o777);
   }
@@ -74,12 +84,16 @@ export class Mosquitto {
       'log_type error',
       'log_type warning',
       'max_queued_messages 100000',
-      ...(this.o.persistence ? ['persistence true', `persistence_location ${this.dir}/`, 'autosave_interval 1', 'autosave_on_changes true'] : []),
+      ...(this.o.persistence
+        ? ['persistence true', `persistence_location ${this.dir}/`, 'autosave_interval 1', 'autosave_on_changes true']
+        : []),
       ...(this.o.extra ?? []),
     ];
     writeFileSync(conf, `${lines.join('\n')}\n`);
     const proc = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    proc.stderr?.on('data', (d: Buffer) => { this.#log += d.toString(); });
+    proc.stderr?.on('data', (d: Buffer) => {
+      this.#log += d.toString();
+    });
     this.#proc = proc;
     await waitListening(this.port, proc, () => this.#log);
   }
@@ -113,7 +127,11 @@ export interface SubOptions {
  * Runs mosquitto_sub until `count` messages came (or the timeout). Resolves
  * once it is subscribed — the returned promise `lines` gives the output.
  */
-export async function mosquittoSub(port: number, topics: string | string[], o: SubOptions): Promise<{ lines: Promise<string[]>; proc: ChildProcess }> {
+export async function mosquittoSub(
+  port: number,
+  topics: string | string[],
+  o: SubOptions,
+): Promise<{ lines: Promise<string[]>; proc: ChildProcess }> {
   const args = ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-C', String(o.count), '-W', String(o.timeoutS ?? 30)];
   for (const t of Array.isArray(topics) ? topics : [topics]) args.push('-t', t);
   if (o.v5) args.push('-V', 'mqttv5');
@@ -125,7 +143,9 @@ export async function mosquittoSub(port: number, topics: string | string[], o: S
   const proc = spawn('stdbuf', ['-oL', 'mosquitto_sub', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let subscribed: () => void = () => undefined;
-  const ready = new Promise<void>((r) => { subscribed = r; });
+  const ready = new Promise<void>((r) => {
+    subscribed = r;
+  });
   proc.stdout?.on('data', (d: Buffer) => {
     out += d.toString();
     if (out.includes('SUBACK')) subscribed();
@@ -142,7 +162,13 @@ export async function mosquittoSub(port: number, topics: string | string[], o: S
  * Runs mosquitto_pub (asynchronously: the broker may live in this very process).
  * `message`: a string (-m), null (one message per line of `input`, -l), or bytes (sent from a file, -f).
  */
-export function mosquittoPub(port: number, topic: string, message: string | Buffer | null, extra: string[] = [], input?: string): Promise<{ status: number | null; stderr: string }> {
+export function mosquittoPub(
+  port: number,
+  topic: string,
+  message: string | Buffer | null,
+  extra: string[] = [],
+  input?: string,
+): Promise<{ status: number | null; stderr: string }> {
   let source: string[];
   if (message === null) source = ['-l'];
   else if (typeof message === 'string') source = ['-m', message];
@@ -155,7 +181,9 @@ export function mosquittoPub(port: number, topic: string, message: string | Buff
   return new Promise((resolve) => {
     const proc = spawn('mosquitto_pub', args, { stdio: [message === null ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+    proc.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     proc.on('close', (status) => resolve({ status, stderr }));
     // A mosquitto_pub that fails early closes its stdin: that is its exit status to report, not an EPIPE to throw.
     proc.stdin?.on('error', () => undefined);

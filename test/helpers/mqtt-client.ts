@@ -43,13 +43,23 @@ export class TestClient {
     if (hit) return Promise.resolve(hit);
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
-      this.#waiters.push({ match, resolve: (m) => { clearTimeout(t); resolve(m); } });
+      this.#waiters.push({
+        match,
+        resolve: (m) => {
+          clearTimeout(t);
+          resolve(m);
+        },
+      });
     });
   }
 
   /** Waits for the result with this id on `topic`. */
   async result(topic: string, id: string, timeoutMs = 20_000): Promise<Record<string, unknown>> {
-    const m = await this.next((x) => x.topic === topic && (JSON.parse(x.payload) as { id?: string }).id === id, timeoutMs, `result ${id} on ${topic}`);
+    const m = await this.next(
+      (x) => x.topic === topic && (JSON.parse(x.payload) as { id?: string }).id === id,
+      timeoutMs,
+      `result ${id} on ${topic}`,
+    );
     return JSON.parse(m.payload) as Record<string, unknown>;
   }
 

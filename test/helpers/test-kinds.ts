@@ -18,7 +18,9 @@ export interface ProbeDevice extends Device {
   readonly ctx: DeviceContext<ProbeOptions>;
 }
 
-interface ProbeOptions { readonly label: string }
+interface ProbeOptions {
+  readonly label: string;
+}
 
 /** Every probe device created, by id, so tests can reach into them (per test file). */
 export const probes = new Map<string, ProbeDevice>();
@@ -29,9 +31,14 @@ export const probeKind = defineKind<ProbeOptions, ProbeDevice>({
   options: () => s.object({ label: s.string().default('probe') }),
   events: { poke: 'emitted by the poke command' },
   commands: {
-    echo: command({ description: 'returns its value', args: s.object({ value: s.any().optional() }), run: (_d, a) => ({ value: a.value ?? null }) }),
+    echo: command({
+      description: 'returns its value',
+      args: s.object({ value: s.any().optional() }),
+      run: (_d, a) => ({ value: a.value ?? null }),
+    }),
     count: command({
-      description: 'counts', args: s.none(),
+      description: 'counts',
+      args: s.none(),
       run: (d: ProbeDevice) => {
         d.count++;
         d.ctx.stateChanged();
@@ -39,7 +46,8 @@ export const probeKind = defineKind<ProbeOptions, ProbeDevice>({
       },
     }),
     set: command({
-      description: 'sets the value', args: s.object({ value: s.any() }),
+      description: 'sets the value',
+      args: s.object({ value: s.any() }),
       run: (d: ProbeDevice, a) => {
         d.value = a.value;
         d.ctx.stateChanged();
@@ -47,42 +55,56 @@ export const probeKind = defineKind<ProbeOptions, ProbeDevice>({
       },
     }),
     sleep: command({
-      description: 'waits', args: s.object({ ms: s.int({ min: 0, max: 600_000 }) }), timeoutMs: 60_000,
-      run: (_d, a, ctx) => new Promise((resolve, reject) => {
-        const t = setTimeout(() => resolve({ slept: a.ms }), a.ms);
-        ctx.signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          reject(new CommandError('canceled', 'aborted'));
-        }, { once: true });
-      }),
+      description: 'waits',
+      args: s.object({ ms: s.int({ min: 0, max: 600_000 }) }),
+      timeoutMs: 60_000,
+      run: (_d, a, ctx) =>
+        new Promise((resolve, reject) => {
+          const t = setTimeout(() => resolve({ slept: a.ms }), a.ms);
+          ctx.signal.addEventListener(
+            'abort',
+            () => {
+              clearTimeout(t);
+              reject(new CommandError('canceled', 'aborted'));
+            },
+            { once: true },
+          );
+        }),
     }),
     hang: command({
-      description: 'never returns on its own, gives up when aborted', args: s.none(), timeoutMs: 200,
-      run: (_d, _a, ctx) => new Promise((_resolve, reject) => {
-        ctx.signal.addEventListener('abort', () => reject(new CommandError('canceled', 'aborted')), { once: true });
-      }),
+      description: 'never returns on its own, gives up when aborted',
+      args: s.none(),
+      timeoutMs: 200,
+      run: (_d, _a, ctx) =>
+        new Promise((_resolve, reject) => {
+          ctx.signal.addEventListener('abort', () => reject(new CommandError('canceled', 'aborted')), { once: true });
+        }),
     }),
     stuck: command({
       description: 'holds the device for ms even when aborted (a kernel call that cannot be interrupted)',
-      args: s.object({ ms: s.int({ min: 0, max: 600_000 }) }), timeoutMs: 100,
+      args: s.object({ ms: s.int({ min: 0, max: 600_000 }) }),
+      timeoutMs: 100,
       run: (_d, a) => new Promise((resolve) => setTimeout(() => resolve({ held: a.ms }), a.ms)),
     }),
     fail: command({
-      description: 'fails', args: s.object({ code: s.enum(ERROR_CODES).optional(), errno: s.string().optional() }),
+      description: 'fails',
+      args: s.object({ code: s.enum(ERROR_CODES).optional(), errno: s.string().optional() }),
       run: (_d, a) => {
         if (a.errno) throw KernelError.of(a.errno, { syscall: 'ioctl', request: 'TESTIOCTL', path: '/dev/probe' });
         throw new CommandError(a.code ?? 'device_error', 'asked to fail');
       },
     }),
     poke: command({
-      description: 'emits an event', args: s.none(),
+      description: 'emits an event',
+      args: s.none(),
       run: (d: ProbeDevice) => {
         d.ctx.emit('poke', { count: d.count });
         return {};
       },
     }),
     unplug: command({
-      description: 'the device goes away', args: s.none(),
+      description: 'the device goes away',
+      args: s.none(),
       run: (d: ProbeDevice) => {
         d.unplug();
         throw KernelError.of('ENODEV', { syscall: 'read', path: '/dev/probe' });
@@ -112,5 +134,7 @@ export const probeKind = defineKind<ProbeOptions, ProbeDevice>({
     probes.set(ctx.id, dev);
     return dev;
   },
-  homeassistant: (d) => [{ component: 'sensor', name: null, config: { state_topic: d.topics.state, value_template: '{{ value_json.count }}' } }],
+  homeassistant: (d) => [
+    { component: 'sensor', name: null, config: { state_topic: d.topics.state, value_template: '{{ value_json.count }}' } },
+  ],
 });

@@ -49,7 +49,9 @@ beforeAll(async () => {
   expected = discoveryMessages(
     { prefix: 'homeassistant', topics: T, version: version(), qos: 1 },
     agent.config.devices.map((d) => ({ id: d.id, name: d.name, sim: d.sim, options: d.options, kind: kinds.get(d.kind)! })),
-    (device, err) => { throw new Error(`${device}: ${err.message}`); },
+    (device, err) => {
+      throw new Error(`${device}: ${err.message}`);
+    },
   );
   for (const m of expected) await client.next((x) => x.topic === m.topic, 20_000, `config ${m.topic}`);
   for (const d of demoDevices()) await client.next((x) => x.topic === deviceTopic(T, d.id, 'state'), 20_000, `state of ${d.id}`);
@@ -113,28 +115,46 @@ describe('Home Assistant discovery', () => {
       if (m.device) {
         const d = demoDevices().find((x) => x.id === m.device)!;
         expect(device).toEqual({
-          identifiers: [`dev2mqtt_${T.node}_${d.id}`], name: d.name, model: `${d.kind} (simulated)`,
-          manufacturer: 'dev2mqtt', sw_version: version(), via_device: nodeId,
+          identifiers: [`dev2mqtt_${T.node}_${d.id}`],
+          name: d.name,
+          model: `${d.kind} (simulated)`,
+          manufacturer: 'dev2mqtt',
+          sw_version: version(),
+          via_device: nodeId,
         });
       } else {
-        expect(device).toEqual({ identifiers: [nodeId], name: T.node, model: 'dev2mqtt agent', manufacturer: 'dev2mqtt', sw_version: version() });
+        expect(device).toEqual({
+          identifiers: [nodeId],
+          name: T.node,
+          model: 'dev2mqtt agent',
+          manufacturer: 'dev2mqtt',
+          sw_version: version(),
+        });
         expect(c.entity_category).toBe('diagnostic');
       }
     }
     const nodeSensors = expected.filter((m) => !m.device).map((m) => config(m));
-    expect(nodeSensors.map((c) => [c.device_class, c.unit_of_measurement])).toEqual([['duration', 's'], ['data_size', 'B']]);
+    expect(nodeSensors.map((c) => [c.device_class, c.unit_of_measurement])).toEqual([
+      ['duration', 's'],
+      ['data_size', 'B'],
+    ]);
   });
 
   it('uses only topics the agent publishes (retained) or subscribes to', () => {
     for (const m of expected) {
       const c = config(m);
-      const topics = [...SUBSCRIBE_KEYS.map((k) => c[k]), ...((c.availability as Config[]).map((a) => a.topic))].filter((t): t is string => typeof t === 'string');
+      const topics = [...SUBSCRIBE_KEYS.map((k) => c[k]), ...(c.availability as Config[]).map((a) => a.topic)].filter(
+        (t): t is string => typeof t === 'string',
+      );
       for (const topic of topics) expect(latest(topic)?.retain, `${m.topic}: ${topic} carries nothing retained`).toBe(true);
       for (const key of PUBLISH_KEYS) {
         if (c[key] === undefined) continue;
         const d = demoDevices().find((x) => x.id === m.device)!;
         const commands = Object.keys(kinds.get(d.kind)!.commands);
-        expect(commands.map((cmd) => deviceCommandTopic(T, d.id, cmd)), `${m.topic}: ${key}`).toContain(c[key]);
+        expect(
+          commands.map((cmd) => deviceCommandTopic(T, d.id, cmd)),
+          `${m.topic}: ${key}`,
+        ).toContain(c[key]);
       }
     }
   });
@@ -142,7 +162,8 @@ describe('Home Assistant discovery', () => {
   it('renders every value template over the state the agent publishes, as HA would take it', () => {
     for (const m of expected) {
       const c = config(m);
-      for (const k of TEMPLATE_KEYS) if (typeof c[k] === 'string') expect(() => checkSyntax(c[k] as string), `${m.topic} ${k}`).not.toThrow();
+      for (const k of TEMPLATE_KEYS)
+        if (typeof c[k] === 'string') expect(() => checkSyntax(c[k] as string), `${m.topic} ${k}`).not.toThrow();
       const stateTopic = c.state_topic as string | undefined;
       if (!stateTopic) continue;
       const payload = latest(stateTopic)!.payload;
@@ -177,7 +198,14 @@ describe('Home Assistant discovery', () => {
       const command = topic.split('/').at(-1);
       const seen = client.messages.length;
       await client.publish(topic, (b.payload_press as string | undefined) ?? 'PRESS');
-      const r = await client.next((x) => client.messages.indexOf(x) >= seen && x.topic === deviceTopic(T, m.device!, 'result') && (JSON.parse(x.payload) as Config).command === command, 20_000, `result of ${topic}`);
+      const r = await client.next(
+        (x) =>
+          client.messages.indexOf(x) >= seen &&
+          x.topic === deviceTopic(T, m.device!, 'result') &&
+          (JSON.parse(x.payload) as Config).command === command,
+        20_000,
+        `result of ${topic}`,
+      );
       expect(JSON.parse(r.payload), topic).toMatchObject({ ok: true });
     }
   });

@@ -5,7 +5,17 @@
 import { describe, expect, it } from 'vitest';
 import { render } from '../helpers/jinja-eval.js';
 
-const state = JSON.stringify({ value: 1, on: true, name: 'ACT', brightness: 128, ratio: 0.5, lines: { cts: false }, signal: null, list: [3, 4], values: 2 });
+const state = JSON.stringify({
+  value: 1,
+  on: true,
+  name: 'ACT',
+  brightness: 128,
+  ratio: 0.5,
+  lines: { cts: false },
+  signal: null,
+  list: [3, 4],
+  values: 2,
+});
 
 describe('jinja subset', () => {
   it.each([

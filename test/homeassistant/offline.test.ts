@@ -43,8 +43,11 @@ describe('discovery over devices that are offline', () => {
     for (const d of devices) {
       await client.next((m) => m.topic === deviceTopic(T, d.id, 'availability') && m.payload === 'offline', 20_000, `${d.id} offline`);
       const state = await client.next((m) => m.topic === `dev2mqtt/n/${d.id}/state`, 20_000, `${d.id} state`);
-      const expected = discoveryMessages({ prefix: 'homeassistant', topics: T, version: version(), qos: 1 },
-        [{ id: d.id, name: d.id, sim: false, options: agent.config.devices.find((x) => x.id === d.id)!.options, kind: kinds.get(d.kind)! }], () => undefined);
+      const expected = discoveryMessages(
+        { prefix: 'homeassistant', topics: T, version: version(), qos: 1 },
+        [{ id: d.id, name: d.id, sim: false, options: agent.config.devices.find((x) => x.id === d.id)!.options, kind: kinds.get(d.kind)! }],
+        () => undefined,
+      );
       for (const m of expected) await client.next((x) => x.topic === m.topic, 20_000, m.topic);
       const configs = expected.filter((m) => m.device === d.id).map((m) => client.on(m.topic).at(-1)!);
       for (const c of configs) {

@@ -35,9 +35,14 @@ const ledOptions = ledKind.options(true).parse({});
 if (!ledOptions.ok) throw new Error('led defaults do not parse');
 const led = { id: 'led0', name: 'LED', sim: true, options: ledOptions.value, kind: ledKind as AnyKind };
 const throwing = defineKind({
-  kind: 'broken', title: 'throws in homeassistant()', options: () => s.object({}), commands: {},
+  kind: 'broken',
+  title: 'throws in homeassistant()',
+  options: () => s.object({}),
+  commands: {},
   create: () => ({ open: async () => undefined, close: async () => undefined, state: () => ({}) }),
-  homeassistant: () => { throw new Error('no entities today'); },
+  homeassistant: () => {
+    throw new Error('no entities today');
+  },
 }) as AnyKind;
 
 function publisher(o: { enabled?: boolean; stateDir?: string; devices?: Array<typeof led>; transport?: FakeTransport } = {}) {
@@ -54,7 +59,14 @@ function publisher(o: { enabled?: boolean; stateDir?: string; devices?: Array<ty
   return { p, transport, stateDir, memory: path.join(stateDir, 'homeassistant-discovery.json') };
 }
 
-const msg = (payload: string, retain = false): InboundMessage => ({ topic: 'homeassistant/status', payload: Buffer.from(payload), qos: 1, dup: false, retain, receivedAt: 0 });
+const msg = (payload: string, retain = false): InboundMessage => ({
+  topic: 'homeassistant/status',
+  payload: Buffer.from(payload),
+  qos: 1,
+  dup: false,
+  retain,
+  receivedAt: 0,
+});
 
 afterEach(() => {
   vi.useRealTimers();
@@ -65,19 +77,33 @@ describe('discovery publisher', () => {
     const { p, transport, memory } = publisher();
     await p.announce();
     const topics = transport.sent.map((x) => x.topic).sort();
-    expect(topics).toEqual(['homeassistant/light/n1_led0/config', 'homeassistant/sensor/n1_agent_rss/config', 'homeassistant/sensor/n1_agent_uptime/config']);
+    expect(topics).toEqual([
+      'homeassistant/light/n1_led0/config',
+      'homeassistant/sensor/n1_agent_rss/config',
+      'homeassistant/sensor/n1_agent_uptime/config',
+    ]);
     for (const x of transport.sent) expect(x.opts).toEqual({ qos: 1, retain: true });
     expect(JSON.parse(readFileSync(memory, 'utf8'))).toEqual({ published: topics });
   });
 
   it('clears what an earlier run published and this one does not, with empty retained payloads', async () => {
     const { p, transport, memory } = publisher();
-    writeFileSync(memory, JSON.stringify({ published: ['homeassistant/switch/n1_relay/config', 'homeassistant/light/n1_led0/config', 'other/prefix/x/config'] }));
+    writeFileSync(
+      memory,
+      JSON.stringify({
+        published: ['homeassistant/switch/n1_relay/config', 'homeassistant/light/n1_led0/config', 'other/prefix/x/config'],
+      }),
+    );
     await p.announce();
-    const cleared = transport.sent.filter((x) => x.payload === '').map((x) => x.topic).sort();
+    const cleared = transport.sent
+      .filter((x) => x.payload === '')
+      .map((x) => x.topic)
+      .sort();
     expect(cleared).toEqual(['homeassistant/switch/n1_relay/config', 'other/prefix/x/config']);
     expect(transport.sent.filter((x) => x.payload !== '').map((x) => x.topic)).toContain('homeassistant/light/n1_led0/config');
-    expect((JSON.parse(readFileSync(memory, 'utf8')) as { published: string[] }).published).not.toContain('homeassistant/switch/n1_relay/config');
+    expect((JSON.parse(readFileSync(memory, 'utf8')) as { published: string[] }).published).not.toContain(
+      'homeassistant/switch/n1_relay/config',
+    );
     // Nothing left to clear the next time.
     transport.sent.length = 0;
     await p.announce();

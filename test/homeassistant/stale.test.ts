@@ -35,7 +35,12 @@ describe.skipIf(!haveMosquitto())('stale discovery configs', () => {
   it('are cleared at the next start once their device is gone', async () => {
     broker = await Mosquitto.start();
     const stateDir = tempDir('dev2mqtt-state-');
-    const config = (devices: unknown[]) => ({ node: { id: 'n1', stateDir }, mqtt: { url: broker!.url }, homeassistant: { enabled: true }, devices });
+    const config = (devices: unknown[]) => ({
+      node: { id: 'n1', stateDir },
+      mqtt: { url: broker!.url },
+      homeassistant: { enabled: true },
+      devices,
+    });
 
     agent = await startAgent({ config: config([led, relay]) });
     const watcher = await TestClient.connect(broker.url);

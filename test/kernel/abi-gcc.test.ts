@@ -68,7 +68,10 @@ describe.skipIf(!haveGcc)('ABI against gcc and the kernel headers', () => {
 
   it('the check can fail: a wrong value is caught', () => {
     const src = path.join(dir, 'negative.c');
-    writeFileSync(src, `${staticAssertions(hostArch())}\n_Static_assert(MTIOCGET == 0x12345678UL, "MTIOCGET: dev2mqtt says 0x12345678 on test");\n`);
+    writeFileSync(
+      src,
+      `${staticAssertions(hostArch())}\n_Static_assert(MTIOCGET == 0x12345678UL, "MTIOCGET: dev2mqtt says 0x12345678 on test");\n`,
+    );
     const r = spawnSync('gcc', ['-std=gnu11', '-fsyntax-only', src], { encoding: 'utf8' });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('MTIOCGET: dev2mqtt says 0x12345678');

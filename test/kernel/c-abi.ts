@@ -75,7 +75,9 @@ export function expectedLines(arch: Arch): string[] {
 export function staticAssertions(arch: Arch): string {
   const lines: string[] = [HEADERS];
   for (const r of catalogue(arch).all()) {
-    lines.push(`_Static_assert((unsigned long)(${r.name}) == ${hex(r.value)}UL, "${r.name}: dev2mqtt says ${hex(r.value)} on ${arch.name}");`);
+    lines.push(
+      `_Static_assert((unsigned long)(${r.name}) == ${hex(r.value)}UL, "${r.name}: dev2mqtt says ${hex(r.value)} on ${arch.name}");`,
+    );
   }
   for (const [name, value] of constants(arch)) {
     lines.push(`_Static_assert((unsigned long)(${name}) == ${hex(value)}UL, "${name}: dev2mqtt says ${hex(value)} on ${arch.name}");`);
@@ -86,8 +88,12 @@ export function staticAssertions(arch: Arch): string {
     lines.push(`_Static_assert(sizeof(${c}) == ${l.size}, "sizeof ${def.name}: dev2mqtt says ${l.size} on ${arch.name}");`);
     lines.push(`_Static_assert(_Alignof(${c}) == ${l.align}, "alignof ${def.name}: dev2mqtt says ${l.align} on ${arch.name}");`);
     for (const f of l.fields) {
-      lines.push(`_Static_assert(offsetof(${c}, ${f.name}) == ${f.offset}, "offsetof ${def.name}.${f.name}: dev2mqtt says ${f.offset} on ${arch.name}");`);
-      lines.push(`_Static_assert(sizeof(((${c} *)0)->${f.name}) == ${f.size}, "sizeof ${def.name}.${f.name}: dev2mqtt says ${f.size} on ${arch.name}");`);
+      lines.push(
+        `_Static_assert(offsetof(${c}, ${f.name}) == ${f.offset}, "offsetof ${def.name}.${f.name}: dev2mqtt says ${f.offset} on ${arch.name}");`,
+      );
+      lines.push(
+        `_Static_assert(sizeof(((${c} *)0)->${f.name}) == ${f.size}, "sizeof ${def.name}.${f.name}: dev2mqtt says ${f.size} on ${arch.name}");`,
+      );
     }
   }
   return lines.join('\n');

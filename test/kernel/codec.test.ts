@@ -6,7 +6,15 @@ import { gpio_v2_line_attribute, gpio_v2_line_request, gpiochip_info, mtget, mto
 
 describe('struct codec', () => {
   it('round-trips mtget on 64-bit little endian and 32-bit big endian', () => {
-    const value = { mt_type: 0x72, mt_resid: 1, mt_dsreg: (0x44 << 24) | 512, mt_gstat: 0x41010000 | 0, mt_erreg: -1, mt_fileno: 3, mt_blkno: 7 };
+    const value = {
+      mt_type: 0x72,
+      mt_resid: 1,
+      mt_dsreg: (0x44 << 24) | 512,
+      mt_gstat: 0x41010000 | 0,
+      mt_erreg: -1,
+      mt_fileno: 3,
+      mt_blkno: 7,
+    };
     for (const name of ['x86_64', 'mips', 'armhf'] as const) {
       const arch = archByName(name);
       const buf = encode(mtget, arch, value);
@@ -37,7 +45,9 @@ describe('struct codec', () => {
   it('nested structs and arrays of structs encode in place', () => {
     const arch = archByName('x86_64');
     const buf = encode(gpio_v2_line_request, arch, {
-      offsets: [17], consumer: 'dev2mqtt', num_lines: 1,
+      offsets: [17],
+      consumer: 'dev2mqtt',
+      num_lines: 1,
       config: { flags: 1n << 3n, num_attrs: 1, attrs: [{ attr: { id: 2, values: 1n }, mask: 1n }] },
     });
     expect(buf.length).toBe(592);

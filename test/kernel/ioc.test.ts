@@ -6,7 +6,7 @@ import { sizeOf } from '../../src/kernel/ctypes.js';
 import { mtget } from '../../src/kernel/structs.js';
 
 describe('request encoding', () => {
-  it('the talk\'s trap: MTIOCGET changes with the size of long', () => {
+  it("the talk's trap: MTIOCGET changes with the size of long", () => {
     expect(sizeOf(mtget, archByName('x86_64'))).toBe(48);
     expect(sizeOf(mtget, archByName('armhf'))).toBe(28);
     expect(catalogue(archByName('x86_64')).get('MTIOCGET').value).toBe(0x80306d02);
@@ -26,9 +26,19 @@ describe('request encoding', () => {
 
   it('decode inverts encode on every arch and direction', () => {
     for (const arch of allArches()) {
-      for (const [dir, f] of [['read', IOR], ['write', IOW], ['readwrite', IOWR]] as const) {
+      for (const [dir, f] of [
+        ['read', IOR],
+        ['write', IOW],
+        ['readwrite', IOWR],
+      ] as const) {
         const d = decode(arch, f(arch, 0xb4, 0x07, 592));
-        expect({ arch: arch.name, dir: d.dir, type: d.type, nr: d.nr, size: d.size }).toEqual({ arch: arch.name, dir, type: 0xb4, nr: 7, size: 592 });
+        expect({ arch: arch.name, dir: d.dir, type: d.type, nr: d.nr, size: d.size }).toEqual({
+          arch: arch.name,
+          dir,
+          type: 0xb4,
+          nr: 7,
+          size: 592,
+        });
       }
       const none = decode(arch, IO(arch, 'T', 0x41));
       expect([none.dir, none.typeChar, none.nr, none.size, none.legacy]).toEqual(['none', 'T', 0x41, 0, false]);

@@ -148,7 +148,12 @@ describe('blocking calls run off the event loop', () => {
     const waiting = master.poll(POLL.IN, 60_000).then((revents) => {
       order.push(`poll:${revents & POLL.IN}`);
     });
-    await new Promise<void>((r) => setTimeout(() => { order.push('timer'); r(); }, 5));
+    await new Promise<void>((r) =>
+      setTimeout(() => {
+        order.push('timer');
+        r();
+      }, 5),
+    );
     // The fs call needs a pool thread too: the blocked poll must not take the last one.
     await readFile(new URL(import.meta.url)).then(() => order.push('fs'));
     // Only now wake the poll: nothing here depends on how long anything took.
@@ -168,7 +173,10 @@ describe('blocking calls run off the event loop', () => {
   it('ioctlBlocking reports errno from the worker thread', async () => {
     const { slave, slavePath } = ptyPair();
     // TIOCMIWAIT blocks on a real UART; a pty refuses it at once with ENOTTY (EINVAL on old kernels).
-    const err = await slave.ioctlBlocking(cat.get('TIOCMIWAIT'), 0x20).then(() => null, (e: unknown) => e);
+    const err = await slave.ioctlBlocking(cat.get('TIOCMIWAIT'), 0x20).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(KernelError);
     expect(['ENOTTY', 'EINVAL']).toContain((err as KernelError).code);
     expect((err as KernelError).request).toBe('TIOCMIWAIT');
@@ -197,7 +205,7 @@ describe('the thread pool is sized for the devices that block', () => {
     return r.stdout.trim().split('\n');
   };
 
-  it('with libuv\'s default four threads, four blocked devices starve file I/O until one returns', () => {
+  it("with libuv's default four threads, four blocked devices starve file I/O until one returns", () => {
     const order = run(false);
     expect(order.indexOf('fs')).toBeGreaterThan(order.indexOf('first-poll-returned'));
   });

@@ -26,8 +26,11 @@ const STATUS = `dev2mqtt/${NODE}/status`;
 const TOTAL = 240;
 const KILL_AFTER_RESULTS = 40;
 
-interface Result { id: string; ok: boolean; error?: { code: string; message: string } }
-
+interface Result {
+  id: string;
+  ok: boolean;
+  error?: { code: string; message: string };
+}
 
 describe.skipIf(!ok)('agent faults: SIGKILL mid-stream and restart', () => {
   let broker: Mosquitto;
@@ -46,14 +49,17 @@ describe.skipIf(!ok)('agent faults: SIGKILL mid-stream and restart', () => {
   it('LWT offline, queued commands run after the restart, none twice, every one answered', async () => {
     const dir = tempDir('dev2mqtt-af-');
     const runsFile = path.join(dir, 'runs.txt');
-    const config = writeConfig({
-      node: { id: NODE, stateDir: path.join(dir, 'state') },
-      mqtt: { url: broker.url, reconnectMinMs: 100, reconnectMaxMs: 500 },
-      plugins: [COUNTER],
-      devices: [{ id: 'c1', kind: 'counter', options: { file: runsFile } }],
-      security: { rateLimitPerS: 0 },
-      log: { level: 'info' },
-    }, dir);
+    const config = writeConfig(
+      {
+        node: { id: NODE, stateDir: path.join(dir, 'state') },
+        mqtt: { url: broker.url, reconnectMinMs: 100, reconnectMaxMs: 500 },
+        plugins: [COUNTER],
+        devices: [{ id: 'c1', kind: 'counter', options: { file: runsFile } }],
+        security: { rateLimitPerS: 0 },
+        log: { level: 'info' },
+      },
+      dir,
+    );
 
     // The sender and watcher: a persistent session, so nothing published to it while it reconnects is lost.
     client = await TestClient.connect(broker.url, { clean: false, clientId: `af-watch-${process.pid}` });
@@ -92,15 +98,29 @@ describe.skipIf(!ok)('agent faults: SIGKILL mid-stream and restart', () => {
 
     // Every command answered (an answer may come twice: a result the dead process had sent but the broker had not confirmed).
     const answers = new Map<string, Result>();
-    await client.next(() => {
-      for (const m of client.on(RESULTS)) {
-        const r = JSON.parse(m.payload) as Result;
-        answers.set(r.id, r);
-      }
-      return answers.size === TOTAL;
-    }, 60_000, `results for all ${TOTAL} commands`).catch((e: Error) => {
-      throw new Error(`${e.message}; missing: ${ids.filter((id) => !answers.has(id)).slice(0, 20).join(', ')}\n${children.map((c) => c.output()).join('\n---\n').slice(-3000)}`);
-    });
+    await client
+      .next(
+        () => {
+          for (const m of client.on(RESULTS)) {
+            const r = JSON.parse(m.payload) as Result;
+            answers.set(r.id, r);
+          }
+          return answers.size === TOTAL;
+        },
+        60_000,
+        `results for all ${TOTAL} commands`,
+      )
+      .catch((e: Error) => {
+        throw new Error(
+          `${e.message}; missing: ${ids
+            .filter((id) => !answers.has(id))
+            .slice(0, 20)
+            .join(', ')}\n${children
+            .map((c) => c.output())
+            .join('\n---\n')
+            .slice(-3000)}`,
+        );
+      });
 
     const runs = runsPerId(runsFile);
     const twice = [...runs].filter(([, n]) => n > 1).map(([id]) => id);
@@ -119,13 +139,26 @@ describe.skipIf(!ok)('agent faults: SIGKILL mid-stream and restart', () => {
     expect(whileDead.length).toBeGreaterThan(50);
     for (const id of whileDead) expect(answers.get(id)?.ok, id).toBe(true);
     // In the order they were sent: what the dead process had accepted ran before what arrived after the restart.
-    const order = readFileSync(runsFile, 'utf8').split('\n').filter(Boolean).map((id) => Number(id.slice(3)));
-    expect(order.filter((n, i) => i > 0 && n < (order[i - 1] ?? 0)), 'runs out of order').toEqual([]);
+    const order = readFileSync(runsFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((id) => Number(id.slice(3)));
+    expect(
+      order.filter((n, i) => i > 0 && n < (order[i - 1] ?? 0)),
+      'runs out of order',
+    ).toEqual([]);
     const interrupted = ids.filter((id) => answers.get(id)?.ok === false);
-    console.log(`agent-faults: killed after ${killedAt} sent; ${whileDead.length} sent while dead; interrupted: ${interrupted.join(', ') || 'none'}`);
+    console.log(
+      `agent-faults: killed after ${killedAt} sent; ${whileDead.length} sent while dead; interrupted: ${interrupted.join(', ') || 'none'}`,
+    );
     expect(interrupted.length).toBeLessThanOrEqual(1);
     // Back online after the restart.
-    expect(client.on(STATUS).slice(statusBefore).map((m) => m.payload)).toEqual(['offline', 'online']);
+    expect(
+      client
+        .on(STATUS)
+        .slice(statusBefore)
+        .map((m) => m.payload),
+    ).toEqual(['offline', 'online']);
   });
 
   it('the tape image is intact: records written before the kill, and after the restart, read back in order', async () => {
@@ -134,17 +167,24 @@ describe.skipIf(!ok)('agent faults: SIGKILL mid-stream and restart', () => {
     const cmd = (c: string): string => `dev2mqtt/${node}/tape0/cmd/${c}`;
     const results = `dev2mqtt/${node}/tape0/result`;
     const status = `dev2mqtt/${node}/status`;
-    const config = writeConfig({
-      node: { id: node, stateDir: path.join(dir, 'state') },
-      mqtt: { url: broker.url, reconnectMinMs: 100, reconnectMaxMs: 500 },
-      devices: [{
-        id: 'tape0', kind: 'tape', sim: true,
-        // Instant moves; 256 KiB/s: a 2 KiB record takes 8 ms, so the kill finds one mid-write.
-        options: { pollMs: 0, sim: { timing: { rewindMs: 0, spaceMs: 0, eomMs: 0, weofMs: 0, bytesPerS: 256 * 1024 } } },
-      }],
-      security: { rateLimitPerS: 0 },
-      log: { level: 'warn' },
-    }, dir);
+    const config = writeConfig(
+      {
+        node: { id: node, stateDir: path.join(dir, 'state') },
+        mqtt: { url: broker.url, reconnectMinMs: 100, reconnectMaxMs: 500 },
+        devices: [
+          {
+            id: 'tape0',
+            kind: 'tape',
+            sim: true,
+            // Instant moves; 256 KiB/s: a 2 KiB record takes 8 ms, so the kill finds one mid-write.
+            options: { pollMs: 0, sim: { timing: { rewindMs: 0, spaceMs: 0, eomMs: 0, weofMs: 0, bytesPerS: 256 * 1024 } } },
+          },
+        ],
+        security: { rateLimitPerS: 0 },
+        log: { level: 'warn' },
+      },
+      dir,
+    );
     const tape = await TestClient.connect(broker.url, { clean: false, clientId: `aft-watch-${process.pid}` });
     try {
       await tape.subscribe([results, status]);
@@ -169,13 +209,17 @@ describe.skipIf(!ok)('agent faults: SIGKILL mid-stream and restart', () => {
       await Promise.all(acked);
       expect(killedAt).toBeGreaterThan(0);
       const answers = new Map<string, Result>();
-      await tape.next(() => {
-        for (const m of tape.on(results)) {
-          const r = JSON.parse(m.payload) as Result;
-          answers.set(r.id, r);
-        }
-        return Array.from({ length: count }, (_, i) => `w${i}`).every((id) => answers.has(id));
-      }, 60_000, 'every write answered');
+      await tape.next(
+        () => {
+          for (const m of tape.on(results)) {
+            const r = JSON.parse(m.payload) as Result;
+            answers.set(r.id, r);
+          }
+          return Array.from({ length: count }, (_, i) => `w${i}`).every((id) => answers.has(id));
+        },
+        60_000,
+        'every write answered',
+      );
       const okWrites = Array.from({ length: count }, (_, i) => i).filter((i) => answers.get(`w${i}`)?.ok);
       const canceled = Array.from({ length: count }, (_, i) => i).filter((i) => answers.get(`w${i}`)?.error?.code === 'canceled');
       expect(okWrites.length + canceled.length, JSON.stringify([...answers.values()].filter((r) => !r.ok))).toBe(count);
@@ -185,7 +229,11 @@ describe.skipIf(!ok)('agent faults: SIGKILL mid-stream and restart', () => {
       expect(await tape.command(cmd('rewind'), {}, 'rw')).toMatchObject({ ok: true });
       const onTape: number[] = [];
       for (let n = 0; n < count + 10; n++) {
-        const r = await tape.command(cmd('read'), { encoding: 'utf8' }, `r${n}`) as { ok: boolean; result?: { data: string; bytes: number }; error?: { errno?: string } };
+        const r = (await tape.command(cmd('read'), { encoding: 'utf8' }, `r${n}`)) as {
+          ok: boolean;
+          result?: { data: string; bytes: number };
+          error?: { errno?: string };
+        };
         if (!r.ok) {
           expect(r.error?.errno, 'end of data').toBe('EIO');
           break;
@@ -199,7 +247,9 @@ describe.skipIf(!ok)('agent faults: SIGKILL mid-stream and restart', () => {
       // Every acknowledged write is there once, in order; the one the kill interrupted may or may not be.
       expect(onTape.filter((i) => !canceled.includes(i))).toEqual(okWrites);
       expect(new Set(onTape).size).toBe(onTape.length);
-      console.log(`agent-faults (tape): killed after ${killedAt} writes sent; ${onTape.length} records on tape; interrupted: ${canceled.map((i) => `w${i}`).join(', ') || 'none'}`);
+      console.log(
+        `agent-faults (tape): killed after ${killedAt} writes sent; ${onTape.length} records on tape; interrupted: ${canceled.map((i) => `w${i}`).join(', ') || 'none'}`,
+      );
     } finally {
       await tape.end();
     }

@@ -45,7 +45,6 @@ const RESTARTS = 10;
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 1000;
 
-
 /**
  * A careful sender. MQTT.js keeps unacknowledged QoS 1 publishes in its store and sends them
  * again (DUP) after a reconnect, but fails with 'Connection closed' those it was holding back
@@ -73,8 +72,16 @@ async function waitFor(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
   }
 }
 
-interface LogLine { time: number; msg: string; delayMs?: number }
-const logLines = (log: LogCapture): LogLine[] => log.text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine);
+interface LogLine {
+  time: number;
+  msg: string;
+  delayMs?: number;
+}
+const logLines = (log: LogCapture): LogLine[] =>
+  log.text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as LogLine);
 
 describe.skipIf(!ok)('broker faults', () => {
   const cleanup: Array<() => Promise<void>> = [];
@@ -129,7 +136,10 @@ describe.skipIf(!ok)('broker faults', () => {
         // Both back before the next crash (see the header: mosquitto saves after it acknowledges,
         // so a crash while a recipient is away can lose what it had just acknowledged for it).
         await new Promise<void>((resolve, reject) => {
-          const deadline = setTimeout(() => reject(new Error(`the agent did not reconnect after restart ${i + 1}:\n${log.text.slice(-3000)}`)), 20_000);
+          const deadline = setTimeout(
+            () => reject(new Error(`the agent did not reconnect after restart ${i + 1}:\n${log.text.slice(-3000)}`)),
+            20_000,
+          );
           const check = setInterval(() => {
             if (connectedBefore() > connects && agent.connected && client.client.connected) {
               clearInterval(check);
@@ -145,26 +155,45 @@ describe.skipIf(!ok)('broker faults', () => {
     }
 
     const ids = [...acked.keys()];
-    const ackedIds = (await Promise.all(ids.map(async (id) => ((await acked.get(id)) ? id : undefined)))).filter((x): x is string => x !== undefined);
+    const ackedIds = (await Promise.all(ids.map(async (id) => ((await acked.get(id)) ? id : undefined)))).filter(
+      (x): x is string => x !== undefined,
+    );
     expect(ackedIds).toEqual(ids); // the broker took every one in the end
 
     // Every result arrives.
     const results = new Map<string, Array<{ ok: boolean; result?: { runs: number } }>>();
-    await client.next(() => {
-      results.clear();
-      for (const m of client.on('dev2mqtt/bf/c1/result')) {
-        const r = JSON.parse(m.payload) as { id: string; ok: boolean };
-        results.set(r.id, [...(results.get(r.id) ?? []), r]);
-      }
-      return ids.every((id) => results.has(id));
-    }, 60_000, 'every result').catch((e: Error) => {
-      const runs = runsPerId(runsFile);
-      const missing = ids.filter((id) => !results.has(id));
-      const journal = readFileSync(path.join(dir, 'state', 'journal.jsonl'), 'utf8').split('\n').filter((l) => missing.some((id) => l.includes(`\\u0000${id}"`)));
-      throw new Error(`${e.message}: missing ${missing.map((id) => `${id} (ran ${runs.get(id) ?? 0}×)`).join(', ')}\njournal:\n${journal.map((l) => l.slice(0, 120)).join('\n')}\nlog:\n${log.text.split('\n').filter((l) => !l.includes('"level":20')).join('\n').slice(-5000)}`);
-    });
+    await client
+      .next(
+        () => {
+          results.clear();
+          for (const m of client.on('dev2mqtt/bf/c1/result')) {
+            const r = JSON.parse(m.payload) as { id: string; ok: boolean };
+            results.set(r.id, [...(results.get(r.id) ?? []), r]);
+          }
+          return ids.every((id) => results.has(id));
+        },
+        60_000,
+        'every result',
+      )
+      .catch((e: Error) => {
+        const runs = runsPerId(runsFile);
+        const missing = ids.filter((id) => !results.has(id));
+        const journal = readFileSync(path.join(dir, 'state', 'journal.jsonl'), 'utf8')
+          .split('\n')
+          .filter((l) => missing.some((id) => l.includes(`\\u0000${id}"`)));
+        throw new Error(
+          `${e.message}: missing ${missing.map((id) => `${id} (ran ${runs.get(id) ?? 0}×)`).join(', ')}\njournal:\n${journal.map((l) => l.slice(0, 120)).join('\n')}\nlog:\n${log.text
+            .split('\n')
+            .filter((l) => !l.includes('"level":20'))
+            .join('\n')
+            .slice(-5000)}`,
+        );
+      });
     for (const [id, rs] of results) {
-      expect(rs.every((r) => r.ok), id).toBe(true);
+      expect(
+        rs.every((r) => r.ok),
+        id,
+      ).toBe(true);
       // A result may arrive twice (the broker died before confirming it), always the same one.
       expect(new Set(rs.map((r) => JSON.stringify(r))).size, `${id}: ${JSON.stringify(rs)}`).toBe(1);
     }
@@ -186,8 +215,10 @@ describe.skipIf(!ok)('broker faults', () => {
     }
     // One connect per restart (asserted above): the (i+1)-th follows the i-th restart.
     const onlineMs = restartedAt.map((t, i) => (connects[i + 1]?.time ?? Number.NaN) - t);
-    console.log(`broker-faults: ${ids.length} commands over ${RESTARTS} SIGKILLs; restart → agent connected (ms): ${onlineMs.join(', ')}; ` +
-      `reconnect delays chosen (ms): min ${Math.min(...delays)}, max ${Math.max(...delays)}, cap ${RECONNECT_MAX_MS}; duplicates answered from the journal: ${agent.dispatcher.stats.duplicates}`);
+    console.log(
+      `broker-faults: ${ids.length} commands over ${RESTARTS} SIGKILLs; restart → agent connected (ms): ${onlineMs.join(', ')}; ` +
+        `reconnect delays chosen (ms): min ${Math.min(...delays)}, max ${Math.max(...delays)}, cap ${RECONNECT_MAX_MS}; duplicates answered from the journal: ${agent.dispatcher.stats.duplicates}`,
+    );
   }, 180_000);
 
   it('a command the broker redelivers (DUP) after a crash is answered from the journal, not run again', async () => {

@@ -64,7 +64,12 @@ describe('device faults', () => {
     client.command(`${B}/${id}/cmd/${command}`, args, `${id}-${command}-${++seq}`);
   /** The other devices answer while one is down. */
   async function othersWork(except: string): Promise<void> {
-    const checks: Array<[string, string, Record<string, unknown>]> = [['p1', 'echo', { value: 'still here' }], ['led1', 'get', {}], ['tty1', 'get', {}], ['tape0', 'status', {}]];
+    const checks: Array<[string, string, Record<string, unknown>]> = [
+      ['p1', 'echo', { value: 'still here' }],
+      ['led1', 'get', {}],
+      ['tty1', 'get', {}],
+      ['tape0', 'status', {}],
+    ];
     for (const [id, command, args] of checks.filter(([id]) => id !== except)) {
       const r = await run(id, command, args);
       expect(r, `${id} while ${except} is down: ${JSON.stringify(r)}`).toMatchObject({ ok: true });

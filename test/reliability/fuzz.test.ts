@@ -63,18 +63,50 @@ describe.skipIf(!ok)(`fuzz (seed ${SEED})`, () => {
   const devices = new Map([
     ['led1', { kind: 'led', sim: true, options: { pollMs: 0 } }],
     ['gpio1', { kind: 'gpio', sim: true, options: { line: 17, direction: 'out' } }],
-    ['tape1', { kind: 'tape', sim: true, options: { pollMs: 0, sim: { timing: { rewindMs: 0, spaceMs: 0, eomMs: 0, eraseMs: 0, retensionMs: 0, loadMs: 0, unloadMs: 0, weofMs: 0, bytesPerS: 1 << 30 } } } }],
+    [
+      'tape1',
+      {
+        kind: 'tape',
+        sim: true,
+        options: {
+          pollMs: 0,
+          sim: {
+            timing: {
+              rewindMs: 0,
+              spaceMs: 0,
+              eomMs: 0,
+              eraseMs: 0,
+              retensionMs: 0,
+              loadMs: 0,
+              unloadMs: 0,
+              weofMs: 0,
+              bytesPerS: 1 << 30,
+            },
+          },
+        },
+      },
+    ],
   ]);
   const kinds = new Map(builtinKinds().map((k) => [k.kind, k]));
   const target: FuzzTarget = {
     base: 'dev2mqtt',
     node: 'fz',
     groups: ['fzg'],
-    devices: new Map([...devices].map(([id, d]) => {
-      const kind = kinds.get(d.kind);
-      if (!kind) throw new Error(`no kind ${d.kind}`);
-      return [id, new Map(Object.entries(kind.commands).map(([name, spec]) => [name, Object.keys((spec.args.describe().properties as Record<string, unknown> | undefined) ?? {})]))];
-    })),
+    devices: new Map(
+      [...devices].map(([id, d]) => {
+        const kind = kinds.get(d.kind);
+        if (!kind) throw new Error(`no kind ${d.kind}`);
+        return [
+          id,
+          new Map(
+            Object.entries(kind.commands).map(([name, spec]) => [
+              name,
+              Object.keys((spec.args.describe().properties as Record<string, unknown> | undefined) ?? {}),
+            ]),
+          ),
+        ];
+      }),
+    ),
     nodeCommands: ['ping', 'describe', 'batch', 'cancel'],
     maxPayloadBytes: MAX_PAYLOAD,
     // A valid pulse {ms: 60000} would hold the line a minute: fine in life, too slow for a bounded test.
@@ -84,22 +116,28 @@ describe.skipIf(!ok)(`fuzz (seed ${SEED})`, () => {
   beforeAll(async () => {
     broker = await Mosquitto.start();
     const dir = tempDir('dev2mqtt-fuzz-');
-    const config = writeConfig({
-      node: { id: target.node, groups: target.groups, stateDir: path.join(dir, 'state') },
-      mqtt: { url: broker.url },
-      devices: [...devices].map(([id, d]) => ({ id, ...d })),
-      // The window at its steady state within the warm-up; no rate limit, so every message reaches its handler.
-      security: { maxPayloadBytes: MAX_PAYLOAD, rateLimitPerS: 0, dedupeWindow: 2000 },
-      telemetry: { stateThrottleMs: 100 },
-      log: { level: 'error' },
-    }, dir);
+    const config = writeConfig(
+      {
+        node: { id: target.node, groups: target.groups, stateDir: path.join(dir, 'state') },
+        mqtt: { url: broker.url },
+        devices: [...devices].map(([id, d]) => ({ id, ...d })),
+        // The window at its steady state within the warm-up; no rate limit, so every message reaches its handler.
+        security: { maxPayloadBytes: MAX_PAYLOAD, rateLimitPerS: 0, dedupeWindow: 2000 },
+        telemetry: { stateThrottleMs: 100 },
+        log: { level: 'error' },
+      },
+      dir,
+    );
     child = fork(CHILD, [config], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.on('message', (m) => fromChild.push(m as Reply));
     const ready = await new Promise<Reply>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`the agent exited (${code}) before it was ready`)));
       const t = setInterval(() => {
         const r = fromChild.find((m) => m.type === 'ready');
-        if (r) { clearInterval(t); resolve(r); }
+        if (r) {
+          clearInterval(t);
+          resolve(r);
+        }
       }, 5);
     });
     protoBefore = ready.proto;
@@ -120,7 +158,11 @@ describe.skipIf(!ok)(`fuzz (seed ${SEED})`, () => {
   });
 
   /** Publishes `n` generated messages, keeping IN_FLIGHT unacknowledged at most; returns which must be answered. */
-  async function blast(seed: number, n: number, prefix: string): Promise<{ answered: string[]; silent: string[]; kinds: Map<string, number> }> {
+  async function blast(
+    seed: number,
+    n: number,
+    prefix: string,
+  ): Promise<{ answered: string[]; silent: string[]; kinds: Map<string, number> }> {
     const r = prng(seed);
     const answered: string[] = [];
     const silent: string[] = [];
@@ -131,7 +173,10 @@ describe.skipIf(!ok)(`fuzz (seed ${SEED})`, () => {
       const key = `${prefix}${i}`;
       (m.answered ? answered : silent).push(key);
       kinds.set(m.kind, (kinds.get(m.kind) ?? 0) + 1);
-      const p = client.publishAsync(m.topic, m.payload, { qos: 1, properties: { responseTopic: REPLY, correlationData: Buffer.from(key) } });
+      const p = client.publishAsync(m.topic, m.payload, {
+        qos: 1,
+        properties: { responseTopic: REPLY, correlationData: Buffer.from(key) },
+      });
       flying.add(p);
       void p.finally(() => flying.delete(p));
       if (flying.size >= IN_FLIGHT) await Promise.race(flying);
@@ -144,12 +189,21 @@ describe.skipIf(!ok)(`fuzz (seed ${SEED})`, () => {
   async function allAnswered(keys: readonly string[]): Promise<void> {
     const deadline = Date.now() + 60_000;
     while (keys.some((k) => !replies.has(k))) {
-      if (Date.now() > deadline) throw new Error(`seed ${SEED}: no result for ${keys.filter((k) => !replies.has(k)).slice(0, 10).join(', ')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `seed ${SEED}: no result for ${keys
+            .filter((k) => !replies.has(k))
+            .slice(0, 10)
+            .join(', ')}`,
+        );
       if (fromChild.some((m) => m.type === 'crash')) throw new Error(`seed ${SEED}: the agent crashed`);
       await new Promise((r) => setTimeout(r, 20));
     }
     // A node ping goes through the same connection and dispatcher: once it is back, nothing else is on its way.
-    await client.publishAsync('dev2mqtt/fz/cmd/ping', '{}', { qos: 1, properties: { responseTopic: REPLY, correlationData: Buffer.from('sync') } });
+    await client.publishAsync('dev2mqtt/fz/cmd/ping', '{}', {
+      qos: 1,
+      properties: { responseTopic: REPLY, correlationData: Buffer.from('sync') },
+    });
     while (!replies.has('sync')) await new Promise((r) => setTimeout(r, 10));
     replies.delete('sync');
     await new Promise((r) => setTimeout(r, 500));
@@ -166,12 +220,18 @@ describe.skipIf(!ok)(`fuzz (seed ${SEED})`, () => {
 
     // Alive, and still answering.
     expect(child.exitCode).toBeNull();
-    await client.publishAsync('dev2mqtt/fz/cmd/ping', '{"id":"alive"}', { qos: 1, properties: { responseTopic: REPLY, correlationData: Buffer.from('alive') } });
+    await client.publishAsync('dev2mqtt/fz/cmd/ping', '{"id":"alive"}', {
+      qos: 1,
+      properties: { responseTopic: REPLY, correlationData: Buffer.from('alive') },
+    });
     while (!replies.has('alive')) await new Promise((r) => setTimeout(r, 10));
 
     // Exactly one result per command message, none for the rest.
     const wrong = [...run.answered.filter((k) => replies.get(k) !== 1), ...run.silent.filter((k) => replies.has(k))];
-    expect(wrong.map((k) => `${k}: ${replies.get(k) ?? 0} results`), `seed ${SEED}`).toEqual([]);
+    expect(
+      wrong.map((k) => `${k}: ${replies.get(k) ?? 0} results`),
+      `seed ${SEED}`,
+    ).toEqual([]);
     expect(run.answered.length).toBeGreaterThan(COUNT / 2);
 
     // No prototype gained a property.
@@ -180,8 +240,10 @@ describe.skipIf(!ok)(`fuzz (seed ${SEED})`, () => {
     expect(proto.polluted).toBeNull();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
 
-    console.log(`fuzz: seed ${SEED}; ${COUNT} messages (${run.answered.length} on command topics, ${run.silent.length} elsewhere); ` +
-      `${[...run.kinds].map(([k, n]) => `${k} ${n}`).join(', ')}; heap after GC ${(before / 1048576).toFixed(1)} → ${(after / 1048576).toFixed(1)} MiB`);
+    console.log(
+      `fuzz: seed ${SEED}; ${COUNT} messages (${run.answered.length} on command topics, ${run.silent.length} elsewhere); ` +
+        `${[...run.kinds].map(([k, n]) => `${k} ${n}`).join(', ')}; heap after GC ${(before / 1048576).toFixed(1)} → ${(after / 1048576).toFixed(1)} MiB`,
+    );
     expect(after, `seed ${SEED}: heap grew from ${before} to ${after}`).toBeLessThanOrEqual(before * 1.1);
   }, 600_000);
 });

@@ -30,7 +30,8 @@ describe.each(brokers)('interop with %s', (name, start, available) => {
   let configFile: string;
 
   /** A client of our own, speaking what this broker speaks. */
-  const connect = (): Promise<TestClient> => TestClient.connect(broker.url, { protocolVersion: broker.protocolVersion, reconnectPeriod: 200 });
+  const connect = (): Promise<TestClient> =>
+    TestClient.connect(broker.url, { protocolVersion: broker.protocolVersion, reconnectPeriod: 200 });
   /** What a fresh subscriber gets retained on `topic`. */
   async function retained(topic: string): Promise<string> {
     const c = await connect();
@@ -50,12 +51,15 @@ describe.each(brokers)('interop with %s', (name, start, available) => {
     watcher = await connect();
     await watcher.subscribe([`${base}/status`, `${base}/+/result`, `${base}/result`, `${base}/led0/state`]);
     const dir = tempDir('dev2mqtt-interop-');
-    configFile = writeConfig({
-      node: { id: node, stateDir: path.join(dir, 'state') },
-      mqtt: { url: broker.url, protocolVersion: broker.protocolVersion, keepaliveS: 5, reconnectMinMs: 100, reconnectMaxMs: 500 },
-      devices: [{ id: 'led0', kind: 'led', sim: true, options: { pollMs: 0 } }],
-      log: { level: 'warn' },
-    }, dir);
+    configFile = writeConfig(
+      {
+        node: { id: node, stateDir: path.join(dir, 'state') },
+        mqtt: { url: broker.url, protocolVersion: broker.protocolVersion, keepaliveS: 5, reconnectMinMs: 100, reconnectMaxMs: 500 },
+        devices: [{ id: 'led0', kind: 'led', sim: true, options: { pollMs: 0 } }],
+        log: { level: 'warn' },
+      },
+      dir,
+    );
     agent = spawnAgent(configFile);
     await watcher.next((m) => m.topic === `${base}/status` && m.payload === 'online', 30_000, 'online');
   });
@@ -70,10 +74,19 @@ describe.each(brokers)('interop with %s', (name, start, available) => {
   });
 
   it.skipIf(!available)('command → result, with an id, a plain payload, and a node command', async () => {
-    expect(await watcher.command(`${base}/led0/cmd/set`, { state: 'ON', brightness: 40 }, `${name}-1`)).toMatchObject({ id: `${name}-1`, device: 'led0', ok: true, result: { state: 'ON', brightness: 40 } });
+    expect(await watcher.command(`${base}/led0/cmd/set`, { state: 'ON', brightness: 40 }, `${name}-1`)).toMatchObject({
+      id: `${name}-1`,
+      device: 'led0',
+      ok: true,
+      result: { state: 'ON', brightness: 40 },
+    });
     const before = watcher.on(`${base}/led0/result`).length;
     await watcher.publish(`${base}/led0/cmd/set`, 'OFF');
-    const plain = await watcher.next((m) => m.topic === `${base}/led0/result` && watcher.on(`${base}/led0/result`).indexOf(m) >= before, 20_000, 'result of OFF');
+    const plain = await watcher.next(
+      (m) => m.topic === `${base}/led0/result` && watcher.on(`${base}/led0/result`).indexOf(m) >= before,
+      20_000,
+      'result of OFF',
+    );
     expect(JSON.parse(plain.payload)).toMatchObject({ ok: true, result: { state: 'OFF', brightness: 0 } });
     expect(await watcher.command(`${base}/cmd/ping`, {}, `${name}-ping`)).toMatchObject({ ok: true, result: { pong: true } });
   });
@@ -82,24 +95,41 @@ describe.each(brokers)('interop with %s', (name, start, available) => {
     // State publishes are throttled (telemetry.stateThrottleMs): quick changes coalesce, and
     // the last state always follows. So: one more change, and wait for it to be published.
     expect(await watcher.command(`${base}/led0/cmd/set`, { brightness: 77 }, `${name}-77`)).toMatchObject({ ok: true });
-    await watcher.next((m) => m.topic === `${base}/led0/state` && (JSON.parse(m.payload) as { brightness?: number }).brightness === 77, 20_000, 'state with brightness 77');
+    await watcher.next(
+      (m) => m.topic === `${base}/led0/state` && (JSON.parse(m.payload) as { brightness?: number }).brightness === 77,
+      20_000,
+      'state with brightness 77',
+    );
     expect(JSON.parse(await retained(`${base}/led0/state`))).toMatchObject({ state: 'ON', brightness: 77 });
     expect(await retained(`${base}/led0/availability`)).toBe('online');
-    expect(JSON.parse(await retained(`${base}/devices`))).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'led0', kind: 'led' })]));
+    expect(JSON.parse(await retained(`${base}/devices`))).toEqual(
+      expect.arrayContaining([expect.objectContaining({ id: 'led0', kind: 'led' })]),
+    );
   });
 
   it.skipIf(!available)('comes back after a broker restart: online again, commands answered', async () => {
     const seen = watcher.on(`${base}/status`).length;
     await broker.restart();
-    await watcher.next((m) => m.topic === `${base}/status` && m.payload === 'online' && watcher.on(`${base}/status`).indexOf(m) >= seen, 30_000, 'online after the restart');
-    expect(await watcher.command(`${base}/led0/cmd/set`, { value: 'ON' }, `${name}-2`)).toMatchObject({ ok: true, result: { state: 'ON' } });
+    await watcher.next(
+      (m) => m.topic === `${base}/status` && m.payload === 'online' && watcher.on(`${base}/status`).indexOf(m) >= seen,
+      30_000,
+      'online after the restart',
+    );
+    expect(await watcher.command(`${base}/led0/cmd/set`, { value: 'ON' }, `${name}-2`)).toMatchObject({
+      ok: true,
+      result: { state: 'ON' },
+    });
     expect(await retained(`${base}/status`)).toBe('online');
   });
 
   it.skipIf(!available)('LWT: SIGKILL makes the broker publish retained "offline"', async () => {
     const seen = watcher.on(`${base}/status`).length;
     await agent.kill('SIGKILL');
-    const lwt = await watcher.next((m) => m.topic === `${base}/status` && watcher.on(`${base}/status`).indexOf(m) >= seen, 30_000, 'the LWT');
+    const lwt = await watcher.next(
+      (m) => m.topic === `${base}/status` && watcher.on(`${base}/status`).indexOf(m) >= seen,
+      30_000,
+      'the LWT',
+    );
     expect(lwt.payload).toBe('offline');
     expect(await retained(`${base}/status`)).toBe('offline');
   });

@@ -30,7 +30,11 @@ afterEach(async () => {
 
 const TOPIC = 'dev2mqtt/t1/p1/cmd/count';
 const key = (id: string, topic = TOPIC): string => `u:${topic}\u0000${id}`;
-const message = (id: string) => ({ topic: TOPIC, payload: Buffer.from(JSON.stringify({ id })).toString('base64'), receivedAtMs: Date.now() - 1000 });
+const message = (id: string) => ({
+  topic: TOPIC,
+  payload: Buffer.from(JSON.stringify({ id })).toString('base64'),
+  receivedAtMs: Date.now() - 1000,
+});
 const line = (o: unknown): string => `${JSON.stringify(o)}\n`;
 
 describe('journal recovery after a crash', () => {
@@ -39,18 +43,21 @@ describe('journal recovery after a crash', () => {
     mkdirSync(stateDir, { recursive: true });
     const file = path.join(stateDir, 'journal.jsonl');
     const done = { id: 'done', node: 't1', device: 'p1', command: 'count', ok: true, result: { count: 7 }, ms: 1 };
-    appendFileSync(file, [
-      line({ t: 'a', k: key('unstarted'), m: message('unstarted') }),
-      line({ t: 'a', k: key('running'), m: message('running') }),
-      line({ t: 's', k: key('running') }),
-      line({ t: 'a', k: key('done'), m: message('done') }),
-      line({ t: 's', k: key('done') }),
-      line({ t: 'r', k: key('done'), r: done }),
-      line({ t: 'a', k: key('confirmed'), m: message('confirmed') }),
-      line({ t: 's', k: key('confirmed') }),
-      line({ t: 'r', k: key('confirmed'), r: { ...done, id: 'confirmed' } }),
-      line({ t: 'p', k: key('confirmed') }),
-    ].join(''));
+    appendFileSync(
+      file,
+      [
+        line({ t: 'a', k: key('unstarted'), m: message('unstarted') }),
+        line({ t: 'a', k: key('running'), m: message('running') }),
+        line({ t: 's', k: key('running') }),
+        line({ t: 'a', k: key('done'), m: message('done') }),
+        line({ t: 's', k: key('done') }),
+        line({ t: 'r', k: key('done'), r: done }),
+        line({ t: 'a', k: key('confirmed'), m: message('confirmed') }),
+        line({ t: 's', k: key('confirmed') }),
+        line({ t: 'r', k: key('confirmed'), r: { ...done, id: 'confirmed' } }),
+        line({ t: 'p', k: key('confirmed') }),
+      ].join(''),
+    );
 
     // Its own embedded broker: the recovered results are published before anyone can subscribe,
     // so this case reads the device and the journal file (the next case reads the results).
@@ -58,11 +65,15 @@ describe('journal recovery after a crash', () => {
     client = await TestClient.connect(`mqtt://127.0.0.1:${agent.brokerPort}`);
     await client.subscribe('dev2mqtt/t1/p1/result');
     await client.command(TOPIC, {}, 'after');
-    const results = (): Record<string, unknown>[] => client!.on('dev2mqtt/t1/p1/result').map((m) => JSON.parse(m.payload) as Record<string, unknown>);
+    const results = (): Record<string, unknown>[] =>
+      client!.on('dev2mqtt/t1/p1/result').map((m) => JSON.parse(m.payload) as Record<string, unknown>);
     // Only "unstarted" and "after" ran.
     expect(probes.get('p1')?.count).toBe(2);
     expect(results().find((r) => r.id === 'after')).toMatchObject({ ok: true, result: { count: 2 } });
-    const journal = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { t: string; k: string; r?: Record<string, unknown> });
+    const journal = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { t: string; k: string; r?: Record<string, unknown> });
     const resultOf = (id: string): Record<string, unknown> | undefined => journal.filter((l) => l.t === 'r' && l.k === key(id)).at(-1)?.r;
     expect(resultOf('unstarted')).toMatchObject({ ok: true, result: { count: 1 } });
     expect(resultOf('running')).toMatchObject({ ok: false, error: { code: 'canceled' } });
@@ -70,7 +81,10 @@ describe('journal recovery after a crash', () => {
     // Every recovered result is now confirmed by the broker, the republished one included.
     for (const id of ['unstarted', 'running', 'done', 'confirmed']) {
       // A 'p' line, or (after the start-up compaction) a result line marked confirmed.
-      expect(journal.some((l) => l.k === key(id) && (l.t === 'p' || (l.t === 'r' && (l as { p?: number }).p === 1))), `${id} confirmed`).toBe(true);
+      expect(
+        journal.some((l) => l.k === key(id) && (l.t === 'p' || (l.t === 'r' && (l as { p?: number }).p === 1))),
+        `${id} confirmed`,
+      ).toBe(true);
     }
   });
 
@@ -79,12 +93,19 @@ describe('journal recovery after a crash', () => {
     // subscriber is there before the restarted agent connects and handles its journal.
     const stateDir = tempDir('dev2mqtt-state-');
     mkdirSync(stateDir, { recursive: true });
-    appendFileSync(path.join(stateDir, 'journal.jsonl'), [
-      line({ t: 'a', k: key('running'), m: message('running') }),
-      line({ t: 's', k: key('running') }),
-      line({ t: 'a', k: key('done'), m: message('done') }),
-      line({ t: 'r', k: key('done'), r: { id: 'done', node: 't1', device: 'p1', command: 'count', ok: true, result: { count: 7 }, ms: 1 } }),
-    ].join(''));
+    appendFileSync(
+      path.join(stateDir, 'journal.jsonl'),
+      [
+        line({ t: 'a', k: key('running'), m: message('running') }),
+        line({ t: 's', k: key('running') }),
+        line({ t: 'a', k: key('done'), m: message('done') }),
+        line({
+          t: 'r',
+          k: key('done'),
+          r: { id: 'done', node: 't1', device: 'p1', command: 'count', ok: true, result: { count: 7 }, ms: 1 },
+        }),
+      ].join(''),
+    );
     const port = await freePort();
     // The broker side first: a host agent with the embedded broker on a fixed port, then the agent under test.
     const host = await startAgent({ config: { node: { id: 'host' }, broker: { port } } });
@@ -96,7 +117,14 @@ describe('journal recovery after a crash', () => {
       expect(running).toMatchObject({ ok: false, error: { code: 'canceled' } });
       expect(await client.result('dev2mqtt/t1/p1/result', 'done')).toMatchObject({ ok: true, result: { count: 7 } });
       // A DUP redelivery of the interrupted command is answered from the journal, still not run.
-      agent.dispatcher.handle({ topic: TOPIC, payload: Buffer.from('{"id":"running"}'), qos: 1, dup: true, retain: false, receivedAt: performance.now() });
+      agent.dispatcher.handle({
+        topic: TOPIC,
+        payload: Buffer.from('{"id":"running"}'),
+        qos: 1,
+        dup: true,
+        retain: false,
+        receivedAt: performance.now(),
+      });
       await client.next(() => client!.on('dev2mqtt/t1/p1/result').filter((m) => m.payload.includes('"id":"running"')).length === 2);
       expect(probes.get('p1')?.count).toBe(0);
     } finally {
@@ -109,12 +137,26 @@ describe('journal recovery after a crash', () => {
   });
 
   it('a DUP of id "1" on one device is not answered with the result id "1" had on another', async () => {
-    agent = await startAgent({ config: { devices: [{ id: 'p1', kind: 'probe' }, { id: 'p2', kind: 'probe' }] } });
+    agent = await startAgent({
+      config: {
+        devices: [
+          { id: 'p1', kind: 'probe' },
+          { id: 'p2', kind: 'probe' },
+        ],
+      },
+    });
     client = await TestClient.connect(`mqtt://127.0.0.1:${agent.brokerPort}`);
     await client.subscribe('dev2mqtt/t1/+/result');
     await client.command('dev2mqtt/t1/p1/cmd/count', {}, '1');
     // The broker redelivers (DUP) a command to p2 whose first copy we never saw: it must run on p2.
-    agent.dispatcher.handle({ topic: 'dev2mqtt/t1/p2/cmd/count', payload: Buffer.from('{"id":"1"}'), qos: 1, dup: true, retain: false, receivedAt: performance.now() });
+    agent.dispatcher.handle({
+      topic: 'dev2mqtt/t1/p2/cmd/count',
+      payload: Buffer.from('{"id":"1"}'),
+      qos: 1,
+      dup: true,
+      retain: false,
+      receivedAt: performance.now(),
+    });
     const r = await client.result('dev2mqtt/t1/p2/result', '1');
     expect(r).toMatchObject({ device: 'p2', ok: true, result: { count: 1 } });
     expect(probes.get('p2')?.count).toBe(1);

@@ -29,7 +29,12 @@ import { requireTool } from '../helpers/tools.js';
 import { writeConfig } from './helpers/child-agent.js';
 
 const B = 'dev2mqtt/t1';
-type Result = { id: string; ok: boolean; result?: Record<string, unknown>; error?: { code: string; message: string; errno?: string; request?: string } };
+type Result = {
+  id: string;
+  ok: boolean;
+  result?: Record<string, unknown>;
+  error?: { code: string; message: string; errno?: string; request?: string };
+};
 
 const agents: Agent[] = [];
 const clients: TestClient[] = [];
@@ -66,7 +71,12 @@ describe('raw ioctl passthrough', () => {
   afterAll(() => pty.master.close());
 
   it('is off by default: `ioctl` is forbidden on every device', async () => {
-    const { client } = await agentWith({ devices: [{ id: 'g1', kind: 'gpio', sim: true, options: { line: 4, direction: 'out' } }, { id: 'led1', kind: 'led', sim: true }] });
+    const { client } = await agentWith({
+      devices: [
+        { id: 'g1', kind: 'gpio', sim: true, options: { line: 4, direction: 'out' } },
+        { id: 'led1', kind: 'led', sim: true },
+      ],
+    });
     for (const device of ['g1', 'led1']) {
       const r = await run(client, device, 'ioctl', { request: 'GPIO_V2_LINE_GET_VALUES_IOCTL' });
       expect(r).toMatchObject({ ok: false, error: { code: 'forbidden' } });
@@ -83,7 +93,10 @@ describe('raw ioctl passthrough', () => {
     const newFd = await configError({ ...base, security: { rawIoctl: { g1: ['GPIO_V2_GET_LINE_IOCTL'] } } });
     expect(newFd.issues.find((i) => i.path === 'security.rawIoctl.g1')?.message).toMatch(/new file descriptor/);
     // A kind without a device file (sysfs LEDs) cannot take it: the agent refuses to start, naming the key.
-    const led = await startAgent({ config: { devices: [{ id: 'led1', kind: 'led', sim: true }], security: { rawIoctl: { led1: ['TIOCMGET'] } } }, start: false });
+    const led = await startAgent({
+      config: { devices: [{ id: 'led1', kind: 'led', sim: true }], security: { rawIoctl: { led1: ['TIOCMGET'] } } },
+      start: false,
+    });
     await expect(led.start()).rejects.toThrow(/security\.rawIoctl\.led1: led devices have no device file/);
     await led.stop();
   });
@@ -98,12 +111,18 @@ describe('raw ioctl passthrough', () => {
     });
     // TCGETS2 fills a struct termios2: the kernel's answer, decoded, has the speed the device set.
     const termios = await run(client, 'tty1', 'ioctl', { request: 'TCGETS2' });
-    expect(termios, JSON.stringify(termios)).toMatchObject({ ok: true, result: { request: 'TCGETS2', ret: 0, encoding: 'hex', struct: { c_ospeed: 57600, c_ispeed: 57600 } } });
+    expect(termios, JSON.stringify(termios)).toMatchObject({
+      ok: true,
+      result: { request: 'TCGETS2', ret: 0, encoding: 'hex', struct: { c_ospeed: 57600, c_ispeed: 57600 } },
+    });
     expect(String(termios.result?.code)).toMatch(/^0x[0-9a-f]{8}$/);
     // FIONREAD: a pointer to an int.
     expect(await run(client, 'tty1', 'ioctl', { request: 'FIONREAD' })).toMatchObject({ ok: true, result: { int: 0 } });
     // Listed, but a pty has no modem lines: the kernel's ENOTTY, named.
-    expect(await run(client, 'tty1', 'ioctl', { request: 'TIOCMGET' })).toMatchObject({ ok: false, error: { code: 'device_error', errno: 'ENOTTY', request: 'TIOCMGET' } });
+    expect(await run(client, 'tty1', 'ioctl', { request: 'TIOCMGET' })).toMatchObject({
+      ok: false,
+      error: { code: 'device_error', errno: 'ENOTTY', request: 'TIOCMGET' },
+    });
     // Not listed (a real request, and a made-up one): forbidden before anything reaches the device.
     for (const request of ['TIOCMSET', 'TCSETS2', 'NOT_AN_IOCTL']) {
       const r = await run(client, 'tty1', 'ioctl', { request, arg: 0 });
@@ -111,13 +130,19 @@ describe('raw ioctl passthrough', () => {
       expect(r.error?.message).toContain('security.rawIoctl.tty1: TCGETS2, FIONREAD, TIOCMGET');
     }
     // Wrong argument shapes.
-    expect(await run(client, 'tty1', 'ioctl', { request: 'FIONREAD', arg: 'zz' })).toMatchObject({ ok: false, error: { code: 'bad_args' } });
+    expect(await run(client, 'tty1', 'ioctl', { request: 'FIONREAD', arg: 'zz' })).toMatchObject({
+      ok: false,
+      error: { code: 'bad_args' },
+    });
     expect(await run(client, 'tty1', 'ioctl', { request: 'TCGETS2', arg: '00' })).toMatchObject({ ok: false, error: { code: 'bad_args' } });
     expect(await run(client, 'tty1', 'ioctl', {})).toMatchObject({ ok: false, error: { code: 'bad_args' } });
     // Another device of the same agent: still off.
     expect(await run(client, 'g1', 'ioctl', { request: 'TCGETS2' })).toMatchObject({ ok: false, error: { code: 'forbidden' } });
     // The device list tells senders where it is on.
-    const devices = JSON.parse((await client.next((m) => m.topic === `${B}/devices`)).payload) as Array<{ id: string; commands: Record<string, unknown> }>;
+    const devices = JSON.parse((await client.next((m) => m.topic === `${B}/devices`)).payload) as Array<{
+      id: string;
+      commands: Record<string, unknown>;
+    }>;
     expect(Object.keys(devices.find((d) => d.id === 'tty1')?.commands ?? {})).toContain('ioctl');
     expect(Object.keys(devices.find((d) => d.id === 'g1')?.commands ?? {})).not.toContain('ioctl');
   });
@@ -133,7 +158,10 @@ describe('raw ioctl passthrough', () => {
     expect(r, JSON.stringify(r)).toMatchObject({ ok: true, result: { ret: 0 } });
     expect(String((r.result?.struct as { bits: unknown }).bits)).toBe('1');
     // A readwrite request needs its struct.
-    expect(await run(client, 'g1', 'ioctl', { request: 'GPIO_V2_LINE_GET_VALUES_IOCTL' })).toMatchObject({ ok: false, error: { code: 'bad_args' } });
+    expect(await run(client, 'g1', 'ioctl', { request: 'GPIO_V2_LINE_GET_VALUES_IOCTL' })).toMatchObject({
+      ok: false,
+      error: { code: 'bad_args' },
+    });
   });
 });
 
@@ -148,9 +176,18 @@ describe('tape files stay in filesDir', () => {
     writeFileSync(path.join(filesDir, 'ok.bin'), 'fine to write');
     symlinkSync(outside, path.join(filesDir, 'out'));
     symlinkSync(path.join(outside, 'secret'), path.join(filesDir, 'secret-link'));
-    const { client } = await agentWith({ devices: [{ id: 'tape0', kind: 'tape', sim: true, options: { filesDir, pollMs: 0, sim: { timing: { rewindMs: 0, weofMs: 0 } } } }] });
+    const { client } = await agentWith({
+      devices: [{ id: 'tape0', kind: 'tape', sim: true, options: { filesDir, pollMs: 0, sim: { timing: { rewindMs: 0, weofMs: 0 } } } }],
+    });
 
-    for (const name of ['../outside/secret', 'a/../../outside/secret', path.join(outside, 'secret'), '/etc/passwd', 'out/secret', 'secret-link']) {
+    for (const name of [
+      '../outside/secret',
+      'a/../../outside/secret',
+      path.join(outside, 'secret'),
+      '/etc/passwd',
+      'out/secret',
+      'secret-link',
+    ]) {
       const r = await run(client, 'tape0', 'writeFile', { name });
       expect(r, `writeFile ${name}`).toMatchObject({ ok: false, error: { code: 'forbidden' } });
     }
@@ -171,18 +208,30 @@ describe.skipIf(!requireTool('strace', 'watches every file syscall of the agent'
   it('no file syscall of a running agent names a segment from a topic', async () => {
     const dir = tempDir('dev2mqtt-strace-');
     const MARK = 'zq9mark';
-    const config = writeConfig({
-      node: { id: 'st', groups: ['g1'], stateDir: path.join(dir, 'state') },
-      mqtt: { url: 'embedded' },
-      broker: { port: 0 },
-      devices: [{ id: 'led1', kind: 'led', sim: true, options: { pollMs: 0 } }, { id: 'tape0', kind: 'tape', sim: true, options: { pollMs: 0 } }],
-      log: { level: 'info' },
-    }, dir);
+    const config = writeConfig(
+      {
+        node: { id: 'st', groups: ['g1'], stateDir: path.join(dir, 'state') },
+        mqtt: { url: 'embedded' },
+        broker: { port: 0 },
+        devices: [
+          { id: 'led1', kind: 'led', sim: true, options: { pollMs: 0 } },
+          { id: 'tape0', kind: 'tape', sim: true, options: { pollMs: 0 } },
+        ],
+        log: { level: 'info' },
+      },
+      dir,
+    );
     const trace = path.join(dir, 'strace.txt');
     // --seccomp-bpf: only the traced calls stop the process, so the agent runs at near its own speed.
-    const child = spawn('strace', ['-f', '-qq', '--seccomp-bpf', '-e', 'trace=%file', '-o', trace, process.execPath, LAUNCHER, 'run', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      'strace',
+      ['-f', '-qq', '--seccomp-bpf', '-e', 'trace=%file', '-o', trace, process.execPath, LAUNCHER, 'run', '-c', config],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
-    child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     const exited = new Promise((r) => child.once('exit', r));
     try {
       // The embedded broker's port is in its log line.
@@ -198,7 +247,14 @@ describe.skipIf(!requireTool('strace', 'watches every file syscall of the agent'
       const segments = ['..', '.', `..${MARK}`, MARK, `%2e%2e${MARK}`, `${MARK}..`, `~${MARK}`, `${MARK}.json`];
       const topics: string[] = [];
       for (const seg of segments) {
-        topics.push(`dev2mqtt/st/${seg}/cmd/get`, `dev2mqtt/st/led1/cmd/${seg}`, `dev2mqtt/st/tape0/cmd/${seg}`, `dev2mqtt/st/cmd/${seg}`, `dev2mqtt/group/g1/${seg}/cmd/get`, `dev2mqtt/st/${seg}/state`);
+        topics.push(
+          `dev2mqtt/st/${seg}/cmd/get`,
+          `dev2mqtt/st/led1/cmd/${seg}`,
+          `dev2mqtt/st/tape0/cmd/${seg}`,
+          `dev2mqtt/st/cmd/${seg}`,
+          `dev2mqtt/group/g1/${seg}/cmd/get`,
+          `dev2mqtt/st/${seg}/state`,
+        );
       }
       for (const t of topics) await c.publish(t, `{"id":"${MARK}","device":"${MARK}","name":"x"}`);
       await c.publish('dev2mqtt/st/cmd/batch', JSON.stringify({ id: 'b', device: `..${MARK}`, steps: [{ command: MARK }] }));
@@ -237,7 +293,13 @@ describe('payload size and rate limits', () => {
 
   it('past its rate a device answers rate_limited, while another device keeps its own allowance', async () => {
     // One command a second, three at once: forty in a burst cannot all pass (that would take over half a minute).
-    const { client } = await agentWith({ security: { rateLimitPerS: 1, rateLimitBurst: 3 }, devices: [{ id: 'p1', kind: 'probe' }, { id: 'p2', kind: 'probe' }] });
+    const { client } = await agentWith({
+      security: { rateLimitPerS: 1, rateLimitBurst: 3 },
+      devices: [
+        { id: 'p1', kind: 'probe' },
+        { id: 'p2', kind: 'probe' },
+      ],
+    });
     const ids = Array.from({ length: 40 }, (_, i) => `flood-${i}`);
     await Promise.all(ids.map((id) => client.publish(`${B}/p1/cmd/count`, JSON.stringify({ id }))));
     const results = await Promise.all(ids.map((id) => client.result(`${B}/p1/result`, id) as Promise<Result>));

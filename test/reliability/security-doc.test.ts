@@ -20,7 +20,8 @@ const doc = readFileSync(path.join(ROOT, 'SECURITY.md'), 'utf8');
 /** The rows of the table under `## Defaults`: key and default, both written in backticks. */
 function defaultsTable(): Array<{ key: string; value: unknown }> {
   const section = doc.split(/^## /m).find((s) => s.startsWith('Defaults')) ?? '';
-  return section.split('\n')
+  return section
+    .split('\n')
     .map((l) => /^\| `([\w.]+)` \| `(.*?)` \|/.exec(l))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ key: m[1] as string, value: JSON.parse(m[2] as string) as unknown }));
@@ -31,7 +32,14 @@ describe('SECURITY.md', () => {
   afterAll(async () => agent?.stop());
 
   it('has the threat model, what runs as whom, the defaults, and how to report', () => {
-    for (const heading of ['## Reporting a vulnerability', '## Threat model', '### Who can publish what', '### What a compromised broker', '### Local users', '## Defaults']) {
+    for (const heading of [
+      '## Reporting a vulnerability',
+      '## Threat model',
+      '### Who can publish what',
+      '### What a compromised broker',
+      '### Local users',
+      '## Defaults',
+    ]) {
       expect(doc).toContain(heading);
     }
     expect(doc).toMatch(/Report a vulnerability/);
@@ -40,7 +48,11 @@ describe('SECURITY.md', () => {
   it('states the defaults the configuration schema has', async () => {
     const rows = defaultsTable();
     expect(rows.length).toBeGreaterThanOrEqual(12);
-    const config = await loadConfig({ object: { node: { id: 'doc', stateDir: tempDir() } }, registry: new KindRegistry(builtinKinds()), env: {} });
+    const config = await loadConfig({
+      object: { node: { id: 'doc', stateDir: tempDir() } },
+      registry: new KindRegistry(builtinKinds()),
+      env: {},
+    });
     for (const { key, value } of rows) {
       const actual = key.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], config);
       expect(actual, key).toEqual(value);

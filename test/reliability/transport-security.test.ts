@@ -24,7 +24,8 @@ import { spawnAgent, writeConfig } from './helpers/child-agent.js';
 import { makePki, type TestPki } from './helpers/certs.js';
 import { LogCapture } from './helpers/log-capture.js';
 
-const ok = haveMosquitto() && requireTool('openssl', 'makes the test CA') && requireTool('mosquitto_passwd', 'makes the broker password file');
+const ok =
+  haveMosquitto() && requireTool('openssl', 'makes the test CA') && requireTool('mosquitto_passwd', 'makes the broker password file');
 
 const PASSWORD = 'pw-Zq7!secret-4d1c';
 const USER = 'node-t1';
@@ -33,7 +34,7 @@ const USER = 'node-t1';
 function listeningAddresses(port: number): string[] {
   const out: string[] = [];
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch {
@@ -62,17 +63,32 @@ describe.skipIf(!ok)('transport security', () => {
     const tlsPort = await freePort();
     wrongNamePort = await freePort();
     tlsBroker = await Mosquitto.start({
-      port: tlsPort, listenerIncluded: true,
+      port: tlsPort,
+      listenerIncluded: true,
       extra: [
         'allow_anonymous true',
-        `listener ${tlsPort} 127.0.0.1`, `cafile ${pki.caCert}`, `certfile ${pki.serverCert}`, `keyfile ${pki.serverKey}`,
-        `listener ${wrongNamePort} 127.0.0.1`, `cafile ${pki.caCert}`, `certfile ${pki.wrongNameCert}`, `keyfile ${pki.wrongNameKey}`,
+        `listener ${tlsPort} 127.0.0.1`,
+        `cafile ${pki.caCert}`,
+        `certfile ${pki.serverCert}`,
+        `keyfile ${pki.serverKey}`,
+        `listener ${wrongNamePort} 127.0.0.1`,
+        `cafile ${pki.caCert}`,
+        `certfile ${pki.wrongNameCert}`,
+        `keyfile ${pki.wrongNameKey}`,
       ],
     });
     const mtlsPort = await freePort();
     mtlsBroker = await Mosquitto.start({
-      port: mtlsPort, listenerIncluded: true,
-      extra: [`listener ${mtlsPort} 127.0.0.1`, 'allow_anonymous true', `cafile ${pki.caCert}`, `certfile ${pki.serverCert}`, `keyfile ${pki.serverKey}`, 'require_certificate true'],
+      port: mtlsPort,
+      listenerIncluded: true,
+      extra: [
+        `listener ${mtlsPort} 127.0.0.1`,
+        'allow_anonymous true',
+        `cafile ${pki.caCert}`,
+        `certfile ${pki.serverCert}`,
+        `keyfile ${pki.serverKey}`,
+        'require_certificate true',
+      ],
     });
     const dir = tempDir('dev2mqtt-auth-');
     chmodSync(dir, 0o755);
@@ -82,7 +98,8 @@ describe.skipIf(!ok)('transport security', () => {
     chmodSync(brokerPasswords, 0o644);
     const authPort = await freePort();
     authBroker = await Mosquitto.start({
-      port: authPort, listenerIncluded: true,
+      port: authPort,
+      listenerIncluded: true,
       extra: [`listener ${authPort} 127.0.0.1`, 'allow_anonymous false', `password_file ${brokerPasswords}`],
     });
     passwordFile = path.join(dir, 'mqtt-password');
@@ -99,7 +116,12 @@ describe.skipIf(!ok)('transport security', () => {
   });
 
   async function agentWith(mqtt: Record<string, unknown>, log: LogCapture, waitOnline: boolean): Promise<Agent> {
-    const agent = await startAgent({ config: { mqtt: { reconnectMinMs: 100, reconnectMaxMs: 200, ...mqtt } }, logStream: log, logLevel: 'trace', start: false });
+    const agent = await startAgent({
+      config: { mqtt: { reconnectMinMs: 100, reconnectMaxMs: 200, ...mqtt } },
+      logStream: log,
+      logLevel: 'trace',
+      start: false,
+    });
     agents.push(agent);
     await agent.start();
     if (waitOnline) await agent.whenOnline();
@@ -143,7 +165,10 @@ describe.skipIf(!ok)('transport security', () => {
     const c = await TestClient.connect(`mqtts://127.0.0.1:${tlsBroker.port}`, { ca: readFileSync(pki.caCert) });
     try {
       await c.subscribe('dev2mqtt/t1/p1/result');
-      expect(await c.command('dev2mqtt/t1/p1/cmd/echo', { value: 'over tls' }, 'tls1')).toMatchObject({ ok: true, result: { value: 'over tls' } });
+      expect(await c.command('dev2mqtt/t1/p1/cmd/echo', { value: 'over tls' }, 'tls1')).toMatchObject({
+        ok: true,
+        result: { value: 'over tls' },
+      });
     } finally {
       await c.end();
     }
@@ -157,9 +182,17 @@ describe.skipIf(!ok)('transport security', () => {
     expect(refused.connected).toBe(false);
 
     const withCert = new LogCapture();
-    const agent = await agentWith({ url: `mqtts://127.0.0.1:${mtlsBroker.port}`, ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey }, withCert, true);
+    const agent = await agentWith(
+      { url: `mqtts://127.0.0.1:${mtlsBroker.port}`, ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey },
+      withCert,
+      true,
+    );
     expect(agent.connected).toBe(true);
-    const c = await TestClient.connect(`mqtts://127.0.0.1:${mtlsBroker.port}`, { ca: readFileSync(pki.caCert), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) });
+    const c = await TestClient.connect(`mqtts://127.0.0.1:${mtlsBroker.port}`, {
+      ca: readFileSync(pki.caCert),
+      cert: readFileSync(pki.clientCert),
+      key: readFileSync(pki.clientKey),
+    });
     try {
       await c.subscribe('dev2mqtt/t1/p1/result');
       expect(await c.command('dev2mqtt/t1/p1/cmd/echo', { value: 'mtls' }, 'mtls1')).toMatchObject({ ok: true });
@@ -202,14 +235,17 @@ describe.skipIf(!ok)('transport security', () => {
     expect(log.text).not.toContain(wrongPassword);
   });
 
-  it('the dev2mqtt binary at trace level logs neither the password file\'s content nor DEV2MQTT_MQTT_PASSWORD', async () => {
+  it("the dev2mqtt binary at trace level logs neither the password file's content nor DEV2MQTT_MQTT_PASSWORD", async () => {
     const dir = tempDir('dev2mqtt-cli-');
     const envPassword = 'env-Pass-77a1b';
-    const config = writeConfig({
-      node: { id: 'cli1', stateDir: path.join(dir, 'state') },
-      mqtt: { url: authBroker.url, username: USER, passwordFile },
-      devices: [{ id: 'led0', kind: 'led', sim: true }],
-    }, dir);
+    const config = writeConfig(
+      {
+        node: { id: 'cli1', stateDir: path.join(dir, 'state') },
+        mqtt: { url: authBroker.url, username: USER, passwordFile },
+        devices: [{ id: 'led0', kind: 'led', sim: true }],
+      },
+      dir,
+    );
     // The variable wins over nothing here (mqtt.password is empty) but must not be logged either:
     // check-config with it set, then the agent itself (file password) until it is online and stopped.
     const check = runCli(['check-config', '-c', config], { env: { DEV2MQTT_MQTT_PASSWORD: envPassword } });
@@ -245,14 +281,24 @@ describe.skipIf(!ok)('transport security', () => {
     const registry = new KindRegistry(builtinKinds());
     const base = { node: { id: 'b1', stateDir: tempDir() }, mqtt: { url: 'embedded' } };
     for (const host of ['0.0.0.0', '::', '192.168.1.10']) {
-      const e = await loadConfig({ object: { ...base, broker: { host } }, registry: new KindRegistry(builtinKinds()), env: {} }).catch((x: unknown) => x);
+      const e = await loadConfig({ object: { ...base, broker: { host } }, registry: new KindRegistry(builtinKinds()), env: {} }).catch(
+        (x: unknown) => x,
+      );
       expect(e).toBeInstanceOf(ConfigError);
       expect((e as ConfigError).issues.map((i) => i.path)).toContain('broker.host');
     }
     // broker.enabled with another mqtt.url starts it too: the same rule.
-    const enabled = await loadConfig({ object: { ...base, mqtt: { url: 'mqtt://127.0.0.1:1' }, broker: { enabled: true, host: '0.0.0.0' } }, registry, env: {} }).catch((x: unknown) => x);
+    const enabled = await loadConfig({
+      object: { ...base, mqtt: { url: 'mqtt://127.0.0.1:1' }, broker: { enabled: true, host: '0.0.0.0' } },
+      registry,
+      env: {},
+    }).catch((x: unknown) => x);
     expect(enabled).toBeInstanceOf(ConfigError);
-    const ok2 = await loadConfig({ object: { ...base, broker: { host: '0.0.0.0', auth: { username: 'u', passwordFile } } }, registry: new KindRegistry(builtinKinds()), env: {} });
+    const ok2 = await loadConfig({
+      object: { ...base, broker: { host: '0.0.0.0', auth: { username: 'u', passwordFile } } },
+      registry: new KindRegistry(builtinKinds()),
+      env: {},
+    });
     expect(ok2.broker.host).toBe('0.0.0.0');
   });
 
@@ -263,7 +309,13 @@ describe.skipIf(!ok)('transport security', () => {
     expect(agent.connected).toBe(true);
     const url = `mqtt://127.0.0.1:${agent.brokerPort}`;
     for (const opts of [{}, { username: USER, password: 'wrong' }, { username: 'someone', password: PASSWORD }]) {
-      const e = await TestClient.connect(url, { ...opts, reconnectPeriod: 0 }).then(async (c) => { await c.end(); return undefined; }, (x: unknown) => x);
+      const e = await TestClient.connect(url, { ...opts, reconnectPeriod: 0 }).then(
+        async (c) => {
+          await c.end();
+          return undefined;
+        },
+        (x: unknown) => x,
+      );
       expect(e, JSON.stringify(opts)).toBeInstanceOf(Error);
     }
     const c = await TestClient.connect(url, { username: USER, password: PASSWORD });

@@ -17,7 +17,9 @@ describe('schema', () => {
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.issues.map((i) => i.path)).toEqual(['state', 'brightness', 'extra']);
-    expect(formatIssues(r.issues)).toMatch(/state must be one of ON, OFF, got "dim"; brightness must be <= 255, got 300; extra is not a known key/);
+    expect(formatIssues(r.issues)).toMatch(
+      /state must be one of ON, OFF, got "dim"; brightness must be <= 255, got 300; extra is not a known key/,
+    );
   });
 
   it('keeps only declared keys: __proto__ and constructor never pass through', () => {
@@ -28,7 +30,9 @@ describe('schema', () => {
   });
 
   it('nested arrays report indexed paths', () => {
-    const batch = s.object({ steps: s.array(s.object({ command: s.string({ minLength: 1 }), args: s.any().optional() }), { maxItems: 3 }) });
+    const batch = s.object({
+      steps: s.array(s.object({ command: s.string({ minLength: 1 }), args: s.any().optional() }), { maxItems: 3 }),
+    });
     const r = batch.parse({ steps: [{ command: 'status' }, { command: 7 }] });
     expect(r.ok ? [] : r.issues.map((i) => `${i.path}: ${i.message}`)).toEqual(['steps[1].command: must be a string, got 7']);
     expect(batch.parse({ steps: [{}, {}, {}, {}] }).ok).toBe(false);

@@ -41,7 +41,12 @@ export interface GpioBackend {
 /** The options as the kernel's line settings (debounce in µs, `initial` as a bit). */
 export function settingsOf(o: GpioOptions): LineSettings {
   return {
-    direction: o.direction, activeLow: o.activeLow, bias: o.bias, drive: o.drive, edge: o.edge,
-    debounceUs: Math.round(o.debounceMs * 1000), initial: parseOnOff(o.initial) ?? 0,
+    direction: o.direction,
+    activeLow: o.activeLow,
+    bias: o.bias,
+    drive: o.drive,
+    edge: o.edge,
+    debounceUs: Math.round(o.debounceMs * 1000),
+    initial: parseOnOff(o.initial) ?? 0,
   };
 }

@@ -18,13 +18,24 @@ export class CdevLine implements GpioBackend {
   #watch: Watch | undefined;
   #where: Record<string, unknown> = {};
 
-  constructor(readonly kernel: Kernel, private readonly o: GpioOptions, private readonly on: LineEvents, private readonly log: Logger) {}
+  constructor(
+    readonly kernel: Kernel,
+    private readonly o: GpioOptions,
+    private readonly on: LineEvents,
+    private readonly log: Logger,
+  ) {}
 
-  get where(): Readonly<Record<string, unknown>> { return this.#where; }
+  get where(): Readonly<Record<string, unknown>> {
+    return this.#where;
+  }
 
   /** The chip path and offset once open: the sim's drive() needs them. */
-  get chipPath(): string | undefined { return this.#where.chip as string | undefined; }
-  get offset(): number | undefined { return this.#line?.offset; }
+  get chipPath(): string | undefined {
+    return this.#where.chip as string | undefined;
+  }
+  get offset(): number | undefined {
+    return this.#line?.offset;
+  }
 
   async open(): Promise<void> {
     const chip = openChip(this.kernel, this.o.chip);
@@ -61,7 +72,7 @@ export class CdevLine implements GpioBackend {
 
   #held(): LineRequest {
     // Not open (or released): what the kernel says for a closed line fd.
-    if (!this.#line) throw KernelError.of('EBADF', { syscall: 'ioctl', path: String(this.#where.chip ?? this.o.chip) });
+    if (!this.#line) throw KernelError.of('EBADF', { syscall: 'ioctl', path: this.chipPath ?? String(this.o.chip) });
     return this.#line;
   }
 

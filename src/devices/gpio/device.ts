@@ -26,7 +26,10 @@ export class GpioDevice implements Device, LineEvents {
   readonly #onOpen: Array<() => (() => void) | undefined> = [];
   readonly #running: Array<() => void> = [];
 
-  constructor(private readonly ctx: DeviceContext<GpioOptions>, makeBackend: (events: LineEvents) => GpioBackend) {
+  constructor(
+    private readonly ctx: DeviceContext<GpioOptions>,
+    makeBackend: (events: LineEvents) => GpioBackend,
+  ) {
     this.backend = makeBackend(this);
   }
 
@@ -64,7 +67,8 @@ export class GpioDevice implements Device, LineEvents {
 
   /** The line request's file, for raw ioctls (security.rawIoctl); legacy sysfs has none. */
   rawFile(): DeviceFile | undefined {
-    if (!this.backend.rawFile) throw new CommandError('forbidden', `${this.ctx.id} uses the legacy sysfs interface, which has no device file for raw ioctls`);
+    if (!this.backend.rawFile)
+      throw new CommandError('forbidden', `${this.ctx.id} uses the legacy sysfs interface, which has no device file for raw ioctls`);
     return this.backend.rawFile();
   }
 
@@ -73,7 +77,10 @@ export class GpioDevice implements Device, LineEvents {
     return {
       value: this.#value ?? null,
       state: this.#value === undefined ? null : this.#value ? 'ON' : 'OFF',
-      direction: o.direction, activeLow: o.activeLow, edge: o.edge, bias: o.bias,
+      direction: o.direction,
+      activeLow: o.activeLow,
+      edge: o.edge,
+      bias: o.bias,
       ...(o.direction === 'out' ? { drive: o.drive } : { debounceMs: o.debounceMs }),
       ...this.backend.where,
       ...(o.direction === 'in' ? { edges: this.#edges, lastEdge: this.#lastEdge ?? null } : {}),

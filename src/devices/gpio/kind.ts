@@ -30,28 +30,46 @@ function conflicts(o: GpioOptions, sim: boolean): string | undefined {
   if (o.direction === 'in' && o.drive !== 'push-pull') return 'drive needs direction "out"';
   if (o.interface === 'sysfs') {
     if (sim) return 'sim models the character device: leave interface out (or "cdev")';
-    if (o.bias !== 'as-is' || o.drive !== 'push-pull' || o.debounceMs > 0) return 'the sysfs interface cannot set bias, drive or debounceMs; use interface "cdev"';
+    if (o.bias !== 'as-is' || o.drive !== 'push-pull' || o.debounceMs > 0)
+      return 'the sysfs interface cannot set bias, drive or debounceMs; use interface "cdev"';
     if (!/^\d+$/.test(String(o.line))) return 'the sysfs interface needs the line as an offset (it has no line names)';
   }
   return undefined;
 }
 
 function options(sim: boolean): Schema<GpioOptions> {
-  return s.object({
-    chip: s.string({ minLength: 1, maxLength: 256 }).default('gpiochip0').doc('gpiochipN, a path (/dev/gpiochip4) or a chip label (pinctrl-rp1)'),
-    line: s.union(s.int({ min: 0, max: 65_535 }), s.string({ minLength: 1, maxLength: 31 })).doc('an offset on the chip or a line name (GPIO17)'),
-    direction: s.enum(['in', 'out']).default('in'),
-    activeLow: s.boolean().default(false),
-    bias: s.enum(['as-is', 'pull-up', 'pull-down', 'disabled']).default('as-is'),
-    drive: s.enum(['push-pull', 'open-drain', 'open-source']).default('push-pull'),
-    edge: s.enum(['none', 'rising', 'falling', 'both']).default('none').doc('inputs: which edges become events'),
-    debounceMs: s.number({ min: 0, max: 4_000_000 }).default(0).doc('inputs: the kernel debounce period'),
-    initial: onOff.default(0).doc('outputs: the value the line starts with'),
-    interface: s.enum(['cdev', 'sysfs']).default('cdev').doc('sysfs: the legacy /sys/class/gpio interface, for old kernels'),
-    sysfsRoot: s.string({ minLength: 1 }).default('/sys').doc('where sysfs is mounted (interface sysfs)'),
-    pollMs: s.int({ min: 0, max: 3_600_000 }).default(1000).doc('inputs without edges: re-read this often; sysfs: the longest wait between checks'),
-    ...(sim ? { simToggleMs: s.int({ min: 0, max: 3_600_000 }).default(0).doc('sim inputs: the outside flips the line this often (a button pressing itself)') } : {}),
-  }).refine((o) => conflicts(o as GpioOptions, sim)) as Schema<GpioOptions>;
+  return s
+    .object({
+      chip: s
+        .string({ minLength: 1, maxLength: 256 })
+        .default('gpiochip0')
+        .doc('gpiochipN, a path (/dev/gpiochip4) or a chip label (pinctrl-rp1)'),
+      line: s
+        .union(s.int({ min: 0, max: 65_535 }), s.string({ minLength: 1, maxLength: 31 }))
+        .doc('an offset on the chip or a line name (GPIO17)'),
+      direction: s.enum(['in', 'out']).default('in'),
+      activeLow: s.boolean().default(false),
+      bias: s.enum(['as-is', 'pull-up', 'pull-down', 'disabled']).default('as-is'),
+      drive: s.enum(['push-pull', 'open-drain', 'open-source']).default('push-pull'),
+      edge: s.enum(['none', 'rising', 'falling', 'both']).default('none').doc('inputs: which edges become events'),
+      debounceMs: s.number({ min: 0, max: 4_000_000 }).default(0).doc('inputs: the kernel debounce period'),
+      initial: onOff.default(0).doc('outputs: the value the line starts with'),
+      interface: s.enum(['cdev', 'sysfs']).default('cdev').doc('sysfs: the legacy /sys/class/gpio interface, for old kernels'),
+      sysfsRoot: s.string({ minLength: 1 }).default('/sys').doc('where sysfs is mounted (interface sysfs)'),
+      pollMs: s
+        .int({ min: 0, max: 3_600_000 })
+        .default(1000)
+        .doc('inputs without edges: re-read this often; sysfs: the longest wait between checks'),
+      ...(sim
+        ? {
+            simToggleMs: s
+              .int({ min: 0, max: 3_600_000 })
+              .default(0)
+              .doc('sim inputs: the outside flips the line this often (a button pressing itself)'),
+          }
+        : {}),
+    })
+    .refine((o) => conflicts(o, sim));
 }
 
 function simChip(chip: string): SimChipSpec {
@@ -72,11 +90,17 @@ export const gpioKind = defineKind<GpioOptions, GpioDevice>({
   title: 'a GPIO line through /dev/gpiochipN (uapi v2), or /sys/class/gpio where asked',
   options,
   events: { edge: 'an edge on an input: {edge, value, timestampNs (kernel ns, a string), seqno, lineSeqno}' },
-  warnings: (o) => (o.interface === 'sysfs' ? ['the sysfs GPIO interface is deprecated and absent from recent Raspberry Pi 5 kernels; prefer the character device'] : []),
+  warnings: (o) =>
+    o.interface === 'sysfs'
+      ? ['the sysfs GPIO interface is deprecated and absent from recent Raspberry Pi 5 kernels; prefer the character device']
+      : [],
   commands: {
     set: command({
       description: `drive an output: ${ON_OFF_WORDS} (a plain payload), or {state}`,
-      args: s.object({ value: s.union(s.string({ maxLength: 16 }), s.int(), s.boolean()).optional(), state: s.enum(['ON', 'OFF'], { caseInsensitive: true }).optional() }),
+      args: s.object({
+        value: s.union(s.string({ maxLength: 16 }), s.int(), s.boolean()).optional(),
+        state: s.enum(['ON', 'OFF'], { caseInsensitive: true }).optional(),
+      }),
       timeoutMs: 5000,
       run: (gpio, a) => {
         const v = a.value ?? a.state;
@@ -100,9 +124,9 @@ export const gpioKind = defineKind<GpioOptions, GpioDevice>({
   simKernel: (ctx) => new SimGpioKernel([simChip(ctx.options.chip)]),
   create(ctx) {
     const o = ctx.options;
-    const device = new GpioDevice(ctx, (events) => (o.interface === 'sysfs'
-      ? new SysfsLine(ctx.kernel, o, events, ctx.log)
-      : new CdevLine(ctx.kernel, o, events, ctx.log)));
+    const device = new GpioDevice(ctx, (events) =>
+      o.interface === 'sysfs' ? new SysfsLine(ctx.kernel, o, events, ctx.log) : new CdevLine(ctx.kernel, o, events, ctx.log),
+    );
     const toggleMs = o.simToggleMs ?? 0;
     if (ctx.sim && toggleMs > 0 && o.direction === 'in' && ctx.kernel instanceof SimGpioKernel) {
       const kernel = ctx.kernel;
@@ -122,7 +146,13 @@ export const gpioKind = defineKind<GpioOptions, GpioDevice>({
     const value = "{{ 'ON' if value_json.value == 1 else 'OFF' }}";
     const common = { state_topic: info.topics.state, value_template: value, payload_on: 'ON', payload_off: 'OFF' };
     return info.options.direction === 'out'
-      ? [{ component: 'switch', name: null, config: { ...common, command_topic: info.topics.command('set'), state_on: 'ON', state_off: 'OFF' } }]
+      ? [
+          {
+            component: 'switch',
+            name: null,
+            config: { ...common, command_topic: info.topics.command('set'), state_on: 'ON', state_off: 'OFF' },
+          },
+        ]
       : [{ component: 'binary_sensor', name: null, config: common }];
   },
 });

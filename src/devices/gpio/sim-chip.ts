@@ -65,7 +65,13 @@ export class SimLineRequest {
   /** sim-kernel.ts hangs its readiness kick here. */
   onChange: () => void = () => undefined;
 
-  constructor(readonly chip: SimGpioChip, readonly fd: number, readonly offsets: readonly number[], readonly consumer: string, eventBufferSize: number) {
+  constructor(
+    readonly chip: SimGpioChip,
+    readonly fd: number,
+    readonly offsets: readonly number[],
+    readonly consumer: string,
+    eventBufferSize: number,
+  ) {
     const size = eventBufferSize === 0 ? offsets.length * 16 : Math.min(eventBufferSize, 64 * 16);
     this.capacity = roundUpPow2(size);
   }
@@ -84,13 +90,24 @@ export class SimGpioChip {
 
   constructor(readonly spec: SimChipSpec) {
     this.#lines = spec.lineNames.map((name) => ({
-      name, level: 0, driven: undefined, flags: FLAG.INPUT, request: undefined,
-      debounceUs: 0, debounced: 0, debounceTimer: undefined, lineSeqno: 0,
+      name,
+      level: 0,
+      driven: undefined,
+      flags: FLAG.INPUT,
+      request: undefined,
+      debounceUs: 0,
+      debounced: 0,
+      debounceTimer: undefined,
+      lineSeqno: 0,
     }));
   }
 
-  get present(): boolean { return this.#present; }
-  get lineCount(): number { return this.#lines.length; }
+  get present(): boolean {
+    return this.#present;
+  }
+  get lineCount(): number {
+    return this.#lines.length;
+  }
 
   /** gpio_device_get_desc: an offset past the end is EINVAL. */
   #line(offset: number, request?: string): SimLine {
@@ -106,7 +123,13 @@ export class SimGpioChip {
   }
 
   /** linereq_create after validation: each line is requested in turn; a held one is EBUSY and undoes the rest. */
-  request(fd: number, offsets: readonly number[], consumer: string, config: readonly LineConfigEntry[], eventBufferSize: number): SimLineRequest {
+  request(
+    fd: number,
+    offsets: readonly number[],
+    consumer: string,
+    config: readonly LineConfigEntry[],
+    eventBufferSize: number,
+  ): SimLineRequest {
     const req = new SimLineRequest(this, fd, offsets, consumer, eventBufferSize);
     const taken: SimLine[] = [];
     try {
@@ -127,7 +150,7 @@ export class SimGpioChip {
   /** Applies one line's config (at request time and for GPIO_V2_LINE_SET_CONFIG_IOCTL). */
   configure(req: SimLineRequest, index: number, c: LineConfigEntry): void {
     const l = this.#lineOf(req, index);
-    const direction = c.flags & (FLAG.INPUT | FLAG.OUTPUT) || (l.flags & (FLAG.INPUT | FLAG.OUTPUT));
+    const direction = c.flags & (FLAG.INPUT | FLAG.OUTPUT) || l.flags & (FLAG.INPUT | FLAG.OUTPUT);
     l.flags = (c.flags & ~(FLAG.INPUT | FLAG.OUTPUT)) | direction;
     l.debounceUs = c.flags & FLAG.INPUT ? c.debounceUs : 0;
     clearTimeout(l.debounceTimer);
@@ -150,7 +173,8 @@ export class SimGpioChip {
   /** Drives an output (logical value); EPERM for an input, as linereq_set_values says. */
   setValue(req: SimLineRequest, index: number, value: 0 | 1): void {
     const l = this.#lineOf(req, index);
-    if (!(l.flags & FLAG.OUTPUT)) throw KernelError.of('EPERM', { syscall: 'ioctl', path: this.spec.path, request: 'GPIO_V2_LINE_SET_VALUES_IOCTL' });
+    if (!(l.flags & FLAG.OUTPUT))
+      throw KernelError.of('EPERM', { syscall: 'ioctl', path: this.spec.path, request: 'GPIO_V2_LINE_SET_VALUES_IOCTL' });
     this.#setLevel(l, (value ^ this.#activeLow(l)) as 0 | 1);
   }
 
@@ -233,11 +257,14 @@ export class SimGpioChip {
     if (l.debounceUs > 0) {
       // debounce_irq_handler/debounce_work_func: report only a level that held for the period.
       clearTimeout(l.debounceTimer);
-      l.debounceTimer = setTimeout(() => {
-        if (l.request !== req || l.level === l.debounced) return;
-        l.debounced = l.level;
-        this.#edge(l, req);
-      }, Math.max(1, Math.round(l.debounceUs / 1000)));
+      l.debounceTimer = setTimeout(
+        () => {
+          if (l.request !== req || l.level === l.debounced) return;
+          l.debounced = l.level;
+          this.#edge(l, req);
+        },
+        Math.max(1, Math.round(l.debounceUs / 1000)),
+      );
       l.debounceTimer.unref();
       return;
     }
@@ -255,7 +282,9 @@ export class SimGpioChip {
     req.put({
       timestamp_ns: l.flags & FLAG.EVENT_CLOCK_REALTIME ? BigInt(Date.now()) * 1_000_000n : process.hrtime.bigint(),
       id: logical ? EVENT.RISING_EDGE : EVENT.FALLING_EDGE,
-      offset, seqno, line_seqno: l.lineSeqno,
+      offset,
+      seqno,
+      line_seqno: l.lineSeqno,
     });
   }
 }

@@ -20,9 +20,14 @@ export abstract class SimFile implements DeviceFile {
   readonly #watches = new Set<WatchEntry>();
   readonly #waiters = new Set<() => void>();
 
-  constructor(readonly path: string, readonly fd: number) {}
+  constructor(
+    readonly path: string,
+    readonly fd: number,
+  ) {}
 
-  get closed(): boolean { return this.#closed; }
+  get closed(): boolean {
+    return this.#closed;
+  }
 
   /** What the file would report to poll(2) now. */
   protected abstract readiness(): ReadyEvents;

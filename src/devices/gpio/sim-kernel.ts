@@ -19,8 +19,15 @@ import { KernelError } from '../../kernel/errors.js';
 import type { DeviceFile, IoctlArg, Kernel, ReadyEvents } from '../../kernel/kernel.js';
 import { catalogue, type IoctlRequest } from '../../kernel/requests.js';
 import {
-  GPIO_V2_LINE_NUM_ATTRS_MAX, GPIO_V2_LINES_MAX, gpio_v2_line_config, gpio_v2_line_event, gpio_v2_line_info,
-  gpio_v2_line_request, gpio_v2_line_values, gpiochip_info, type GpioV2LineConfig,
+  GPIO_V2_LINE_NUM_ATTRS_MAX,
+  GPIO_V2_LINES_MAX,
+  gpio_v2_line_config,
+  gpio_v2_line_event,
+  gpio_v2_line_info,
+  gpio_v2_line_request,
+  gpio_v2_line_values,
+  gpiochip_info,
+  type GpioV2LineConfig,
 } from '../../kernel/structs.js';
 import { SimFile } from './sim-file.js';
 import { SimGpioChip, type LineConfigEntry, type SimChipSpec, type SimLineRequest } from './sim-chip.js';
@@ -66,7 +73,12 @@ function lineConfigs(lc: GpioV2LineConfig, numLines: number): LineConfigEntry[] 
 }
 
 abstract class GpioSimFile extends SimFile {
-  constructor(path: string, fd: number, readonly chip: SimGpioChip, protected readonly arch: Arch) {
+  constructor(
+    path: string,
+    fd: number,
+    readonly chip: SimGpioChip,
+    protected readonly arch: Arch,
+  ) {
     super(path, fd);
   }
 
@@ -87,7 +99,13 @@ abstract class GpioSimFile extends SimFile {
 }
 
 class SimChipFile extends GpioSimFile {
-  constructor(path: string, fd: number, chip: SimGpioChip, arch: Arch, private readonly kernel: SimGpioKernel) {
+  constructor(
+    path: string,
+    fd: number,
+    chip: SimGpioChip,
+    arch: Arch,
+    private readonly kernel: SimGpioKernel,
+  ) {
     super(path, fd, chip, arch);
   }
 
@@ -114,9 +132,19 @@ class SimChipFile extends GpioSimFile {
       if (value.padding.some((p) => p !== 0)) throw this.error('EINVAL', 'ioctl', req);
       const info = this.chip.lineInfo(value.offset);
       const attrs = info.debounceUs > 0 ? [{ id: ATTR.DEBOUNCE, debounce_period_us: info.debounceUs }] : [];
-      encode(gpio_v2_line_info, this.arch, {
-        name: info.name, consumer: info.consumer, offset: value.offset, flags: BigInt(info.flags), num_attrs: attrs.length, attrs,
-      }, buf);
+      encode(
+        gpio_v2_line_info,
+        this.arch,
+        {
+          name: info.name,
+          consumer: info.consumer,
+          offset: value.offset,
+          flags: BigInt(info.flags),
+          num_attrs: attrs.length,
+          attrs,
+        },
+        buf,
+      );
       return 0;
     }
     if (this.is(req, 'GPIO_V2_GET_LINE_IOCTL')) {
@@ -136,7 +164,12 @@ class SimChipFile extends GpioSimFile {
 class SimLineFile extends GpioSimFile {
   readonly #eventSize: number;
 
-  constructor(path: string, readonly request: SimLineRequest, arch: Arch, private readonly kernel: SimGpioKernel) {
+  constructor(
+    path: string,
+    readonly request: SimLineRequest,
+    arch: Arch,
+    private readonly kernel: SimGpioKernel,
+  ) {
     super(path, request.fd, request.chip, arch);
     this.#eventSize = sizeOf(gpio_v2_line_event, arch);
     request.onChange = () => this.kick();
@@ -180,7 +213,8 @@ class SimLineFile extends GpioSimFile {
         encode(gpio_v2_line_values, this.arch, { mask: value.mask, bits }, buf);
       } else {
         // Every line is checked before any is set, as linereq_set_values does.
-        for (const i of chosen) if (!(this.chip.lineInfo(this.request.offsets[i] ?? 0).flags & FLAG.OUTPUT)) throw this.error('EPERM', 'ioctl', req);
+        for (const i of chosen)
+          if (!(this.chip.lineInfo(this.request.offsets[i] ?? 0).flags & FLAG.OUTPUT)) throw this.error('EPERM', 'ioctl', req);
         for (const i of chosen) this.chip.setValue(this.request, i, (value.bits >> BigInt(i)) & 1n ? 1 : 0);
       }
       return 0;

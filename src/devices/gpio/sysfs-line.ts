@@ -36,18 +36,30 @@ export interface SysfsChip {
 export async function sysfsChips(sysfsRoot: string): Promise<SysfsChip[]> {
   const classDir = path.join(sysfsRoot, 'class', 'gpio');
   const names = (await readdir(classDir)).filter((n) => /^gpiochip\d+$/.test(n)).sort();
-  return Promise.all(names.map(async (n) => {
-    const dir = path.join(classDir, n);
-    const device = await readlink(path.join(dir, 'device')).then((l) => path.basename(l), () => undefined);
-    return { dir, base: await readNumber(path.join(dir, 'base')), ngpio: await readNumber(path.join(dir, 'ngpio')), label: await readAttribute(path.join(dir, 'label')), device };
-  }));
+  return Promise.all(
+    names.map(async (n) => {
+      const dir = path.join(classDir, n);
+      const device = await readlink(path.join(dir, 'device')).then(
+        (l) => path.basename(l),
+        () => undefined,
+      );
+      return {
+        dir,
+        base: await readNumber(path.join(dir, 'base')),
+        ngpio: await readNumber(path.join(dir, 'ngpio')),
+        label: await readAttribute(path.join(dir, 'label')),
+        device,
+      };
+    }),
+  );
 }
 
 /** `chip` as a label, a character-device name or path (`gpiochip4`, `/dev/gpiochip4`), or the sysfs directory name. */
 export async function findSysfsChip(sysfsRoot: string, chip: string): Promise<SysfsChip> {
   const chips = await sysfsChips(sysfsRoot);
   const want = chip.startsWith('/dev/') ? path.basename(chip) : chip;
-  const hit = chips.find((c) => c.label === want) ?? chips.find((c) => c.device === want) ?? chips.find((c) => path.basename(c.dir) === want);
+  const hit =
+    chips.find((c) => c.label === want) ?? chips.find((c) => c.device === want) ?? chips.find((c) => path.basename(c.dir) === want);
   if (!hit) {
     const found = chips.map((c) => `${path.basename(c.dir)} '${c.label}' (base ${c.base}${c.device ? `, ${c.device}` : ''})`).join(', ');
     throw new Error(`no sysfs GPIO chip matches '${chip}'; found ${found || 'none'}`);
@@ -63,19 +75,39 @@ export class SysfsLine implements GpioBackend {
   #loop: Promise<void> | undefined;
   #where: Record<string, unknown> = {};
 
-  constructor(private readonly kernel: Kernel, private readonly o: GpioOptions, private readonly on: LineEvents, private readonly log: Logger) {}
+  constructor(
+    private readonly kernel: Kernel,
+    private readonly o: GpioOptions,
+    private readonly on: LineEvents,
+    private readonly log: Logger,
+  ) {}
 
-  get where(): Readonly<Record<string, unknown>> { return this.#where; }
+  get where(): Readonly<Record<string, unknown>> {
+    return this.#where;
+  }
 
   async open(): Promise<void> {
     const chip = await findSysfsChip(this.o.sysfsRoot, this.o.chip);
     const offset = Number(this.o.line);
-    if (!Number.isInteger(offset) || offset >= chip.ngpio) throw new Error(`${chip.dir} has ${chip.ngpio} lines; there is no line ${String(this.o.line)}`);
+    if (!Number.isInteger(offset) || offset >= chip.ngpio)
+      throw new Error(`${chip.dir} has ${chip.ngpio} lines; there is no line ${String(this.o.line)}`);
     this.#number = chip.base + offset;
     const classDir = path.join(this.o.sysfsRoot, 'class', 'gpio');
     this.#dir = path.join(classDir, `gpio${this.#number}`);
-    this.#where = { interface: 'sysfs', chip: path.basename(chip.dir), chipLabel: chip.label, base: chip.base, line: offset, sysfsNumber: this.#number };
-    if (!(await access(this.#dir).then(() => true, () => false))) {
+    this.#where = {
+      interface: 'sysfs',
+      chip: path.basename(chip.dir),
+      chipLabel: chip.label,
+      base: chip.base,
+      line: offset,
+      sysfsNumber: this.#number,
+    };
+    if (
+      !(await access(this.#dir).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       await writeAttribute(path.join(classDir, 'export'), String(this.#number));
       this.#exported = true;
       await this.#settle();
@@ -84,7 +116,7 @@ export class SysfsLine implements GpioBackend {
     await this.#attr('active_low', s.activeLow ? '1' : '0');
     if (s.direction === 'out') {
       // "high"/"low" set the direction with a raw (physical) level in one step: no glitch.
-      await this.#attr('direction', (s.initial ^ (s.activeLow ? 1 : 0)) ? 'high' : 'low');
+      await this.#attr('direction', s.initial ^ (s.activeLow ? 1 : 0) ? 'high' : 'low');
     } else {
       await this.#attr('direction', 'in');
       await this.#attr('edge', s.edge);
@@ -150,9 +182,12 @@ export class SysfsLine implements GpioBackend {
             last = value;
             const edge = value ? 'rising' : 'falling';
             // An edge nobody asked for is no event, but the state still learns the value.
-            const events = wanted === 'both' || wanted === edge
-              ? [{ edge, timestampNs: process.hrtime.bigint(), offset: Number(this.#where.line), seqno: ++seqno, lineSeqno: seqno }] as const
-              : [];
+            const events =
+              wanted === 'both' || wanted === edge
+                ? ([
+                    { edge, timestampNs: process.hrtime.bigint(), offset: Number(this.#where.line), seqno: ++seqno, lineSeqno: seqno },
+                  ] as const)
+                : [];
             this.on.edges(events, value);
           }
           await file.poll(POLL.PRI | POLL.ERR, this.o.pollMs > 0 ? this.o.pollMs : 1000);

@@ -10,16 +10,30 @@ import { sizeOf } from '../../kernel/ctypes.js';
 import type { DeviceFile, Kernel } from '../../kernel/kernel.js';
 import { catalogue } from '../../kernel/requests.js';
 import {
-  gpio_v2_line_event, gpio_v2_line_info, gpio_v2_line_request, gpio_v2_line_values, gpiochip_info,
-  type GpioChipInfo, type GpioV2LineConfig,
+  gpio_v2_line_event,
+  gpio_v2_line_info,
+  gpio_v2_line_request,
+  gpio_v2_line_values,
+  gpiochip_info,
+  type GpioChipInfo,
+  type GpioV2LineConfig,
 } from '../../kernel/structs.js';
 
 /** enum gpio_v2_line_flag: the bit of each flag (all below 2^13, so plain numbers are exact). */
 export const FLAG = {
-  USED: 1 << 0, ACTIVE_LOW: 1 << 1, INPUT: 1 << 2, OUTPUT: 1 << 3,
-  EDGE_RISING: 1 << 4, EDGE_FALLING: 1 << 5, OPEN_DRAIN: 1 << 6, OPEN_SOURCE: 1 << 7,
-  BIAS_PULL_UP: 1 << 8, BIAS_PULL_DOWN: 1 << 9, BIAS_DISABLED: 1 << 10,
-  EVENT_CLOCK_REALTIME: 1 << 11, EVENT_CLOCK_HTE: 1 << 12,
+  USED: 1 << 0,
+  ACTIVE_LOW: 1 << 1,
+  INPUT: 1 << 2,
+  OUTPUT: 1 << 3,
+  EDGE_RISING: 1 << 4,
+  EDGE_FALLING: 1 << 5,
+  OPEN_DRAIN: 1 << 6,
+  OPEN_SOURCE: 1 << 7,
+  BIAS_PULL_UP: 1 << 8,
+  BIAS_PULL_DOWN: 1 << 9,
+  BIAS_DISABLED: 1 << 10,
+  EVENT_CLOCK_REALTIME: 1 << 11,
+  EVENT_CLOCK_HTE: 1 << 12,
 } as const;
 
 /** enum gpio_v2_line_attr_id */
@@ -52,9 +66,19 @@ export interface LineSettings {
   readonly initial: 0 | 1;
 }
 
-const BIAS_FLAG: Record<Bias, number> = { 'as-is': 0, 'pull-up': FLAG.BIAS_PULL_UP, 'pull-down': FLAG.BIAS_PULL_DOWN, disabled: FLAG.BIAS_DISABLED };
+const BIAS_FLAG: Record<Bias, number> = {
+  'as-is': 0,
+  'pull-up': FLAG.BIAS_PULL_UP,
+  'pull-down': FLAG.BIAS_PULL_DOWN,
+  disabled: FLAG.BIAS_DISABLED,
+};
 const DRIVE_FLAG: Record<Drive, number> = { 'push-pull': 0, 'open-drain': FLAG.OPEN_DRAIN, 'open-source': FLAG.OPEN_SOURCE };
-const EDGE_FLAG: Record<Edge, number> = { none: 0, rising: FLAG.EDGE_RISING, falling: FLAG.EDGE_FALLING, both: FLAG.EDGE_RISING | FLAG.EDGE_FALLING };
+const EDGE_FLAG: Record<Edge, number> = {
+  none: 0,
+  rising: FLAG.EDGE_RISING,
+  falling: FLAG.EDGE_FALLING,
+  both: FLAG.EDGE_RISING | FLAG.EDGE_FALLING,
+};
 
 export function lineFlags(s: LineSettings): number {
   let f = s.direction === 'out' ? FLAG.OUTPUT | DRIVE_FLAG[s.drive] : FLAG.INPUT | EDGE_FLAG[s.edge];
@@ -64,9 +88,12 @@ export function lineFlags(s: LineSettings): number {
 
 /** A config for one line (index 0 of the request): flags, plus the output value or the debounce period. */
 export function lineConfig(s: LineSettings): StructInput<GpioV2LineConfig> {
-  const attrs = s.direction === 'out'
-    ? [{ attr: { id: ATTR.OUTPUT_VALUES, values: BigInt(s.initial) }, mask: 1n }]
-    : s.debounceUs > 0 ? [{ attr: { id: ATTR.DEBOUNCE, debounce_period_us: s.debounceUs }, mask: 1n }] : [];
+  const attrs =
+    s.direction === 'out'
+      ? [{ attr: { id: ATTR.OUTPUT_VALUES, values: BigInt(s.initial) }, mask: 1n }]
+      : s.debounceUs > 0
+        ? [{ attr: { id: ATTR.DEBOUNCE, debounce_period_us: s.debounceUs }, mask: 1n }]
+        : [];
   return { flags: BigInt(lineFlags(s)), num_attrs: attrs.length, attrs };
 }
 
@@ -90,7 +117,10 @@ export function lineInfo(chip: DeviceFile, arch: Arch, offset: number): LineInfo
   const d = decode(gpio_v2_line_info, arch, buf);
   const debounce = d.attrs.slice(0, d.num_attrs).find((a) => a.id === ATTR.DEBOUNCE);
   return {
-    offset: d.offset, name: d.name, consumer: d.consumer, flags: Number(d.flags),
+    offset: d.offset,
+    name: d.name,
+    consumer: d.consumer,
+    flags: Number(d.flags),
     ...(debounce ? { debounceUs: debounce.debounce_period_us } : {}),
   };
 }
@@ -110,7 +140,11 @@ export class LineRequest {
   readonly #events: Buffer;
   readonly #eventSize: number;
 
-  constructor(readonly file: DeviceFile, readonly arch: Arch, readonly offset: number) {
+  constructor(
+    readonly file: DeviceFile,
+    readonly arch: Arch,
+    readonly offset: number,
+  ) {
     this.#values = alloc(gpio_v2_line_values, arch);
     this.#eventSize = sizeOf(gpio_v2_line_event, arch);
     this.#events = Buffer.alloc(this.#eventSize * 16);
@@ -140,7 +174,10 @@ export class LineRequest {
       const e = decode(gpio_v2_line_event, this.arch, this.#events, at);
       out.push({
         edge: e.id === EVENT.RISING_EDGE ? 'rising' : 'falling',
-        timestampNs: e.timestamp_ns, offset: e.offset, seqno: e.seqno, lineSeqno: e.line_seqno,
+        timestampNs: e.timestamp_ns,
+        offset: e.offset,
+        seqno: e.seqno,
+        lineSeqno: e.line_seqno,
       });
     }
     return out;

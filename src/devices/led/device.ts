@@ -56,8 +56,15 @@ function errnoOf(e: unknown): string | undefined {
 }
 
 function sameState(a: LedState, b: LedState | undefined): boolean {
-  return b !== undefined && a.brightness === b.brightness && a.maxBrightness === b.maxBrightness && a.trigger === b.trigger
-    && a.delayOnMs === b.delayOnMs && a.delayOffMs === b.delayOffMs && a.triggers.join() === b.triggers.join();
+  return (
+    b !== undefined &&
+    a.brightness === b.brightness &&
+    a.maxBrightness === b.maxBrightness &&
+    a.trigger === b.trigger &&
+    a.delayOnMs === b.delayOnMs &&
+    a.delayOffMs === b.delayOffMs &&
+    a.triggers.join() === b.triggers.join()
+  );
 }
 
 export class LedDevice implements Device {
@@ -66,7 +73,10 @@ export class LedDevice implements Device {
   /** Only an open LED is reported lost; a failing open() says so by throwing. */
   #open = false;
 
-  constructor(private readonly ctx: DeviceContext<LedOptions>, readonly files: LedFiles) {}
+  constructor(
+    private readonly ctx: DeviceContext<LedOptions>,
+    readonly files: LedFiles,
+  ) {}
 
   async open(): Promise<void> {
     await this.files.probe();
@@ -97,16 +107,22 @@ export class LedDevice implements Device {
   refresh(): Promise<LedState> {
     return this.#guard(async () => {
       const [brightness, maxBrightness, triggerText] = await Promise.all([
-        this.#readNumber('brightness'), this.#readNumber('max_brightness'), this.files.read('trigger'),
+        this.#readNumber('brightness'),
+        this.#readNumber('max_brightness'),
+        this.files.read('trigger'),
       ]);
       const t = parseTriggers(triggerText);
-      const delays = t.selected === 'timer'
-        ? { delayOnMs: await this.#readNumber('delay_on'), delayOffMs: await this.#readNumber('delay_off') }
-        : {};
+      const delays =
+        t.selected === 'timer' ? { delayOnMs: await this.#readNumber('delay_on'), delayOffMs: await this.#readNumber('delay_off') } : {};
       const next: LedState = {
         name: this.ctx.options.name,
         state: brightness > 0 || t.selected !== 'none' ? 'ON' : 'OFF',
-        brightness, maxBrightness, trigger: t.selected, triggers: t.available, effect: t.selected, ...delays,
+        brightness,
+        maxBrightness,
+        trigger: t.selected,
+        triggers: t.available,
+        effect: t.selected,
+        ...delays,
       };
       const changed = !sameState(next, this.#state);
       this.#state = next;
@@ -149,7 +165,11 @@ export class LedDevice implements Device {
   async blink(onMs: number, offMs: number, brightness: number | undefined): Promise<LedState> {
     const current = await this.refresh();
     if (!current.triggers.includes('timer')) {
-      throw new CommandError('device_error', `LED '${current.name}' offers no timer trigger (CONFIG_LEDS_TRIGGER_TIMER / modprobe ledtrig-timer)`, { triggers: current.triggers });
+      throw new CommandError(
+        'device_error',
+        `LED '${current.name}' offers no timer trigger (CONFIG_LEDS_TRIGGER_TIMER / modprobe ledtrig-timer)`,
+        { triggers: current.triggers },
+      );
     }
     // Re-selecting timer would reset a running blink; only switch when it is not on yet.
     const steps: Step[] = current.trigger === 'timer' ? [] : [['trigger', 'timer']];
@@ -160,7 +180,9 @@ export class LedDevice implements Device {
 
   #requireTrigger(name: string, current: LedState): void {
     if (!current.triggers.includes(name)) {
-      throw new CommandError('bad_args', `LED '${current.name}' has no trigger '${name}'; valid: ${current.triggers.join(', ')}`, { valid: current.triggers });
+      throw new CommandError('bad_args', `LED '${current.name}' has no trigger '${name}'; valid: ${current.triggers.join(', ')}`, {
+        valid: current.triggers,
+      });
     }
   }
 

@@ -23,23 +23,46 @@ function options(sim: boolean): Schema<LedOptions> {
   return s.object({
     name: sim ? name.default('led0') : name,
     sysfsRoot: s.string({ minLength: 1 }).default('/sys').doc('where sysfs is mounted; tests point it at a fake tree (unused with sim)'),
-    pollMs: s.int({ min: 0, max: 3_600_000 }).default(5000).doc('re-read the LED this often (triggers change it behind our back); 0: only on commands'),
-    maxBrightness: s.int({ min: 1, max: 1_000_000 }).optional()
-      .doc(sim ? `the sim's max_brightness (default ${SIM_MAX_BRIGHTNESS}); also Home Assistant's brightness scale` : "Home Assistant's brightness scale: this LED's max_brightness (default 255)"),
-    effects: s.array(s.string({ maxLength: 64 }), { maxItems: 64 }).optional().doc('the triggers Home Assistant offers as effects'),
-    triggers: s.array(s.string({ pattern: /^[A-Za-z0-9_:.-]{1,64}$/ }), { maxItems: 64 }).optional().doc('sim only: the triggers the sim LED offers'),
+    pollMs: s
+      .int({ min: 0, max: 3_600_000 })
+      .default(5000)
+      .doc('re-read the LED this often (triggers change it behind our back); 0: only on commands'),
+    maxBrightness: s
+      .int({ min: 1, max: 1_000_000 })
+      .optional()
+      .doc(
+        sim
+          ? `the sim's max_brightness (default ${SIM_MAX_BRIGHTNESS}); also Home Assistant's brightness scale`
+          : "Home Assistant's brightness scale: this LED's max_brightness (default 255)",
+      ),
+    effects: s
+      .array(s.string({ maxLength: 64 }), { maxItems: 64 })
+      .optional()
+      .doc('the triggers Home Assistant offers as effects'),
+    triggers: s
+      .array(s.string({ pattern: /^[A-Za-z0-9_:.-]{1,64}$/ }), { maxItems: 64 })
+      .optional()
+      .doc('sim only: the triggers the sim LED offers'),
   });
 }
 
 const setArgs = s.object({
-  value: s.union(s.string({ maxLength: 32 }), s.int({ min: 0 }), s.boolean()).optional().doc('ON, OFF or a brightness: what a plain payload becomes'),
+  value: s
+    .union(s.string({ maxLength: 32 }), s.int({ min: 0 }), s.boolean())
+    .optional()
+    .doc('ON, OFF or a brightness: what a plain payload becomes'),
   state: s.enum(['ON', 'OFF'], { caseInsensitive: true }).optional(),
   brightness: s.int({ min: 0 }).optional().doc('clamped to max_brightness, as the kernel does'),
   effect: s.string({ maxLength: 64 }).optional().doc('a trigger to select (Home Assistant effect)'),
 });
 
 /** The forms of `set` (`ON`, `off`, `128`, `{state, brightness, effect}`) as one change. */
-export function readSetArgs(a: { value?: string | number | boolean; state?: 'ON' | 'OFF'; brightness?: number; effect?: string }): LedChange {
+export function readSetArgs(a: {
+  value?: string | number | boolean;
+  state?: 'ON' | 'OFF';
+  brightness?: number;
+  effect?: string;
+}): LedChange {
   if (a.value !== undefined) {
     const text = typeof a.value === 'string' ? a.value.trim() : a.value;
     if (typeof text === 'number' || (typeof text === 'string' && /^\d+$/.test(text))) {
@@ -54,7 +77,11 @@ export function readSetArgs(a: { value?: string | number | boolean; state?: 'ON'
     throw new CommandError('bad_args', 'set needs ON, OFF, a brightness or {state, brightness, effect}');
   }
   if (a.state === 'OFF' || a.brightness === 0) return { on: false };
-  return { on: true, ...(a.brightness !== undefined ? { brightness: a.brightness } : {}), ...(a.effect !== undefined ? { effect: a.effect } : {}) };
+  return {
+    on: true,
+    ...(a.brightness !== undefined ? { brightness: a.brightness } : {}),
+    ...(a.effect !== undefined ? { effect: a.effect } : {}),
+  };
 }
 
 export const ledKind = defineKind<LedOptions, LedDevice>({
@@ -98,27 +125,33 @@ export const ledKind = defineKind<LedOptions, LedDevice>({
   create(ctx) {
     const o = ctx.options;
     const files = ctx.sim
-      ? new SimLed(ctx.stateDir, { name: o.name, maxBrightness: o.maxBrightness ?? SIM_MAX_BRIGHTNESS, triggers: o.triggers ?? SIM_TRIGGERS })
+      ? new SimLed(ctx.stateDir, {
+          name: o.name,
+          maxBrightness: o.maxBrightness ?? SIM_MAX_BRIGHTNESS,
+          triggers: o.triggers ?? SIM_TRIGGERS,
+        })
       : new SysfsLedFiles(ledDir(o.sysfsRoot, o.name));
     return new LedDevice(ctx, files);
   },
   homeassistant(info) {
     const o = info.options;
-    return [{
-      component: 'light',
-      name: null,
-      config: {
-        schema: 'json',
-        state_topic: info.topics.state,
-        command_topic: info.topics.command('set'),
-        brightness: true,
-        brightness_scale: o.maxBrightness ?? SIM_MAX_BRIGHTNESS,
-        supported_color_modes: ['brightness'],
-        effect: true,
-        effect_list: o.effects ?? (info.sim ? o.triggers ?? [...SIM_TRIGGERS] : DEFAULT_EFFECTS),
-        flash: false,
-        transition: false,
+    return [
+      {
+        component: 'light',
+        name: null,
+        config: {
+          schema: 'json',
+          state_topic: info.topics.state,
+          command_topic: info.topics.command('set'),
+          brightness: true,
+          brightness_scale: o.maxBrightness ?? SIM_MAX_BRIGHTNESS,
+          supported_color_modes: ['brightness'],
+          effect: true,
+          effect_list: o.effects ?? (info.sim ? (o.triggers ?? [...SIM_TRIGGERS]) : DEFAULT_EFFECTS),
+          flash: false,
+          transition: false,
+        },
       },
-    }];
+    ];
   },
 });

@@ -51,7 +51,10 @@ export class SimLed implements LedFiles {
   #present = true;
   readonly #denied = new Map<LedAttribute, string>();
 
-  constructor(stateDir: string, readonly config: SimLedConfig) {
+  constructor(
+    stateDir: string,
+    readonly config: SimLedConfig,
+  ) {
     this.dir = ledDir(path.join(stateDir, 'sys'), config.name);
     this.#triggers = config.triggers.includes('none') ? config.triggers : ['none', ...config.triggers];
     this.#restore();
@@ -179,11 +182,16 @@ export class SimLed implements LedFiles {
   /** sysfs's text for one attribute now; undefined when the LED does not have it (delay_* without timer). */
   #attribute(attr: LedAttribute): string | undefined {
     switch (attr) {
-      case 'brightness': return `${this.#brightness}\n`;
-      case 'max_brightness': return `${this.config.maxBrightness}\n`;
-      case 'trigger': return formatTriggers({ selected: this.#trigger, available: this.#triggers });
-      case 'delay_on': return this.#trigger === 'timer' ? `${this.#delayOn}\n` : undefined;
-      case 'delay_off': return this.#trigger === 'timer' ? `${this.#delayOff}\n` : undefined;
+      case 'brightness':
+        return `${this.#brightness}\n`;
+      case 'max_brightness':
+        return `${this.config.maxBrightness}\n`;
+      case 'trigger':
+        return formatTriggers({ selected: this.#trigger, available: this.#triggers });
+      case 'delay_on':
+        return this.#trigger === 'timer' ? `${this.#delayOn}\n` : undefined;
+      case 'delay_off':
+        return this.#trigger === 'timer' ? `${this.#delayOff}\n` : undefined;
     }
   }
 

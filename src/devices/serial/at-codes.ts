@@ -14,8 +14,26 @@ export function isFinal(line: string): boolean {
 
 /** Unsolicited result codes of 27.005/27.007 a modem may send at any time. */
 export const KNOWN_URC_PREFIXES: readonly string[] = [
-  '+CRING', '+CLIP', '+CCWA', '+CMTI', '+CMT', '+CDSI', '+CDS', '+CBM', '+CREG', '+CGREG', '+CEREG', '+C5GREG',
-  '+CUSD', '+CIEV', '+CGEV', '+CSSI', '+CSSU', '+CTZV', '+CTZE', '+CPIN',
+  '+CRING',
+  '+CLIP',
+  '+CCWA',
+  '+CMTI',
+  '+CMT',
+  '+CDSI',
+  '+CDS',
+  '+CBM',
+  '+CREG',
+  '+CGREG',
+  '+CEREG',
+  '+C5GREG',
+  '+CUSD',
+  '+CIEV',
+  '+CGEV',
+  '+CSSI',
+  '+CSSU',
+  '+CTZV',
+  '+CTZE',
+  '+CPIN',
 ];
 /** Whole-line URCs. */
 const URC_WORDS = new Set(['RING']);

@@ -107,7 +107,8 @@ export class AtEngine {
       this.#stale = false;
     }
     return new Promise<AtAnswer>((resolve, reject) => {
-      const onAbort = (): void => run.settle(new CommandError('timeout', `${command}: no final result code before the command was aborted`, { lines: run.lines }));
+      const onAbort = (): void =>
+        run.settle(new CommandError('timeout', `${command}: no final result code before the command was aborted`, { lines: run.lines }));
       const timer = setTimeout(() => {
         run.settle(new CommandError('timeout', `${command}: no final result code within ${timeoutMs} ms`, { lines: run.lines }));
       }, timeoutMs);
@@ -130,7 +131,9 @@ export class AtEngine {
       };
       this.#current = run;
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#deps.write(Buffer.from(`${command}\r`, 'utf8')).catch((e: unknown) => run.settle(e instanceof Error ? e : new Error(String(e))));
+      this.#deps
+        .write(Buffer.from(`${command}\r`, 'utf8'))
+        .catch((e: unknown) => run.settle(e instanceof Error ? e : new Error(String(e))));
     });
   }
 }

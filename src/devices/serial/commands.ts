@@ -8,7 +8,13 @@ import type { SerialDevice } from './device.js';
 import { configureArgs } from './options.js';
 
 /** Printable text, no CR/LF: the engine adds the CR, and a second line would be a second command. */
-const atCommand = s.string({ minLength: 1, maxLength: 1024, pattern: /^[^\r\n\x00]+$/, patternText: 'one line of text (no CR, LF or NUL)' });
+const atCommand = s.string({
+  minLength: 1,
+  maxLength: 1024,
+  // eslint-disable-next-line no-control-regex -- a NUL is exactly what this pattern refuses
+  pattern: /^[^\r\n\x00]+$/,
+  patternText: 'one line of text (no CR, LF or NUL)',
+});
 
 /**
  * How long a handler's own wait may be when the payload set `timeoutMs`: the
@@ -27,7 +33,10 @@ export const serialCommands: Readonly<Record<string, CommandSpec<SerialDevice, u
     description: 'Sends an AT command and returns its answer lines and final result code; anything but OK fails with device_error',
     args: s.object({
       command: atCommand,
-      timeoutMs: s.int({ min: 10, max: 600_000 }).optional().doc('wait this long for the final result code (default: the atTimeoutMs option)'),
+      timeoutMs: s
+        .int({ min: 10, max: 600_000 })
+        .optional()
+        .doc('wait this long for the final result code (default: the atTimeoutMs option)'),
     }),
     timeoutMs: 630_000,
     async run(d, a, ctx) {
@@ -35,18 +44,24 @@ export const serialCommands: Readonly<Record<string, CommandSpec<SerialDevice, u
       const wait = a.timeoutMs ?? (ctx.requestedTimeoutMs !== undefined ? ownWait(ctx.requestedTimeoutMs) : d.atTimeoutMs);
       const answer = await d.at(a.command, wait, ctx.signal);
       if (answer.final !== 'OK') {
-        throw new CommandError('device_error', `${a.command} answered ${answer.final}`, { final: answer.final, lines: answer.lines, ...errorDetail(answer.final) });
+        throw new CommandError('device_error', `${a.command} answered ${answer.final}`, {
+          final: answer.final,
+          lines: answer.lines,
+          ...errorDetail(answer.final),
+        });
       }
       return answer;
     },
   }),
   write: command({
     description: 'Writes bytes to the line as they are (no CR added)',
-    args: s.object({
-      data: s.string({ maxLength: 1 << 20 }),
-      encoding: encodingSchema.default('utf8'),
-      drain: s.boolean().default(false).doc('also wait until the bytes are on the wire (tcdrain)'),
-    }).refine((a) => encodingProblem(a.data, a.encoding)),
+    args: s
+      .object({
+        data: s.string({ maxLength: 1 << 20 }),
+        encoding: encodingSchema.default('utf8'),
+        drain: s.boolean().default(false).doc('also wait until the bytes are on the wire (tcdrain)'),
+      })
+      .refine((a) => encodingProblem(a.data, a.encoding)),
     timeoutMs: 30_000,
     run: (d, a) => d.write(decodeData(a.data, a.encoding), a.drain),
   }),
@@ -71,7 +86,8 @@ export const serialCommands: Readonly<Record<string, CommandSpec<SerialDevice, u
   }),
   setLines: command({
     description: 'Raises (true) or drops (false) DTR and RTS (TIOCMBIS/TIOCMBIC); returns every line after',
-    args: s.object({ dtr: s.boolean().optional(), rts: s.boolean().optional() })
+    args: s
+      .object({ dtr: s.boolean().optional(), rts: s.boolean().optional() })
       .refine((a) => (a.dtr === undefined && a.rts === undefined ? 'give dtr, rts or both' : undefined)),
     run: (d, a) => d.setLines(a),
   }),
@@ -81,7 +97,7 @@ export const serialCommands: Readonly<Record<string, CommandSpec<SerialDevice, u
     run: (d, a) => d.configure(a),
   }),
   break: command({
-    description: 'Sends a break: the driver\'s standard one, or one of `ms` milliseconds',
+    description: "Sends a break: the driver's standard one, or one of `ms` milliseconds",
     args: s.object({ ms: s.int({ min: 1, max: 10_000 }).optional() }),
     timeoutMs: 15_000,
     async run(d, a, ctx) {

@@ -47,7 +47,8 @@ export class SerialDevice implements Device {
       },
       urcs: new UrcMatcher(ctx.options.urcPrefixes),
       unsolicited: ctx.options.unsolicited,
-      onUnsolicited: (line, during) => this.#ctx.emit('urc', { line, code: codeOf(line) ?? null, params: paramsOf(line), ...(during ? { during } : {}) }),
+      onUnsolicited: (line, during) =>
+        this.#ctx.emit('urc', { line, code: codeOf(line) ?? null, params: paramsOf(line), ...(during ? { during } : {}) }),
       log: ctx.log,
     });
     this.#polls = new Polls(ctx.options.polls, {
@@ -217,19 +218,21 @@ export class SerialDevice implements Device {
 
   #watchLines(lines: ModemLines): void {
     this.#lineWatch = 'watching';
-    void lines.watch((change) => {
-      this.#ctx.emit('lines', { changed: change.changed, lines: change.lines, counters: change.counters });
-      this.#ctx.stateChanged();
-    }).then((why) => {
-      if (this.#lines !== lines) return;
-      if (why === 'unsupported') {
-        this.#lineWatch = 'unsupported';
-        this.#ctx.log.info(`${this.path} has no modem-line change events (TIOCMIWAIT unsupported): no lines events`);
-      } else if (why !== 'stopped') {
-        this.#lineWatch = 'failed';
-        this.#ctx.log.warn({ err: why.message }, 'modem-line watcher ended');
-      }
-    });
+    void lines
+      .watch((change) => {
+        this.#ctx.emit('lines', { changed: change.changed, lines: change.lines, counters: change.counters });
+        this.#ctx.stateChanged();
+      })
+      .then((why) => {
+        if (this.#lines !== lines) return;
+        if (why === 'unsupported') {
+          this.#lineWatch = 'unsupported';
+          this.#ctx.log.info(`${this.path} has no modem-line change events (TIOCMIWAIT unsupported): no lines events`);
+        } else if (why !== 'stopped') {
+          this.#lineWatch = 'failed';
+          this.#ctx.log.warn({ err: why.message }, 'modem-line watcher ended');
+        }
+      });
   }
 
   #onPoll(command: string, result: PollResult): void {

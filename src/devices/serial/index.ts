@@ -22,7 +22,8 @@ export const serialKind = defineKind<SerialOptions, SerialDevice>({
   },
   warnings(options, sim) {
     const out: string[] = [];
-    if (!sim && /\/dev\/ttyS\d+$/.test(options.path ?? '')) out.push(`${options.path}: a built-in UART; check it is not the serial console (console= on the kernel command line)`);
+    if (!sim && /\/dev\/ttyS\d+$/.test(options.path ?? ''))
+      out.push(`${options.path}: a built-in UART; check it is not the serial console (console= on the kernel command line)`);
     if (!options.exclusive) out.push('exclusive is off: another program (ModemManager, a getty) may open the port and steal its answers');
     return out;
   },

@@ -19,15 +19,27 @@ import { serial_icounter_struct } from '../../kernel/structs.js';
 import { modemBits } from '../../kernel/termbits.js';
 
 export interface Lines {
-  readonly dtr: boolean; readonly rts: boolean; readonly cts: boolean;
-  readonly dsr: boolean; readonly cd: boolean; readonly ri: boolean;
+  readonly dtr: boolean;
+  readonly rts: boolean;
+  readonly cts: boolean;
+  readonly dsr: boolean;
+  readonly cd: boolean;
+  readonly ri: boolean;
 }
 
 /** TIOCGICOUNT: transitions per input line and the UART's own byte and error counts. */
 export interface LineCounters {
-  readonly cts: number; readonly dsr: number; readonly rng: number; readonly dcd: number;
-  readonly rx: number; readonly tx: number; readonly frame: number; readonly overrun: number;
-  readonly parity: number; readonly brk: number; readonly bufOverrun: number;
+  readonly cts: number;
+  readonly dsr: number;
+  readonly rng: number;
+  readonly dcd: number;
+  readonly rx: number;
+  readonly tx: number;
+  readonly frame: number;
+  readonly overrun: number;
+  readonly parity: number;
+  readonly brk: number;
+  readonly bufOverrun: number;
 }
 
 export type InputLine = 'cts' | 'dsr' | 'cd' | 'ri';
@@ -69,8 +81,10 @@ export class ModemLines {
     const m = modemBits(this.#arch);
     let on = 0;
     let off = 0;
-    if (want.dtr !== undefined) (want.dtr ? (on |= m.DTR) : (off |= m.DTR));
-    if (want.rts !== undefined) (want.rts ? (on |= m.RTS) : (off |= m.RTS));
+    if (want.dtr === true) on |= m.DTR;
+    else if (want.dtr === false) off |= m.DTR;
+    if (want.rts === true) on |= m.RTS;
+    else if (want.rts === false) off |= m.RTS;
     if (on) this.#file.ioctl(this.#cat.get('TIOCMBIS'), intArg(this.#arch, on));
     if (off) this.#file.ioctl(this.#cat.get('TIOCMBIC'), intArg(this.#arch, off));
     return this.get();
@@ -91,8 +105,17 @@ export class ModemLines {
     }
     const c = decode(serial_icounter_struct, this.#arch, buf);
     return {
-      cts: c.cts, dsr: c.dsr, rng: c.rng, dcd: c.dcd, rx: c.rx, tx: c.tx, frame: c.frame,
-      overrun: c.overrun, parity: c.parity, brk: c.brk, bufOverrun: c.buf_overrun,
+      cts: c.cts,
+      dsr: c.dsr,
+      rng: c.rng,
+      dcd: c.dcd,
+      rx: c.rx,
+      tx: c.tx,
+      frame: c.frame,
+      overrun: c.overrun,
+      parity: c.parity,
+      brk: c.brk,
+      bufOverrun: c.buf_overrun,
     };
   }
 
@@ -141,11 +164,19 @@ export class ModemLines {
   }
 
   #safeCounters(): LineCounters | null {
-    try { return this.counters(); } catch { return null; }
+    try {
+      return this.counters();
+    } catch {
+      return null;
+    }
   }
 
   #safeLines(): Lines | null {
-    try { return this.get(); } catch { return null; }
+    try {
+      return this.get();
+    } catch {
+      return null;
+    }
   }
 }
 

@@ -38,7 +38,12 @@ export const configureArgs = s.object({
 });
 
 const poll = s.object({
-  command: s.string({ minLength: 2, maxLength: 256, pattern: /^AT[\x20-\x7e]*$/i, patternText: 'an AT command (printable ASCII, starting with AT)' }),
+  command: s.string({
+    minLength: 2,
+    maxLength: 256,
+    pattern: /^AT[\x20-\x7e]*$/i,
+    patternText: 'an AT command (printable ASCII, starting with AT)',
+  }),
   everyMs: s.int({ min: 1000, max: 86_400_000 }),
   timeoutMs: s.int({ min: 100, max: 600_000 }).optional(),
 });
@@ -50,14 +55,24 @@ const common = {
   stopBits: stopBits.default(DEFAULT_SETTINGS.stopBits),
   rtscts: rtscts.default(DEFAULT_SETTINGS.rtscts),
   exclusive: s.boolean().default(true).doc('take the port with TIOCEXCL so nothing else opens it meanwhile'),
-  atTimeoutMs: s.int({ min: 10, max: 600_000 }).default(10_000).doc('how long `at` waits for a final result code unless the command says otherwise'),
+  atTimeoutMs: s
+    .int({ min: 10, max: 600_000 })
+    .default(10_000)
+    .doc('how long `at` waits for a final result code unless the command says otherwise'),
   polls: s.array(poll, { maxItems: 16 }).default([]).doc('AT commands run every `everyMs` through the device queue; +CSQ fills `signal`'),
-  unsolicited: s.enum(['all', 'known', 'off'] as const).default('all')
+  unsolicited: s
+    .enum(['all', 'known', 'off'] as const)
+    .default('all')
     .doc('which lines outside a command become `urc` events: every line, known URCs only, or none'),
-  urcPrefixes: s.array(s.string({ minLength: 1, maxLength: 32 }), { maxItems: 64 }).default([])
+  urcPrefixes: s
+    .array(s.string({ minLength: 1, maxLength: 32 }), { maxItems: 64 })
+    .default([])
     .doc('more unsolicited result codes of your modem, e.g. "+QIND" or "^RSSI"'),
   watchLines: s.boolean().default(true).doc('publish `lines` events on CTS/DSR/CD/RI changes (TIOCMIWAIT)'),
-  rxBufferBytes: s.int({ min: 256, max: 1 << 20 }).default(65_536).doc('bytes kept for `read` between commands; older ones are dropped'),
+  rxBufferBytes: s
+    .int({ min: 256, max: 1 << 20 })
+    .default(65_536)
+    .doc('bytes kept for `read` between commands; older ones are dropped'),
 };
 
 const pathOption = s.string({ minLength: 1, maxLength: 4096, pattern: /^\//, patternText: 'an absolute path' });

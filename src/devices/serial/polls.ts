@@ -16,8 +16,7 @@ export interface PollSpec {
 }
 
 export type PollResult =
-  | { readonly ts: number; readonly final: string; readonly lines: readonly string[] }
-  | { readonly ts: number; readonly error: ErrorBody };
+  { readonly ts: number; readonly final: string; readonly lines: readonly string[] } | { readonly ts: number; readonly error: ErrorBody };
 
 export interface SignalQuality {
   /** 27.007 <rssi>: 0..31, null for 99 (not known). */
@@ -84,7 +83,8 @@ export class Polls {
     if (this.#inFlight.has(spec.command)) return;
     this.#inFlight.add(spec.command);
     const timeoutMs = spec.timeoutMs ?? this.#deps.defaultTimeoutMs;
-    this.#deps.enqueue(`poll ${spec.command}`, (signal) => this.#deps.run(spec.command, timeoutMs, signal), timeoutMs + 1000)
+    this.#deps
+      .enqueue(`poll ${spec.command}`, (signal) => this.#deps.run(spec.command, timeoutMs, signal), timeoutMs + 1000)
       .then(
         (a) => this.#deps.onResult(spec.command, { ts: Date.now(), final: a.final, lines: a.lines }),
         (e: unknown) => {

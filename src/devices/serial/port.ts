@@ -88,7 +88,12 @@ export class SerialPort {
    * for carrier, takes it exclusively (unless told not to), remembers its
    * termios for close, and puts it in raw mode with `settings`.
    */
-  static open(kernel: Kernel, path: string, settings: LineSettings, opts: { exclusive: boolean; handlers: PortHandlers; stats: PortStats }): { port: SerialPort; applied: LineSettings; adjusted: string[] } {
+  static open(
+    kernel: Kernel,
+    path: string,
+    settings: LineSettings,
+    opts: { exclusive: boolean; handlers: PortHandlers; stats: PortStats },
+  ): { port: SerialPort; applied: LineSettings; adjusted: string[] } {
     const file = kernel.open(path, O.RDWR | O.NOCTTY | O.NONBLOCK | O.CLOEXEC);
     try {
       const port = new SerialPort(file, kernel.arch, opts);
@@ -102,8 +107,12 @@ export class SerialPort {
     }
   }
 
-  get path(): string { return this.file.path; }
-  get alive(): boolean { return !this.#closed && !this.#dead; }
+  get path(): string {
+    return this.file.path;
+  }
+  get alive(): boolean {
+    return !this.#closed && !this.#dead;
+  }
 
   configure(settings: LineSettings): { applied: LineSettings; adjusted: string[] } {
     this.#check();
@@ -127,9 +136,13 @@ export class SerialPort {
   }
 
   /** Bytes received but not read yet (FIONREAD). */
-  inQueue(): number { return this.#intQuery('FIONREAD'); }
+  inQueue(): number {
+    return this.#intQuery('FIONREAD');
+  }
   /** Bytes written but not sent yet (TIOCOUTQ). */
-  outQueue(): number { return this.#intQuery('TIOCOUTQ'); }
+  outQueue(): number {
+    return this.#intQuery('TIOCOUTQ');
+  }
 
   flush(queue: FlushQueue): void {
     this.#check();
@@ -172,8 +185,13 @@ export class SerialPort {
   async #restore(): Promise<void> {
     const { setDrain, set } = termiosRequests(this.#arch);
     let timer: NodeJS.Timeout | undefined;
-    const drained = this.file.ioctlBlocking(setDrain, this.#original).then(() => true, () => false);
-    const waited = new Promise<boolean>((r) => { timer = setTimeout(() => r(false), CLOSE_DRAIN_MS); });
+    const drained = this.file.ioctlBlocking(setDrain, this.#original).then(
+      () => true,
+      () => false,
+    );
+    const waited = new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(false), CLOSE_DRAIN_MS);
+    });
     const ok = await Promise.race([drained, waited]);
     clearTimeout(timer);
     if (!ok) {
@@ -260,7 +278,9 @@ export class SerialPort {
 /** Any I/O failure on an open tty means it is no longer usable: EIO after hangup, ENODEV/ENXIO after unplug. */
 function asDisconnect(e: unknown, path: string): KernelError {
   if (e instanceof KernelError) {
-    return e.disconnected ? e : new KernelError({ errno: e.errno, syscall: e.syscall, path: e.path ?? path, request: e.request, disconnected: true });
+    return e.disconnected
+      ? e
+      : new KernelError({ errno: e.errno, syscall: e.syscall, path: e.path ?? path, request: e.request, disconnected: true });
   }
   return KernelError.of('EIO', { syscall: 'read', path, disconnected: true });
 }

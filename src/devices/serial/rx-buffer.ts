@@ -13,9 +13,13 @@ export class RxBuffer {
     this.#limit = limit;
   }
 
-  get size(): number { return this.#size; }
+  get size(): number {
+    return this.#size;
+  }
   /** Bytes thrown away because nobody read them in time. */
-  get dropped(): number { return this.#dropped; }
+  get dropped(): number {
+    return this.#dropped;
+  }
 
   push(chunk: Buffer): void {
     this.#chunks.push(chunk);

@@ -51,18 +51,32 @@ export function rawTermios(arch: Arch, base: Termios2, settings: LineSettings): 
   const cc = [...base.c_cc];
   cc[t.VMIN] = 1;
   cc[t.VTIME] = 0;
-  return { ...base, c_iflag: iflag >>> 0, c_oflag: oflag >>> 0, c_lflag: lflag >>> 0, c_cflag: cflag >>> 0, c_cc: cc, c_ispeed: settings.baud, c_ospeed: settings.baud };
+  return {
+    ...base,
+    c_iflag: iflag >>> 0,
+    c_oflag: oflag >>> 0,
+    c_lflag: lflag >>> 0,
+    c_cflag: cflag >>> 0,
+    c_cc: cc,
+    c_ispeed: settings.baud,
+    c_ospeed: settings.baud,
+  };
 }
 
 function parityBits(arch: Arch, parity: Parity): number {
   const t = termBits(arch);
   switch (parity) {
-    case 'none': return 0;
-    case 'even': return t.PARENB;
-    case 'odd': return t.PARENB | t.PARODD;
+    case 'none':
+      return 0;
+    case 'even':
+      return t.PARENB;
+    case 'odd':
+      return t.PARENB | t.PARODD;
     // Stick parity: CMSPAR with PARODD set is mark (always 1), without it space (always 0).
-    case 'mark': return t.PARENB | t.CMSPAR | t.PARODD;
-    case 'space': return t.PARENB | t.CMSPAR;
+    case 'mark':
+      return t.PARENB | t.CMSPAR | t.PARODD;
+    case 'space':
+      return t.PARENB | t.CMSPAR;
   }
 }
 

@@ -24,24 +24,37 @@ function motion(name: string, description: string, op: MtOpName, timeoutMs: numb
   return command({ description, args: s.none(), timeoutMs, run: (dev: TapeDevice) => operate(dev, name, op) });
 }
 
-function counted(name: string, description: string, op: MtOpName, timeoutMs: number, what: string, min = 1): CommandSpec<TapeDevice, unknown> {
+function counted(
+  name: string,
+  description: string,
+  op: MtOpName,
+  timeoutMs: number,
+  what: string,
+  min = 1,
+): CommandSpec<TapeDevice, unknown> {
   return command({ description, args: count(what, min), timeoutMs, run: (dev: TapeDevice, a) => operate(dev, name, op, a.count) });
 }
 
 function requireReady(dev: TapeDevice, st: TapeStatus, want: { online?: boolean; writable?: boolean }): void {
   const id = dev.ctx.id;
   if (want.online && !st.online) {
-    const why = st.doorOpen ? `${id} has no tape loaded (door open): load a cartridge, then retry` : `${id} is not online (the drive is not ready)`;
+    const why = st.doorOpen
+      ? `${id} has no tape loaded (door open): load a cartridge, then retry`
+      : `${id} is not online (the drive is not ready)`;
     throw new CommandError('device_error', why, { reason: 'offline', status: st });
   }
   if (want.writable && st.writeProtected) {
-    throw new CommandError('device_error', `the tape in ${id} is write-protected: slide the tab or load another cartridge`, { reason: 'write_protected', status: st });
+    throw new CommandError('device_error', `the tape in ${id} is write-protected: slide the tab or load another cartridge`, {
+      reason: 'write_protected',
+      status: st,
+    });
   }
 }
 
 export const motionCommands: Record<string, CommandSpec<TapeDevice, unknown>> = {
   status: command({
-    description: 'MTIOCGET decoded (mt status). requireOnline/requireWritable make it fail with device_error unless the drive is ready (a batch stops there)',
+    description:
+      'MTIOCGET decoded (mt status). requireOnline/requireWritable make it fail with device_error unless the drive is ready (a batch stops there)',
     args: s.object({
       requireOnline: s.boolean().default(false).doc('fail unless a tape is loaded and the drive is online'),
       requireWritable: s.boolean().default(false).doc('fail if the tape is write-protected'),
@@ -110,7 +123,8 @@ export const motionCommands: Record<string, CommandSpec<TapeDevice, unknown>> = 
     run: (dev: TapeDevice, a) => operate(dev, 'setdensity', 'SETDENSITY', a.code),
   }),
   seek: command({
-    description: 'MTSEEK: go to a logical block (records and filemarks counted from the start; mt seek). File and block numbers are unknown (-1) after it',
+    description:
+      'MTSEEK: go to a logical block (records and filemarks counted from the start; mt seek). File and block numbers are unknown (-1) after it',
     args: s.object({ block: s.int({ min: 0, max: 0x7fffffff }) }),
     timeoutMs: 30 * MIN,
     run: (dev: TapeDevice, a) => operate(dev, 'seek', 'SEEK', a.block),

@@ -26,9 +26,12 @@ function position(dev: TapeDevice): Record<string, unknown> {
  */
 async function writeAll(dev: TapeDevice, writes: readonly Buffer[], before = 0): Promise<number> {
   let done = 0;
-  const endOfMedium = (): CommandError => new CommandError('device_error',
-    `end of medium: ${before + done} bytes reached the tape; end it with weof and continue on another cartridge`,
-    { errno: 'ENOSPC', bytesWritten: before + done });
+  const endOfMedium = (): CommandError =>
+    new CommandError(
+      'device_error',
+      `end of medium: ${before + done} bytes reached the tape; end it with weof and continue on another cartridge`,
+      { errno: 'ENOSPC', bytesWritten: before + done },
+    );
   for (const w of writes) {
     let n: number;
     try {
@@ -56,9 +59,11 @@ function readSize(dev: TapeDevice, maxBytes: number): number {
 
 function tooLong(e: unknown, asked: number): unknown {
   if (!isKernelError(e, 'ENOMEM')) return e;
-  return new CommandError('device_error',
+  return new CommandError(
+    'device_error',
     `the record is longer than ${asked} bytes and the drive has moved past it; bsr 1 and read it with a larger maxBytes`,
-    { errno: 'ENOMEM', syscall: 'read', path: e.path });
+    { errno: 'ENOMEM', syscall: 'read', path: e.path },
+  );
 }
 
 /** Fills `buf` from the file unless it ends first, so every record but the last is full size. */
@@ -85,7 +90,11 @@ export const dataCommands: Record<string, CommandSpec<TapeDevice, unknown>> = {
     run: async (dev: TapeDevice, a) => {
       const bytes = decodePayload(a.data, a.encoding);
       const bs = dev.refresh().blockSize;
-      const recs = toRecords(bytes, bs, { pad: a.pad, recordBytes: a.recordBytes ?? Math.max(1, bytes.length), chunkBytes: dev.options.recordBytes });
+      const recs = toRecords(bytes, bs, {
+        pad: a.pad,
+        recordBytes: a.recordBytes ?? Math.max(1, bytes.length),
+        chunkBytes: dev.options.recordBytes,
+      });
       const written = await dev.busyWhile('write', () => writeAll(dev, recs.writes));
       return { bytes: written, records: recs.records, paddedBytes: recs.paddedBytes, ...position(dev) };
     },
@@ -106,7 +115,13 @@ export const dataCommands: Record<string, CommandSpec<TapeDevice, unknown>> = {
           throw tooLong(e, n);
         }
       });
-      return { data: encodePayload(data, a.encoding), encoding: a.encoding, bytes: data.length, filemark: data.length === 0, ...position(dev) };
+      return {
+        data: encodePayload(data, a.encoding),
+        encoding: a.encoding,
+        bytes: data.length,
+        filemark: data.length === 0,
+        ...position(dev),
+      };
     },
   }),
   writeFile: command({
@@ -170,8 +185,11 @@ export const dataCommands: Record<string, CommandSpec<TapeDevice, unknown>> = {
             } catch (e) {
               const err = tooLong(e, n);
               if (err instanceof CommandError) throw err;
-              throw new CommandError('device_error', `${(e as Error).message} after ${bytes} bytes (a medium error, or end of data without a filemark); '${a.name}' holds what was read`,
-                { errno: isKernelError(e) ? e.code : undefined, bytesRead: bytes, name: a.name });
+              throw new CommandError(
+                'device_error',
+                `${(e as Error).message} after ${bytes} bytes (a medium error, or end of data without a filemark); '${a.name}' holds what was read`,
+                { errno: isKernelError(e) ? e.code : undefined, bytesRead: bytes, name: a.name },
+              );
             }
             if (data.length === 0) break; // the filemark: the end of this tape file
             await dst.handle.write(data, 0, data.length, null);

@@ -55,7 +55,10 @@ export function toRecords(data: Buffer, blockSize: number, o: { pad: boolean; re
   }
   const rest = data.length % blockSize;
   if (rest !== 0 && !o.pad) {
-    throw new CommandError('bad_args', `the drive is in fixed-block mode (${blockSize} bytes) and ${data.length} bytes are not whole blocks; pass pad: true or setblk 0`);
+    throw new CommandError(
+      'bad_args',
+      `the drive is in fixed-block mode (${blockSize} bytes) and ${data.length} bytes are not whole blocks; pass pad: true or setblk 0`,
+    );
   }
   const paddedBytes = rest === 0 ? 0 : blockSize - rest;
   const whole = paddedBytes ? Buffer.concat([data, Buffer.alloc(paddedBytes)]) : data;

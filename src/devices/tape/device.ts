@@ -90,7 +90,13 @@ export class TapeDevice implements Device {
         again = io.status();
       } catch (second) {
         if (!isKernelError(second, 'EIO')) throw second;
-        throw new KernelError({ errno: second.errno, syscall: second.syscall, request: second.request, path: second.path ?? this.options.path, disconnected: true });
+        throw new KernelError({
+          errno: second.errno,
+          syscall: second.syscall,
+          request: second.request,
+          path: second.path ?? this.options.path,
+          disconnected: true,
+        });
       }
       this.#status = again;
       throw first;
@@ -182,8 +188,10 @@ export class TapeDevice implements Device {
 
   #pollOnce(): void {
     if (this.#busy || !this.#io) return;
-    this.ctx.enqueue('status poll', async () => this.refresh()).catch((e: unknown) => {
-      this.ctx.log.debug({ err: e }, 'tape status poll failed');
-    });
+    this.ctx
+      .enqueue('status poll', async () => this.refresh())
+      .catch((e: unknown) => {
+        this.ctx.log.debug({ err: e }, 'tape status poll failed');
+      });
   }
 }

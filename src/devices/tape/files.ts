@@ -83,8 +83,12 @@ export async function openDestination(dir: string, name: string, overwrite: bool
     if (!inside(root, parent)) throw forbidden(name, 'leads out of filesDir through a symbolic link');
   }
   const file = path.join(parent, parts[parts.length - 1] as string);
-  const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK
-    | (overwrite ? 0 : fs.constants.O_EXCL);
+  const flags =
+    fs.constants.O_WRONLY |
+    fs.constants.O_CREAT |
+    fs.constants.O_NOFOLLOW |
+    fs.constants.O_NONBLOCK |
+    (overwrite ? 0 : fs.constants.O_EXCL);
   let handle: FileHandle;
   try {
     handle = await open(file, flags, 0o644);
@@ -97,7 +101,9 @@ export async function openDestination(dir: string, name: string, overwrite: bool
   const st = await handle.stat();
   if (!st.isFile() || st.nlink > 1) {
     await handle.close();
-    throw st.isFile() ? forbidden(name, 'is a hard link; it may be a file outside filesDir') : new CommandError('bad_args', `'${name}' is not a regular file`, { name });
+    throw st.isFile()
+      ? forbidden(name, 'is a hard link; it may be a file outside filesDir')
+      : new CommandError('bad_args', `'${name}' is not a regular file`, { name });
   }
   await handle.truncate(0);
   return { handle, path: file };

@@ -7,11 +7,11 @@ import type { HaDeviceInfo, HaEntity } from '../../homeassistant/entities.js';
 import type { TapeOptions } from './options.js';
 
 const STATUS_TEMPLATE = [
-  "{% if value_json.busy %}{{ value_json.busy.command }}",
-  "{% elif value_json.doorOpen %}no tape",
-  "{% elif not value_json.online %}offline",
-  "{% elif value_json.writeProtected %}write-protected",
-  "{% else %}ready{% endif %}",
+  '{% if value_json.busy %}{{ value_json.busy.command }}',
+  '{% elif value_json.doorOpen %}no tape',
+  '{% elif not value_json.online %}offline',
+  '{% elif value_json.writeProtected %}write-protected',
+  '{% else %}ready{% endif %}',
 ].join('');
 
 export function tapeEntities(d: HaDeviceInfo<TapeOptions>): HaEntity[] {

@@ -24,20 +24,23 @@ export const tapeKind = defineKind<TapeOptions, TapeDevice>({
   warnings: (options) => tapeWarnings(options),
   simKernel: (ctx) => {
     const sim = ctx.options.sim ?? SIM_DEFAULTS;
-    return new SimTapeKernel({
-      devicePath: ctx.options.path,
-      imageFile: path.join(ctx.stateDir, 'tape.journal'),
-      faultsFile: path.join(ctx.stateDir, 'faults.json'),
-      capacityBytes: sim.capacityBytes,
-      earlyWarningBytes: Math.min(sim.earlyWarningBytes, sim.capacityBytes),
-      minBlock: 1,
-      maxBlock: sim.maxBlockBytes,
-      density: sim.density,
-      writeProtected: sim.writeProtected,
-      loaded: sim.loaded,
-      timing: sim.timing,
-      arch: hostArch(),
-    }, ctx.signal);
+    return new SimTapeKernel(
+      {
+        devicePath: ctx.options.path,
+        imageFile: path.join(ctx.stateDir, 'tape.journal'),
+        faultsFile: path.join(ctx.stateDir, 'faults.json'),
+        capacityBytes: sim.capacityBytes,
+        earlyWarningBytes: Math.min(sim.earlyWarningBytes, sim.capacityBytes),
+        minBlock: 1,
+        maxBlock: sim.maxBlockBytes,
+        density: sim.density,
+        writeProtected: sim.writeProtected,
+        loaded: sim.loaded,
+        timing: sim.timing,
+        arch: hostArch(),
+      },
+      ctx.signal,
+    );
   },
   create: (ctx) => new TapeDevice(ctx),
   homeassistant: tapeEntities,

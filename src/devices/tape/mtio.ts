@@ -9,11 +9,39 @@ import type { MtGet } from '../../kernel/structs.js';
 
 /** `mtop.mt_op` values. */
 export const MT = {
-  RESET: 0, FSF: 1, BSF: 2, FSR: 3, BSR: 4, WEOF: 5, REW: 6, OFFL: 7, NOP: 8, RETEN: 9,
-  BSFM: 10, FSFM: 11, EOM: 12, ERASE: 13, RAS1: 14, RAS2: 15, RAS3: 16,
-  SETBLK: 20, SETDENSITY: 21, SEEK: 22, TELL: 23, SETDRVBUFFER: 24,
-  FSS: 25, BSS: 26, WSM: 27, LOCK: 28, UNLOCK: 29, LOAD: 30, UNLOAD: 31,
-  COMPRESSION: 32, SETPART: 33, MKPART: 34, WEOFI: 35,
+  RESET: 0,
+  FSF: 1,
+  BSF: 2,
+  FSR: 3,
+  BSR: 4,
+  WEOF: 5,
+  REW: 6,
+  OFFL: 7,
+  NOP: 8,
+  RETEN: 9,
+  BSFM: 10,
+  FSFM: 11,
+  EOM: 12,
+  ERASE: 13,
+  RAS1: 14,
+  RAS2: 15,
+  RAS3: 16,
+  SETBLK: 20,
+  SETDENSITY: 21,
+  SEEK: 22,
+  TELL: 23,
+  SETDRVBUFFER: 24,
+  FSS: 25,
+  BSS: 26,
+  WSM: 27,
+  LOCK: 28,
+  UNLOCK: 29,
+  LOAD: 30,
+  UNLOAD: 31,
+  COMPRESSION: 32,
+  SETPART: 33,
+  MKPART: 34,
+  WEOFI: 35,
 } as const;
 export type MtOpName = keyof typeof MT;
 
@@ -154,5 +182,7 @@ export function decodeStatus(raw: MtGet): TapeStatus {
 
 /** The GMT_* names that are set, in the order `mt status` prints them. */
 export function gstatNames(gstat: number): string[] {
-  return Object.entries(GMT).filter(([, bit]) => (gstat & bit) !== 0).map(([name]) => name);
+  return Object.entries(GMT)
+    .filter(([, bit]) => (gstat & bit) !== 0)
+    .map(([name]) => name);
 }

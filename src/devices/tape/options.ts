@@ -3,7 +3,11 @@ import path from 'node:path';
 import { s, type Infer } from '../../schema/schema.js';
 import { DEMO_TIMING } from './sim/timing.js';
 
-const ms = (d: number, what: string) => s.int({ min: 0, max: 24 * 3600_000 }).default(d).doc(what);
+const ms = (d: number, what: string) =>
+  s
+    .int({ min: 0, max: 24 * 3600_000 })
+    .default(d)
+    .doc(what);
 
 const timing = s.object({
   rewindMs: ms(DEMO_TIMING.rewindMs, 'rewind from anywhere but the beginning'),
@@ -18,8 +22,14 @@ const timing = s.object({
 });
 
 const simOptions = s.object({
-  capacityBytes: s.int({ min: 1024 }).default(256 * 1024 * 1024).doc('cartridge capacity'),
-  earlyWarningBytes: s.int({ min: 0 }).default(4 * 1024 * 1024).doc('early-warning zone before the end (writes there report EOT)'),
+  capacityBytes: s
+    .int({ min: 1024 })
+    .default(256 * 1024 * 1024)
+    .doc('cartridge capacity'),
+  earlyWarningBytes: s
+    .int({ min: 0 })
+    .default(4 * 1024 * 1024)
+    .doc('early-warning zone before the end (writes there report EOT)'),
   maxBlockBytes: s.int({ min: 1, max: 0xffffff }).default(0x800000).doc('largest record the drive takes (READ BLOCK LIMITS)'),
   density: s.int({ min: 0, max: 255 }).default(0x58).doc('density code the cartridge reports (0x58: LTO-5)'),
   writeProtected: s.boolean().default(false).doc("the cartridge's write-protect tab"),
@@ -32,13 +42,21 @@ export const SIM_DEFAULTS: SimOptions = (simOptions.parse({}) as { ok: true; val
 
 export function tapeOptions(sim: boolean) {
   return s.object({
-    path: (sim ? s.string({ minLength: 1 }).default('/dev/nst0') : s.string({ minLength: 1, pattern: /^\//, patternText: 'an absolute path' }))
-      .doc('the non-rewinding device, /dev/nstN (or /dev/tape/by-id/…-nst)'),
-    filesDir: s.string({ minLength: 1 }).optional()
+    path: (sim
+      ? s.string({ minLength: 1 }).default('/dev/nst0')
+      : s.string({ minLength: 1, pattern: /^\//, patternText: 'an absolute path' })
+    ).doc('the non-rewinding device, /dev/nstN (or /dev/tape/by-id/…-nst)'),
+    filesDir: s
+      .string({ minLength: 1 })
+      .optional()
       .doc('directory writeFile/readFile may use; nothing outside it (default with sim: <stateDir>/files)'),
-    recordBytes: s.int({ min: 1, max: 0xffffff }).default(64 * 1024)
+    recordBytes: s
+      .int({ min: 1, max: 0xffffff })
+      .default(64 * 1024)
       .doc('record size writeFile writes in variable-block mode'),
-    maxRecordBytes: s.int({ min: 1, max: 0xffffff }).default(1024 * 1024)
+    maxRecordBytes: s
+      .int({ min: 1, max: 0xffffff })
+      .default(1024 * 1024)
       .doc('largest record read/readFile accept (a larger one fails with ENOMEM)'),
     pollMs: s.int({ min: 0 }).default(30_000).doc('refresh the status this often when idle (0: only after commands)'),
     sim: simOptions.optional().doc('the modelled drive (sim: true only)'),
@@ -61,7 +79,7 @@ export function tapeWarnings(options: TapeOptions): string[] {
     const hint = /^st\d/.test(base) ? path.join(path.dirname(options.path), `n${base}`) : `${options.path}-nst`;
     out.push(
       `options.path ${options.path} is a rewinding tape device: the drive rewinds every time it is closed ` +
-      `(each reconnect, each restart), so positions are lost and a later write overwrites the tape from the start; use ${hint}`,
+        `(each reconnect, each restart), so positions are lost and a later write overwrites the tape from the start; use ${hint}`,
     );
   }
   return out;

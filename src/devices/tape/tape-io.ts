@@ -18,7 +18,10 @@ import { MT, decodeStatus, type MtOpName, type TapeStatus } from './mtio.js';
 export class TapeIo {
   readonly #req: { top: IoctlRequest; get: IoctlRequest; pos: IoctlRequest };
 
-  constructor(readonly file: DeviceFile, readonly arch: Arch) {
+  constructor(
+    readonly file: DeviceFile,
+    readonly arch: Arch,
+  ) {
     const cat = catalogue(arch);
     this.#req = { top: cat.get('MTIOCTOP'), get: cat.get('MTIOCGET'), pos: cat.get('MTIOCPOS') };
   }

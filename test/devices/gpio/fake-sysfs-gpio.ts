@@ -28,7 +28,13 @@ export function fakeSysfsGpio(sysfsRoot: string): FakeGpioKernel {
     if (n !== undefined) {
       const line = path.join(dir, `gpio${n}`);
       mkdirSync(line);
-      for (const [attr, value] of [['direction', 'in'], ['value', '0'], ['edge', 'none'], ['active_low', '0']]) writeFileSync(path.join(line, attr ?? ''), `${value}\n`);
+      for (const [attr, value] of [
+        ['direction', 'in'],
+        ['value', '0'],
+        ['edge', 'none'],
+        ['active_low', '0'],
+      ])
+        writeFileSync(path.join(line, attr ?? ''), `${value}\n`);
       exported.push(n);
     }
     const u = take('unexport');

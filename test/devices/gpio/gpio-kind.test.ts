@@ -27,14 +27,22 @@ function sim(options: Record<string, unknown>, kernel?: SimGpioKernel) {
   return { ...t, kernel: k, chip, info };
 }
 
-
 describe('gpio on the gpiochip model', () => {
   it('requests the line with the consumer label dev2mqtt and releases it on close', async () => {
     const t = sim({ line: 17, direction: 'out' });
     await t.device.open();
     expect(t.info(17)).toMatchObject({ consumer: 'dev2mqtt', name: 'GPIO17' });
     expect(t.info(17).flags & (FLAG.USED | FLAG.OUTPUT)).toBe(FLAG.USED | FLAG.OUTPUT);
-    expect(t.device.state()).toMatchObject({ value: 0, state: 'OFF', direction: 'out', interface: 'cdev', chip: '/dev/gpiochip0', chipLabel: 'dev2mqtt-sim', line: 17, lineName: 'GPIO17' });
+    expect(t.device.state()).toMatchObject({
+      value: 0,
+      state: 'OFF',
+      direction: 'out',
+      interface: 'cdev',
+      chip: '/dev/gpiochip0',
+      chipLabel: 'dev2mqtt-sim',
+      line: 17,
+      lineName: 'GPIO17',
+    });
     await t.device.close();
     expect(t.info(17)).toMatchObject({ consumer: '' });
     expect(t.info(17).flags & FLAG.USED).toBe(0);
@@ -93,7 +101,9 @@ describe('gpio on the gpiochip model', () => {
     await vi.waitFor(() => expect(t.recorded.events).toHaveLength(3), { timeout: 10_000 });
     const [a, b, c] = t.recorded.events;
     expect([a, b, c].map((e) => [e?.type, e?.edge, e?.value, e?.seqno, e?.lineSeqno])).toEqual([
-      ['edge', 'falling', 0, 1, 1], ['edge', 'rising', 1, 2, 2], ['edge', 'falling', 0, 3, 3],
+      ['edge', 'falling', 0, 1, 1],
+      ['edge', 'rising', 1, 2, 2],
+      ['edge', 'falling', 0, 3, 3],
     ]);
     const stamps = [a, b, c].map((e) => BigInt(String(e?.timestampNs)));
     expect(stamps.every((ns, i) => ns > 0n && (i === 0 || ns >= (stamps[i - 1] ?? 0n)))).toBe(true);
@@ -187,7 +197,10 @@ describe('gpio on the gpiochip model', () => {
 
 describe('gpio: Home Assistant', () => {
   const topics: HaTopics = {
-    state: 'b/n/relay/state', event: 'b/n/relay/event', availability: 'b/n/relay/availability', command: (c) => `b/n/relay/cmd/${c}`,
+    state: 'b/n/relay/state',
+    event: 'b/n/relay/event',
+    availability: 'b/n/relay/availability',
+    command: (c) => `b/n/relay/cmd/${c}`,
   };
   const info = (direction: 'in' | 'out') => {
     const parsed = gpioKind.options(true).parse({ line: 1, direction });
@@ -197,7 +210,10 @@ describe('gpio: Home Assistant', () => {
 
   it('an output is a switch commanding set, an input a binary_sensor; both read value from the state', () => {
     const [sw] = gpioKind.homeassistant?.(info('out')) ?? [];
-    expect(sw).toMatchObject({ component: 'switch', config: { command_topic: 'b/n/relay/cmd/set', state_topic: 'b/n/relay/state', payload_on: 'ON', payload_off: 'OFF' } });
+    expect(sw).toMatchObject({
+      component: 'switch',
+      config: { command_topic: 'b/n/relay/cmd/set', state_topic: 'b/n/relay/state', payload_on: 'ON', payload_off: 'OFF' },
+    });
     const [bs] = gpioKind.homeassistant?.(info('in')) ?? [];
     expect(bs?.component).toBe('binary_sensor');
     expect(bs?.config).not.toHaveProperty('command_topic');

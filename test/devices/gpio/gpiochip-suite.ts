@@ -9,10 +9,23 @@ import { describe, expect, it } from 'vitest';
 import { encode } from '../../../src/kernel/codec.js';
 import { O, type DeviceFile, type Kernel } from '../../../src/kernel/kernel.js';
 import { catalogue } from '../../../src/kernel/requests.js';
-import { gpio_v2_line_config, gpio_v2_line_info, gpio_v2_line_request, gpio_v2_line_values, type GpioV2LineConfig } from '../../../src/kernel/structs.js';
+import {
+  gpio_v2_line_config,
+  gpio_v2_line_info,
+  gpio_v2_line_request,
+  gpio_v2_line_values,
+  type GpioV2LineConfig,
+} from '../../../src/kernel/structs.js';
 import type { StructInput } from '../../../src/kernel/codec.js';
 import {
-  ATTR, chipInfo, FLAG, lineInfo, requestLine, type EdgeEvent, type LineRequest, type LineSettings,
+  ATTR,
+  chipInfo,
+  FLAG,
+  lineInfo,
+  requestLine,
+  type EdgeEvent,
+  type LineRequest,
+  type LineSettings,
 } from '../../../src/devices/gpio/uapi.js';
 
 export interface GpiochipTarget {
@@ -26,7 +39,15 @@ export interface GpiochipTarget {
   readonly stimulus?: () => { set(level: 0 | 1): void; release(): void };
 }
 
-const input: LineSettings = { direction: 'in', activeLow: false, bias: 'as-is', drive: 'push-pull', edge: 'none', debounceUs: 0, initial: 0 };
+const input: LineSettings = {
+  direction: 'in',
+  activeLow: false,
+  bias: 'as-is',
+  drive: 'push-pull',
+  edge: 'none',
+  debounceUs: 0,
+  initial: 0,
+};
 const output: LineSettings = { ...input, direction: 'out' };
 
 function errnoOf(f: () => unknown): string | undefined {
@@ -52,7 +73,7 @@ function nextEvents(line: LineRequest, count: number): Promise<EdgeEvent[]> {
         }
       } catch (e) {
         w.stop();
-        reject(e as Error);
+        reject(e instanceof Error ? e : new Error(String(e)));
       }
     });
   });
@@ -69,8 +90,16 @@ export function describeGpiochip(target: GpiochipTarget): void {
       chip.close();
     }
   };
-  const rawRequest = (chip: DeviceFile, r: { offsets?: number[]; num_lines?: number; config?: StructInput<GpioV2LineConfig>; padding?: number[] }): string | undefined =>
-    errnoOf(() => chip.ioctl(cat.get('GPIO_V2_GET_LINE_IOCTL'), encode(gpio_v2_line_request, kernel.arch, { offsets: [line], consumer: 'dev2mqtt-test', num_lines: 1, ...r })));
+  const rawRequest = (
+    chip: DeviceFile,
+    r: { offsets?: number[]; num_lines?: number; config?: StructInput<GpioV2LineConfig>; padding?: number[] },
+  ): string | undefined =>
+    errnoOf(() =>
+      chip.ioctl(
+        cat.get('GPIO_V2_GET_LINE_IOCTL'),
+        encode(gpio_v2_line_request, kernel.arch, { offsets: [line], consumer: 'dev2mqtt-test', num_lines: 1, ...r }),
+      ),
+    );
 
   describe(`gpiochip conformance: ${target.name}`, () => {
     it('GPIO_GET_CHIPINFO_IOCTL names the chip, its label and line count', () => {
@@ -123,13 +152,25 @@ export function describeGpiochip(target: GpiochipTarget): void {
       ];
       withChip((chip) => {
         for (const [what, flags, errno] of cases) expect(rawRequest(chip, { config: { flags: BigInt(flags) } }), what).toBe(errno);
-        expect(rawRequest(chip, { config: { flags: BigInt(FLAG.OUTPUT), num_attrs: 1, attrs: [{ attr: { id: ATTR.DEBOUNCE, debounce_period_us: 10 }, mask: 1n }] } }), 'debounce on an output').toBe('EINVAL');
+        expect(
+          rawRequest(chip, {
+            config: {
+              flags: BigInt(FLAG.OUTPUT),
+              num_attrs: 1,
+              attrs: [{ attr: { id: ATTR.DEBOUNCE, debounce_period_us: 10 }, mask: 1n }],
+            },
+          }),
+          'debounce on an output',
+        ).toBe('EINVAL');
         expect(rawRequest(chip, { num_lines: 0 }), 'no lines').toBe('EINVAL');
         expect(rawRequest(chip, { num_lines: 65 }), '65 lines').toBe('EINVAL');
         expect(rawRequest(chip, { padding: [0, 0, 7, 0, 0] }), 'padding').toBe('EINVAL');
         const { lines } = chipInfo(chip, kernel.arch);
         expect(rawRequest(chip, { offsets: [lines], config: { flags: BigInt(FLAG.INPUT) } }), 'offset past the end').toBe('EINVAL');
-        expect(rawRequest(chip, { offsets: [line, line], num_lines: 2, config: { flags: BigInt(FLAG.INPUT) } }), 'the same line twice').toBe('EBUSY');
+        expect(
+          rawRequest(chip, { offsets: [line, line], num_lines: 2, config: { flags: BigInt(FLAG.INPUT) } }),
+          'the same line twice',
+        ).toBe('EBUSY');
         // Nothing refused stays held.
         expect(lineInfo(chip, kernel.arch, line).flags & FLAG.USED).toBe(0);
       });
@@ -214,7 +255,10 @@ export function describeGpiochip(target: GpiochipTarget): void {
             outside.set(1); // logical fall: not asked for
             outside.set(0);
             const got = await events;
-            expect(got.map((e) => [e.edge, e.seqno, e.lineSeqno])).toEqual([['rising', 1, 1], ['rising', 2, 2]]);
+            expect(got.map((e) => [e.edge, e.seqno, e.lineSeqno])).toEqual([
+              ['rising', 1, 1],
+              ['rising', 2, 2],
+            ]);
             expect(held.getValue()).toBe(1);
           } finally {
             held.close();

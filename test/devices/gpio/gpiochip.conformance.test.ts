@@ -11,12 +11,21 @@ import { SimGpioKernel } from '../../../src/devices/gpio/sim-kernel.js';
 import { FLAG, chipInfo, lineInfo, requestLine } from '../../../src/devices/gpio/uapi.js';
 import { describeGpiochip, type GpiochipTarget } from './gpiochip-suite.js';
 
-const simKernel = new SimGpioKernel([{
-  path: '/dev/gpiochip0', name: 'gpiochip0', label: 'pinctrl-sim', lineNames: Array.from({ length: 54 }, (_, i) => `GPIO${i}`),
-}]);
+const simKernel = new SimGpioKernel([
+  {
+    path: '/dev/gpiochip0',
+    name: 'gpiochip0',
+    label: 'pinctrl-sim',
+    lineNames: Array.from({ length: 54 }, (_, i) => `GPIO${i}`),
+  },
+]);
 const simChip = simKernel.chip('/dev/gpiochip0');
 describeGpiochip({
-  name: 'sim', kernel: simKernel, chipPath: '/dev/gpiochip0', line: 17, mayDrive: true,
+  name: 'sim',
+  kernel: simKernel,
+  chipPath: '/dev/gpiochip0',
+  line: 17,
+  mayDrive: true,
   stimulus: () => ({ set: (level) => simChip?.drive(17, level), release: () => simChip?.drive(17, undefined) }),
 });
 
@@ -25,7 +34,8 @@ if (realChip) {
   describeGpiochip(realTarget(realChip));
 } else {
   describe('gpiochip conformance: real chip', () => {
-    it.skip('set DEV2MQTT_TEST_GPIOCHIP=/dev/gpiochipN (and DEV2MQTT_TEST_GPIO_LINE, DEV2MQTT_TEST_GPIO_LOOPBACK) to run this suite on hardware', () => undefined);
+    it.skip('set DEV2MQTT_TEST_GPIOCHIP=/dev/gpiochipN (and DEV2MQTT_TEST_GPIO_LINE, DEV2MQTT_TEST_GPIO_LOOPBACK) to run this suite on hardware', () =>
+      undefined);
   });
 }
 
@@ -50,13 +60,22 @@ function realTarget(chipPath: string): GpiochipTarget {
   } finally {
     chip.close();
   }
-  const stimulus = loopback === undefined ? undefined : () => {
-    const c = kernel.open(chipPath, O.RDWR | O.CLOEXEC);
-    const out = requestLine(kernel, c, Number(loopback), 'dev2mqtt-test', {
-      direction: 'out', activeLow: false, bias: 'as-is', drive: 'push-pull', edge: 'none', debounceUs: 0, initial: 0,
-    });
-    c.close();
-    return { set: (level: 0 | 1) => out.setValue(level), release: () => out.close() };
-  };
+  const stimulus =
+    loopback === undefined
+      ? undefined
+      : () => {
+          const c = kernel.open(chipPath, O.RDWR | O.CLOEXEC);
+          const out = requestLine(kernel, c, Number(loopback), 'dev2mqtt-test', {
+            direction: 'out',
+            activeLow: false,
+            bias: 'as-is',
+            drive: 'push-pull',
+            edge: 'none',
+            debounceUs: 0,
+            initial: 0,
+          });
+          c.close();
+          return { set: (level: 0 | 1) => out.setValue(level), release: () => out.close() };
+        };
   return { name: `${chipPath} line ${line}`, kernel, chipPath, line, mayDrive: given !== undefined, ...(stimulus ? { stimulus } : {}) };
 }

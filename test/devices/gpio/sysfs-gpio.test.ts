@@ -23,9 +23,12 @@ interface Run {
 }
 
 const casesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'testcases');
-const cases = readdirSync(casesDir).sort().map((name) => ({
-  name, spec: JSON.parse(readFileSync(path.join(casesDir, name, 'case.json'), 'utf8')) as { about: string; runs: Run[] },
-}));
+const cases = readdirSync(casesDir)
+  .sort()
+  .map((name) => ({
+    name,
+    spec: JSON.parse(readFileSync(path.join(casesDir, name, 'case.json'), 'utf8')) as { about: string; runs: Run[] },
+  }));
 
 const fakes: FakeGpioKernel[] = [];
 afterEach(() => {
@@ -70,7 +73,9 @@ describe.each(cases)('sysfs gpio: $name', ({ name, spec }) => {
 describe('sysfs gpio edges', () => {
   it('a change of value is an edge event of the configured kind, with our sequence numbers', async () => {
     const { root, read } = tree('pi4-6.6');
-    const t = makeTestDevice(gpioKind, { options: { interface: 'sysfs', sysfsRoot: root, chip: 'gpiochip0', line: 22, edge: 'rising', pollMs: 10 } });
+    const t = makeTestDevice(gpioKind, {
+      options: { interface: 'sysfs', sysfsRoot: root, chip: 'gpiochip0', line: 22, edge: 'rising', pollMs: 10 },
+    });
     await t.device.open();
     const value = path.join(root, 'class', 'gpio', 'gpio534', 'value');
     expect(read(534, 'edge')).toBe('rising');
@@ -80,14 +85,19 @@ describe('sysfs gpio edges', () => {
     await vi.waitFor(() => expect(t.device.state()).toMatchObject({ value: 0 }), { timeout: 10_000 });
     writeFileSync(value, '1\n');
     await vi.waitFor(() => expect(t.recorded.events).toHaveLength(2), { timeout: 10_000 });
-    expect(t.recorded.events.map((e) => [e.type, e.edge, e.value, e.seqno])).toEqual([['edge', 'rising', 1, 1], ['edge', 'rising', 1, 2]]);
+    expect(t.recorded.events.map((e) => [e.type, e.edge, e.value, e.seqno])).toEqual([
+      ['edge', 'rising', 1, 1],
+      ['edge', 'rising', 1, 2],
+    ]);
     expect(typeof t.recorded.events[0]?.timestampNs).toBe('string');
     await t.device.close();
   });
 
   it('an input without edges is re-read every pollMs, as the option says', async () => {
     const { root } = tree('pi4-6.6');
-    const t = makeTestDevice(gpioKind, { options: { interface: 'sysfs', sysfsRoot: root, chip: 'gpiochip0', line: 22, edge: 'none', pollMs: 10 } });
+    const t = makeTestDevice(gpioKind, {
+      options: { interface: 'sysfs', sysfsRoot: root, chip: 'gpiochip0', line: 22, edge: 'none', pollMs: 10 },
+    });
     await t.device.open();
     expect(t.device.state()).toMatchObject({ value: 0 });
     writeFileSync(path.join(root, 'class', 'gpio', 'gpio534', 'value'), '1\n');

@@ -20,7 +20,6 @@ async function simLed(options: Record<string, unknown> = {}, stateDir?: string) 
   return { ...t, sim, file };
 }
 
-
 describe('led sim: the model behaves as the LED class driver', () => {
   it('keeps a sysfs-like tree under the state dir, dark and without a trigger at first', async () => {
     const t = await simLed();
@@ -78,7 +77,11 @@ describe('led sim: the model behaves as the LED class driver', () => {
   it('a write the kernel refuses (EACCES, EINVAL) is device_error with the errno, and the LED is reported lost', async () => {
     const t = await simLed();
     t.sim.deny('brightness', 'EACCES');
-    expect(await failure(t.run('set', { value: 'ON' }))).toMatchObject({ code: 'device_error', errno: 'EACCES', path: path.join(t.sim.dir, 'brightness') });
+    expect(await failure(t.run('set', { value: 'ON' }))).toMatchObject({
+      code: 'device_error',
+      errno: 'EACCES',
+      path: path.join(t.sim.dir, 'brightness'),
+    });
     expect(t.recorded.lost).toHaveLength(1);
     // While the kernel refuses, open() fails, so the agent keeps it offline; once allowed it reopens.
     await t.device.close();
@@ -133,22 +136,43 @@ describe('led sim: the model behaves as the LED class driver', () => {
 
 describe('led: Home Assistant', () => {
   const topics: HaTopics = {
-    state: 'dev2mqtt/pi/led0/state', event: 'dev2mqtt/pi/led0/event', availability: 'dev2mqtt/pi/led0/availability',
+    state: 'dev2mqtt/pi/led0/state',
+    event: 'dev2mqtt/pi/led0/event',
+    availability: 'dev2mqtt/pi/led0/availability',
     command: (name) => `dev2mqtt/pi/led0/cmd/${name}`,
   };
 
   it('is a JSON-schema light with brightness on its scale and the triggers as effects', () => {
-    const [light, ...rest] = ledKind.homeassistant?.({ id: 'led0', name: 'led0', sim: true, topics, options: { name: 'led0', sysfsRoot: '/sys', pollMs: 0, maxBrightness: 100 } }) ?? [];
+    const [light, ...rest] =
+      ledKind.homeassistant?.({
+        id: 'led0',
+        name: 'led0',
+        sim: true,
+        topics,
+        options: { name: 'led0', sysfsRoot: '/sys', pollMs: 0, maxBrightness: 100 },
+      }) ?? [];
     expect(rest).toEqual([]);
     expect(light).toMatchObject({
-      component: 'light', name: null,
+      component: 'light',
+      name: null,
       config: {
-        schema: 'json', state_topic: 'dev2mqtt/pi/led0/state', command_topic: 'dev2mqtt/pi/led0/cmd/set',
-        brightness: true, brightness_scale: 100, supported_color_modes: ['brightness'], effect: true,
+        schema: 'json',
+        state_topic: 'dev2mqtt/pi/led0/state',
+        command_topic: 'dev2mqtt/pi/led0/cmd/set',
+        brightness: true,
+        brightness_scale: 100,
+        supported_color_modes: ['brightness'],
+        effect: true,
         effect_list: ['none', 'timer', 'oneshot', 'heartbeat', 'backlight', 'default-on', 'panic'],
       },
     });
-    const real = ledKind.homeassistant?.({ id: 'act', name: 'ACT', sim: false, topics, options: { name: 'ACT', sysfsRoot: '/sys', pollMs: 0, effects: ['none', 'mmc0'] } });
+    const real = ledKind.homeassistant?.({
+      id: 'act',
+      name: 'ACT',
+      sim: false,
+      topics,
+      options: { name: 'ACT', sysfsRoot: '/sys', pollMs: 0, effects: ['none', 'mmc0'] },
+    });
     expect(real?.[0]?.config).toMatchObject({ brightness_scale: 255, effect_list: ['none', 'mmc0'] });
   });
 

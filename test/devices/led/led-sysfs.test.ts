@@ -33,10 +33,12 @@ interface Case {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const casesDir = path.join(here, 'testcases');
-const cases = readdirSync(casesDir).sort().map((name) => ({
-  name,
-  spec: JSON.parse(readFileSync(path.join(casesDir, name, 'case.json'), 'utf8')) as Case,
-}));
+const cases = readdirSync(casesDir)
+  .sort()
+  .map((name) => ({
+    name,
+    spec: JSON.parse(readFileSync(path.join(casesDir, name, 'case.json'), 'utf8')) as Case,
+  }));
 
 /** A private copy of the case's sys/ tree: commands write to it. */
 function freshRoot(caseName: string): string {
@@ -84,7 +86,7 @@ describe.each(cases)('led on fake sysfs: $name', ({ name, spec }) => {
         if (step.error.errno) expect(body.errno).toBe(step.error.errno);
         if (step.error.messageHas) expect(body.message).toContain(step.error.messageHas);
       } else {
-        if (error) throw error;
+        if (error) throw error as Error;
         if (step.result) expect(result).toMatchObject(step.result);
       }
       for (const [file, want] of Object.entries(step.files ?? {})) {

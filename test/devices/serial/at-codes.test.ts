@@ -7,7 +7,19 @@ import { parseCsq } from '../../../src/devices/serial/polls.js';
 import { ownWait } from '../../../src/devices/serial/commands.js';
 
 describe('final result codes', () => {
-  it.each(['OK', 'ERROR', '+CME ERROR: 10', '+CME ERROR: SIM not inserted', '+CMS ERROR: 500', 'NO CARRIER', 'BUSY', 'NO ANSWER', 'NO DIALTONE', 'CONNECT', 'CONNECT 115200'])('%s ends a command', (l) => {
+  it.each([
+    'OK',
+    'ERROR',
+    '+CME ERROR: 10',
+    '+CME ERROR: SIM not inserted',
+    '+CMS ERROR: 500',
+    'NO CARRIER',
+    'BUSY',
+    'NO ANSWER',
+    'NO DIALTONE',
+    'CONNECT',
+    'CONNECT 115200',
+  ])('%s ends a command', (l) => {
     expect(isFinal(l)).toBe(true);
   });
   it.each(['OKAY', '+CSQ: 21,99', 'RING', 'CONNECTED', 'ERRORS', ''])('%s does not', (l) => {
@@ -82,8 +94,12 @@ describe('the engine without a port', () => {
     const urcs: Array<[string, string | undefined]> = [];
     let discarded = 0;
     const e = new AtEngine({
-      write: async (b) => { written.push(b.toString()); },
-      discardInput: () => { discarded++; },
+      write: async (b) => {
+        written.push(b.toString());
+      },
+      discardInput: () => {
+        discarded++;
+      },
       urcs: new UrcMatcher(),
       unsolicited: mode,
       onUnsolicited: (line, during) => urcs.push([line, during]),
@@ -165,7 +181,7 @@ describe('polled values', () => {
     expect(parseCsq(['+CSQ: 99,99'])).toEqual({ rssi: null, ber: null, dbm: null, percent: null });
     expect(parseCsq(['OK'])).toBeUndefined();
   });
-  it('a handler\'s own wait ends before the agent\'s timeout', () => {
+  it("a handler's own wait ends before the agent's timeout", () => {
     expect(ownWait(1000)).toBe(900);
     expect(ownWait(60_000)).toBe(59_750);
     expect(ownWait(10)).toBe(9);

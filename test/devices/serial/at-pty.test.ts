@@ -58,10 +58,12 @@ describe('AT commands on a real pty', () => {
   });
 
   it('collects multi-line answers in order', async () => {
-    const { t } = await setup([{
-      on: 'ATI',
-      reply: [framed('Quectel'), framed('EC25'), framed('Revision: EC25EFAR06A06M4G') + OK],
-    }]);
+    const { t } = await setup([
+      {
+        on: 'ATI',
+        reply: [framed('Quectel'), framed('EC25'), framed('Revision: EC25EFAR06A06M4G') + OK],
+      },
+    ]);
     expect(await t.run('at', { command: 'ATI' })).toEqual({ final: 'OK', lines: ['Quectel', 'EC25', 'Revision: EC25EFAR06A06M4G'] });
   });
 
@@ -97,10 +99,12 @@ describe('AT commands on a real pty', () => {
   });
 
   it('a URC in the middle of an answer is published as an event and kept out of the answer', async () => {
-    const { t } = await setup([{
-      on: 'AT+CSQ',
-      reply: [framed('+CSQ: 20,99'), framed('+CMTI: "SM",3'), OK],
-    }]);
+    const { t } = await setup([
+      {
+        on: 'AT+CSQ',
+        reply: [framed('+CSQ: 20,99'), framed('+CMTI: "SM",3'), OK],
+      },
+    ]);
     const r = await t.run('at', { command: 'AT+CSQ' });
     expect(r).toEqual({ final: 'OK', lines: ['+CSQ: 20,99'] });
     const urcs = t.recorded.events.filter((ev) => ev.type === 'urc');
@@ -114,7 +118,10 @@ describe('AT commands on a real pty', () => {
     await waitFor(() => t.recorded.events.filter((ev) => ev.type === 'urc').length === 2);
     await t.run('at', { command: 'AT+CREG?' }).then((r) => expect(r).toEqual({ final: 'OK', lines: ['+CREG: 2,1'] }));
     const urcs = t.recorded.events.filter((ev) => ev.type === 'urc').map((ev) => [ev.code, ev.line]);
-    expect(urcs).toEqual([['RING', 'RING'], ['+CREG', '+CREG: 5']]);
+    expect(urcs).toEqual([
+      ['RING', 'RING'],
+      ['+CREG', '+CREG: 5'],
+    ]);
   });
 
   it('commands never interleave: the second is written only after the first has its final code', async () => {

@@ -18,7 +18,11 @@ import type { SerialDevice } from '../../../src/devices/serial/device.js';
 import { readTermios } from '../../../src/devices/serial/termios.js';
 import { makeTestDevice, type TestDevice } from '../../helpers/device-context.js';
 
-interface Target { readonly name: string; readonly sim: boolean; readonly options: Record<string, unknown> }
+interface Target {
+  readonly name: string;
+  readonly sim: boolean;
+  readonly options: Record<string, unknown>;
+}
 
 const realPort = process.env.DEV2MQTT_TEST_SERIAL;
 const targets: Target[] = [{ name: 'sim', sim: true, options: {} }];
@@ -27,7 +31,8 @@ if (realPort) {
 } else {
   // Hardware absence is the one legitimate skip: say so in the report rather than pass silently.
   describe('serial conformance: real port', () => {
-    it.skip('set DEV2MQTT_TEST_SERIAL=/dev/ttyUSB2 (a port with a modem; DEV2MQTT_TEST_SERIAL_BAUD if not 115200) to run this suite on hardware', () => undefined);
+    it.skip('set DEV2MQTT_TEST_SERIAL=/dev/ttyUSB2 (a port with a modem; DEV2MQTT_TEST_SERIAL_BAUD if not 115200) to run this suite on hardware', () =>
+      undefined);
   });
 }
 
@@ -44,7 +49,11 @@ async function open(target: Target, extra: Record<string, unknown> = {}): Promis
   return t;
 }
 
-const failure = (p: Promise<unknown>): Promise<ReturnType<typeof toErrorBody> | undefined> => p.then(() => undefined, (e: unknown) => toErrorBody(e));
+const failure = (p: Promise<unknown>): Promise<ReturnType<typeof toErrorBody> | undefined> =>
+  p.then(
+    () => undefined,
+    (e: unknown) => toErrorBody(e),
+  );
 
 describe.each(targets)('serial conformance: $name', (target) => {
   it('opens in raw mode at the configured speed', async () => {
@@ -61,7 +70,7 @@ describe.each(targets)('serial conformance: $name', (target) => {
   it('configure reports what the driver applied, and the state agrees', async () => {
     const t = await open(target);
     for (const want of [{ dataBits: 7, parity: 'even' }, { stopBits: 2 }, { dataBits: 8, parity: 'none', stopBits: 1 }] as const) {
-      const r = await t.run('configure', want) as Record<string, unknown> & { adjusted: string[] };
+      const r = (await t.run('configure', want)) as Record<string, unknown> & { adjusted: string[] };
       for (const [k, v] of Object.entries(want)) {
         expect(r.adjusted.includes(k), `${k}: applied ${String(r[k])}, asked ${v}, adjusted ${r.adjusted.join()}`).toBe(r[k] !== v);
       }
@@ -75,7 +84,7 @@ describe.each(targets)('serial conformance: $name', (target) => {
     expect(await t.run('setLines', { rts: false })).toMatchObject({ dtr: true, rts: false });
     expect(await t.run('lines')).toMatchObject({ dtr: true, rts: false });
     expect(await t.run('setLines', { rts: true })).toMatchObject({ rts: true });
-    const lines = await t.run('lines') as Record<string, unknown>;
+    const lines = (await t.run('lines')) as Record<string, unknown>;
     expect(Object.keys(lines).sort()).toEqual(['cd', 'cts', 'dsr', 'dtr', 'ri', 'rts']);
   });
 
@@ -87,7 +96,8 @@ describe.each(targets)('serial conformance: $name', (target) => {
     expect(s.outQueue).toBeGreaterThanOrEqual(0);
     expect(s.txBytes).toBe(3);
     expect(s.rxBytes).toBeGreaterThanOrEqual('\r\nOK\r\n'.length);
-    if (s.counters !== null) expect(Object.keys(s.counters as object)).toEqual(expect.arrayContaining(['cts', 'dsr', 'rng', 'dcd', 'rx', 'tx']));
+    if (s.counters !== null)
+      expect(Object.keys(s.counters as object)).toEqual(expect.arrayContaining(['cts', 'dsr', 'rng', 'dcd', 'rx', 'tx']));
   });
 
   it('AT answers OK with and without echo; ATI has lines; an unknown command fails with its final code', async () => {
@@ -103,7 +113,7 @@ describe.each(targets)('serial conformance: $name', (target) => {
     expect(String(e?.final)).toMatch(/^(ERROR|\+CME ERROR: .+)$/);
   });
 
-  it('raw write and read see the modem\'s own bytes', async () => {
+  it("raw write and read see the modem's own bytes", async () => {
     const t = await open(target, { unsolicited: 'off' });
     await t.run('at', { command: 'ATE1' });
     await t.run('write', { data: 'AT\r' });

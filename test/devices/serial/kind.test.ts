@@ -12,20 +12,32 @@ describe('serial options', () => {
     expect(real.ok).toBe(false);
     if (!real.ok) expect(formatIssues(real.issues)).toContain('options.path is required');
     expect(serialKind.options(false).parse({ path: 'ttyUSB0' }).ok).toBe(false);
-    expect(serialKind.options(true).parse({})).toMatchObject({ ok: true, value: { baud: 115200, dataBits: 8, parity: 'none', stopBits: 1, rtscts: false, exclusive: true } });
+    expect(serialKind.options(true).parse({})).toMatchObject({
+      ok: true,
+      value: { baud: 115200, dataBits: 8, parity: 'none', stopBits: 1, rtscts: false, exclusive: true },
+    });
   });
 
   it('every problem is named with its path', () => {
-    const r = serialKind.options(false).parse({ path: '/dev/ttyUSB2', baud: 0, dataBits: 9, parity: 'purple', polls: [{ command: 'ATI', everyMs: 10 }], simRingEveryMs: 5 }, 'options');
+    const r = serialKind
+      .options(false)
+      .parse(
+        { path: '/dev/ttyUSB2', baud: 0, dataBits: 9, parity: 'purple', polls: [{ command: 'ATI', everyMs: 10 }], simRingEveryMs: 5 },
+        'options',
+      );
     expect(r.ok).toBe(false);
     if (r.ok) return;
     const paths = r.issues.map((i) => i.path);
-    expect(paths).toEqual(expect.arrayContaining(['options.baud', 'options.dataBits', 'options.parity', 'options.polls[0].everyMs', 'options.simRingEveryMs']));
+    expect(paths).toEqual(
+      expect.arrayContaining(['options.baud', 'options.dataBits', 'options.parity', 'options.polls[0].everyMs', 'options.simRingEveryMs']),
+    );
   });
 
   it('warns about built-in UARTs and about giving up exclusivity', () => {
     expect(serialKind.warnings?.({ ...parsed({ path: '/dev/ttyS0' }) }, false)).toEqual([expect.stringContaining('serial console')]);
-    expect(serialKind.warnings?.({ ...parsed({ path: '/dev/ttyUSB2', exclusive: false }) }, false)).toEqual([expect.stringContaining('ModemManager')]);
+    expect(serialKind.warnings?.({ ...parsed({ path: '/dev/ttyUSB2', exclusive: false }) }, false)).toEqual([
+      expect.stringContaining('ModemManager'),
+    ]);
     expect(serialKind.warnings?.({ ...parsed({ path: '/dev/serial/by-id/usb-Quectel_EC25-if02-port0' }) }, false)).toEqual([]);
   });
 });
@@ -37,8 +49,10 @@ function parsed(o: Record<string, unknown>): SerialOptions {
 }
 
 describe('serial commands', () => {
-  it('has the contract\'s commands', () => {
-    expect(Object.keys(serialKind.commands).sort()).toEqual(['at', 'break', 'configure', 'flush', 'get', 'lines', 'read', 'setLines', 'write'].sort());
+  it("has the contract's commands", () => {
+    expect(Object.keys(serialKind.commands).sort()).toEqual(
+      ['at', 'break', 'configure', 'flush', 'get', 'lines', 'read', 'setLines', 'write'].sort(),
+    );
   });
 
   it('rejects a multi-line AT command, bad hex, and setLines without a line', () => {
@@ -56,21 +70,35 @@ describe('serial commands', () => {
 
 describe('Home Assistant', () => {
   const info: HaDeviceInfo<SerialOptions> = {
-    id: 'modem0', name: 'LTE modem', options: parsed({ path: '/dev/ttyUSB2' }), sim: false,
-    topics: { state: 'd/n/modem0/state', event: 'd/n/modem0/event', availability: 'd/n/modem0/availability', command: (c) => `d/n/modem0/cmd/${c}` },
+    id: 'modem0',
+    name: 'LTE modem',
+    options: parsed({ path: '/dev/ttyUSB2' }),
+    sim: false,
+    topics: {
+      state: 'd/n/modem0/state',
+      event: 'd/n/modem0/event',
+      availability: 'd/n/modem0/availability',
+      command: (c) => `d/n/modem0/cmd/${c}`,
+    },
   };
   const entities = serialKind.homeassistant?.(info) ?? [];
 
   it('sensors for signal and byte counts, a binary_sensor per input line, all on the state topic', () => {
     expect(entities.map((e) => `${e.component}:${e.part}`)).toEqual([
-      'sensor:signal', 'sensor:signal_percent', 'sensor:rx_bytes', 'sensor:tx_bytes',
-      'binary_sensor:cts', 'binary_sensor:dsr', 'binary_sensor:cd', 'binary_sensor:ri',
+      'sensor:signal',
+      'sensor:signal_percent',
+      'sensor:rx_bytes',
+      'sensor:tx_bytes',
+      'binary_sensor:cts',
+      'binary_sensor:dsr',
+      'binary_sensor:cd',
+      'binary_sensor:ri',
     ]);
     for (const e of entities) expect(e.config.state_topic).toBe('d/n/modem0/state');
     expect(entities[0]?.config).toMatchObject({ device_class: 'signal_strength', unit_of_measurement: 'dBm' });
   });
 
-  it('line templates read the state\'s `lines` and say None when the port has none', () => {
+  it("line templates read the state's `lines` and say None when the port has none", () => {
     const cd = entities.find((e) => e.part === 'cd');
     expect(cd?.config.value_template).toBe("{{ ('ON' if value_json.lines.cd else 'OFF') if value_json.lines is mapping else None }}");
     expect(cd?.config).toMatchObject({ payload_on: 'ON', payload_off: 'OFF' });

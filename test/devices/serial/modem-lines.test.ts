@@ -32,10 +32,21 @@ describe('the modem-line watcher', () => {
   it('reports the lines whose counters moved, once per wake', async () => {
     const counts = { cts: 0, dcd: 0 };
     const seen: LinesChange[] = [];
-    const lines = new ModemLines(driver([
-      async () => { counts.cts++; },
-      async () => { counts.cts++; counts.dcd += 2; },
-    ], counts), arch);
+    const lines = new ModemLines(
+      driver(
+        [
+          async () => {
+            counts.cts++;
+          },
+          async () => {
+            counts.cts++;
+            counts.dcd += 2;
+          },
+        ],
+        counts,
+      ),
+      arch,
+    );
     // Not awaited: after two wakes the third TIOCMIWAIT waits for ever, as on a quiet UART.
     void lines.watch((c) => {
       seen.push(c);
@@ -47,7 +58,10 @@ describe('the modem-line watcher', () => {
   });
 
   it('stops for good on ENOTTY (a pty) instead of spinning', async () => {
-    const lines = new ModemLines(driver([() => Promise.reject(KernelError.of('ENOTTY', { syscall: 'ioctl', request: 'TIOCMIWAIT' }))], { cts: 0, dcd: 0 }), arch);
+    const lines = new ModemLines(
+      driver([() => Promise.reject(KernelError.of('ENOTTY', { syscall: 'ioctl', request: 'TIOCMIWAIT' }))], { cts: 0, dcd: 0 }),
+      arch,
+    );
     expect(await lines.watch(() => undefined)).toBe('unsupported');
   });
 

@@ -40,12 +40,22 @@ function relink(link: string, target: string): void {
 
 describe('serial over MQTT (sim modem)', () => {
   it('at: answer lines, +CME ERROR as device_error, URC and line events, retained state with the polled signal', async () => {
-    const { agent, client } = await agentWith([{
-      id: 'modem0', kind: 'serial', sim: true,
-      options: { simRingEveryMs: 50, polls: [{ command: 'AT+CSQ', everyMs: 60_000 }] },
-    }]);
+    const { agent, client } = await agentWith([
+      {
+        id: 'modem0',
+        kind: 'serial',
+        sim: true,
+        options: { simRingEveryMs: 50, polls: [{ command: 'AT+CSQ', everyMs: 60_000 }] },
+      },
+    ]);
     const ati = await client.command('dev2mqtt/t1/modem0/cmd/at', { command: 'ATI' }, 'a1');
-    expect(ati).toMatchObject({ id: 'a1', device: 'modem0', command: 'at', ok: true, result: { final: 'OK', lines: ['dev2mqtt SIM-MODEM-1', 'Revision: 1.0.0'] } });
+    expect(ati).toMatchObject({
+      id: 'a1',
+      device: 'modem0',
+      command: 'at',
+      ok: true,
+      result: { final: 'OK', lines: ['dev2mqtt SIM-MODEM-1', 'Revision: 1.0.0'] },
+    });
 
     await client.command('dev2mqtt/t1/modem0/cmd/at', { command: 'AT+CMEE=1' }, 'a2');
     const bad = await client.command('dev2mqtt/t1/modem0/cmd/at', { command: 'AT+NOPE' }, 'a3');
@@ -65,16 +75,28 @@ describe('serial over MQTT (sim modem)', () => {
     const state = await late.next((m) => m.topic === 'dev2mqtt/t1/modem0/state');
     expect(state.retain).toBe(true);
     expect(json(state.payload)).toMatchObject({
-      open: true, baud: 115200, lines: { dtr: true, rts: true, cts: true, dsr: true }, signal: { rssi: 21, dbm: -71 },
+      open: true,
+      baud: 115200,
+      lines: { dtr: true, rts: true, cts: true, dsr: true },
+      signal: { rssi: 21, dbm: -71 },
     });
     expect(json(state.payload).counters).toMatchObject({ rng: expect.any(Number), rx: expect.any(Number) });
   });
 
   it('setLines, configure and a bad argument', async () => {
     const { client } = await agentWith([{ id: 'modem0', kind: 'serial', sim: true }]);
-    expect(await client.command('dev2mqtt/t1/modem0/cmd/setLines', { dtr: false }, 's1')).toMatchObject({ ok: true, result: { dtr: false, rts: true } });
-    expect(await client.command('dev2mqtt/t1/modem0/cmd/configure', { baud: 250000 }, 's2')).toMatchObject({ ok: true, result: { baud: 250000, adjusted: [] } });
-    expect(await client.command('dev2mqtt/t1/modem0/cmd/configure', { parity: 'purple' }, 's3')).toMatchObject({ ok: false, error: { code: 'bad_args' } });
+    expect(await client.command('dev2mqtt/t1/modem0/cmd/setLines', { dtr: false }, 's1')).toMatchObject({
+      ok: true,
+      result: { dtr: false, rts: true },
+    });
+    expect(await client.command('dev2mqtt/t1/modem0/cmd/configure', { baud: 250000 }, 's2')).toMatchObject({
+      ok: true,
+      result: { baud: 250000, adjusted: [] },
+    });
+    expect(await client.command('dev2mqtt/t1/modem0/cmd/configure', { parity: 'purple' }, 's3')).toMatchObject({
+      ok: false,
+      error: { code: 'bad_args' },
+    });
   });
 });
 
@@ -131,11 +153,14 @@ function readmeExamples(): string[][] {
   const readme = fs.readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
   const section = readme.slice(readme.indexOf('## Serial modems'));
   const block = section.slice(section.indexOf('```sh'), section.indexOf('```', section.indexOf('```sh') + 5));
-  return block.split('\n').filter((l) => l.startsWith('mosquitto_pub ')).map((l) => {
-    const words: string[] = [];
-    for (const m of l.matchAll(/'([^']*)'|(\S+)/g)) words.push(m[1] ?? m[2] ?? '');
-    return words.slice(1);
-  });
+  return block
+    .split('\n')
+    .filter((l) => l.startsWith('mosquitto_pub '))
+    .map((l) => {
+      const words: string[] = [];
+      for (const m of l.matchAll(/'([^']*)'|(\S+)/g)) words.push(m[1] ?? m[2] ?? '');
+      return words.slice(1);
+    });
 }
 
 describe.skipIf(!haveMosquitto())('the README examples: a real mosquitto, mosquitto_pub and mosquitto_sub', () => {
@@ -144,7 +169,14 @@ describe.skipIf(!haveMosquitto())('the README examples: a real mosquitto, mosqui
     expect(examples.length).toBeGreaterThanOrEqual(7);
     const broker = await Mosquitto.start();
     cleanup.push(() => broker.stop());
-    const agent = await startAgent({ config: { node: { id: 'pi-17' }, mqtt: { url: broker.url }, broker: { enabled: false }, devices: [{ id: 'modem0', kind: 'serial', sim: true }] } });
+    const agent = await startAgent({
+      config: {
+        node: { id: 'pi-17' },
+        mqtt: { url: broker.url },
+        broker: { enabled: false },
+        devices: [{ id: 'modem0', kind: 'serial', sim: true }],
+      },
+    });
     cleanup.push(() => agent.stop());
     const sub = await mosquittoSub(broker.port, 'dev2mqtt/pi-17/modem0/result', { count: examples.length });
     cleanup.push(() => sub.proc.kill());
@@ -154,7 +186,10 @@ describe.skipIf(!haveMosquitto())('the README examples: a real mosquitto, mosqui
     }
     const out = await sub.lines;
     const got = out.map((l) => json(l.slice(l.indexOf(' ') + 1)));
-    expect(got.map((r) => r.command), out.join('\n')).toEqual(['at', 'at', 'write', 'read', 'setLines', 'configure', 'lines']);
+    expect(
+      got.map((r) => r.command),
+      out.join('\n'),
+    ).toEqual(['at', 'at', 'write', 'read', 'setLines', 'configure', 'lines']);
     for (const r of got) expect(r, JSON.stringify(r)).toMatchObject({ ok: true, node: 'pi-17', device: 'modem0' });
     expect(got[0]).toMatchObject({ id: 'csq', result: { final: 'OK', lines: ['+CSQ: 21,99'] } });
     expect(got[2]).toMatchObject({ id: 'raw', result: { bytes: 3 } });

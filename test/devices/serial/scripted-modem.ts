@@ -93,7 +93,9 @@ export class ScriptedModem {
   /** Opens a pty here, hands its master to a new modem process, and keeps only the slave's path. */
   static async start(rules: readonly Rule[] = []): Promise<ScriptedModem> {
     const { master, slavePath } = openPty(new LibcKernel());
-    const child = spawn(process.execPath, ['--input-type=module', '-e', MODEM_JS], { stdio: ['ignore', 'inherit', 'inherit', master.fd, 'ipc'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', MODEM_JS], {
+      stdio: ['ignore', 'inherit', 'inherit', master.fd, 'ipc'],
+    });
     master.close();
     const modem = new ScriptedModem(child, slavePath);
     await modem.ready;
@@ -101,11 +103,19 @@ export class ScriptedModem {
     return modem;
   }
 
-  rules(rules: readonly Rule[]): Promise<void> { return this.#tell({ rules }); }
-  echo(on: boolean): Promise<void> { return this.#tell({ echo: on }); }
+  rules(rules: readonly Rule[]): Promise<void> {
+    return this.#tell({ rules });
+  }
+  echo(on: boolean): Promise<void> {
+    return this.#tell({ echo: on });
+  }
   /** Writes these chunks unprompted (URCs, late answers). */
-  send(...chunks: string[]): Promise<void> { return this.#tell({ send: chunks }); }
-  release(on: string): Promise<void> { return this.#tell({ release: on }); }
+  send(...chunks: string[]): Promise<void> {
+    return this.#tell({ send: chunks });
+  }
+  release(on: string): Promise<void> {
+    return this.#tell({ release: on });
+  }
 
   /** Closes the master and ends the process: the slave is hung up. */
   async close(): Promise<void> {
@@ -121,7 +131,10 @@ export class ScriptedModem {
       const hit = this.log.find(pred);
       if (hit) return hit;
       await new Promise<void>((r) => {
-        const w = (): void => { this.#waiters.delete(w); r(); };
+        const w = (): void => {
+          this.#waiters.delete(w);
+          r();
+        };
         this.#waiters.add(w);
       });
     }
@@ -130,7 +143,10 @@ export class ScriptedModem {
   #tell(msg: Record<string, unknown>): Promise<void> {
     const seq = ++this.#seq;
     return new Promise((resolve) => {
-      this.#acks.set(seq, () => { this.#acks.delete(seq); resolve(); });
+      this.#acks.set(seq, () => {
+        this.#acks.delete(seq);
+        resolve();
+      });
       this.#child.send({ ...msg, seq });
     });
   }

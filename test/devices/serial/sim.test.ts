@@ -27,7 +27,10 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-interface Sim { t: TestDevice<SerialDevice>; kernel: SerialSimKernel }
+interface Sim {
+  t: TestDevice<SerialDevice>;
+  kernel: SerialSimKernel;
+}
 
 async function sim(options: Record<string, unknown> = {}, open = true): Promise<Sim> {
   const t = makeTestDevice(serialKind, { sim: true, options });
@@ -66,7 +69,11 @@ describe('sim modem: AT', () => {
 
   it('an unknown command is ERROR, or +CME ERROR after AT+CMEE=1', async () => {
     const { t } = await sim();
-    const fail = (c: string) => t.run('at', { command: c }).then(() => undefined, (e: unknown) => toErrorBody(e));
+    const fail = (c: string) =>
+      t.run('at', { command: c }).then(
+        () => undefined,
+        (e: unknown) => toErrorBody(e),
+      );
     expect(await fail('AT+NOPE')).toMatchObject({ code: 'device_error', final: 'ERROR' });
     await t.run('at', { command: 'AT+CMEE=1' });
     expect(await fail('AT+NOPE')).toMatchObject({ code: 'device_error', final: '+CME ERROR: 4', cme: 4 });
@@ -89,7 +96,7 @@ describe('sim modem: lines', () => {
     expect(t.device.state().lines).toMatchObject({ dtr: true, rts: false });
   });
 
-  it('RING arrives as a urc event and RI\'s trailing edge as a lines event with the rng counter', async () => {
+  it("RING arrives as a urc event and RI's trailing edge as a lines event with the rng counter", async () => {
     const { t, kernel } = await sim();
     kernel.modem.ring();
     const lines = await until(() => eventsOf(t, 'lines')[0]);
@@ -113,7 +120,7 @@ describe('sim modem: lines', () => {
     await t.run('setLines', { dtr: false });
     await until(() => eventsOf(t, 'urc').find((e) => e.line === 'NO CARRIER'));
     await until(() => eventsOf(t, 'lines').filter((e) => (e.changed as string[]).includes('cd')).length === 2 || undefined);
-    expect((await t.run('lines') as { cd: boolean }).cd).toBe(false);
+    expect(((await t.run('lines')) as { cd: boolean }).cd).toBe(false);
   });
 
   it('simRingEveryMs makes the modem ring on its own', async () => {
@@ -136,11 +143,19 @@ describe('sim modem: hot-unplug', () => {
     expect((lost as KernelError).disconnected).toBe(true);
     expect((lost as KernelError).code).toBe('EIO');
     expect(t.device.state().open).toBe(false);
-    expect(await t.run('at', { command: 'AT' }).then(() => undefined, (e: unknown) => toErrorBody(e))).toMatchObject({ code: 'unavailable' });
+    expect(
+      await t.run('at', { command: 'AT' }).then(
+        () => undefined,
+        (e: unknown) => toErrorBody(e),
+      ),
+    ).toMatchObject({ code: 'unavailable' });
 
     // What the agent does: close, then retry open with backoff.
     await t.device.close();
-    const e = await t.device.open().then(() => undefined, (err: unknown) => err);
+    const e = await t.device.open().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(e).toBeInstanceOf(KernelError);
     expect(e).toMatchObject({ code: 'ENOENT', disconnected: true, path: link });
 
@@ -159,7 +174,10 @@ describe('sim modem: hot-unplug', () => {
   it('a command waiting for its answer when the modem goes fails with EIO', async () => {
     const { t, kernel } = await sim();
     kernel.modem.stall(true);
-    const running = t.run('at', { command: 'AT', timeoutMs: 60_000 }).then(() => undefined, (err: unknown) => toErrorBody(err));
+    const running = t.run('at', { command: 'AT', timeoutMs: 60_000 }).then(
+      () => undefined,
+      (err: unknown) => toErrorBody(err),
+    );
     // The echo shows the command reached the modem before it goes.
     await until(() => ((t.device.state().rxBytes as number) >= 3 ? true : undefined));
     kernel.modem.unplug();
@@ -170,7 +188,10 @@ describe('sim modem: hot-unplug', () => {
   it('a stalled modem gives `timeout`; once it answers again, the next command gets its own answer', async () => {
     const { t, kernel } = await sim();
     kernel.modem.stall(true);
-    const e = await t.run('at', { command: 'AT+CGMI', timeoutMs: 100 }).then(() => undefined, (err: unknown) => toErrorBody(err));
+    const e = await t.run('at', { command: 'AT+CGMI', timeoutMs: 100 }).then(
+      () => undefined,
+      (err: unknown) => toErrorBody(err),
+    );
     expect(e).toMatchObject({ code: 'timeout' });
     kernel.modem.stall(false);
     expect(await t.run('at', { command: 'AT+CSQ' })).toEqual({ final: 'OK', lines: ['+CSQ: 21,99'] });
@@ -183,16 +204,21 @@ describe('sim kernel: the modelled requests answer like a UART driver', () => {
     const cat = catalogue(kernel.arch);
     const f = kernel.open(t.device.path, O.RDWR | O.NOCTTY | O.NONBLOCK);
     cleanup.push(() => f.close());
-    expect(() => f.ioctl(cat.get('TIOCMGET'))).toThrow(expect.objectContaining({ code: 'EFAULT', request: 'TIOCMGET', path: t.device.path }));
+    expect(() => f.ioctl(cat.get('TIOCMGET'))).toThrow(
+      expect.objectContaining({ code: 'EFAULT', request: 'TIOCMGET', path: t.device.path }),
+    );
     const counters = alloc(serial_icounter_struct, kernel.arch);
     expect(f.ioctl(cat.get('TIOCGICOUNT'), counters)).toBe(0);
-    const waiting = f.ioctlBlocking(cat.get('TIOCMIWAIT'), 0xfff).then(() => 'woke', (e: unknown) => e);
+    const waiting = f.ioctlBlocking(cat.get('TIOCMIWAIT'), 0xfff).then(
+      () => 'woke',
+      (e: unknown) => e,
+    );
     kernel.modem.unplug();
     expect(await waiting).toMatchObject({ code: 'EIO', request: 'TIOCMIWAIT' });
     expect(() => f.ioctl(cat.get('TIOCMGET'), intArg(kernel.arch))).toThrow(expect.objectContaining({ code: 'EIO' }));
   });
 
-  it('a tty that is not the modem\'s pty stays a plain tty (ENOTTY for TIOCMGET)', async () => {
+  it("a tty that is not the modem's pty stays a plain tty (ENOTTY for TIOCMGET)", async () => {
     const { kernel } = await sim({}, false);
     const other = openPty(new LibcKernel());
     cleanup.push(() => other.master.close());

@@ -69,8 +69,23 @@ describe.skipIf(!haveStty)('standard speeds and line settings, seen by stty -F',
     const path = pty();
     await openDevice(path);
     const { flags } = sttyView(path);
-    for (const f of ['cs8', '-parenb', '-cstopb', '-crtscts', 'cread', 'clocal', '-icanon', '-echo', '-isig', '-iexten',
-      '-icrnl', '-ixon', '-ixoff', '-opost', '-inpck']) {
+    for (const f of [
+      'cs8',
+      '-parenb',
+      '-cstopb',
+      '-crtscts',
+      'cread',
+      'clocal',
+      '-icanon',
+      '-echo',
+      '-isig',
+      '-iexten',
+      '-icrnl',
+      '-ixon',
+      '-ixoff',
+      '-opost',
+      '-inpck',
+    ]) {
       expect(flags, f).toContain(f);
     }
     expect(stty(path, '-a')).toMatch(/min = 1; time = 0;/);
@@ -161,7 +176,10 @@ describe('a plain pty has no modem lines', () => {
   it('`lines` fails with device_error ENOTTY naming TIOCMGET and the path', async () => {
     const path = pty();
     const t = await openDevice(path);
-    const e = await t.run('lines').then(() => undefined, (err: unknown) => toErrorBody(err));
+    const e = await t.run('lines').then(
+      () => undefined,
+      (err: unknown) => toErrorBody(err),
+    );
     expect(e).toMatchObject({ code: 'device_error', errno: 'ENOTTY', request: 'TIOCMGET', path });
   });
 
@@ -175,7 +193,7 @@ describe('a plain pty has no modem lines', () => {
 });
 
 describe('termios encoding for every arch', () => {
-  it('standard rates use the family\'s Bnnn, others BOTHER', () => {
+  it("standard rates use the family's Bnnn, others BOTHER", () => {
     expect(speedBits(archByName('x86_64'), 115200)).toEqual({ cbaud: 0x1002, bother: false });
     expect(speedBits(archByName('ppc64'), 115200)).toEqual({ cbaud: 0x11, bother: false });
     expect(speedBits(archByName('sparc64'), 921600)).toEqual({ cbaud: 0x1009, bother: false });
@@ -186,7 +204,16 @@ describe('termios encoding for every arch', () => {
 
   it.each(allArches().map((a) => [a.name, a] as const))('%s: raw settings survive a round trip through the flags', (_n, arch) => {
     const t = termBits(arch);
-    const base = { c_iflag: t.ICRNL | t.IXON, c_oflag: t.OPOST, c_cflag: t.CS8 | t.CREAD | t.HUPCL, c_lflag: t.ICANON | t.ECHO | t.ISIG, c_line: 0, c_cc: new Array(19).fill(0), c_ispeed: 9600, c_ospeed: 9600 };
+    const base = {
+      c_iflag: t.ICRNL | t.IXON,
+      c_oflag: t.OPOST,
+      c_cflag: t.CS8 | t.CREAD | t.HUPCL,
+      c_lflag: t.ICANON | t.ECHO | t.ISIG,
+      c_line: 0,
+      c_cc: new Array(19).fill(0),
+      c_ispeed: 9600,
+      c_ospeed: 9600,
+    };
     for (const baud of [...baudConstants(arch).keys()].filter((b) => b > 0).concat([250000])) {
       for (const s of [DEFAULT_SETTINGS, { baud, dataBits: 7, parity: 'mark', stopBits: 2, rtscts: true } as const]) {
         const raw = rawTermios(arch, base, { ...s, baud });

@@ -44,13 +44,15 @@ async function agentOn(devices: unknown[]): Promise<{ agent: Agent; port: number
 
 /** Sends the LED `count` set commands and returns their ids in the order their results came. */
 async function ledRound(c: TestClient, tag: string, order: string[]): Promise<void> {
-  await Promise.all([1, 2, 3, 4, 5].map(async (i) => {
-    const id = `${tag}${i}`;
-    await c.publish('dev2mqtt/t1/led0/cmd/set', JSON.stringify({ id, brightness: 10 * i }));
-    const r = await c.result('dev2mqtt/t1/led0/result', id, 60_000);
-    expect(r).toMatchObject({ ok: true });
-    order.push(id);
-  }));
+  await Promise.all(
+    [1, 2, 3, 4, 5].map(async (i) => {
+      const id = `${tag}${i}`;
+      await c.publish('dev2mqtt/t1/led0/cmd/set', JSON.stringify({ id, brightness: 10 * i }));
+      const r = await c.result('dev2mqtt/t1/led0/result', id, 60_000);
+      expect(r).toMatchObject({ ok: true });
+      order.push(id);
+    }),
+  );
 }
 
 describe.skipIf(!mosquittoOk)('tape in the agent', () => {
@@ -68,15 +70,28 @@ describe.skipIf(!mosquittoOk)('tape in the agent', () => {
     await ledRound(client, 'idle', done);
 
     await client.publish('dev2mqtt/t1/tape0/cmd/rewind', JSON.stringify({ id: 'rew' }));
-    const rewind = client.result('dev2mqtt/t1/tape0/result', 'rew', 60_000).then((r) => { done.push('rew'); return r; });
-    const busy = await client.next((m) => m.topic === 'dev2mqtt/t1/tape0/state' && m.payload.includes('"command":"rewind"'), 20_000, 'busy state');
+    const rewind = client.result('dev2mqtt/t1/tape0/result', 'rew', 60_000).then((r) => {
+      done.push('rew');
+      return r;
+    });
+    const busy = await client.next(
+      (m) => m.topic === 'dev2mqtt/t1/tape0/state' && m.payload.includes('"command":"rewind"'),
+      20_000,
+      'busy state',
+    );
     expect(JSON.parse(busy.payload)).toMatchObject({ busy: { command: 'rewind', sinceMs: expect.any(Number) } });
 
     // Queued behind the rewind: one with a short timeout of its own, one that waits.
     await client.publish('dev2mqtt/t1/tape0/cmd/status', JSON.stringify({ id: 'st-short', timeoutMs: 300 }));
-    const short = client.result('dev2mqtt/t1/tape0/result', 'st-short', 60_000).then((r) => { done.push('st-short'); return r; });
+    const short = client.result('dev2mqtt/t1/tape0/result', 'st-short', 60_000).then((r) => {
+      done.push('st-short');
+      return r;
+    });
     await client.publish('dev2mqtt/t1/tape0/cmd/status', JSON.stringify({ id: 'st-wait', timeoutMs: 120_000 }));
-    const waiting = client.result('dev2mqtt/t1/tape0/result', 'st-wait', 120_000).then((r) => { done.push('st-wait'); return r; });
+    const waiting = client.result('dev2mqtt/t1/tape0/result', 'st-wait', 120_000).then((r) => {
+      done.push('st-wait');
+      return r;
+    });
 
     // The LED during the rewind: the same five answers, while the drive is still rewinding.
     await ledRound(client, 'busy', done);
@@ -95,10 +110,14 @@ describe.skipIf(!mosquittoOk)('tape in the agent', () => {
   it("the talk's procedure as one batch from mosquitto_pub; result and progress on mosquitto_sub", async () => {
     const files = tempDir('dev2mqtt-tapefiles-');
     fs.writeFileSync(path.join(files, 'backup.tar'), Buffer.alloc(3 * 1024 * 1024, 7));
-    const { agent: a, port } = await agentOn([{
-      id: 'tape0', kind: 'tape', sim: true,
-      options: { pollMs: 0, filesDir: files, sim: { timing: { ...FAST, bytesPerS: 2 * 1024 * 1024 } } },
-    }]);
+    const { agent: a, port } = await agentOn([
+      {
+        id: 'tape0',
+        kind: 'tape',
+        sim: true,
+        options: { pollMs: 0, filesDir: files, sim: { timing: { ...FAST, bytesPerS: 2 * 1024 * 1024 } } },
+      },
+    ]);
     const results = await mosquittoSub(port, 'dev2mqtt/t1/result', { count: 1, timeoutS: 60 });
     const events = await mosquittoSub(port, 'dev2mqtt/t1/tape0/event', { count: 1, timeoutS: 60 });
     const batch = {
@@ -116,17 +135,31 @@ describe.skipIf(!mosquittoOk)('tape in the agent', () => {
     expect((await mosquittoPub(port, 'dev2mqtt/t1/cmd/batch', JSON.stringify(batch))).status).toBe(0);
     const [line] = await results.lines;
     const result = JSON.parse(line?.slice('dev2mqtt/t1/result '.length) ?? '{}') as {
-      id: string; ok: boolean; result: { steps: Array<{ command: string; ok: boolean; result: Record<string, unknown> }> };
+      id: string;
+      ok: boolean;
+      result: { steps: Array<{ command: string; ok: boolean; result: Record<string, unknown> }> };
     };
     expect(result).toMatchObject({ id: 'talk', ok: true });
-    expect(result.result.steps.map((s) => `${s.command}:${s.ok}`)).toEqual(['status:true', 'rewind:true', 'write:true', 'writeFile:true', 'weof:true', 'unload:true']);
+    expect(result.result.steps.map((s) => `${s.command}:${s.ok}`)).toEqual([
+      'status:true',
+      'rewind:true',
+      'write:true',
+      'writeFile:true',
+      'weof:true',
+      'unload:true',
+    ]);
     expect(result.result.steps[2]?.result).toMatchObject({ bytes: 14, records: 1, fileNumber: 0, blockNumber: 1 });
     expect(result.result.steps[3]?.result).toMatchObject({ bytes: 3 * 1024 * 1024, records: 48, blockNumber: 49 });
     expect(result.result.steps[4]?.result).toMatchObject({ fileNumber: 1, blockNumber: 0, eof: true });
     expect(result.result.steps[5]?.result).toMatchObject({ doorOpen: true, online: false });
     const [event] = await events.lines;
     expect(JSON.parse(event?.slice('dev2mqtt/t1/tape0/event '.length) ?? '{}')).toMatchObject({
-      type: 'progress', id: 'talk', command: 'batch', total: 3 * 1024 * 1024, bytes: expect.any(Number), rateBytesPerS: expect.any(Number),
+      type: 'progress',
+      id: 'talk',
+      command: 'batch',
+      total: 3 * 1024 * 1024,
+      bytes: expect.any(Number),
+      rateBytesPerS: expect.any(Number),
     });
 
     // Another cartridge, with its tab set: the same procedure stops at its first step.
@@ -136,7 +169,8 @@ describe.skipIf(!mosquittoOk)('tape in the agent', () => {
     await mosquittoPub(port, 'dev2mqtt/t1/cmd/batch', JSON.stringify({ ...batch, id: 'talk-2' }));
     const [line2] = await again.lines;
     expect(JSON.parse(line2?.slice('dev2mqtt/t1/result '.length) ?? '{}')).toMatchObject({
-      id: 'talk-2', ok: false,
+      id: 'talk-2',
+      ok: false,
       error: { code: 'device_error', reason: 'write_protected', message: expect.stringMatching(/write-protected/) },
       result: { steps: [{ command: 'status', ok: false }] },
     });

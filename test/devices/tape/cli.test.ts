@@ -17,10 +17,13 @@ function configWith(tape: Record<string, unknown>): { file: string; files: strin
   const files = path.join(dir, 'files');
   fs.mkdirSync(files);
   const file = path.join(dir, 'config.json');
-  fs.writeFileSync(file, JSON.stringify({
-    node: { id: 'cli1', stateDir: path.join(dir, 'state') },
-    devices: [{ id: 'tape0', kind: 'tape', ...tape, options: { filesDir: files, ...(tape.options as object | undefined) } }],
-  }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      node: { id: 'cli1', stateDir: path.join(dir, 'state') },
+      devices: [{ id: 'tape0', kind: 'tape', ...tape, options: { filesDir: files, ...(tape.options as object | undefined) } }],
+    }),
+  );
   return { file, files };
 }
 
@@ -35,8 +38,19 @@ describe('dev2mqtt exec on a tape drive', () => {
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(out).toMatchObject({
-      ok: true, device: 'tape0', command: 'status',
-      result: { driveType: 'SCSI-2', online: true, bot: true, fileNumber: 0, blockNumber: 0, blockSize: 0, density: 0x58, writeProtected: false },
+      ok: true,
+      device: 'tape0',
+      command: 'status',
+      result: {
+        driveType: 'SCSI-2',
+        online: true,
+        bot: true,
+        fileNumber: 0,
+        blockNumber: 0,
+        blockSize: 0,
+        density: 0x58,
+        writeProtected: false,
+      },
     });
   });
 
@@ -55,7 +69,7 @@ describe('dev2mqtt exec on a tape drive', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, result: { bytes: 5 * 1024 * 1024, records: 80 } });
     const lines = r.stderr.trim().split('\n');
     expect(lines.length).toBeGreaterThan(0);
-    for (const l of lines) expect(l).toMatch(/^progress: +\d+%  [\d.]+ (B|KiB|MiB) \/ 5\.0 MiB  [\d.]+ (B|KiB|MiB)\/s$/);
+    for (const l of lines) expect(l).toMatch(/^progress: +\d+% {2}[\d.]+ (B|KiB|MiB) \/ 5\.0 MiB {2}[\d.]+ (B|KiB|MiB)\/s$/);
     expect(r.stderr).not.toContain('\r');
   });
 
@@ -64,7 +78,8 @@ describe('dev2mqtt exec on a tape drive', () => {
     const { file, files } = configWith(SLOW);
     fs.writeFileSync(path.join(files, 'big.bin'), Buffer.alloc(5 * 1024 * 1024, 1));
     const cmd = [process.execPath, LAUNCHER, 'exec', '-c', file, 'tape0', 'writeFile', '{"name":"big.bin"}']
-      .map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+      .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
+      .join(' ');
     const r = spawnSync('script', ['-qfec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/\r\[#*\.*\] +\d+%/);

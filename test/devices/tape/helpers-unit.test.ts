@@ -31,7 +31,9 @@ describe('records', () => {
     expect(r.writes[0]?.subarray(1000).every((b) => b === 0)).toBe(true);
     const small = toRecords(Buffer.alloc(2048), 512, { pad: true, recordBytes: 0, chunkBytes: 600 });
     expect(small.writes.map((w) => w.length)).toEqual([512, 512, 512, 512]);
-    expect(() => toRecords(Buffer.alloc(1000), 512, { pad: false, recordBytes: 0, chunkBytes: 1024 })).toThrow(expect.objectContaining({ code: 'bad_args' }));
+    expect(() => toRecords(Buffer.alloc(1000), 512, { pad: false, recordBytes: 0, chunkBytes: 1024 })).toThrow(
+      expect.objectContaining({ code: 'bad_args' }),
+    );
   });
 });
 
@@ -39,8 +41,20 @@ describe('progress throttle', () => {
   it('reports at most once a second on its clock, and at the end unless it just did', () => {
     let now = 0;
     const seen: Progress[] = [];
-    const p = new ProgressThrottle((x) => seen.push(x), 1000, () => now);
-    for (const [t, bytes] of [[100, 10], [900, 90], [1000, 100], [1500, 150], [1999, 199], [2000, 200], [2500, 250]] as const) {
+    const p = new ProgressThrottle(
+      (x) => seen.push(x),
+      1000,
+      () => now,
+    );
+    for (const [t, bytes] of [
+      [100, 10],
+      [900, 90],
+      [1000, 100],
+      [1500, 150],
+      [1999, 199],
+      [2000, 200],
+      [2500, 250],
+    ] as const) {
       now = t;
       p.update(bytes);
     }
@@ -58,7 +72,11 @@ describe('progress throttle', () => {
   it('a transfer shorter than a second reports once, at the end', () => {
     let now = 0;
     const seen: Progress[] = [];
-    const p = new ProgressThrottle((x) => seen.push(x), null, () => now);
+    const p = new ProgressThrottle(
+      (x) => seen.push(x),
+      null,
+      () => now,
+    );
     now = 300;
     p.update(5);
     now = 400;

@@ -16,7 +16,9 @@ import { simKernel, tempDir } from './sim-helpers.js';
 const FAST = { rewindMs: 0, spaceMs: 0, eomMs: 0, eraseMs: 0, retensionMs: 0, loadMs: 0, unloadMs: 0, weofMs: 0, bytesPerS: 1e12 };
 const open: TestDevice<TapeDevice>[] = [];
 
-async function tape(o: { sim?: Record<string, unknown>; options?: Record<string, unknown>; stateDir?: string } = {}): Promise<TestDevice<TapeDevice>> {
+async function tape(
+  o: { sim?: Record<string, unknown>; options?: Record<string, unknown>; stateDir?: string } = {},
+): Promise<TestDevice<TapeDevice>> {
   const t = makeTestDevice(tapeKind, {
     sim: true,
     stateDir: o.stateDir,
@@ -50,9 +52,25 @@ describe('tape kind: status', () => {
   it('decodes MTIOCGET like mt status', async () => {
     const t = await tape();
     expect(await t.run('status')).toMatchObject({
-      driveType: 'SCSI-2', density: 0x58, densityName: 'LTO-5', blockSize: 0, fileNumber: 0, blockNumber: 0,
-      partition: 0, bot: true, eof: false, eot: false, eod: false, sm: false, writeProtected: false, online: true,
-      doorOpen: false, immReport: true, cleaningRequested: false, erreg: 0, softErrors: 0,
+      driveType: 'SCSI-2',
+      density: 0x58,
+      densityName: 'LTO-5',
+      blockSize: 0,
+      fileNumber: 0,
+      blockNumber: 0,
+      partition: 0,
+      bot: true,
+      eof: false,
+      eot: false,
+      eod: false,
+      sm: false,
+      writeProtected: false,
+      online: true,
+      doorOpen: false,
+      immReport: true,
+      cleaningRequested: false,
+      erreg: 0,
+      softErrors: 0,
     });
     expect(t.device.state()).toMatchObject({ online: true, bot: true, fileNumber: 0, blockNumber: 0, busy: null, driveType: 'SCSI-2' });
   });
@@ -97,7 +115,13 @@ describe("tape kind: the talk's procedure and the data commands", () => {
     expect(await t.run('weof')).toMatchObject({ fileNumber: 1, blockNumber: 0, eof: true });
     expect(await t.run('unload')).toMatchObject({ doorOpen: true, online: false, alreadyUnloaded: false });
     expect(await t.run('load')).toMatchObject({ online: true, bot: true, alreadyLoaded: false });
-    expect(await t.run('read', { encoding: 'utf8' })).toMatchObject({ data: 'hello tape', bytes: 10, filemark: false, fileNumber: 0, blockNumber: 1 });
+    expect(await t.run('read', { encoding: 'utf8' })).toMatchObject({
+      data: 'hello tape',
+      bytes: 10,
+      filemark: false,
+      fileNumber: 0,
+      blockNumber: 1,
+    });
     expect(await t.run('read')).toMatchObject({ data: '', bytes: 0, filemark: true, fileNumber: 1, blockNumber: 0 });
     expect(await t.run('read')).toMatchObject({ bytes: 0, eod: true });
     expect(await errorOf(t.run('read'))).toMatchObject({ code: 'device_error', errno: 'EIO', syscall: 'read' });
@@ -232,7 +256,10 @@ describe('tape kind: files', () => {
       expect(await errorOf(t.run('readFile', { name, overwrite: true })), name).toMatchObject({ code: 'forbidden' });
     }
     expect(await errorOf(t.run('readFile', { name: 'hard', overwrite: true }))).toMatchObject({ code: 'forbidden' });
-    expect(await errorOf(t.run('readFile', { name: 'here' }))).toMatchObject({ code: 'bad_args', message: expect.stringMatching(/overwrite/) });
+    expect(await errorOf(t.run('readFile', { name: 'here' }))).toMatchObject({
+      code: 'bad_args',
+      message: expect.stringMatching(/overwrite/),
+    });
     expect(await errorOf(t.run('writeFile', { name: 'missing' }))).toMatchObject({ code: 'bad_args' });
     expect(fs.readFileSync(path.join(root, 'secret'), 'utf8')).toBe('outside');
     expect(await t.run('readFile', { name: 'here', overwrite: true })).toMatchObject({ bytes: 1 });
@@ -242,7 +269,10 @@ describe('tape kind: files', () => {
     const kernel = simKernel();
     const t = makeTestDevice(tapeKind, { sim: false, options: { path: '/dev/nst0', pollMs: 0 }, kernel });
     await t.device.open();
-    expect(await errorOf(t.run('writeFile', { name: 'x' }))).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/filesDir/) });
+    expect(await errorOf(t.run('writeFile', { name: 'x' }))).toMatchObject({
+      code: 'forbidden',
+      message: expect.stringMatching(/filesDir/),
+    });
     await t.device.close();
     kernel.dispose();
   });
@@ -271,12 +301,18 @@ describe('tape kind: busy, long operations and faults', () => {
     simOf(t).faults.add({ on: 'MTREW', errno: 'EIO', times: 1 });
     expect(await errorOf(t.run('rewind'))).toMatchObject({ code: 'device_error', errno: 'EIO', request: 'MTIOCTOP', path: '/dev/nst0' });
     expect(await t.run('rewind')).toMatchObject({ bot: true });
-    fs.writeFileSync(path.join(t.ctx.stateDir, 'faults.json'), JSON.stringify([{ on: 'write', errno: 'EIO' }, { on: 'MTIOCGET', recovered: true }]));
+    fs.writeFileSync(
+      path.join(t.ctx.stateDir, 'faults.json'),
+      JSON.stringify([
+        { on: 'write', errno: 'EIO' },
+        { on: 'MTIOCGET', recovered: true },
+      ]),
+    );
     expect(await errorOf(t.run('write', { data: 'x' }))).toMatchObject({ errno: 'EIO', syscall: 'write' });
     expect(await t.run('status')).toMatchObject({ softErrors: 1 });
   });
 
-  it('an error st defers to the status read after an operation is that operation\'s error; the drive stays usable', async () => {
+  it("an error st defers to the status read after an operation is that operation's error; the drive stays usable", async () => {
     const t = await tape();
     simOf(t).faults.add({ on: 'MTIOCGET', errno: 'EIO', times: 1 });
     expect(await errorOf(t.run('weof'))).toMatchObject({ code: 'device_error', errno: 'EIO', request: 'MTIOCGET', path: '/dev/nst0' });

@@ -19,7 +19,8 @@ describe.skipIf(!haveGcc)('mtio constants', () => {
   it('every MT operation and GMT bit equals linux/mtio.h', () => {
     const names = [...Object.keys(MT).map((k) => `MT${k}`), ...Object.keys(GMT).map((k) => `GMT_${k}(0xffffffffu)`)];
     const src = `#include <stdio.h>\n#include <linux/mtio.h>\nint main(void){\n${names
-      .map((n) => `  printf("%s %lu\\n", ${JSON.stringify(n)}, (unsigned long)(${n}));`).join('\n')}\n  return 0;\n}\n`;
+      .map((n) => `  printf("%s %lu\\n", ${JSON.stringify(n)}, (unsigned long)(${n}));`)
+      .join('\n')}\n  return 0;\n}\n`;
     const exe = compileC('mtio-constants', src);
     const r = spawnSync(exe, [], { encoding: 'utf8' });
     expect(r.status).toBe(0);
@@ -43,8 +44,18 @@ describe('MTIOCGET on every architecture', () => {
         await io.op('SETBLK', 1024);
         const st = io.status();
         expect(st).toMatchObject({
-          driveType: 'SCSI-2', mtType: 0x72, density: 0x58, densityName: 'LTO-5', blockSize: 1024,
-          fileNumber: 1, blockNumber: -1, partition: 0, online: true, bot: false, eof: false, immReport: true,
+          driveType: 'SCSI-2',
+          mtType: 0x72,
+          density: 0x58,
+          densityName: 'LTO-5',
+          blockSize: 1024,
+          fileNumber: 1,
+          blockNumber: -1,
+          partition: 0,
+          online: true,
+          bot: false,
+          eof: false,
+          immReport: true,
         });
         await io.op('REW');
         expect(gstatNames(io.status().gstat)).toEqual(['BOT', 'ONLINE', 'IM_REP_EN']);
@@ -69,7 +80,15 @@ describe('MTIOCGET on every architecture', () => {
   });
 
   it('decodes the EOF bit as a flag, not a negative number, when long is 32 bits', () => {
-    const st = decodeStatus({ mt_type: 0x72, mt_resid: 0, mt_dsreg: -0x1000000 + 512, mt_gstat: GMT.EOF | GMT.ONLINE | 0, mt_erreg: 3, mt_fileno: 2, mt_blkno: 0 });
+    const st = decodeStatus({
+      mt_type: 0x72,
+      mt_resid: 0,
+      mt_dsreg: -0x1000000 + 512,
+      mt_gstat: GMT.EOF | GMT.ONLINE | 0,
+      mt_erreg: 3,
+      mt_fileno: 2,
+      mt_blkno: 0,
+    });
     expect(st.eof).toBe(true);
     expect(st.density).toBe(0xff);
     expect(st.blockSize).toBe(512);

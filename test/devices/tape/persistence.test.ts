@@ -43,7 +43,9 @@ describe('tape image persistence', () => {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
+      child.stdout.on('data', (d: Buffer) => {
+        if (d.toString().includes('ready')) resolve();
+      });
       child.once('exit', (code) => reject(new Error(`writer exited early (${code})`)));
     });
     const exited = new Promise((r) => child.once('exit', r));

@@ -2,7 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { hostArch, type Arch } from '../../../src/kernel/arch.js';
+import { hostArch } from '../../../src/kernel/arch.js';
 import { SimTapeKernel, type SimTapeOptions } from '../../../src/devices/tape/sim/kernel.js';
 import { NO_TIMING, type SimTiming } from '../../../src/devices/tape/sim/timing.js';
 import { TapeIo } from '../../../src/devices/tape/tape-io.js';
@@ -11,7 +11,9 @@ export function tempDir(prefix = 'dev2mqtt-tape-'): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
 
-export function simKernel(over: Partial<Omit<SimTapeOptions, 'timing'>> & { timing?: Partial<SimTiming>; dir?: string } = {}): SimTapeKernel {
+export function simKernel(
+  over: Partial<Omit<SimTapeOptions, 'timing'>> & { timing?: Partial<SimTiming>; dir?: string } = {},
+): SimTapeKernel {
   const dir = over.dir ?? tempDir();
   return new SimTapeKernel({
     devicePath: '/dev/nst0',
@@ -24,7 +26,7 @@ export function simKernel(over: Partial<Omit<SimTapeOptions, 'timing'>> & { timi
     density: 0x58,
     writeProtected: false,
     loaded: true,
-    arch: hostArch() as Arch,
+    arch: hostArch(),
     ...over,
     timing: { ...NO_TIMING, ...over.timing },
   });

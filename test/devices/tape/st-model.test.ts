@@ -94,7 +94,14 @@ describe('st model: positions and flags along a long sequence (variable-block mo
       ['offline unlocks first', (t) => t.op('OFFL'), '-1/-1 doorOpen'],
       ['load', (t) => t.op('LOAD'), '0/0 bot,online'],
       ['retension', (t) => t.op('RETEN'), '0/0 bot,online'],
-      ['fsf 1, then erase the rest', async (t) => { await t.op('FSF', 1); await t.op('ERASE', 1); }, '1/0 eof,online'],
+      [
+        'fsf 1, then erase the rest',
+        async (t) => {
+          await t.op('FSF', 1);
+          await t.op('ERASE', 1);
+        },
+        '1/0 eof,online',
+      ],
       ['eom', (t) => t.op('EOM'), '1/-1 eod,online'],
       ['rewind', (t) => t.op('REW'), '0/0 bot,online'],
       ['unknown operation', (t) => t.op('RAS1'), '0/0 bot,online', 'ENOSYS'],

@@ -23,7 +23,6 @@ export interface TestBroker {
   stop(): Promise<void>;
 }
 
-
 export async function startAedes(): Promise<TestBroker> {
   const port = await freePort();
   const host = (): Promise<Agent> => startAgent({ config: { node: { id: 'aedes-host' }, broker: { port }, devices: [] } });
@@ -50,18 +49,23 @@ export async function startNats(): Promise<TestBroker> {
   const mqttPort = await freePort();
   const natsPort = await freePort();
   const conf = path.join(dir, 'nats.conf');
-  writeFileSync(conf, [
-    'server_name: "dev2mqtt-test"',
-    `listen: "127.0.0.1:${natsPort}"`,
-    `jetstream { store_dir: "${path.join(dir, 'js')}" }`,
-    `mqtt { listen: "127.0.0.1:${mqttPort}" }`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      'server_name: "dev2mqtt-test"',
+      `listen: "127.0.0.1:${natsPort}"`,
+      `jetstream { store_dir: "${path.join(dir, 'js')}" }`,
+      `mqtt { listen: "127.0.0.1:${mqttPort}" }`,
+      '',
+    ].join('\n'),
+  );
   let proc: ChildProcess | undefined;
   let log = '';
   const start = async (): Promise<void> => {
     const p = spawn('nats-server', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    p.stderr?.on('data', (d: Buffer) => { log += d.toString(); });
+    p.stderr?.on('data', (d: Buffer) => {
+      log += d.toString();
+    });
     proc = p;
     await waitListening(mqttPort, p, () => log);
   };

@@ -25,10 +25,17 @@ export function writeConfig(config: Record<string, unknown>, dir = tempDir('dev2
 }
 
 export function spawnAgent(configFile: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): ChildAgent {
-  const proc = spawn(process.execPath, [LAUNCHER, 'run', '-c', configFile, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const proc = spawn(process.execPath, [LAUNCHER, 'run', '-c', configFile, ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let out = '';
-  proc.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  proc.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
+  proc.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  proc.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   return {
     proc,

@@ -46,8 +46,50 @@ const int = (r: Rng, lo: number, hi: number): number => lo + Math.floor(r() * (h
 const chance = (r: Rng, p: number): boolean => r() < p;
 
 const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
-const NASTY_SEGMENTS = ['..', '.', '...', '%2e%2e', '~', '/etc', 'con', 'nul', 'a b', 'ünïcødé', '🙂', '\u202e', 'x'.repeat(300), '$SYS', 'cmd', 'group', 'result', 'state', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '', '-', '_'];
-const NASTY_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', 'id', 'expiresAt', 'timeoutMs', 'value', 'args', 'steps', 'device', 'command'];
+const NASTY_SEGMENTS = [
+  '..',
+  '.',
+  '...',
+  '%2e%2e',
+  '~',
+  '/etc',
+  'con',
+  'nul',
+  'a b',
+  'ünïcødé',
+  '🙂',
+  '\u202e',
+  'x'.repeat(300),
+  '$SYS',
+  'cmd',
+  'group',
+  'result',
+  'state',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  '',
+  '-',
+  '_',
+];
+const NASTY_KEYS = [
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  'id',
+  'expiresAt',
+  'timeoutMs',
+  'value',
+  'args',
+  'steps',
+  'device',
+  'command',
+];
 
 /** A topic level: printable, never a wildcard, never a control character (brokers drop those clients). */
 function segment(r: Rng): string {
@@ -59,9 +101,24 @@ function segment(r: Rng): string {
 
 function scalar(r: Rng): unknown {
   return pick(r, [
-    () => int(r, -10, 10), () => int(r, 0, 10), () => 2 ** 31, () => -(2 ** 53), () => 1e308, () => 3.5, () => 0.1,
-    () => true, () => false, () => null, () => '', () => 'ON', () => 'OFF', () => 'x'.repeat(int(r, 0, 300)),
-    () => segment(r), () => '\u0000', () => '{"nested":"json"}', () => '2020-01-01T00:00:00Z',
+    () => int(r, -10, 10),
+    () => int(r, 0, 10),
+    () => 2 ** 31,
+    () => -(2 ** 53),
+    () => 1e308,
+    () => 3.5,
+    () => 0.1,
+    () => true,
+    () => false,
+    () => null,
+    () => '',
+    () => 'ON',
+    () => 'OFF',
+    () => 'x'.repeat(int(r, 0, 300)),
+    () => segment(r),
+    () => '\u0000',
+    () => '{"nested":"json"}',
+    () => '2020-01-01T00:00:00Z',
   ])();
 }
 
@@ -87,7 +144,7 @@ function objectText(r: Rng, depth: number, argNames: readonly string[] = []): st
     } else if (key === 'steps') {
       v = JSON.stringify(Array.from({ length: int(r, 0, 4) }, () => ({ command: segment(r), args: value(r, depth + 1) })));
     } else {
-      v = depth < 3 && chance(r, 0.2) ? objectText(r, depth + 1) : JSON.stringify(value(r, depth)) ?? 'null';
+      v = depth < 3 && chance(r, 0.2) ? objectText(r, depth + 1) : (JSON.stringify(value(r, depth)) ?? 'null');
     }
     parts.push(`${JSON.stringify(key)}:${v}`);
   }
@@ -103,7 +160,9 @@ function payload(r: Rng, t: FuzzTarget, argNames: readonly string[]): { bytes: B
   if (roll < 0.12) return { bytes: Buffer.from(Array.from({ length: int(r, 0, 512) }, () => int(r, 0, 255))), kind: 'random bytes' };
   if (roll < 0.16) {
     // Around and over the limit: a JSON string value, or bytes.
-    const size = chance(r, 0.5) ? int(r, t.maxPayloadBytes - 4096, t.maxPayloadBytes) : int(r, t.maxPayloadBytes + 1, t.maxPayloadBytes + 20_000);
+    const size = chance(r, 0.5)
+      ? int(r, t.maxPayloadBytes - 4096, t.maxPayloadBytes)
+      : int(r, t.maxPayloadBytes + 1, t.maxPayloadBytes + 20_000);
     const text = chance(r, 0.5) ? `{"value":"${'y'.repeat(Math.max(0, size - 12))}"}` : 'z'.repeat(size);
     return { bytes: Buffer.from(text), kind: size > t.maxPayloadBytes ? 'over the limit' : 'near the limit' };
   }
@@ -114,10 +173,24 @@ function payload(r: Rng, t: FuzzTarget, argNames: readonly string[]): { bytes: B
     return { bytes: Buffer.from(chance(r, 0.5) ? `{"value":${text}}` : text), kind: 'deep JSON' };
   }
   if (roll < 0.3) return { bytes: Buffer.from(String(JSON.stringify(scalar(r)) ?? '')), kind: 'scalar' };
-  if (roll < 0.34) return { bytes: Buffer.from(pick(r, ['ON', 'off', '128', 'hello world', '  ', '{', '{"a":', '[]', 'null', '"\\ud800"', '{"id":"dup"}'])), kind: 'plain' };
+  if (roll < 0.34)
+    return {
+      bytes: Buffer.from(pick(r, ['ON', 'off', '128', 'hello world', '  ', '{', '{"a":', '[]', 'null', '"\\ud800"', '{"id":"dup"}'])),
+      kind: 'plain',
+    };
   if (roll < 0.36) return { bytes: Buffer.alloc(0), kind: 'empty' };
   if (roll < 0.4) {
-    return { bytes: Buffer.from(pick(r, ['{"__proto__":{"polluted":true}}', '{"constructor":{"prototype":{"polluted":true}}}', '{"value":{"__proto__":{"polluted":true}}}', '{"steps":[{"command":"get","args":{"__proto__":{"polluted":true}}}],"device":"__proto__"}'])), kind: 'pollution' };
+    return {
+      bytes: Buffer.from(
+        pick(r, [
+          '{"__proto__":{"polluted":true}}',
+          '{"constructor":{"prototype":{"polluted":true}}}',
+          '{"value":{"__proto__":{"polluted":true}}}',
+          '{"steps":[{"command":"get","args":{"__proto__":{"polluted":true}}}],"device":"__proto__"}',
+        ]),
+      ),
+      kind: 'pollution',
+    };
   }
   return { bytes: Buffer.from(objectText(r, 0, argNames)), kind: 'object' };
 }
@@ -130,7 +203,8 @@ export function generate(r: Rng, t: FuzzTarget): FuzzMessage {
   if (roll < 0.55) {
     const device = chance(r, 0.75) ? pick(r, ids) : segment(r);
     const commands = t.devices.get(device);
-    let command = commands && chance(r, 0.7) ? pick(r, [...commands.keys()]) : pick(r, [segment(r), 'constructor', '__proto__', 'toString', 'explode']);
+    let command =
+      commands && chance(r, 0.7) ? pick(r, [...commands.keys()]) : pick(r, [segment(r), 'constructor', '__proto__', 'toString', 'explode']);
     if (t.avoid.has(command)) command = 'get';
     argNames = commands?.get(command) ?? [];
     levels = [t.base, t.node, device, 'cmd', command];
@@ -139,7 +213,9 @@ export function generate(r: Rng, t: FuzzTarget): FuzzMessage {
     argNames = ['device', 'steps', 'id', 'command', 'args'];
   } else if (roll < 0.72) {
     const group = chance(r, 0.7) ? pick(r, t.groups) : segment(r);
-    levels = chance(r, 0.5) ? [t.base, 'group', group, pick(r, [...ids, segment(r)]), 'cmd', pick(r, ['get', segment(r)])] : [t.base, 'group', group, 'cmd', pick(r, t.nodeCommands)];
+    levels = chance(r, 0.5)
+      ? [t.base, 'group', group, pick(r, [...ids, segment(r)]), 'cmd', pick(r, ['get', segment(r)])]
+      : [t.base, 'group', group, 'cmd', pick(r, t.nodeCommands)];
   } else {
     levels = [t.base, ...Array.from({ length: int(r, 0, 7) }, () => segment(r))];
     if (chance(r, 0.3)) levels.splice(1, 0, t.node);

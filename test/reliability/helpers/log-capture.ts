@@ -23,13 +23,16 @@ export class LogCapture extends Writable {
 
   /** The `msg` of every JSON line. */
   messages(): string[] {
-    return this.#text.split('\n').filter(Boolean).map((l) => {
-      try {
-        return String((JSON.parse(l) as { msg?: unknown }).msg ?? '');
-      } catch {
-        return l;
-      }
-    });
+    return this.#text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        try {
+          return String((JSON.parse(l) as { msg?: unknown }).msg ?? '');
+        } catch {
+          return l;
+        }
+      });
   }
 
   /** Resolves with the first line (already logged or future) that matches. */
@@ -37,8 +40,17 @@ export class LogCapture extends Writable {
     const hit = this.#find(re);
     if (hit !== undefined) return Promise.resolve(hit);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no log line matched ${re} within ${timeoutMs} ms; log:\n${this.#text.slice(-4000)}`)), timeoutMs);
-      this.#waiters.push({ re, resolve: (l) => { clearTimeout(t); resolve(l); } });
+      const t = setTimeout(
+        () => reject(new Error(`no log line matched ${re} within ${timeoutMs} ms; log:\n${this.#text.slice(-4000)}`)),
+        timeoutMs,
+      );
+      this.#waiters.push({
+        re,
+        resolve: (l) => {
+          clearTimeout(t);
+          resolve(l);
+        },
+      });
     });
   }
 

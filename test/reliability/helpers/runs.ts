@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 /** Id → how many times it ran (an id never run is absent). */
 export function runsPerId(file: string): Map<string, number> {
   const runs = new Map<string, number>();
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {

@@ -34,9 +34,17 @@ export class AtModel {
   ber = 99;
   inCall = false;
   ringing = false;
-  readonly #sregs = new Map<number, number>([[0, 0], [3, 13], [4, 10], [5, 8]]);
+  readonly #sregs = new Map<number, number>([
+    [0, 0],
+    [3, 13],
+    [4, 10],
+    [5, 8],
+  ]);
 
-  constructor(private readonly identity: ModemIdentity, private readonly events: CallEvents) {}
+  constructor(
+    private readonly identity: ModemIdentity,
+    private readonly events: CallEvents,
+  ) {}
 
   /** One command line as received (without its CR): what to answer. Lines not starting with AT are ignored (null). */
   execute(raw: string): AtReply | null {
@@ -46,7 +54,10 @@ export class AtModel {
     let rest = line.slice(2);
     while (rest.length) {
       const c = (rest[0] as string).toUpperCase();
-      if (c === ';' || c === ' ') { rest = rest.slice(1); continue; }
+      if (c === ';' || c === ' ') {
+        rest = rest.slice(1);
+        continue;
+      }
       if (c === '+' || c === '^') {
         const end = rest.indexOf(';');
         const cmd = end < 0 ? rest : rest.slice(0, end);
@@ -74,10 +85,28 @@ export class AtModel {
 
   #basic(cmd: string, n: number, query: boolean, value: string | undefined, info: string[]): string | undefined {
     switch (cmd) {
-      case 'E': this.echo = n === 1; return undefined;
-      case 'V': case 'Q': case 'L': case 'M': case 'X': case '&C': case '&D': case '&F': case '&K': case '&W': return undefined;
-      case 'Z': this.echo = true; this.cmee = 0; this.clip = false; return undefined;
-      case 'H': this.#hangUp(); return undefined;
+      case 'E':
+        this.echo = n === 1;
+        return undefined;
+      case 'V':
+      case 'Q':
+      case 'L':
+      case 'M':
+      case 'X':
+      case '&C':
+      case '&D':
+      case '&F':
+      case '&K':
+      case '&W':
+        return undefined;
+      case 'Z':
+        this.echo = true;
+        this.cmee = 0;
+        this.clip = false;
+        return undefined;
+      case 'H':
+        this.#hangUp();
+        return undefined;
       case 'A':
         if (!this.ringing) return 'NO CARRIER';
         this.ringing = false;
@@ -91,7 +120,8 @@ export class AtModel {
         if (query) info.push(String(this.#sregs.get(n) ?? 0).padStart(3, '0'));
         else if (value !== undefined) this.#sregs.set(n, Number(value) & 0xff);
         return undefined;
-      default: return 'ERROR';
+      default:
+        return 'ERROR';
     }
   }
 
@@ -132,10 +162,22 @@ export class AtModel {
       return undefined;
     };
     switch (name) {
-      case '+CGMI': case '+GMI': info.push(id.manufacturer); return undefined;
-      case '+CGMM': case '+GMM': info.push(id.model); return undefined;
-      case '+CGMR': case '+GMR': info.push(id.revision); return undefined;
-      case '+CGSN': case '+GSN': info.push(id.imei); return undefined;
+      case '+CGMI':
+      case '+GMI':
+        info.push(id.manufacturer);
+        return undefined;
+      case '+CGMM':
+      case '+GMM':
+        info.push(id.model);
+        return undefined;
+      case '+CGMR':
+      case '+GMR':
+        info.push(id.revision);
+        return undefined;
+      case '+CGSN':
+      case '+GSN':
+        info.push(id.imei);
+        return undefined;
       case '+CSQ':
         if (op === 'test') info.push('+CSQ: (0-31,99),(0-7,99)');
         else if (op === 'exec') info.push(`+CSQ: ${this.rssi},${this.ber}`);
@@ -145,11 +187,40 @@ export class AtModel {
         if (op !== 'read') return this.#error();
         info.push('+CPIN: READY');
         return undefined;
-      case '+CMEE': return setting((v) => { this.cmee = v; }, 2, () => `+CMEE: ${this.cmee}`);
-      case '+CREG': return setting((v) => { this.creg = v; }, 2, () => `+CREG: ${this.creg},1`);
-      case '+CLIP': return setting((v) => { this.clip = v === 1; }, 1, () => `+CLIP: ${Number(this.clip)},1`);
-      case '+CFUN': return setting((v) => { this.cfun = v; }, 1, () => `+CFUN: ${this.cfun}`);
-      default: return this.#error();
+      case '+CMEE':
+        return setting(
+          (v) => {
+            this.cmee = v;
+          },
+          2,
+          () => `+CMEE: ${this.cmee}`,
+        );
+      case '+CREG':
+        return setting(
+          (v) => {
+            this.creg = v;
+          },
+          2,
+          () => `+CREG: ${this.creg},1`,
+        );
+      case '+CLIP':
+        return setting(
+          (v) => {
+            this.clip = v === 1;
+          },
+          1,
+          () => `+CLIP: ${Number(this.clip)},1`,
+        );
+      case '+CFUN':
+        return setting(
+          (v) => {
+            this.cfun = v;
+          },
+          1,
+          () => `+CFUN: ${this.cfun}`,
+        );
+      default:
+        return this.#error();
     }
   }
 }

@@ -74,12 +74,22 @@ class SimSerialFile implements DeviceFile {
     modem.attach(plug);
   }
 
-  get path(): string { return this.#real.path; }
-  get fd(): number { return this.#real.fd; }
-  get closed(): boolean { return this.#real.closed; }
+  get path(): string {
+    return this.#real.path;
+  }
+  get fd(): number {
+    return this.#real.fd;
+  }
+  get closed(): boolean {
+    return this.#real.closed;
+  }
 
-  read(buf: Uint8Array, length?: number): number | null { return this.#real.read(buf, length); }
-  write(data: Uint8Array): number | null { return this.#real.write(data); }
+  read(buf: Uint8Array, length?: number): number | null {
+    return this.#real.read(buf, length);
+  }
+  write(data: Uint8Array): number | null {
+    return this.#real.write(data);
+  }
 
   ioctl(req: IoctlRequest, arg?: IoctlArg): number {
     const name = this.#modelled.get(req.value);
@@ -106,10 +116,18 @@ class SimSerialFile implements DeviceFile {
     return 0;
   }
 
-  readBlocking(buf: Uint8Array, length?: number): Promise<number> { return this.#real.readBlocking(buf, length); }
-  writeBlocking(data: Uint8Array): Promise<number> { return this.#real.writeBlocking(data); }
-  poll(events: number, timeoutMs: number): Promise<number> { return this.#real.poll(events, timeoutMs); }
-  watch(opts: WatchOptions, onReady: (ev: ReadyEvents) => void): Watch { return this.#real.watch(opts, onReady); }
+  readBlocking(buf: Uint8Array, length?: number): Promise<number> {
+    return this.#real.readBlocking(buf, length);
+  }
+  writeBlocking(data: Uint8Array): Promise<number> {
+    return this.#real.writeBlocking(data);
+  }
+  poll(events: number, timeoutMs: number): Promise<number> {
+    return this.#real.poll(events, timeoutMs);
+  }
+  watch(opts: WatchOptions, onReady: (ev: ReadyEvents) => void): Watch {
+    return this.#real.watch(opts, onReady);
+  }
 
   close(): void {
     if (this.#real.closed) return;
@@ -124,11 +142,21 @@ class SimSerialFile implements DeviceFile {
     this.#checkOpen(req);
     try {
       switch (name) {
-        case 'TIOCMGET': this.#lines.tiocmget(arg); break;
-        case 'TIOCMSET': this.#lines.tiocmset('set', arg); break;
-        case 'TIOCMBIS': this.#lines.tiocmset('bis', arg); break;
-        case 'TIOCMBIC': this.#lines.tiocmset('bic', arg); break;
-        case 'TIOCGICOUNT': this.#lines.tiocgicount(arg); break;
+        case 'TIOCMGET':
+          this.#lines.tiocmget(arg);
+          break;
+        case 'TIOCMSET':
+          this.#lines.tiocmset('set', arg);
+          break;
+        case 'TIOCMBIS':
+          this.#lines.tiocmset('bis', arg);
+          break;
+        case 'TIOCMBIC':
+          this.#lines.tiocmset('bic', arg);
+          break;
+        case 'TIOCGICOUNT':
+          this.#lines.tiocgicount(arg);
+          break;
       }
     } catch (e) {
       throw e instanceof KernelError ? this.#error(e.code, req) : e;

@@ -42,7 +42,9 @@ export class SimLines {
     this.#arch = arch;
   }
 
-  get hungUp(): boolean { return this.#hungUp; }
+  get hungUp(): boolean {
+    return this.#hungUp;
+  }
 
   level(line: HostLine | ModemLine): boolean {
     return this.#level[line];
@@ -65,8 +67,12 @@ export class SimLines {
   }
 
   /** tty_port open raises DTR and RTS; the last close with HUPCL drops them. */
-  hostOpen(): void { this.#setHost({ dtr: true, rts: true }); }
-  hostClose(): void { this.#setHost({ dtr: false, rts: false }); }
+  hostOpen(): void {
+    this.#setHost({ dtr: true, rts: true });
+  }
+  hostClose(): void {
+    this.#setHost({ dtr: false, rts: false });
+  }
 
   /** The device is gone: every waiter and every later request fails with EIO. */
   hangUp(): void {
@@ -122,10 +128,11 @@ export class SimLines {
     const m = modemBits(this.#arch);
     const c = this.#count;
     for (const w of [...this.#waiters]) {
-      const moved = ((w.mask & m.RNG) !== 0 && c.rng !== w.start.rng)
-        || ((w.mask & m.DSR) !== 0 && c.dsr !== w.start.dsr)
-        || ((w.mask & m.CD) !== 0 && c.dcd !== w.start.dcd)
-        || ((w.mask & m.CTS) !== 0 && c.cts !== w.start.cts);
+      const moved =
+        ((w.mask & m.RNG) !== 0 && c.rng !== w.start.rng) ||
+        ((w.mask & m.DSR) !== 0 && c.dsr !== w.start.dsr) ||
+        ((w.mask & m.CD) !== 0 && c.dcd !== w.start.dcd) ||
+        ((w.mask & m.CTS) !== 0 && c.cts !== w.start.cts);
       if (moved) {
         this.#waiters.delete(w);
         w.resolve();

@@ -47,7 +47,9 @@ export class SimModem {
     this.at = new AtModel(SIM_IDENTITY, { call: (active) => this.#plug?.lines.setModemLine('cd', active) });
   }
 
-  get plug(): Plug | undefined { return this.#plug; }
+  get plug(): Plug | undefined {
+    return this.#plug;
+  }
 
   /** A new pty, the symlink pointed at its slave. Refuses to replace anything but a symlink. */
   plugIn(): Plug {

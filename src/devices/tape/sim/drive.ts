@@ -11,8 +11,15 @@
 import type { Medium } from './medium.js';
 
 export type SenseKey =
-  | 'NO_SENSE' | 'RECOVERED_ERROR' | 'NOT_READY' | 'MEDIUM_ERROR' | 'ILLEGAL_REQUEST'
-  | 'UNIT_ATTENTION' | 'DATA_PROTECT' | 'BLANK_CHECK' | 'VOLUME_OVERFLOW';
+  | 'NO_SENSE'
+  | 'RECOVERED_ERROR'
+  | 'NOT_READY'
+  | 'MEDIUM_ERROR'
+  | 'ILLEGAL_REQUEST'
+  | 'UNIT_ATTENTION'
+  | 'DATA_PROTECT'
+  | 'BLANK_CHECK'
+  | 'VOLUME_OVERFLOW';
 
 export interface Sense {
   readonly key: SenseKey;
@@ -28,8 +35,10 @@ export interface Sense {
 export type Outcome = { readonly ok: true } | { readonly ok: false; readonly sense: Sense };
 
 const OK: Outcome = { ok: true };
-const check = (key: SenseKey, s: Partial<Omit<Sense, 'key'>> = {}): Outcome =>
-  ({ ok: false, sense: { key, fmk: false, eom: false, ili: false, residual: 0, ...s } });
+const check = (key: SenseKey, s: Partial<Omit<Sense, 'key'>> = {}): Outcome => ({
+  ok: false,
+  sense: { key, fmk: false, eom: false, ili: false, residual: 0, ...s },
+});
 
 export interface DriveParams {
   /** Native capacity of the cartridge in bytes (record data; filemarks are free). */
@@ -57,7 +66,11 @@ export interface DriveState {
 }
 
 export class Drive {
-  constructor(readonly medium: Medium, readonly params: DriveParams, readonly s: DriveState) {}
+  constructor(
+    readonly medium: Medium,
+    readonly params: DriveParams,
+    readonly s: DriveState,
+  ) {}
 
   #notReady(): Outcome | null {
     return this.s.loaded ? null : check('NOT_READY', { asc: 0x3a });
@@ -84,8 +97,11 @@ export class Drive {
   modeSelect(what: { density?: number; blockSize?: number }): Outcome {
     const nr = this.#notReady();
     if (nr) return nr;
-    if (what.blockSize !== undefined && what.blockSize !== 0 &&
-        (what.blockSize < this.params.minBlock || what.blockSize > this.params.maxBlock)) {
+    if (
+      what.blockSize !== undefined &&
+      what.blockSize !== 0 &&
+      (what.blockSize < this.params.minBlock || what.blockSize > this.params.maxBlock)
+    ) {
       return check('ILLEGAL_REQUEST', { asc: 0x26 });
     }
     if (what.blockSize !== undefined) this.s.blockSize = what.blockSize;

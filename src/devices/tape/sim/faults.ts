@@ -56,7 +56,7 @@ export class Faults {
 
   #reload(): void {
     if (!this.file) return;
-    let stamp = '';
+    let stamp: string;
     try {
       const st = fs.statSync(this.file);
       stamp = `${st.mtimeMs}:${st.size}`;
@@ -84,7 +84,9 @@ function arm(rule: FaultRule): Armed {
 function isRule(v: unknown): v is FaultRule {
   if (typeof v !== 'object' || v === null) return false;
   const r = v as Record<string, unknown>;
-  return typeof r.on === 'string'
-    && (r.errno === undefined || (typeof r.errno === 'string' && /^E[A-Z0-9]+$/.test(r.errno)))
-    && (r.times === undefined || (typeof r.times === 'number' && r.times >= 0));
+  return (
+    typeof r.on === 'string' &&
+    (r.errno === undefined || (typeof r.errno === 'string' && /^E[A-Z0-9]+$/.test(r.errno))) &&
+    (r.times === undefined || (typeof r.times === 'number' && r.times >= 0))
+  );
 }

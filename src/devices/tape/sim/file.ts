@@ -10,12 +10,20 @@ import type { SimTapeKernel } from './kernel.js';
 export class SimTapeFile implements DeviceFile {
   #fd: number;
 
-  constructor(readonly k: SimTapeKernel, fd: number, readonly path: string) {
+  constructor(
+    readonly k: SimTapeKernel,
+    fd: number,
+    readonly path: string,
+  ) {
     this.#fd = fd;
   }
 
-  get fd(): number { return this.#fd; }
-  get closed(): boolean { return this.#fd < 0; }
+  get fd(): number {
+    return this.#fd;
+  }
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
 
   #open(syscall: Syscall): void {
     if (this.#fd < 0) throw KernelError.of('EBADF', { syscall, path: this.path });
@@ -28,7 +36,9 @@ export class SimTapeFile implements DeviceFile {
   }
 
   #write(data: Uint8Array): number {
-    return this.k.call('write', this.path, ['write'], undefined, () => this.k.model.write(Buffer.from(data.buffer, data.byteOffset, data.length)));
+    return this.k.call('write', this.path, ['write'], undefined, () =>
+      this.k.model.write(Buffer.from(data.buffer, data.byteOffset, data.length)),
+    );
   }
 
   read(buf: Uint8Array, length = buf.length): number {
@@ -50,17 +60,30 @@ export class SimTapeFile implements DeviceFile {
 
   ioctlBlocking(req: IoctlRequest, arg?: IoctlArg): Promise<number> {
     this.#open('ioctl');
-    return this.k.blocking(this.k.ioctlLabel(req, arg), () => this.k.ioctlDuration(req, arg), () => this.k.ioctlNow(this, req, arg));
+    return this.k.blocking(
+      this.k.ioctlLabel(req, arg),
+      () => this.k.ioctlDuration(req, arg),
+      () => this.k.ioctlNow(this, req, arg),
+    );
   }
 
   readBlocking(buf: Uint8Array, length = buf.length): Promise<number> {
     this.#open('read');
-    return this.k.blocking('read', () => 0, () => this.#read(buf, length), (n) => this.k.transferMs(n));
+    return this.k.blocking(
+      'read',
+      () => 0,
+      () => this.#read(buf, length),
+      (n) => this.k.transferMs(n),
+    );
   }
 
   writeBlocking(data: Uint8Array): Promise<number> {
     this.#open('write');
-    return this.k.blocking('write', () => this.k.transferMs(data.length), () => this.#write(data));
+    return this.k.blocking(
+      'write',
+      () => this.k.transferMs(data.length),
+      () => this.#write(data),
+    );
   }
 
   /** st has no poll method: the VFS reports such files always readable and writable. */
@@ -74,7 +97,11 @@ export class SimTapeFile implements DeviceFile {
     setImmediate(() => {
       if (!stopped) onReady({ readable: opts.readable ?? true, writable: opts.writable ?? false, disconnect: false });
     });
-    return { stop: () => { stopped = true; } };
+    return {
+      stop: () => {
+        stopped = true;
+      },
+    };
   }
 
   /**

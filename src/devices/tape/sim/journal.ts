@@ -60,7 +60,9 @@ export class Journal {
     this.#size = size;
   }
 
-  get size(): number { return this.#size; }
+  get size(): number {
+    return this.#size;
+  }
 
   /**
    * Opens (creating) the journal and replays it. `keepPayload(type)` says which

@@ -64,7 +64,10 @@ export class SimTapeKernel implements Kernel {
    * end at once and their operations complete, as a real drive finishes a
    * rewind whether or not anyone still waits for it.
    */
-  constructor(readonly opts: SimTapeOptions, signal?: AbortSignal) {
+  constructor(
+    readonly opts: SimTapeOptions,
+    signal?: AbortSignal,
+  ) {
     signal?.addEventListener('abort', () => this.finishNow(), { once: true });
     this.arch = opts.arch;
     this.timing = opts.timing;
@@ -77,7 +80,9 @@ export class SimTapeKernel implements Kernel {
   }
 
   /** What a blocking call is doing right now (`MTREW`, `read` …), or null. */
-  get inFlight(): string | null { return this.#inFlight; }
+  get inFlight(): string | null {
+    return this.#inFlight;
+  }
 
   open(p: string, flags: number): DeviceFile {
     if (!this.#paths.has(p)) throw KernelError.of('ENOENT', { syscall: 'open', path: p });

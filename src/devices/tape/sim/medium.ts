@@ -55,20 +55,25 @@ export class Medium {
           m.#unsaved.push({ records: 0, filemarks: n, end: m.#items.length });
           break;
         }
-        case T_TRUNCATE: m.#cut(f.payload?.readUInt32LE(0) ?? 0); break;
+        case T_TRUNCATE:
+          m.#cut(f.payload?.readUInt32LE(0) ?? 0);
+          break;
         case T_STATE:
           if (m.#state !== null) m.#garbage += FRAME_HEADER + Buffer.byteLength(m.#state);
           m.#state = f.payload?.toString('utf8') ?? null;
           m.#unsaved = [];
           break;
-        default: throw new Error(`${file}: unknown frame type ${f.type}`);
+        default:
+          throw new Error(`${file}: unknown frame type ${f.type}`);
       }
     }
     m.#maybeCompact();
     return m;
   }
 
-  get length(): number { return this.#items.length; }
+  get length(): number {
+    return this.#items.length;
+  }
 
   item(i: number): Item | undefined {
     return this.#items[i];

@@ -138,7 +138,7 @@ export function stWrite(st: St, data: Buffer): number {
   if (!outcome.ok) {
     const sense = outcome.sense;
     if (sense.eom) {
-      const undone = (sense.residual) * (fixed ? s.blockSize : 1);
+      const undone = sense.residual * (fixed ? s.blockSize : 1);
       left += undone;
       done -= undone;
       if (fixed) blocks = done / s.blockSize;

@@ -12,7 +12,18 @@ const MT_ST_OPTIONS = 0xf0000000;
 
 /** Operations after which st considers the position moved on (flush with seek_next). */
 const SEEKS_NEXT: ReadonlySet<number> = new Set([
-  MT.REW, MT.OFFL, MT.RETEN, MT.EOM, MT.LOCK, MT.LOAD, MT.FSF, MT.FSFM, MT.BSF, MT.BSFM, MT.COMPRESSION, MT.SEEK,
+  MT.REW,
+  MT.OFFL,
+  MT.RETEN,
+  MT.EOM,
+  MT.LOCK,
+  MT.LOAD,
+  MT.FSF,
+  MT.FSFM,
+  MT.BSF,
+  MT.BSFM,
+  MT.COMPRESSION,
+  MT.SEEK,
 ]);
 /** Moving the tape away right after writing first ends the file with a filemark. */
 const WEOF_BEFORE: ReadonlySet<number> = new Set([MT.REW, MT.OFFL, MT.SEEK, MT.BSF, MT.BSFM]);

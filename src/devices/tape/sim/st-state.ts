@@ -58,10 +58,27 @@ export interface StState {
 
 export function initialStState(): StState {
   return {
-    ready: 'ready', drvFile: 0, drvBlock: 0, eof: EOF.NOEOF, rw: 'idle', atSm: false,
-    blockSize: 0, density: 0, drvBuffer: 1, drvWriteProt: false, doorLocked: 'unlocked',
-    recoverReg: 0, cleaningReq: false, minBlock: 1, maxBlock: 0xffffff, inUse: false,
-    writeProt: false, autorewDev: false, rewAtClose: false, nonblock: true, accMode: 'rw',
+    ready: 'ready',
+    drvFile: 0,
+    drvBlock: 0,
+    eof: EOF.NOEOF,
+    rw: 'idle',
+    atSm: false,
+    blockSize: 0,
+    density: 0,
+    drvBuffer: 1,
+    drvWriteProt: false,
+    doorLocked: 'unlocked',
+    recoverReg: 0,
+    cleaningReq: false,
+    minBlock: 1,
+    maxBlock: 0xffffff,
+    inUse: false,
+    writeProt: false,
+    autorewDev: false,
+    rewAtClose: false,
+    nonblock: true,
+    accMode: 'rw',
   };
 }
 

@@ -44,8 +44,14 @@ export class StModel implements St {
     this.medium = Medium.open(imageFile);
     const saved = parseSaved(this.medium.state);
     const driveState: DriveState = saved?.drive ?? {
-      loaded: opts.loaded, pos: 0, blockSize: 0, density: opts.density, locked: false,
-      compression: true, newMedium: opts.loaded, writeProtectTab: opts.writeProtected,
+      loaded: opts.loaded,
+      pos: 0,
+      blockSize: 0,
+      density: opts.density,
+      locked: false,
+      compression: true,
+      newMedium: opts.loaded,
+      writeProtectTab: opts.writeProtected,
     };
     // The configured tab wins: it is the cartridge the user says is in the drive.
     driveState.writeProtectTab = opts.writeProtected;

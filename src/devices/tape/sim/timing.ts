@@ -37,22 +37,44 @@ export const DEMO_TIMING: SimTiming = {
 };
 
 export const NO_TIMING: SimTiming = {
-  rewindMs: 0, spaceMs: 0, eomMs: 0, eraseMs: 0, retensionMs: 0, loadMs: 0, unloadMs: 0, weofMs: 0,
+  rewindMs: 0,
+  spaceMs: 0,
+  eomMs: 0,
+  eraseMs: 0,
+  retensionMs: 0,
+  loadMs: 0,
+  unloadMs: 0,
+  weofMs: 0,
   bytesPerS: Number.POSITIVE_INFINITY,
 };
 
 /** Simulated time of one MTIOCTOP operation, given where the tape is. */
 export function opDuration(t: SimTiming, op: number, count: number, atBot: boolean, loaded: boolean): number {
   switch (op) {
-    case MT.REW: return atBot ? 0 : t.rewindMs;
-    case MT.FSF: case MT.BSF: case MT.FSFM: case MT.BSFM: case MT.SEEK: return count === 0 ? 0 : t.spaceMs;
-    case MT.EOM: return t.eomMs;
-    case MT.ERASE: return count !== 0 ? t.eraseMs : t.weofMs;
-    case MT.RETEN: return t.retensionMs;
-    case MT.LOAD: return loaded ? 0 : t.loadMs;
-    case MT.OFFL: case MT.UNLOAD: return loaded ? t.unloadMs : 0;
-    case MT.WEOF: case MT.WEOFI: return t.weofMs;
-    default: return 0;
+    case MT.REW:
+      return atBot ? 0 : t.rewindMs;
+    case MT.FSF:
+    case MT.BSF:
+    case MT.FSFM:
+    case MT.BSFM:
+    case MT.SEEK:
+      return count === 0 ? 0 : t.spaceMs;
+    case MT.EOM:
+      return t.eomMs;
+    case MT.ERASE:
+      return count !== 0 ? t.eraseMs : t.weofMs;
+    case MT.RETEN:
+      return t.retensionMs;
+    case MT.LOAD:
+      return loaded ? 0 : t.loadMs;
+    case MT.OFFL:
+    case MT.UNLOAD:
+      return loaded ? t.unloadMs : 0;
+    case MT.WEOF:
+    case MT.WEOFI:
+      return t.weofMs;
+    default:
+      return 0;
   }
 }
 
