@@ -120,7 +120,8 @@ describe.skipIf(!haveStty).each(['ENOSYS', 'ENOTTY', 'EINVAL'])('a kernel that a
 });
 
 describe.skipIf(!haveStty)('when termios2 is refused', () => {
-  it('TCGETS2 works but TCSETS2 answers EINVAL: the port falls back as it sets', async () => {
+  // Under qemu-user TCGETS2 itself answers ENOSYS, so this case's premise (TCGETS2 works) exists only natively.
+  it.skipIf(emulated)('TCGETS2 works but TCSETS2 answers EINVAL: the port falls back as it sets', async () => {
     const path = pty();
     const { t, used } = device(path, refuse(['TCSETS2', 'TCSETSW2', 'TCSETSF2'], 'EINVAL'));
     await t.device.open();
