@@ -151,7 +151,7 @@ function installPackage(abi, tarball, dir) {
 async function main() {
   const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(ABIS);
   for (const n of names) if (!ABIS[n]) throw new Error(`unknown ABI '${n}' (known: ${Object.keys(ABIS).join(', ')})`);
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'dev2mqtt-abi-'));
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'dev2mqtt-emulated-'));
   const t0 = Date.now();
   const costs = [];
   let failed = false;

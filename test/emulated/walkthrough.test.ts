@@ -7,6 +7,7 @@
  * a clean stop: `offline` published, exit 0.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/ports.mjs';
@@ -61,13 +62,14 @@ describe(`the README walkthrough on ${abi.name}, from the packed tarball`, () =>
   let agent: AgentProcess;
   let client: TestClient;
   let port: number;
+  const stateDir = tempDir('dev2mqtt-abi-state-');
 
   beforeAll(async () => {
     port = await freePort();
     agent = new AgentProcess(
       spawnDev2mqtt(abi, ['run', '-c', path.join(abi.packageDir, 'config/default.json')], {
         DEV2MQTT_BROKER_PORT: String(port),
-        DEV2MQTT_NODE_STATEDIR: tempDir('dev2mqtt-abi-state-'),
+        DEV2MQTT_NODE_STATEDIR: stateDir,
       }),
     );
     await agent.line((l) => l.includes('embedded MQTT broker listening'), 'its broker listened');
@@ -81,6 +83,7 @@ describe(`the README walkthrough on ${abi.name}, from the packed tarball`, () =>
       agent.proc.kill('SIGKILL');
       await agent.exited;
     }
+    rmSync(stateDir, { recursive: true, force: true });
   });
 
   it('the node comes online with the demo devices, each available', async () => {
