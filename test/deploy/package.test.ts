@@ -58,7 +58,7 @@ beforeAll(() => {
 }, 300_000);
 
 describe('npm pack', () => {
-  it('holds dist/, config/, deploy/, examples/ and the shrinkwrap, and no tests, sources or maps', () => {
+  it('holds dist/, config/, deploy/, examples/, docs/ and the shrinkwrap, and no tests, sources or maps', () => {
     for (const f of [
       'package.json',
       'README.md',
@@ -75,6 +75,7 @@ describe('npm pack', () => {
       // The Node-RED subflow module, installable from the unpacked package; its test harness stays out.
       'examples/node-red/node-red-contrib-dev2mqtt/package.json',
       'examples/node-red/node-red-contrib-dev2mqtt/dev2mqtt-command.js',
+      'docs/deploy.md',
     ]) {
       expect(listing, f).toContain(f);
     }
