@@ -35,7 +35,7 @@ function state() {
       base,
       /** id → the command in flight: its input message and address. */
       pending: new Map(),
-      /** Commands held while the broker connection is down: [{id, publish}]. */
+      /** Commands held while the broker connection is down: [{id, publish, deadline}]. */
       queued: [],
       connection: 'unknown',
       /** Agent nodes whose result topics the listener is subscribed to (until MQTT 5 replies are seen). */
@@ -91,7 +91,10 @@ if (msg.status?.source?.type === 'mqtt out' && msg.command === undefined) {
   // mqtt out reports `node-red:common.status.connected` (or …disconnected, …connecting).
   const up = /\.connected$/.test(String(msg.status.text));
   s.connection = up ? 'up' : 'down';
-  const release = up ? s.queued.map((q) => q.publish) : [];
+  // What waited goes out with what is left of its wait as its MQTT 5 expiry, so it cannot run after its timeout.
+  const release = up
+    ? s.queued.map((q) => ({ ...q.publish, messageExpiryInterval: Math.max(1, Math.ceil((q.deadline - Date.now()) / 1000)) }))
+    : [];
   if (up) s.queued = [];
   node.status(s.status());
   return release.length ? [null, release, null] : null;
@@ -146,7 +149,8 @@ const publish = {
   topic: device === undefined ? `${base}/${agent}/cmd/${command}` : `${base}/${agent}/${device}/cmd/${command}`,
   payload: JSON.stringify(args),
   // MQTT 5 only (mqtt out leaves them out on 3.1.1): the reply comes to our topic with our id,
-  // and a command still undelivered when we stop waiting is dropped rather than run late.
+  // and a command still undelivered when we stop waiting (rounded up to whole seconds) is
+  // dropped rather than run late.
   responseTopic: s.replyTopic,
   correlationData: Buffer.from(id),
   messageExpiryInterval: Math.ceil(timeoutMs / 1000),
@@ -170,7 +174,7 @@ setTimeout(() => {
 }, timeoutMs);
 
 if (s.connection === 'down') {
-  s.queued.push({ id, publish });
+  s.queued.push({ id, publish, deadline: Date.now() + timeoutMs });
   node.status(s.status());
   return [subscribe.length ? { action: 'subscribe', topic: subscribe } : null, null, null];
 }
