@@ -3,6 +3,7 @@
  * embedded broker (aedes, MQTT 3.1.1) or on a real mosquitto started here on a
  * free loopback port; and collectors for what Node-RED nodes receive.
  */
+import { rmSync } from 'node:fs';
 import type { Agent } from '../../../src/agent/agent.js';
 import { startAgent } from '../../../test/helpers/agent.js';
 import { demoDevices } from '../../../test/helpers/demo-devices.js';
@@ -45,6 +46,7 @@ export async function startWorld(setup: Setup, nodeId: string): Promise<World> {
     async stop() {
       await agent.stop();
       await mosquitto?.stop();
+      for (const dir of [agent.config.node.stateDir, mosquitto?.dir]) if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
