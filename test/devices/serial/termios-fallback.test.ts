@@ -102,7 +102,7 @@ describe.skipIf(!haveStty).each(['ENOSYS', 'ENOTTY', 'EINVAL'])('a kernel that a
     expect(e).toMatchObject({ code: 'bad_args' });
     expect(e?.message).toContain('baud 31250 needs termios2');
     expect(t.device.state()).toMatchObject({ open: false, termios: null });
-    // The descriptor was closed again: the port is not held exclusively.
+    // stty can open it again; as root that holds even on an exclusive tty, so termios-pty.test.ts checks TIOCGEXCL.
     expect(() => stty(path, '-a')).not.toThrow();
   });
 
