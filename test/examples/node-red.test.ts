@@ -13,7 +13,7 @@ import type { Agent } from '../../src/agent/agent.js';
 import { deviceTopic, nodeTopic, parseCommandTopic, type TopicScheme } from '../../src/agent/topics.js';
 import { builtinKinds } from '../../src/devices/builtin.js';
 import { startAgent } from '../helpers/agent.js';
-import { demoDevices } from '../helpers/demo-devices.js';
+import { curatedDemoDevices } from '../helpers/demo-devices.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 
 type FlowNode = Record<string, unknown> & { id: string; type: string; z?: string; wires?: string[][] };
@@ -26,7 +26,7 @@ const kinds = new Map(builtinKinds().map((k) => [k.kind, k]));
 const NODE_COMMANDS = ['ping', 'describe', 'batch', 'cancel'];
 const CORE_TYPES = new Set(['tab', 'mqtt-broker', 'inject', 'function', 'mqtt out', 'mqtt in', 'debug', 'comment']);
 
-const DEMO = demoDevices();
+const DEMO = curatedDemoDevices();
 const kindOf = (device: string): string | undefined => DEMO.find((d) => d.id === device)?.kind;
 
 /** MQTT filter matching, for the mqtt in nodes. */

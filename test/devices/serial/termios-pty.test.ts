@@ -48,7 +48,7 @@ function sttyView(path: string): { speed: number; flags: Set<string> } {
 }
 
 async function openDevice(path: string, options: Record<string, unknown> = {}) {
-  const t = makeTestDevice(serialKind, { options: { path, ...options } });
+  const t = await makeTestDevice(serialKind, { options: { path, ...options } });
   await t.device.open();
   cleanup.push(() => t.device.close());
   return t;
