@@ -34,9 +34,26 @@ export interface TestDevice<D extends Device> {
   run(command: string, args?: unknown, opts?: { signal?: AbortSignal; requestedTimeoutMs?: number }): Promise<unknown>;
 }
 
+/** The same context, its kernel (still made on first use) passed through `wrap`. */
+function withWrappedKernel(ctx: DeviceContext<unknown>, wrap: (k: Kernel) => Kernel): DeviceContext<unknown> {
+  let kernel: Kernel | undefined;
+  const out = Object.defineProperties({}, Object.getOwnPropertyDescriptors(ctx)) as DeviceContext<unknown>;
+  Object.defineProperty(out, 'kernel', { get: () => (kernel ??= wrap(ctx.kernel)), enumerable: true });
+  return out;
+}
+
 export async function makeTestDevice<O, D extends Device>(
   kind: DeviceKind<O, D>,
-  cfg: { id?: string; sim?: boolean; options?: unknown; kernel?: Kernel; sysfs?: Sysfs; stateDir?: string },
+  cfg: {
+    id?: string;
+    sim?: boolean;
+    options?: unknown;
+    kernel?: Kernel;
+    sysfs?: Sysfs;
+    stateDir?: string;
+    /** Wraps the kernel the device gets (its sim's, a given one, or libc): to watch or answer its requests (kernel-hook.ts). */
+    wrapKernel?: (k: Kernel) => Kernel;
+  },
 ): Promise<TestDevice<D>> {
   const sim = cfg.sim ?? false;
   const parsed = kind.options(sim).parse(cfg.options ?? {}, 'options');
@@ -81,7 +98,8 @@ export async function makeTestDevice<O, D extends Device>(
   // A test may bring its own kernel or tree (a recorded one, a sim it drives) in place of the kind's sim.
   const given =
     cfg.kernel || cfg.sysfs ? { ...(cfg.kernel ? { kernel: cfg.kernel } : {}), ...(cfg.sysfs ? { sysfs: cfg.sysfs } : {}) } : undefined;
-  const ctx = (await deviceContext(kind as AnyKind, base, () => new LibcKernel(), given)) as DeviceContext<O>;
+  const made = await deviceContext(kind as AnyKind, base, () => new LibcKernel(), given);
+  const ctx = (cfg.wrapKernel ? withWrappedKernel(made, cfg.wrapKernel) : made) as DeviceContext<O>;
   const device = kind.create(ctx);
   const run = async (
     command: string,
