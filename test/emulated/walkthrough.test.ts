@@ -12,14 +12,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/ports.mjs';
 import { tempDir } from '../helpers/agent.js';
-import { demoDevices } from '../helpers/demo-devices.js';
+import { curatedDemoDevices } from '../helpers/demo-devices.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { demoDeviceOf, tryItPubLines } from '../helpers/readme.js';
 import { requireTool } from '../helpers/tools.js';
 import { emulatedAbi, spawnDev2mqtt } from './abi.js';
 
 const abi = emulatedAbi();
-const DEMO = demoDevices().map((d) => d.id);
+const DEMO = curatedDemoDevices().map((d) => d.id);
 /** Everything here waits on events; this only bounds a wait that never ends, under emulation on a loaded machine. */
 const WAIT_MS = 240_000;
 

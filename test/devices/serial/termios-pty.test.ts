@@ -35,7 +35,7 @@ function pty(): string {
 }
 
 async function openDevice(path: string, options: Record<string, unknown> = {}) {
-  const t = makeTestDevice(serialKind, { options: { path, ...options } });
+  const t = await makeTestDevice(serialKind, { options: { path, ...options } });
   await t.device.open();
   cleanup.push(() => t.device.close());
   return t;
