@@ -5,7 +5,10 @@
  * Node-RED speaking MQTT 5 and 3.1.1. Each result must come out on the message
  * of its own command, also with 20 commands to 4 devices in flight at once.
  */
+import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent } from '../../../test/helpers/agent.js';
+import { curatedDemoDevices } from '../../../test/helpers/demo-devices.js';
 import { TestClient } from '../../../test/helpers/mqtt-client.js';
 import { Inbox, inbox, mosquittoReady, node, SETUPS, startWorld, type World } from './harness.js';
 import { brokerNode, nodeModules, testHelper, type FlowNode, type NrMessage, type NrStatus } from './node-red.js';
@@ -42,6 +45,8 @@ const STATUS_WATCH: FlowNode[] = [
 interface Instance {
   readonly ok: Inbox<NrMessage>;
   readonly err: Inbox<NrMessage>;
+  /** Both outputs, in the order they came. */
+  readonly out: Inbox<NrMessage>;
   readonly shown: Inbox<NrStatus>;
   send(msg: NrMessage): void;
   /** Every output (ok or error) whose message carries this tag. */
@@ -51,6 +56,9 @@ interface Instance {
 function attach(id: string): Instance {
   const ok = inbox(h, `${id}-ok`);
   const err = inbox(h, `${id}-err`);
+  const out = new Inbox<NrMessage>();
+  node(h, `${id}-ok`).on('input', (m) => out.push(m));
+  node(h, `${id}-err`).on('input', (m) => out.push(m));
   // What the instance shows under it, as a status node passes it on.
   const shown = new Inbox<NrStatus>();
   node(h, 'shown').on('input', (m) => {
@@ -60,6 +68,7 @@ function attach(id: string): Instance {
   return {
     ok,
     err,
+    out,
     shown,
     send: (msg) => node(h, id).receive(msg),
     outputsFor: (tag) => [...ok.items, ...err.items].filter((m) => m.tag === tag),
@@ -213,6 +222,30 @@ for (const setup of SETUPS) {
         );
         expect(JSON.parse(reply.payload)).toMatchObject({ id, device: 'led0', command: 'set', ok: true });
         expect(a.shown.items.at(-1)?.text).toMatch(/MQTT 5 replies$/);
+      });
+
+      it('still gets the results of an agent on MQTT 3.1.1 once another agent has answered on MQTT 5', async () => {
+        // An agent configured with mqtt.protocolVersion 4 (or behind a 3.1.1 bridge) on the same broker: the
+        // broker drops the Response Topic on the way to it, so its results come on its result topics only.
+        const OLD = 'nr-agent-311';
+        const old = await startAgent({
+          config: { node: { id: OLD }, mqtt: { url: world.url, protocolVersion: 4 }, devices: curatedDemoDevices() },
+        });
+        try {
+          // The tests above had AGENT answer on this instance's response topic.
+          expect(a.shown.items.at(-1)?.text).toMatch(/MQTT 5 replies/);
+          // Long enough for any load; a wrong subscription shows as `timeout` here rather than a stuck test.
+          a.send({ node: OLD, device: 'led0', command: 'set', payload: { brightness: 77 }, timeout: 30_000, tag: 'v311' });
+          const m = await a.out.next((x) => x.tag === 'v311', "the 3.1.1 agent's result");
+          expect(m.dev2mqtt).toMatchObject({ ok: true, node: OLD, device: 'led0', command: 'set' });
+          expect(m.payload).toMatchObject({ brightness: 77 });
+          // And the MQTT 5 agent is still answered on the response topic.
+          a.send({ node: AGENT, device: 'led0', command: 'get', timeout: 30_000, tag: 'v5-again' });
+          expect((await a.out.next((x) => x.tag === 'v5-again', "the MQTT 5 agent's result")).dev2mqtt).toMatchObject({ ok: true });
+        } finally {
+          await old.stop();
+          rmSync(old.config.node.stateDir, { recursive: true, force: true });
+        }
       });
     } else {
       it('sends the id in the payload only (no MQTT 5 properties) and listens on the result topics', async () => {
