@@ -189,6 +189,24 @@ for (const setup of SETUPS) {
       expect((await a.ok.next((m) => m.tag === 'ping', 'the ping')).payload).toMatchObject({ pong: true, node: AGENT });
     });
 
+    it('sends a single value as {"value": …} with its id, as the contract reads a bare payload', async () => {
+      a.send({ node: AGENT, device: 'relay', command: 'set', payload: 'ON', tag: 'word' });
+      a.send({ node: AGENT, device: 'relay', command: 'set', payload: 0, tag: 'number' });
+      for (const [tag, value] of [
+        ['word', 'ON'],
+        ['number', 0],
+      ] as const) {
+        const m = await a.ok.next((x) => x.tag === tag, `the result of the ${tag}`);
+        const id = (m.dev2mqtt as { id: string }).id;
+        const cmd = await spy.next(
+          (x) => x.topic === `dev2mqtt/${AGENT}/relay/cmd/set` && (JSON.parse(x.payload) as { id?: string }).id === id,
+          20_000,
+          `the command of the ${tag}`,
+        );
+        expect(JSON.parse(cmd.payload)).toEqual({ value, id });
+      }
+    });
+
     it('keeps two instances on one broker apart: each gets its own results, once', async () => {
       const b = attach('b');
       for (let i = 1; i <= 5; i++) {
