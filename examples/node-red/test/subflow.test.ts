@@ -242,6 +242,29 @@ for (const setup of SETUPS) {
         expect(a.shown.items.at(-1)?.text).toMatch(/MQTT 5 replies$/);
       });
 
+      it("takes no reply for a command from a client that saw another command's response topic and id", async () => {
+        // Every agent that gets a command from this node learns its response topic and id, and the
+        // deploy ACL lets agents write under replies/: one must not be able to answer for another's command.
+        a.send({ node: AGENT, device: 'relay', command: 'get', tag: 'seen' });
+        const seen = await a.ok.next((m) => m.tag === 'seen', 'the first result');
+        const seenId = (seen.dev2mqtt as { id: string }).id;
+        a.send({ node: AGENT, device: 'relay', command: 'pulse', payload: { ms: 1000 }, tag: 'target' });
+        const cmd = await spy.next(
+          (m) => m.topic === `dev2mqtt/${AGENT}/relay/cmd/pulse` && (JSON.parse(m.payload) as { ms?: number }).ms === 1000,
+          20_000,
+          'the pulse command',
+        );
+        // The next command's id as one who counts would guess it from the id seen.
+        const guess = seenId.replace(/^(nr-[0-9a-f]+-)(\d+)/, (_, head: string, n: string) => `${head}${Number(n) + 1}`);
+        const forged = { id: guess, node: AGENT, device: 'relay', command: 'pulse', ok: true, result: { pulsedMs: 1 }, ms: 1 };
+        await spy.publish(cmd.packet.properties!.responseTopic!, JSON.stringify(forged), {
+          qos: 1,
+          properties: { correlationData: Buffer.from(guess) },
+        });
+        const m = await a.out.next((x) => x.tag === 'target', 'the pulse result');
+        expect(m.payload).toMatchObject({ pulsedMs: 1000 });
+      });
+
       it('still gets the results of an agent on MQTT 3.1.1 once another agent has answered on MQTT 5', async () => {
         // An agent configured with mqtt.protocolVersion 4 (or behind a 3.1.1 bridge) on the same broker: the
         // broker drops the Response Topic on the way to it, so its results come on its result topics only.
@@ -268,7 +291,7 @@ for (const setup of SETUPS) {
     } else {
       it('sends the id in the payload only (no MQTT 5 properties) and listens on the result topics', async () => {
         const cmd = await spy.next((m) => m.topic.endsWith('/led0/cmd/set'), 20_000, 'a command');
-        expect(JSON.parse(cmd.payload)).toMatchObject({ id: expect.stringMatching(/^nr-\w+-\d+$/) });
+        expect(JSON.parse(cmd.payload)).toMatchObject({ id: expect.stringMatching(/^nr-[0-9a-f]+-\d+-[0-9a-f]+$/) });
         expect(cmd.packet.properties?.responseTopic).toBeUndefined();
         expect(spy.messages.filter((m) => m.topic.startsWith('replies/'))).toEqual([]);
         expect(a.shown.items.at(-1)?.text).toMatch(/result topics$/);

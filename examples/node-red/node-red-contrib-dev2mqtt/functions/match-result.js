@@ -26,9 +26,10 @@ const id = viaReplyTopic && msg.correlationData !== undefined ? String(msg.corre
 const p = typeof id === 'string' ? s.pending.get(id) : undefined;
 
 let unsubscribe = null;
-// The agent that replied: the command's, or (for the second copy of a result already
-// matched on the result topic) the one the record names.
-const replier = p ? p.node : result.node;
+// The agent that replied: the command's, or for the second copy of a result already matched on
+// a result topic, the one it was sent to (never what the record says: anyone may write it).
+const replier = p ? p.node : viaReplyTopic ? s.copies.get(id) : undefined;
+if (viaReplyTopic) s.copies.delete(id);
 if (viaReplyTopic && msg.correlationData !== undefined && typeof replier === 'string' && !s.v5.has(replier)) {
   // The broker and this agent both speak MQTT 5: its replies come to our own topic from now on.
   // Only this agent's: another on the same broker may still answer on its result topics only.
@@ -43,6 +44,11 @@ if (!p || !fromAgent || result.command !== p.command || (p.device !== undefined 
   return [null, null, unsubscribe];
 }
 s.pending.delete(id);
+if (!viaReplyTopic && !s.v5.has(p.node)) {
+  // Its copy on the response topic, if the agent speaks MQTT 5, tells us so.
+  s.copies.set(id, p.node);
+  if (s.copies.size > 100) s.copies.delete(s.copies.keys().next().value);
+}
 
 const out = p.msg;
 out.dev2mqtt = { node: p.node, ...result };

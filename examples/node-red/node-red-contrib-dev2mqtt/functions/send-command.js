@@ -44,6 +44,8 @@ function state() {
       listening: new Set(),
       /** Agent nodes that have answered on the response topic: listened to there only. */
       v5: new Set(),
+      /** id → agent of the latest commands matched on a result topic, whose MQTT 5 copy may follow. */
+      copies: new Map(),
       replyTopic: `replies/node-red/${tag}`,
       replySubscribed: false,
       tag,
@@ -130,7 +132,10 @@ if (Object.hasOwn(args, 'id')) {
   if (s.pending.has(id)) return fail('bad_payload', `a command with id "${id}" is already in flight`, { ...address, id });
 } else {
   s.seq += 1;
-  id = `nr-${s.tag}-${s.seq}`;
+  // Unguessable, not only unique: every agent sent a command learns our response topic and that
+  // command's id, and may write under replies/; with counted ids it could answer for the next
+  // command, sent to another agent.
+  id = `nr-${s.tag}-${s.seq}-${RED.util.generateId()}`;
 }
 args.id = id;
 
