@@ -3,14 +3,12 @@
  * state changes and losses are recorded; enqueue runs the work at once (one
  * at a time, like the agent's per-device queue).
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { pino } from 'pino';
 import type { Kernel } from '../../src/kernel/kernel.js';
 import { LibcKernel } from '../../src/kernel/libc.js';
 import type { CommandContext, Device, DeviceContext, DeviceKind } from '../../src/devices/kind.js';
 import { formatIssues } from '../../src/schema/schema.js';
+import { tempDir } from './temp.js';
 
 export interface Recorded {
   readonly events: Array<{ type: string; ts: number; [k: string]: unknown }>;
@@ -45,7 +43,7 @@ export function makeTestDevice<O, D extends Device>(
     options: parsed.value,
     sim,
     log,
-    stateDir: cfg.stateDir ?? mkdtempSync(path.join(tmpdir(), `dev2mqtt-${kind.kind}-`)),
+    stateDir: cfg.stateDir ?? tempDir(`dev2mqtt-${kind.kind}-`),
     signal: abort.signal,
     emit: (type: string, data: Record<string, unknown> = {}) => void recorded.events.push({ ...data, type, ts: Date.now() }),
     stateChanged: () => void recorded.stateChanges++,

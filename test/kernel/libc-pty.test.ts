@@ -3,9 +3,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decode, encode, alloc, intArg, readInt } from '../../src/kernel/codec.js';
@@ -17,6 +16,7 @@ import { catalogue, termiosRequests } from '../../src/kernel/requests.js';
 import { termios2 } from '../../src/kernel/structs.js';
 import { termBits } from '../../src/kernel/termbits.js';
 import { termios2Speed } from '../helpers/cprog.js';
+import { tempDir } from '../helpers/temp.js';
 
 const kernel = new LibcKernel();
 const cat = catalogue(kernel.arch);
@@ -106,7 +106,7 @@ describe('libc kernel on a pseudo-terminal', () => {
   });
 
   it('an ioctl on a regular file gives ENOTTY, on a closed descriptor EBADF', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-libc-'));
+    const dir = tempDir('dev2mqtt-libc-');
     const file = path.join(dir, 'plain');
     writeFileSync(file, 'not a device');
     const f = kernel.open(file, O.RDONLY);

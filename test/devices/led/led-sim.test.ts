@@ -2,8 +2,7 @@
  * `led` with `sim: true`: the model keeps a sysfs-like tree under the state
  * dir and answers as the LED class driver does; the kind runs unchanged on it.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { ledKind } from '../../../src/devices/led/kind.js';
@@ -11,6 +10,7 @@ import type { SimLed } from '../../../src/devices/led/sim.js';
 import type { HaTopics } from '../../../src/homeassistant/entities.js';
 import { failure } from '../../helpers/command-error.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
+import { tempDir } from '../../helpers/temp.js';
 
 async function simLed(options: Record<string, unknown> = {}, stateDir?: string) {
   const t = makeTestDevice(ledKind, { sim: true, options: { pollMs: 0, ...options }, ...(stateDir ? { stateDir } : {}) });
@@ -115,7 +115,7 @@ describe('led sim: the model behaves as the LED class driver', () => {
   });
 
   it('keeps its state across restarts, as a real LED does', async () => {
-    const stateDir = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-led-keep-'));
+    const stateDir = tempDir('dev2mqtt-led-keep-');
     const first = await simLed({}, stateDir);
     await first.run('blink', { onMs: 30, offMs: 70 });
     await first.device.close();

@@ -5,14 +5,14 @@
  * Each step runs on a fresh copy of the tree, so steps do not depend on each
  * other (a plain file cannot redraw the trigger list as sysfs does).
  */
-import { cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ledKind } from '../../../src/devices/led/kind.js';
 import { toErrorBody } from '../../../src/devices/errors.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
+import { tempDir } from '../../helpers/temp.js';
 
 interface Step {
   command: string;
@@ -42,7 +42,7 @@ const cases = readdirSync(casesDir)
 
 /** A private copy of the case's sys/ tree: commands write to it. */
 function freshRoot(caseName: string): string {
-  const root = path.join(mkdtempSync(path.join(tmpdir(), `dev2mqtt-led-${caseName}-`)), 'sys');
+  const root = path.join(tempDir(`dev2mqtt-led-${caseName}-`), 'sys');
   cpSync(path.join(casesDir, caseName, 'sys'), root, { recursive: true });
   return root;
 }

@@ -5,8 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { alloc, intArg } from '../../../src/kernel/codec.js';
@@ -21,6 +20,7 @@ import { serialKind } from '../../../src/devices/serial/index.js';
 import type { SerialDevice } from '../../../src/devices/serial/device.js';
 import { SerialSimKernel } from '../../../src/devices/serial/sim/kernel.js';
 import { makeTestDevice, type TestDevice } from '../../helpers/device-context.js';
+import { tempDir } from '../../helpers/temp.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -131,7 +131,7 @@ describe('sim modem: lines', () => {
 
 describe('sim modem: hot-unplug', () => {
   it('unplugged: lost with a disconnect error; reopening fails until it is back; then it comes back with its settings', async () => {
-    const link = path.join(mkdtempSync(path.join(tmpdir(), 'dev2mqtt-serial-')), 'modem-at');
+    const link = path.join(tempDir('dev2mqtt-serial-'), 'modem-at');
     const { t, kernel } = await sim({ path: link });
     expect(t.device.path).toBe(link);
     expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
@@ -228,7 +228,7 @@ describe('sim kernel: the modelled requests answer like a UART driver', () => {
   });
 
   it('refuses to put its symlink over a file that is not a symlink', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-serial-'));
+    const dir = tempDir('dev2mqtt-serial-');
     const target = path.join(dir, 'ttyUSB0');
     writeFileSync(target, 'precious');
     expect(() => makeTestDevice(serialKind, { sim: true, options: { path: target } })).toThrow(/not a symlink/);
