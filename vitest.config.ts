@@ -4,6 +4,10 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
+    // Each test file removes the temp dirs it made (helpers/temp.ts).
+    setupFiles: ['test/setup-cleanup.ts'],
+    // The default report, then one line per suite skipped for a missing tool and why.
+    reporters: ['default', './test/skip-summary.ts'],
     // koffi is a native addon with process-wide state: run test files in child processes.
     pool: 'forks',
     testTimeout: 60_000,

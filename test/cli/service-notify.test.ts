@@ -12,10 +12,10 @@ import { ServiceNotifier } from '../../src/cli/service-notify.js';
 import { sendNotify, unixAddress } from '../../src/kernel/libc-notify.js';
 import { tempDir } from '../helpers/agent.js';
 import { LAUNCHER } from '../helpers/cli.js';
-import { requireTool } from '../helpers/tools.js';
+import { requireTools } from '../helpers/tools.js';
 
 const log = pino({ level: 'silent' });
-const havePython = requireTool('python3', 'binds the AF_UNIX datagram socket that plays systemd');
+const havePython = requireTools('the sd_notify suite through a real AF_UNIX datagram socket (python3 plays systemd)', 'python3');
 
 const RECEIVER = `
 import json, socket, sys

@@ -13,15 +13,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
 import { startAgent, tempDir } from '../helpers/agent.js';
-import { freePort, haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
+import { freePort, Mosquitto, mosquittoItself } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
-import { requireTool } from '../helpers/tools.js';
+import { requireTools } from '../helpers/tools.js';
 
 const DEPLOY = fileURLToPath(new URL('../../deploy/mosquitto/', import.meta.url));
-const ok =
-  haveMosquitto() &&
-  requireTool('mosquitto_passwd', 'makes the password files') &&
-  requireTool('openssl', 'makes the CA and the central broker certificate');
+const ok = mosquittoItself('the mosquitto bridge suite') && requireTools('the mosquitto bridge suite', 'mosquitto_passwd', 'openssl');
 const NODE = 'site-a-pi-1';
 
 /** The shipped file with the EDIT values replaced; every other line as shipped. */

@@ -13,13 +13,13 @@ import type { ResolvedDevice } from '../../src/config/load.js';
 import { renderDropIn, sandboxFor } from '../../src/deploy/sandbox.js';
 import { tempDir } from '../helpers/agent.js';
 import { runCli } from '../helpers/cli.js';
-import { requireTool } from '../helpers/tools.js';
+import { requireTools } from '../helpers/tools.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const UNIT = path.join(REPO, 'deploy/systemd/dev2mqtt.service');
-const haveSystemd = requireTool('systemd-analyze', 'verifies the unit');
-const haveShellcheck = requireTool('shellcheck', 'lints the install script');
-const haveAnsible = requireTool('ansible-playbook', 'checks the playbook');
+const haveSystemd = requireTools('the unit checks of systemd-analyze verify and security', 'systemd-analyze');
+const haveShellcheck = requireTools('the shellcheck of the install scripts', 'shellcheck');
+const haveAnsible = requireTools('the Ansible playbook suite', 'ansible-playbook');
 
 const dev = (id: string, kind: string, options: Record<string, unknown>, sim = false): ResolvedDevice => ({
   id,

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/agent.js';
-import { inCI, requireTool } from '../helpers/tools.js';
+import { inCI, requireTools } from '../helpers/tools.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const OFFLINE = {
@@ -117,9 +117,7 @@ describe('npm pack', () => {
 const root = process.getuid?.() === 0;
 if (!root && inCI) throw new Error('CI=true: the install.sh test needs root (it creates users in a test root)');
 const haveTools =
-  root &&
-  requireTool('systemctl', 'install.sh enables the unit in the test root') &&
-  requireTool('useradd', 'install.sh creates the service user');
+  root && requireTools('the install.sh suite (it enables the unit and creates the service user in a test root)', 'systemctl', 'useradd');
 
 describe.skipIf(!haveTools)('deploy/install.sh', () => {
   it('installs the tarball, user, config, udev rules, unit and drop-in into a root, and a second run changes nothing', () => {

@@ -5,15 +5,15 @@
  * architectures (_Static_asserts, compiled with -fsyntax-only, never run).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { archByName, hostArch } from '../../src/kernel/arch.js';
-import { hasCommand, inCI, requireTool } from '../helpers/tools.js';
+import { tempDir } from '../helpers/temp.js';
+import { requireTools } from '../helpers/tools.js';
 import { expectedLines, programPrintingHeaderValues, staticAssertions } from './c-abi.js';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-abi-'));
+const dir = tempDir('dev2mqtt-abi-');
 
 function compileAndRun(archName: string, flags: string[]): string[] {
   const src = path.join(dir, `abi-${archName}.c`);
@@ -27,7 +27,7 @@ function compileAndRun(archName: string, flags: string[]): string[] {
   return run.stdout.trim().split('\n');
 }
 
-const haveGcc = requireTool('gcc', 'compiles the kernel-header cross-check');
+const haveGcc = requireTools('the ABI check against the kernel headers', 'gcc');
 
 describe.skipIf(!haveGcc)('ABI against gcc and the kernel headers', () => {
   it(`native (${hostArch().name}): every request value, struct size, alignment, member offset and size`, () => {
@@ -47,8 +47,7 @@ describe.skipIf(!haveGcc)('ABI against gcc and the kernel headers', () => {
     ['sparc64', 'sparc64-linux-gnu-gcc'],
   ];
   for (const [archName, cc] of crosses) {
-    const have = hasCommand(cc);
-    if (!have && inCI) throw new Error(`CI=true and ${cc} is missing; .ci/run installs the Debian cross compilers`);
+    const have = requireTools(`the ${archName} layout check`, cc);
     it.skipIf(!have)(`${archName} (${cc}): every value holds as a _Static_assert`, () => {
       const src = path.join(dir, `assert-${archName}.c`);
       writeFileSync(src, staticAssertions(archByName(archName)));

@@ -32,13 +32,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
 import { startAgent, tempDir } from '../helpers/agent.js';
-import { haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
+import { Mosquitto, mosquittoItself } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { LogCapture } from './helpers/log-capture.js';
 import { MqttProxy } from './helpers/mqtt-proxy.js';
 import { runsPerId } from './helpers/runs.js';
 
-const ok = haveMosquitto();
+const ok = mosquittoItself('the broker-faults suite (mosquitto crashes with SIGKILL and restarts from its persistence)');
 const COUNTER = fileURLToPath(new URL('../fixtures/counter-kind.js', import.meta.url));
 const RESTARTS = 10;
 /** The defaults of mqtt.reconnectMinMs / reconnectMaxMs: what a user gets. */

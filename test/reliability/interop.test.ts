@@ -9,16 +9,16 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/agent.js';
-import { haveMosquitto } from '../helpers/mosquitto.js';
+import { mosquittoItself } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
-import { requireTool } from '../helpers/tools.js';
+import { requireTools } from '../helpers/tools.js';
 import { startAedes, startMosquitto, startNats, type TestBroker } from './helpers/brokers.js';
 import { spawnAgent, writeConfig, type ChildAgent } from './helpers/child-agent.js';
 
 const brokers: Array<[string, () => Promise<TestBroker>, boolean]> = [
   ['aedes', startAedes, true],
-  ['mosquitto', startMosquitto, haveMosquitto()],
-  ['nats', startNats, requireTool('nats-server', 'the third broker of the interop suite (Debian package nats-server)')],
+  ['mosquitto', startMosquitto, mosquittoItself('interop with mosquitto')],
+  ['nats', startNats, requireTools('interop with nats', 'nats-server')],
 ];
 
 describe.each(brokers)('interop with %s', (name, start, available) => {

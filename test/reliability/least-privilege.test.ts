@@ -25,7 +25,7 @@ import { startAgent, tempDir } from '../helpers/agent.js';
 import { LAUNCHER } from '../helpers/cli.js';
 import { mosquittoPub } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
-import { requireTool } from '../helpers/tools.js';
+import { requireTools } from '../helpers/tools.js';
 import { writeConfig } from './helpers/child-agent.js';
 
 const B = 'dev2mqtt/t1';
@@ -204,7 +204,7 @@ describe('tape files stay in filesDir', () => {
   });
 });
 
-describe.skipIf(!requireTool('strace', 'watches every file syscall of the agent'))('topic segments never become paths', () => {
+describe.skipIf(!requireTools('the strace suite (no topic segment becomes a path)', 'strace'))('topic segments never become paths', () => {
   it('no file syscall of a running agent names a segment from a topic', async () => {
     const dir = tempDir('dev2mqtt-strace-');
     const MARK = 'zq9mark';

@@ -1,5 +1,6 @@
 /**
- * The tape kind inside the agent, on a real mosquitto: a 30 s rewind holds
+ * The tape kind inside the agent, on a broker (mosquitto where it is installed,
+ * else aedes): a 30 s rewind holds
  * only its own drive (an LED answers meanwhile as it does on an idle agent),
  * a command queued behind it times out with `busy`, and the talk's
  * procedure runs as one batch sent with mosquitto_pub, its result and
@@ -12,15 +13,15 @@ import type { Agent } from '../../../src/agent/agent.js';
 import type { TapeDevice } from '../../../src/devices/tape/device.js';
 import type { SimTapeKernel } from '../../../src/devices/tape/sim/kernel.js';
 import { startAgent, tempDir } from '../../helpers/agent.js';
-import { haveMosquitto, Mosquitto, mosquittoPub, mosquittoSub } from '../../helpers/mosquitto.js';
+import { startBroker, type TestBroker } from '../../helpers/broker.js';
+import { mosquittoPub, mosquittoSub } from '../../helpers/mosquitto.js';
 import { TestClient } from '../../helpers/mqtt-client.js';
 
 const FAST = { rewindMs: 0, spaceMs: 0, eomMs: 0, eraseMs: 0, retensionMs: 0, loadMs: 0, unloadMs: 0, weofMs: 0, bytesPerS: 1e12 };
-const mosquittoOk = haveMosquitto();
 
 let agent: Agent | undefined;
 let client: TestClient | undefined;
-let broker: Mosquitto | undefined;
+let broker: TestBroker | undefined;
 afterEach(async () => {
   await client?.end();
   await agent?.stop();
@@ -37,8 +38,8 @@ function simOf(a: Agent, id: string): SimTapeKernel {
 }
 
 async function agentOn(devices: unknown[]): Promise<{ agent: Agent; port: number }> {
-  broker = await Mosquitto.start();
-  agent = await startAgent({ config: { mqtt: { url: broker.url }, devices } });
+  broker = await startBroker();
+  agent = await startAgent({ config: { mqtt: { url: broker.url, protocolVersion: broker.protocolVersion }, devices } });
   return { agent, port: broker.port };
 }
 
@@ -55,7 +56,7 @@ async function ledRound(c: TestClient, tag: string, order: string[]): Promise<vo
   );
 }
 
-describe.skipIf(!mosquittoOk)('tape in the agent', () => {
+describe('tape in the agent', () => {
   it('a 30 s simulated rewind delays no other device; a command queued behind it times out with busy', async () => {
     const { agent: a, port } = await agentOn([
       { id: 'tape0', kind: 'tape', sim: true, options: { pollMs: 0, sim: { timing: { ...FAST, rewindMs: 30_000 } } } },

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LAUNCHER, runCli } from '../../helpers/cli.js';
-import { requireTool } from '../../helpers/tools.js';
+import { requireTools } from '../../helpers/tools.js';
 import { tempDir } from './sim-helpers.js';
 
 function configWith(tape: Record<string, unknown>): { file: string; files: string } {
@@ -73,7 +73,7 @@ describe('dev2mqtt exec on a tape drive', () => {
     expect(r.stderr).not.toContain('\r');
   });
 
-  const haveScript = requireTool('script', 'gives the CLI a terminal to draw its progress bar on');
+  const haveScript = requireTools('the tape CLI progress bar on a terminal (script gives it one)', 'script');
   it.skipIf(!haveScript)('exec writeFile draws a progress bar on a terminal', () => {
     const { file, files } = configWith(SLOW);
     fs.writeFileSync(path.join(files, 'big.bin'), Buffer.alloc(5 * 1024 * 1024, 1));

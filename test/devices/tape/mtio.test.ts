@@ -10,10 +10,10 @@ import { sizeOf } from '../../../src/kernel/ctypes.js';
 import { mtget } from '../../../src/kernel/structs.js';
 import { GMT, MT, decodeStatus, gstatNames, mtOpName } from '../../../src/devices/tape/mtio.js';
 import { compileC } from '../../helpers/cprog.js';
-import { requireTool } from '../../helpers/tools.js';
+import { requireTools } from '../../helpers/tools.js';
 import { openSim, simKernel } from './sim-helpers.js';
 
-const haveGcc = requireTool('gcc', 'reads linux/mtio.h');
+const haveGcc = requireTools('the mtio constants against linux/mtio.h', 'gcc');
 
 describe.skipIf(!haveGcc)('mtio constants', () => {
   it('every MT operation and GMT bit equals linux/mtio.h', () => {
