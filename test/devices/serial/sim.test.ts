@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { alloc, intArg } from '../../../src/kernel/codec.js';
 import { KernelError } from '../../../src/kernel/errors.js';
 import { O } from '../../../src/kernel/kernel.js';
@@ -123,9 +123,30 @@ describe('sim modem: lines', () => {
     expect(((await t.run('lines')) as { cd: boolean }).cd).toBe(false);
   });
 
-  it('simRingEveryMs makes the modem ring on its own', async () => {
-    const { t } = await sim({ simRingEveryMs: 20 });
-    await until(() => (eventsOf(t, 'urc').filter((e) => e.line === 'RING').length >= 2 ? true : undefined));
+  it('simRingEveryMs makes the modem ring on its own, once a period', async () => {
+    // The modem's ring clock is the test's: each ring is counted the moment it is due, with no waiting.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const { t } = await sim({ simRingEveryMs: 1000 });
+      // RI's trailing edge, as TIOCGICOUNT counts it through the device (RI falls one turn after it rose).
+      const rings = async (): Promise<number> => {
+        await new Promise((r) => setImmediate(r));
+        return (t.device.state().counters as { rng: number }).rng;
+      };
+      expect(await rings()).toBe(0);
+      vi.advanceTimersByTime(999);
+      expect(await rings()).toBe(0);
+      vi.advanceTimersByTime(1);
+      expect(await rings()).toBe(1);
+      vi.advanceTimersByTime(1000);
+      expect(await rings()).toBe(2);
+      vi.advanceTimersByTime(1000);
+      expect(await rings()).toBe(3);
+      // And each ring reached the device as a RING line it reports.
+      await until(() => (eventsOf(t, 'urc').filter((e) => e.line === 'RING').length >= 3 ? true : undefined));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
