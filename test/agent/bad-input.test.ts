@@ -139,6 +139,16 @@ describe('bad input through mosquitto_pub (embedded broker)', () => {
     });
   }
 
+  it('the limits themselves are accepted: a payload of exactly security.maxPayloadBytes, an id of exactly 128 characters', async () => {
+    const id = 'k'.repeat(128);
+    const frame = JSON.stringify({ id, value: '' });
+    const payload = JSON.stringify({ id, value: 'v'.repeat(4096 - Buffer.byteLength(frame)) });
+    expect(Buffer.byteLength(payload)).toBe(4096);
+    const r = await mosquittoPub(agent.brokerPort as number, `${D}/cmd/echo`, payload);
+    expect(r.status).toBe(0);
+    expect(await client.result(`${D}/result`, id)).toMatchObject({ id, ok: true, result: { value: expect.any(String) } });
+  });
+
   it('is still answering afterwards, and nothing was polluted', async () => {
     const r = await client.command('dev2mqtt/t1/cmd/ping', {}, 'alive');
     expect(r).toMatchObject({ ok: true, result: { pong: true } });

@@ -287,8 +287,13 @@ describe('payload size and rate limits', () => {
     expect(r.error?.message).toMatch(/over the limit of 1024/);
     expect((await mosquittoPub(agent.brokerPort as number, `${B}/cmd/ping`, big)).status).toBe(0);
     expect(JSON.parse((await c.next((m) => m.topic === `${B}/result`)).payload)).toMatchObject({ ok: false, error: { code: 'too_large' } });
-    // Just under the limit is fine.
+    // Just under the limit is fine, and so is the limit itself.
     expect(await run(c, 'p1', 'echo', { value: 'v'.repeat(900) })).toMatchObject({ ok: true });
+    const frame = JSON.stringify({ id: 'edge', value: '' });
+    const edge = JSON.stringify({ id: 'edge', value: 'v'.repeat(1024 - Buffer.byteLength(frame)) });
+    expect(Buffer.byteLength(edge)).toBe(1024);
+    expect((await mosquittoPub(agent.brokerPort as number, `${B}/p1/cmd/echo`, edge)).status).toBe(0);
+    expect(await c.result(`${B}/p1/result`, 'edge')).toMatchObject({ ok: true });
   });
 
   it('past its rate a device answers rate_limited, while another device keeps its own allowance', async () => {
