@@ -26,6 +26,7 @@ print(json.dumps('BOUND'), flush=True)
 while True:
     print(json.dumps(s.recv(4096).decode()), flush=True)
 `;
+import { deadline } from '../helpers/deadline.js';
 
 /** A python3 process standing in for systemd's notify socket; `messages` are the datagrams in order. */
 class FakeSystemd {
@@ -51,9 +52,9 @@ class FakeSystemd {
   }
 
   async until(pred: (m: string[]) => boolean, what: string): Promise<void> {
-    const deadline = Date.now() + 30_000;
+    const until = Date.now() + deadline(30_000);
     while (!pred(this.messages)) {
-      if (Date.now() > deadline) throw new Error(`never got ${what}; got ${JSON.stringify(this.messages)}`);
+      if (Date.now() > until) throw new Error(`never got ${what}; got ${JSON.stringify(this.messages)}`);
       await new Promise<void>((r) => {
         this.#waiters.push(r);
         setTimeout(r, 200);

@@ -16,6 +16,7 @@ import { startAgent, tempDir } from '../helpers/agent.js';
 import { freePort, Mosquitto, mosquittoItself } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { requireTools } from '../helpers/tools.js';
+import { deadline } from '../helpers/deadline.js';
 
 const DEPLOY = fileURLToPath(new URL('../../deploy/mosquitto/', import.meta.url));
 const ok = mosquittoItself('the mosquitto bridge suite') && requireTools('the mosquitto bridge suite', 'mosquitto_passwd', 'openssl');
@@ -149,7 +150,7 @@ beforeAll(async () => {
       devices: [{ id: 'led0', kind: 'led', sim: true }],
     },
   });
-}, 120_000);
+}, deadline(120_000));
 
 afterAll(async () => {
   await operator?.end();

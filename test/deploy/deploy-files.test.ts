@@ -14,6 +14,7 @@ import { renderDropIn, sandboxFor } from '../../src/deploy/sandbox.js';
 import { tempDir } from '../helpers/agent.js';
 import { runCli } from '../helpers/cli.js';
 import { requireTools } from '../helpers/tools.js';
+import { deadline } from '../helpers/deadline.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const UNIT = path.join(REPO, 'deploy/systemd/dev2mqtt.service');
@@ -208,7 +209,7 @@ describe.skipIf(!haveAnsible)('the Ansible playbook', () => {
         '-e',
         JSON.stringify({ templates: path.join(REPO, 'deploy/ansible/templates'), out, ansible_python_interpreter: 'python3' }),
       ],
-      { encoding: 'utf8', env: ansibleEnv, timeout: 120_000 },
+      { encoding: 'utf8', env: ansibleEnv, timeout: deadline(120_000) },
     );
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const hosts = readdirSync(out)

@@ -16,6 +16,7 @@ import { O } from '../../src/kernel/kernel.js';
 import type { SimLed } from '../../src/devices/led/sim.js';
 import { startAgent } from '../helpers/agent.js';
 import { clientCommand, Mosquitto, mosquittoItself, runMosquittoPub } from '../helpers/mosquitto.js';
+import { deadline } from '../helpers/deadline.js';
 
 /** The demo's devices as config/default.json lists them, with the button pressing itself faster. */
 function demoDevices(toggleMs: number): unknown[] {
@@ -66,7 +67,7 @@ class Sub {
           reject(
             new Error(`mosquitto_sub never printed ${what}; it printed:\n${this.lines.map((l) => `${l.topic} ${l.payload}`).join('\n')}`),
           ),
-        30_000,
+        deadline(30_000),
       );
       this.#waiters.push({
         match,

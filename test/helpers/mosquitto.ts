@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../bench/ports.mjs';
 import { tempDir } from './agent.js';
+import { deadline } from './deadline.js';
 import { pub } from './mqtt-cli.mjs';
 import { hasCommand, inCI, requireTools } from './tools.js';
 
@@ -83,7 +84,8 @@ export function runMosquittoPub(args: readonly string[], input?: string): Promis
 
 /** Waits until something accepts TCP connections on the loopback `port`; fails early if `proc` exits. */
 export async function waitListening(port: number, proc: ChildProcess, log: () => string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
+  const until = Date.now() + deadline(10_000);
+  while (Date.now() < until) {
     if (proc.exitCode !== null) throw new Error(`${proc.spawnfile} exited (${proc.exitCode}): ${log()}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1');
@@ -196,7 +198,7 @@ export async function mosquittoSub(
   topics: string | string[],
   o: SubOptions,
 ): Promise<{ lines: Promise<string[]>; proc: ChildProcess }> {
-  const args = ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-C', String(o.count), '-W', String(o.timeoutS ?? 30)];
+  const args = ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-C', String(o.count), '-W', String(deadline(o.timeoutS ?? 30))];
   for (const t of Array.isArray(topics) ? topics : [topics]) args.push('-t', t);
   if (o.v5) args.push('-V', 'mqttv5');
   if (o.noRetained) args.push('-R');

@@ -46,6 +46,7 @@ import { TestClient } from '../helpers/mqtt-client.js';
 import { LogCapture } from './helpers/log-capture.js';
 import { MqttProxy } from './helpers/mqtt-proxy.js';
 import { runsPerId } from './helpers/runs.js';
+import { deadline } from '../helpers/deadline.js';
 
 const ok = mosquittoItself('the broker-faults suite (mosquitto crashes with SIGKILL and restarts from its persistence)');
 const COUNTER = fileURLToPath(new URL('../fixtures/counter-kind.js', import.meta.url));
@@ -74,9 +75,9 @@ async function publishUntilTaken(c: TestClient, topic: string, payload: string):
 
 /** Polls a condition on the event loop (no fixed delay decides anything; the deadline only names what never came). */
 async function waitFor(cond: () => boolean, timeoutMs = 30_000, what = 'the condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const until = Date.now() + deadline(timeoutMs);
   while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not met in ${timeoutMs / 1000} s`);
+    if (Date.now() > until) throw new Error(`${what}: not met in ${deadline(timeoutMs) / 1000} s`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }
@@ -121,140 +122,144 @@ describe.skipIf(!ok)('broker faults', () => {
     for (const c of cleanup.splice(0).reverse()) await c();
   });
 
-  it(`${RESTARTS} SIGKILLs of mosquitto under a steady QoS 1 stream: each acknowledged command runs once, each gets its result, the agent comes back every time`, async () => {
-    const broker = await Mosquitto.start({ persistence: true, extra: ['max_inflight_messages 0'] });
-    cleanup.push(() => broker.stop());
-    const dir = tempDir('dev2mqtt-bf-');
-    const runsFile = path.join(dir, 'runs.txt');
-    const journal = path.join(dir, 'state', 'journal.jsonl');
-    const log = new LogCapture();
-    const agent: Agent = await startAgent({
-      config: {
-        node: { id: 'bf', stateDir: path.join(dir, 'state') },
-        mqtt: { url: broker.url, reconnectMinMs: RECONNECT_MIN_MS, reconnectMaxMs: RECONNECT_MAX_MS },
-        plugins: [COUNTER],
-        devices: [{ id: 'c1', kind: 'counter', options: { file: runsFile } }],
-      },
-      logStream: log,
-      logLevel: 'debug',
-    });
-    cleanup.push(() => agent.stop());
-    const client = await TestClient.connect(broker.url, { clean: false, clientId: `bf-client-${process.pid}`, reconnectPeriod: 100 });
-    cleanup.push(() => client.end());
-    await client.subscribe('dev2mqtt/bf/c1/result');
-
-    // A steady stream: one command every 15 ms, up or down; publishes made while the
-    // broker is down wait in MQTT.js and go out after it reconnects.
-    const acked = new Map<string, Promise<boolean>>();
-    let n = 0;
-    let paused = false;
-    const send = (): void => {
-      if (paused) return;
-      const id = `bf-${n++}`;
-      acked.set(id, publishUntilTaken(client, 'dev2mqtt/bf/c1/cmd/run', JSON.stringify({ id })));
-    };
-    /** Every command sent so far is in the agent's journal: none waits in the broker alone. */
-    const agentHasAll = (): boolean => {
-      const text = readFileSync(journal, 'utf8');
-      return [...acked.keys()].every((id) => text.includes(`\\u0000${id}"`));
-    };
-    const timer = setInterval(send, 15);
-    const restartedAt: number[] = [];
-    const connectedBefore = (): number => logLines(log).filter((l) => l.msg === 'connected to broker').length;
-    try {
-      for (let i = 0; i < RESTARTS; i++) {
-        // The stream runs; then the sender pauses for the kill (see the header).
-        await new Promise((r) => setTimeout(r, 250));
-        paused = true;
-        await Promise.all(acked.values());
-        await waitFor(agentHasAll, 120_000, `every command in the agent's journal before kill ${i + 1}`);
-        await savedAfterNow(broker, client);
-        const connects = connectedBefore();
-        await broker.stop('SIGKILL');
-        paused = false;
-        await new Promise((r) => setTimeout(r, 150));
-        // From the moment mosquitto is started again (it listens a few ms later).
-        restartedAt.push(Date.now());
-        await broker.start();
-        await waitFor(
-          () => connectedBefore() > connects && agent.connected && client.client.connected,
-          120_000,
-          `the agent and the sender connected again after restart ${i + 1}`,
-        ).catch((e: Error) => {
-          throw new Error(`${e.message}\n${log.text.slice(-3000)}`);
-        });
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    } finally {
-      clearInterval(timer);
-    }
-
-    const ids = [...acked.keys()];
-    const ackedIds = (await Promise.all(ids.map(async (id) => ((await acked.get(id)) ? id : undefined)))).filter(
-      (x): x is string => x !== undefined,
-    );
-    expect(ackedIds).toEqual(ids); // the broker took every one in the end
-
-    // Every result arrives.
-    const results = new Map<string, Array<{ ok: boolean; result?: { runs: number } }>>();
-    await client
-      .next(
-        () => {
-          results.clear();
-          for (const m of client.on('dev2mqtt/bf/c1/result')) {
-            const r = JSON.parse(m.payload) as { id: string; ok: boolean };
-            results.set(r.id, [...(results.get(r.id) ?? []), r]);
-          }
-          return ids.every((id) => results.has(id));
+  it(
+    `${RESTARTS} SIGKILLs of mosquitto under a steady QoS 1 stream: each acknowledged command runs once, each gets its result, the agent comes back every time`,
+    async () => {
+      const broker = await Mosquitto.start({ persistence: true, extra: ['max_inflight_messages 0'] });
+      cleanup.push(() => broker.stop());
+      const dir = tempDir('dev2mqtt-bf-');
+      const runsFile = path.join(dir, 'runs.txt');
+      const journal = path.join(dir, 'state', 'journal.jsonl');
+      const log = new LogCapture();
+      const agent: Agent = await startAgent({
+        config: {
+          node: { id: 'bf', stateDir: path.join(dir, 'state') },
+          mqtt: { url: broker.url, reconnectMinMs: RECONNECT_MIN_MS, reconnectMaxMs: RECONNECT_MAX_MS },
+          plugins: [COUNTER],
+          devices: [{ id: 'c1', kind: 'counter', options: { file: runsFile } }],
         },
-        60_000,
-        'every result',
-      )
-      .catch((e: Error) => {
-        const runs = runsPerId(runsFile);
-        const missing = ids.filter((id) => !results.has(id));
-        const journalLines = readFileSync(journal, 'utf8')
-          .split('\n')
-          .filter((l) => missing.some((id) => l.includes(`\\u0000${id}"`)));
-        throw new Error(
-          `${e.message}: missing ${missing.map((id) => `${id} (ran ${runs.get(id) ?? 0}×)`).join(', ')}\njournal:\n${journalLines.map((l) => l.slice(0, 120)).join('\n')}\nlog:\n${log.text
-            .split('\n')
-            .filter((l) => !l.includes('"level":20'))
-            .join('\n')
-            .slice(-5000)}`,
-        );
+        logStream: log,
+        logLevel: 'debug',
       });
-    for (const [id, rs] of results) {
-      expect(
-        rs.every((r) => r.ok),
-        id,
-      ).toBe(true);
-      // A result may arrive twice (the broker died before confirming it), always the same one.
-      expect(new Set(rs.map((r) => JSON.stringify(r))).size, `${id}: ${JSON.stringify(rs)}`).toBe(1);
-    }
+      cleanup.push(() => agent.stop());
+      const client = await TestClient.connect(broker.url, { clean: false, clientId: `bf-client-${process.pid}`, reconnectPeriod: 100 });
+      cleanup.push(() => client.end());
+      await client.subscribe('dev2mqtt/bf/c1/result');
 
-    // Exactly once.
-    const runs = runsPerId(runsFile);
-    expect(ids.filter((id) => runs.get(id) !== 1).map((id) => `${id}×${runs.get(id) ?? 0}`)).toEqual([]);
-    expect([...runs.keys()].filter((id) => !acked.has(id))).toEqual([]);
+      // A steady stream: one command every 15 ms, up or down; publishes made while the
+      // broker is down wait in MQTT.js and go out after it reconnects.
+      const acked = new Map<string, Promise<boolean>>();
+      let n = 0;
+      let paused = false;
+      const send = (): void => {
+        if (paused) return;
+        const id = `bf-${n++}`;
+        acked.set(id, publishUntilTaken(client, 'dev2mqtt/bf/c1/cmd/run', JSON.stringify({ id })));
+      };
+      /** Every command sent so far is in the agent's journal: none waits in the broker alone. */
+      const agentHasAll = (): boolean => {
+        const text = readFileSync(journal, 'utf8');
+        return [...acked.keys()].every((id) => text.includes(`\\u0000${id}"`));
+      };
+      const timer = setInterval(send, 15);
+      const restartedAt: number[] = [];
+      const connectedBefore = (): number => logLines(log).filter((l) => l.msg === 'connected to broker').length;
+      try {
+        for (let i = 0; i < RESTARTS; i++) {
+          // The stream runs; then the sender pauses for the kill (see the header).
+          await new Promise((r) => setTimeout(r, 250));
+          paused = true;
+          await Promise.all(acked.values());
+          await waitFor(agentHasAll, 30_000, `every command in the agent's journal before kill ${i + 1}`);
+          await savedAfterNow(broker, client);
+          const connects = connectedBefore();
+          await broker.stop('SIGKILL');
+          paused = false;
+          await new Promise((r) => setTimeout(r, 150));
+          // From the moment mosquitto is started again (it listens a few ms later).
+          restartedAt.push(Date.now());
+          await broker.start();
+          await waitFor(
+            () => connectedBefore() > connects && agent.connected && client.client.connected,
+            30_000,
+            `the agent and the sender connected again after restart ${i + 1}`,
+          ).catch((e: Error) => {
+            throw new Error(`${e.message}\n${log.text.slice(-3000)}`);
+          });
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      } finally {
+        clearInterval(timer);
+      }
 
-    // Back every time, and never waiting longer than the configured cap between attempts.
-    const lines = logLines(log);
-    const connects = lines.filter((l) => l.msg === 'connected to broker');
-    expect(connects).toHaveLength(RESTARTS + 1);
-    const delays = lines.filter((l) => l.msg === 'reconnecting').map((l) => l.delayMs as number);
-    expect(delays.length).toBeGreaterThanOrEqual(RESTARTS);
-    for (const d of delays) {
-      expect(d).toBeGreaterThanOrEqual(RECONNECT_MIN_MS / 2);
-      expect(d).toBeLessThanOrEqual(RECONNECT_MAX_MS);
-    }
-    // One connect per restart (asserted above): the (i+1)-th follows the i-th restart.
-    const onlineMs = restartedAt.map((t, i) => (connects[i + 1]?.time ?? Number.NaN) - t);
-    console.log(
-      `broker-faults: ${ids.length} commands over ${RESTARTS} SIGKILLs; restart → agent connected (ms): ${onlineMs.join(', ')}; ` +
-        `reconnect delays chosen (ms): min ${Math.min(...delays)}, max ${Math.max(...delays)}, cap ${RECONNECT_MAX_MS}; duplicates answered from the journal: ${agent.dispatcher.stats.duplicates}`,
-    );
-  }, 600_000);
+      const ids = [...acked.keys()];
+      const ackedIds = (await Promise.all(ids.map(async (id) => ((await acked.get(id)) ? id : undefined)))).filter(
+        (x): x is string => x !== undefined,
+      );
+      expect(ackedIds).toEqual(ids); // the broker took every one in the end
+
+      // Every result arrives.
+      const results = new Map<string, Array<{ ok: boolean; result?: { runs: number } }>>();
+      await client
+        .next(
+          () => {
+            results.clear();
+            for (const m of client.on('dev2mqtt/bf/c1/result')) {
+              const r = JSON.parse(m.payload) as { id: string; ok: boolean };
+              results.set(r.id, [...(results.get(r.id) ?? []), r]);
+            }
+            return ids.every((id) => results.has(id));
+          },
+          60_000,
+          'every result',
+        )
+        .catch((e: Error) => {
+          const runs = runsPerId(runsFile);
+          const missing = ids.filter((id) => !results.has(id));
+          const journalLines = readFileSync(journal, 'utf8')
+            .split('\n')
+            .filter((l) => missing.some((id) => l.includes(`\\u0000${id}"`)));
+          throw new Error(
+            `${e.message}: missing ${missing.map((id) => `${id} (ran ${runs.get(id) ?? 0}×)`).join(', ')}\njournal:\n${journalLines.map((l) => l.slice(0, 120)).join('\n')}\nlog:\n${log.text
+              .split('\n')
+              .filter((l) => !l.includes('"level":20'))
+              .join('\n')
+              .slice(-5000)}`,
+          );
+        });
+      for (const [id, rs] of results) {
+        expect(
+          rs.every((r) => r.ok),
+          id,
+        ).toBe(true);
+        // A result may arrive twice (the broker died before confirming it), always the same one.
+        expect(new Set(rs.map((r) => JSON.stringify(r))).size, `${id}: ${JSON.stringify(rs)}`).toBe(1);
+      }
+
+      // Exactly once.
+      const runs = runsPerId(runsFile);
+      expect(ids.filter((id) => runs.get(id) !== 1).map((id) => `${id}×${runs.get(id) ?? 0}`)).toEqual([]);
+      expect([...runs.keys()].filter((id) => !acked.has(id))).toEqual([]);
+
+      // Back every time, and never waiting longer than the configured cap between attempts.
+      const lines = logLines(log);
+      const connects = lines.filter((l) => l.msg === 'connected to broker');
+      expect(connects).toHaveLength(RESTARTS + 1);
+      const delays = lines.filter((l) => l.msg === 'reconnecting').map((l) => l.delayMs as number);
+      expect(delays.length).toBeGreaterThanOrEqual(RESTARTS);
+      for (const d of delays) {
+        expect(d).toBeGreaterThanOrEqual(RECONNECT_MIN_MS / 2);
+        expect(d).toBeLessThanOrEqual(RECONNECT_MAX_MS);
+      }
+      // One connect per restart (asserted above): the (i+1)-th follows the i-th restart.
+      const onlineMs = restartedAt.map((t, i) => (connects[i + 1]?.time ?? Number.NaN) - t);
+      console.log(
+        `broker-faults: ${ids.length} commands over ${RESTARTS} SIGKILLs; restart → agent connected (ms): ${onlineMs.join(', ')}; ` +
+          `reconnect delays chosen (ms): min ${Math.min(...delays)}, max ${Math.max(...delays)}, cap ${RECONNECT_MAX_MS}; duplicates answered from the journal: ${agent.dispatcher.stats.duplicates}`,
+      );
+    },
+    deadline(600_000),
+  );
 
   it('a command the broker redelivers (DUP) after a crash is answered from the journal, not run again', async () => {
     const broker = await Mosquitto.start({ persistence: true });

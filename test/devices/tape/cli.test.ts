@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { LAUNCHER, runCli } from '../../helpers/cli.js';
 import { requireTools } from '../../helpers/tools.js';
 import { tempDir } from './sim-helpers.js';
+import { deadline } from '../../helpers/deadline.js';
 
 function configWith(tape: Record<string, unknown>): { file: string; files: string } {
   const dir = tempDir('dev2mqtt-tapecli-');
@@ -80,7 +81,7 @@ describe('dev2mqtt exec on a tape drive', () => {
     const cmd = [process.execPath, LAUNCHER, 'exec', '-c', file, 'tape0', 'writeFile', '{"name":"big.bin"}']
       .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
       .join(' ');
-    const r = spawnSync('script', ['-qfec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync('script', ['-qfec', cmd, '/dev/null'], { encoding: 'utf8', timeout: deadline(60_000) });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/\r\[#*\.*\] +\d+%/);
     expect(r.stdout).toContain('"ok": true');
