@@ -284,7 +284,9 @@ describe('tape kind: busy, long operations and faults', () => {
     await t.run('write', { data: 'x' });
     const order: string[] = [];
     const rewind = t.run('rewind').then(() => order.push('rewind'));
-    await new Promise<void>((r) => setTimeout(r, 20));
+    // The drive is rewinding and the test's timers still fire: the rewind holds no event loop. The
+    // poll's timer falls due long before the rewind's, so however slow the machine it looks first.
+    while (simOf(t).inFlight !== 'MTREW') await new Promise<void>((r) => setTimeout(r, 5));
     order.push('timer');
     expect(t.device.state().busy).toMatchObject({ command: 'rewind', sinceMs: expect.any(Number) });
     expect(t.device.state()).toMatchObject({ bot: false, blockNumber: 1 });

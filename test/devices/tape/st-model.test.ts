@@ -125,7 +125,9 @@ describe('st model: positions and flags along a long sequence (variable-block mo
     const order: string[] = [];
     const rewind = io.op('REW').then(() => order.push('rewind'));
     const after = io.op('FSR', 2).catch((e: { code?: string }) => order.push(`fsr ${e.code ?? ''}`));
-    await new Promise((r) => setTimeout(r, 10));
+    // Waits for the rewind to be in flight; the poll's timer falls due long before the rewind's.
+    const k = kernel;
+    while (k.inFlight !== 'MTREW') await new Promise((r) => setTimeout(r, 5));
     expect(() => io.status()).toThrow(expect.objectContaining({ code: 'EBUSY', request: 'MTIOCGET' }));
     expect(kernel.inFlight).toBe('MTREW');
     kernel.finishNow();
