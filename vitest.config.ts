@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Run by .ci/emulated-abi.mjs (vitest.emulated.config.ts): they drive an armhf or arm64 Node under qemu-user.
+    exclude: [...configDefaults.exclude, 'test/emulated/**'],
     globalSetup: ['test/global-setup.ts'],
     // Each test file removes the temp dirs it made (helpers/temp.ts).
     setupFiles: ['test/setup-cleanup.ts'],

@@ -5,7 +5,6 @@
  * topic as the README says. Without the mosquitto clients the same lines run
  * on MQTT.js (helpers/mqtt-cli.mjs).
  */
-import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
@@ -15,10 +14,9 @@ import { KindRegistry } from '../../src/devices/registry.js';
 import { tempDir } from '../helpers/agent.js';
 import { runMosquittoPub, shellWords } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
+import { demoDeviceOf, tryItPubLines } from '../helpers/readme.js';
 
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-const section = readme.slice(readme.indexOf('## Try it'), readme.indexOf('\n## ', readme.indexOf('## Try it') + 5));
-const pubLines = section.split('\n').filter((l) => l.startsWith('mosquitto_pub '));
+const pubLines = tryItPubLines;
 
 describe('README walkthrough, verbatim', () => {
   let agent: Agent;
@@ -53,8 +51,7 @@ describe('README walkthrough, verbatim', () => {
 
   for (const line of pubLines) {
     it(line, async () => {
-      const topic = /-t (\S+)/.exec(line)?.[1] ?? '';
-      const device = /^dev2mqtt\/demo\/([^/]+)\/cmd\//.exec(topic)?.[1];
+      const device = demoDeviceOf(line);
       const resultTopic = device ? `dev2mqtt/demo/${device}/result` : 'dev2mqtt/demo/result';
       const before = client.on(resultTopic).length;
       const [tool, ...args] = shellWords(line);
