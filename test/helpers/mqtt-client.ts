@@ -26,7 +26,7 @@ export class TestClient {
   }
 
   static async connect(url: string, opts: IClientOptions = {}): Promise<TestClient> {
-    const client = await mqtt.connectAsync(url, { reconnectPeriod: 200, connectTimeout: 5000, ...opts });
+    const client = await mqtt.connectAsync(url, { reconnectPeriod: 200, connectTimeout: deadline(5000), ...opts });
     return new TestClient(client);
   }
 
