@@ -47,6 +47,7 @@ import { LogCapture } from './helpers/log-capture.js';
 import { MqttProxy } from './helpers/mqtt-proxy.js';
 import { runsPerId } from './helpers/runs.js';
 import { deadline } from '../helpers/deadline.js';
+import { until } from '../helpers/wait.js';
 
 const ok = mosquittoItself('the broker-faults suite (mosquitto crashes with SIGKILL and restarts from its persistence)');
 const COUNTER = fileURLToPath(new URL('../fixtures/counter-kind.js', import.meta.url));
@@ -71,15 +72,6 @@ async function publishUntilTaken(c: TestClient, topic: string, payload: string):
     }
   }
   return false;
-}
-
-/** Polls a condition on the event loop (no fixed delay decides anything; the deadline only names what never came). */
-async function waitFor(cond: () => boolean, timeoutMs = 30_000, what = 'the condition'): Promise<void> {
-  const until = Date.now() + deadline(timeoutMs);
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`${what}: not met in ${deadline(timeoutMs) / 1000} s`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /**
@@ -170,7 +162,7 @@ describe.skipIf(!ok)('broker faults', () => {
           await new Promise((r) => setTimeout(r, 250));
           paused = true;
           await Promise.all(acked.values());
-          await waitFor(agentHasAll, 30_000, `every command in the agent's journal before kill ${i + 1}`);
+          await until(agentHasAll, `every command in the agent's journal before kill ${i + 1}`, 30_000);
           await savedAfterNow(broker, client);
           const connects = connectedBefore();
           await broker.stop('SIGKILL');
@@ -179,10 +171,10 @@ describe.skipIf(!ok)('broker faults', () => {
           // From the moment mosquitto is started again (it listens a few ms later).
           restartedAt.push(Date.now());
           await broker.start();
-          await waitFor(
+          await until(
             () => connectedBefore() > connects && agent.connected && client.client.connected,
-            30_000,
             `the agent and the sender connected again after restart ${i + 1}`,
+            30_000,
           ).catch((e: Error) => {
             throw new Error(`${e.message}\n${log.text.slice(-3000)}`);
           });
@@ -291,7 +283,7 @@ describe.skipIf(!ok)('broker faults', () => {
     await broker.start();
     // The redelivery is answered again from the journal: a second, identical result, and no second run.
     // (The agent may also resend its first result, unconfirmed when the broker died: same text again.)
-    await waitFor(() => agent.dispatcher.stats.duplicates === 1);
+    await until(() => agent.dispatcher.stats.duplicates === 1, 'the redelivery answered from the journal');
     await client.next(() => client.on('dev2mqtt/bd/c1/result').length >= 2, 30_000, 'the answer to the redelivery');
     for (const m of client.on('dev2mqtt/bd/c1/result')) expect(JSON.parse(m.payload)).toEqual(first);
     expect(runsPerId(runsFile)).toEqual(new Map([['redelivered', 1]]));
@@ -322,16 +314,16 @@ describe.skipIf(!ok)('broker faults', () => {
     // A command that holds the device 300 ms; the broker dies while it runs and stays down until
     // the journal shows the result was produced, i.e. published into a closed connection.
     await client.publish('dev2mqtt/bk/c1/cmd/run', '{"id":"kept","ms":300}');
-    await waitFor(() => runsPerId(runsFile).has('kept'));
+    await until(() => runsPerId(runsFile).has('kept'), 'the command run');
     await broker.stop('SIGKILL');
     const key = '"k":"u:dev2mqtt/bk/c1/cmd/run\\u0000kept"';
-    await waitFor(() => readFileSync(journal, 'utf8').includes(`"t":"r",${key}`));
+    await until(() => readFileSync(journal, 'utf8').includes(`"t":"r",${key}`), 'its result in the journal');
     expect(agent.connected).toBe(false);
     await broker.start();
     expect(await client.result('dev2mqtt/bk/c1/result', 'kept', 30_000)).toMatchObject({ ok: true, result: { runs: 1 } });
     // The subscriber may also have it from the broker redelivering the command (answered from the
     // journal); what shows the agent kept its own publish is the broker confirming it: the 'p' line.
-    await waitFor(() => readFileSync(journal, 'utf8').includes(`"t":"p",${key}`));
+    await until(() => readFileSync(journal, 'utf8').includes(`"t":"p",${key}`), 'the broker confirming its result');
     expect(runsPerId(runsFile)).toEqual(new Map([['kept', 1]]));
   });
 });

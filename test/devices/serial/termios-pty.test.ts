@@ -19,6 +19,7 @@ import { termios2Speed } from '../../helpers/cprog.js';
 import { requireTools } from '../../helpers/tools.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
 import { stty, sttyView } from '../../helpers/stty.js';
+import { until } from '../../helpers/wait.js';
 
 const kernel = new LibcKernel();
 const cleanup: Array<() => unknown> = [];
@@ -173,7 +174,7 @@ describe('a plain pty has no modem lines', () => {
     const path = pty();
     const t = await openDevice(path);
     // The watcher learns it from TIOCMIWAIT's ENOTTY, off the loop: wait for that answer.
-    while (t.device.state().lineEvents === 'watching') await new Promise((r) => setTimeout(r, 5));
+    await until(() => t.device.state().lineEvents !== 'watching', 'the line watcher giving up');
     expect(t.device.state()).toMatchObject({ lines: null, linesError: 'ENOTTY', lineEvents: 'unsupported', counters: null });
   });
 });
