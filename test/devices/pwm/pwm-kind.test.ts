@@ -100,7 +100,9 @@ describe('pwm: fades', () => {
     expect(duties.length).toBeGreaterThanOrEqual(1);
     expect(duties.length).toBeLessThanOrEqual(20);
     expect([...duties].sort((a, b) => a - b)).toEqual(duties);
-    expect(turns).toBeGreaterThan(duties.length);
+    // Every step waits on a timer, so the loop turns at least once between two writes (on an idle
+    // machine it spins thousands of times; on a loaded one it may turn only that once).
+    expect(turns).toBeGreaterThanOrEqual(duties.length - 1);
   });
 
   it('stop where they are when aborted (the command’s timeout, a shutdown): canceled, with the state it reached', async () => {
