@@ -81,15 +81,22 @@ async function publishUntilTaken(c: TestClient, topic: string, payload: string):
  */
 async function savedAfterNow(broker: Mosquitto, client: TestClient): Promise<void> {
   const watcher = watch(broker.dir);
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const saved = new Promise<void>((resolve) =>
+    const saved = new Promise<void>((resolve, reject) => {
       watcher.on('change', (event, name) => {
         if (event === 'rename' && String(name) === 'mosquitto.db') resolve();
-      }),
-    );
+      });
+      // A broker that cannot write its dir (mosquitto drops to its own user) never saves: say so.
+      timer = setTimeout(
+        () => reject(new Error(`mosquitto did not save ${broker.dir}/mosquitto.db in ${deadline(30_000) / 1000} s`)),
+        deadline(30_000),
+      );
+    });
     await client.publish('dev2mqtt-test/bf-save', String(Date.now()), { qos: 1, retain: true });
     await saved;
   } finally {
+    clearTimeout(timer);
     watcher.close();
   }
 }
