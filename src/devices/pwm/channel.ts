@@ -111,11 +111,13 @@ export class PwmChannel {
     const dutyNs = target.dutyNs ?? now.dutyNs;
     const enabled = target.enabled ?? now.enabled;
     let on = now.enabled;
-    if (polarity !== now.polarity) {
-      if (on) await this.#write('enable', '0');
+    const turn = polarity !== now.polarity;
+    if (turn && on) {
+      await this.#write('enable', '0');
       on = false;
-      await this.#write('polarity', polarity);
     }
+    // Polarity after the period: a freshly exported channel has period 0, and the core refuses
+    // every state with period 0 — a polarity write too — so only the period itself goes first.
     if (periodNs !== now.periodNs) {
       if (periodNs >= now.dutyNs) {
         await this.#write('period', String(periodNs));
@@ -127,6 +129,7 @@ export class PwmChannel {
     } else if (dutyNs !== now.dutyNs) {
       await this.#write('duty_cycle', String(dutyNs));
     }
+    if (turn) await this.#write('polarity', polarity);
     if (enabled !== on) await this.#write('enable', enabled ? '1' : '0');
   }
 

@@ -151,6 +151,13 @@ describe('pwm: open', () => {
     await expect(plain.device.open()).rejects.toMatchObject({ code: 'EINVAL', path: '/sys/class/pwm/pwmchip0/pwm0/polarity' });
   });
 
+  it('applies the polarity to a freshly exported channel (period 0, where every write but period is EINVAL) after its period', async () => {
+    const t = await pwm({ polarity: 'inversed', periodNs: 40_000 });
+    await t.device.open();
+    expect(t.ch).toMatchObject({ exported: true, polarity: 'inversed', periodNs: 40_000, dutyNs: 0, enabled: false });
+    expect(t.device.state()).toMatchObject({ polarity: 'inversed', periodNs: 40_000, state: 'OFF' });
+  });
+
   it('a channel a kernel driver holds: EBUSY, saying so', async () => {
     const t = await pwm();
     t.chip.claim(0, 'pwm-fan');
