@@ -130,6 +130,18 @@ describe('pwm: fades', () => {
     await expect(t.run('set', { state: 'OFF', transition: 0.05 })).resolves.toMatchObject({ state: 'OFF', enabled: true, dutyNs: 0 });
     await expect(t.run('fade', { toPercent: 25, ms: 0 })).resolves.toMatchObject({ percent: 25 });
   });
+  it('a fade of 0 ms is one step to the level, also when no time passes at all between reading the clock twice', async () => {
+    const t = await pwm({ fadeStepMs: 10 });
+    await t.device.open();
+    // A coarse clock (or a fast machine) may read the same instant twice: elapsed / 0 ms must not become NaN.
+    vi.spyOn(performance, 'now').mockReturnValue(1234.5);
+    try {
+      await expect(t.run('fade', { toPercent: 40, ms: 0 })).resolves.toMatchObject({ percent: 40 });
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(t.ch.dutyNs).toBe(400_000);
+  });
 });
 
 describe('pwm: open', () => {
