@@ -183,6 +183,23 @@ describe('the sim sysfs layer (SimSysfs)', () => {
     await tree.write('class/pwm/pwmchip0/export', '0');
   });
 
+  it('whenWritable waits through ENOENT and EACCES (udev after an export), throws any other errno at once, and gives up at its deadline', async () => {
+    const tree = chip();
+    const attr = 'class/pwm/pwmchip0/pwm0/period';
+    const waiting = tree.whenWritable(attr, 60_000);
+    // Missing, then there but not ours yet, then handed over: each step after the loop has turned.
+    await afterTurns(3, () => {
+      tree.file(attr, '0\n', true);
+      tree.deny(attr, 'EACCES');
+    });
+    await afterTurns(3, () => tree.deny(attr, undefined));
+    await expect(waiting).resolves.toBeUndefined();
+    tree.deny(attr, 'EIO');
+    await expect(tree.whenWritable(attr, 60_000)).rejects.toMatchObject({ code: 'EIO' });
+    tree.deny(attr, 'EACCES');
+    await expect(tree.whenWritable(attr, 0)).rejects.toMatchObject({ code: 'EACCES', path: '/sys/class/pwm/pwmchip0/pwm0/period' });
+  });
+
   it('set() changes a plain value in place; a read in flight is not disturbed', async () => {
     const tree = new SimSysfs();
     tree.file('class/thermal/thermal_zone0/temp', '45000\n');

@@ -10,7 +10,6 @@
  * not — and changes the polarity only while the output is disabled, which
  * many drivers require.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KernelError } from '../../kernel/errors.js';
 import type { Sysfs } from '../../kernel/sysfs.js';
 
@@ -81,17 +80,7 @@ export class PwmChannel {
         throw e;
       }
     }
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        await this.sysfs.access(`${this.dir}/period`, 'write');
-        return;
-      } catch (e) {
-        const code = (e as { code?: string }).code;
-        if ((code !== 'ENOENT' && code !== 'EACCES') || Date.now() > deadline) throw e;
-        await sleep(10);
-      }
-    }
+    await this.sysfs.whenWritable(`${this.dir}/period`, timeoutMs);
   }
 
   async read(): Promise<PwmReading> {
