@@ -64,6 +64,11 @@ describe('pwm: set', () => {
     await t.device.open();
     expect(await failure(t.run('set', { value: 'dim' }))).toMatchObject({ code: 'bad_args' });
     expect(await failure(t.run('set', { value: 101 }))).toMatchObject({ code: 'bad_args' });
+    expect(await failure(t.run('set', { value: '-5' }))).toMatchObject({ code: 'bad_args', message: expect.stringContaining('0 to 100') });
+    // Text that Number() reads but no one means as a percentage.
+    for (const value of ['0x10', '0b1', '1e1', 'Infinity', '12.']) {
+      expect(await failure(t.run('set', { value })), value).toMatchObject({ code: 'bad_args' });
+    }
     expect(await failure(t.run('set', { dutyNs: 1_000_001 }))).toMatchObject({ code: 'bad_args', periodNs: 1_000_000 });
     expect(await failure(t.run('set', { percent: 50, dutyNs: 1 }))).toMatchObject({ code: 'bad_args' });
     expect(await failure(t.run('set', {}))).toMatchObject({ code: 'bad_args' });
