@@ -12,10 +12,15 @@ import { LibcKernel } from '../dist/kernel/libc.js';
 import { openPty } from '../dist/kernel/pty.js';
 import { O } from '../dist/kernel/kernel.js';
 import { SerialPort } from '../dist/devices/serial/port.js';
-import { applySettings } from '../dist/devices/serial/termios.js';
+import { PortTermios } from '../dist/devices/serial/termios-io.js';
 
 const SETTINGS = { baud: 115200, dataBits: 8, parity: 'none', stopBits: 1, rtscts: false };
 const LINE = Buffer.from('AT+CSQ\r\n');
+
+/** Raw mode as the agent's port sets it, through whichever termios interface the kernel answers. */
+function applyRaw(file, arch) {
+  PortTermios.open(file, arch).termios.apply(SETTINGS);
+}
 
 /** The master side: writes `data` as fast as the pty takes it. */
 function pump(master, data) {
@@ -56,7 +61,7 @@ const readers = {
   },
   stream(kernel, slavePath) {
     const file = kernel.open(slavePath, O.RDWR | O.NOCTTY | O.NONBLOCK);
-    applySettings(file, kernel.arch, SETTINGS);
+    applyRaw(file, kernel.arch);
     const before = fdFlags(file.fd);
     const s = new tty.ReadStream(file.fd);
     reopened = fdFlags(file.fd) !== before;
@@ -73,7 +78,7 @@ const readers = {
   },
   pool(kernel, slavePath) {
     const fd = fs.openSync(slavePath, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
-    applySettings(kernel.adopt(fd, slavePath), kernel.arch, SETTINGS);
+    applyRaw(kernel.adopt(fd, slavePath), kernel.arch);
     let running = true;
     const buf = Buffer.alloc(4096);
     return {
