@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { backoffDelayMs } from '../backoff.js';
 import type { ResolvedDevice } from '../config/load.js';
+import { CommandError } from '../devices/errors.js';
 import type { AnyKind, Device, DeviceContext } from '../devices/kind.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { CommandQueue, type Job, type Outcome } from './queue.js';
@@ -70,9 +71,15 @@ export class DeviceRuntime {
       available: () => this.#online,
       now: () => performance.now(),
       busyChanged: (running) => this.#busyChanged(running),
+      callbackFailed: (e, where) => this.log.error({ err: e, where }, 'a command queue callback failed; the queue goes on'),
     });
     const stateDir = path.join(opts.stateDir, 'devices', this.id);
-    mkdirSync(stateDir, { recursive: true });
+    try {
+      mkdirSync(stateDir, { recursive: true });
+    } catch (e) {
+      // A full or read-only disk: kinds that keep state there fail their own open or command with the errno.
+      this.log.warn({ err: (e as Error).message, stateDir }, "the device's state directory cannot be created");
+    }
     const base: Omit<DeviceContext<unknown>, 'kernel'> = {
       id: this.id,
       name: this.config.name,
@@ -137,7 +144,8 @@ export class DeviceRuntime {
         label,
         timeoutMs,
         run: (abort) => work(abort.signal),
-        settle: (o: Outcome) => (o.ok ? resolve(o.value as T) : reject(Object.assign(new Error(o.error.message), { body: o.error }))),
+        // Rejected with the outcome's own code (busy, timeout, device_error with its errno …), not a bare Error.
+        settle: (o: Outcome) => (o.ok ? resolve(o.value as T) : reject(CommandError.fromBody(o.error))),
       });
     });
   }

@@ -47,6 +47,12 @@ export class CommandError extends Error {
   body(): ErrorBody {
     return { ...this.extra, code: this.code, message: this.message };
   }
+
+  /** The error a result body describes, so that `toErrorBody` gives that body back (errno, path and all). */
+  static fromBody(body: ErrorBody): CommandError {
+    const { code, message, ...extra } = body;
+    return new CommandError(code, message, extra);
+  }
 }
 
 /** An errno-carrying error from Node's fs (sysfs writes): `{ code: 'EACCES', syscall, path }`. */
