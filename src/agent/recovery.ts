@@ -8,17 +8,46 @@
 import type { Logger } from 'pino';
 import type { InboundMessage } from '../transport/transport.js';
 import type { Dispatcher } from './dispatcher.js';
-import type { JournaledMessage, Recovery } from './journal.js';
+import type { InterruptedWhy, JournaledMessage, Recovery } from './journal.js';
+
+/** The `canceled` result's message, and the log line, for each reason a command is answered instead of run. */
+const WHY: Record<InterruptedWhy, { result: string; log: string }> = {
+  crash: {
+    result: 'the agent stopped (crash or kill) while this command ran; it was not run again, since it may have taken effect',
+    log: 'a command was running when the previous run died: answering it as interrupted, not running it again',
+  },
+  stale: {
+    result:
+      'not run: the previous run could not write its command journal (a storage fault), so it may have run this command since; ' +
+      'it is not run again, since it may have taken effect',
+    log: 'a command the previous run accepted while its journal could not be written: answering it, not running it (it may have run)',
+  },
+  unrecordable: {
+    result:
+      'not run: the command journal cannot be written now (see the node state journalReason), so running it could not be ' +
+      'recorded and every later start would run it again',
+    log: 'a command left unstarted by the previous run: not running it, as the journal cannot record that it ran',
+  },
+};
+
+/** What start-up found wrong with the journal file, said once. */
+export function reportRecovery(r: Recovery, log: Logger): void {
+  if (r.tornTail) log.info('the command journal ended in a line cut short (the previous run died mid-write): dropped that line');
+  const c = r.corrupt;
+  if (!c) return;
+  const where = c.to ? `moved aside as ${c.to}` : `could not be moved aside (${c.error ?? 'unknown error'})`;
+  log.warn(
+    { journal: c.file, lines: c.lines.slice(0, 20), unreadable: c.lines.length, ...(c.to ? { movedTo: c.to } : {}) },
+    `the command journal had ${c.lines.length} unreadable line(s), not only a torn last one: ${where}; the readable lines were used`,
+  );
+}
 
 export function finishPreviousRun(r: Recovery, dispatcher: Dispatcher, log: Logger): void {
   // A consumer may see such a result twice; the id tells.
   for (const u of r.undelivered) dispatcher.redeliver(u.key, inbound(u.message), u.result, u.encoded);
   for (const i of r.interrupted) {
-    log.warn(
-      { topic: i.message.topic },
-      'a command was running when the previous run died: answering it as interrupted, not running it again',
-    );
-    dispatcher.answerInterrupted(i.key, inbound(i.message), i.message.receivedAtMs);
+    log.warn({ topic: i.message.topic }, WHY[i.why].log);
+    dispatcher.answerInterrupted(i.key, inbound(i.message), i.message.receivedAtMs, WHY[i.why].result);
   }
   for (const p of r.pending) {
     log.info({ topic: p.message.topic }, 'running a command left unstarted by the previous run');

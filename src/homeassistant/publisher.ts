@@ -95,14 +95,23 @@ export class DiscoveryPublisher {
     if (this.#stopped || !t.connected) return;
     const current = this.messages();
     const keep = new Set(current.map((m) => m.topic));
-    const stale = this.#remembered().filter((topic) => !keep.has(topic));
+    const remembered = this.#remembered();
+    const stale = remembered.filter((topic) => !keep.has(topic));
     const publishes = [
       ...stale.map((topic) => t.publish(topic, '', { qos: 1, retain: true })),
       ...current.map((m) => t.publish(m.topic, JSON.stringify(m.config), { qos: 1, retain: true })),
     ];
     await Promise.all(publishes);
     // Remembered only once the broker has it all, so a failed run clears the stale ones next time.
-    this.#remember([...keep]);
+    try {
+      // Unchanged, it is not written again: every reconnect would otherwise be a write to the SD card.
+      if (stale.length || remembered.length !== keep.size) this.#remember([...keep]);
+    } catch (e) {
+      this.#o.log.warn(
+        { file: this.#file, err: (e as Error).message },
+        'cannot save the list of published discovery configs: configs of devices removed later may stay in Home Assistant',
+      );
+    }
     if (stale.length) this.#o.log.info({ cleared: stale.length }, 'cleared Home Assistant configs of devices no longer configured');
     if (current.length) this.#o.log.debug({ configs: current.length }, 'Home Assistant discovery published');
   }

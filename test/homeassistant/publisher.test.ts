@@ -78,6 +78,7 @@ describe('discovery publisher', () => {
     await p.announce();
     const topics = transport.sent.map((x) => x.topic).sort();
     expect(topics).toEqual([
+      'homeassistant/binary_sensor/n1_agent_journal/config',
       'homeassistant/light/n1_led0/config',
       'homeassistant/sensor/n1_agent_rss/config',
       'homeassistant/sensor/n1_agent_uptime/config',
