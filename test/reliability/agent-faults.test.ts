@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/agent.js';
 import { haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
-import { spawnAgent, writeConfig, type ChildAgent } from './helpers/child-agent.js';
+import { CRASH_POLICY_LINE, spawnAgent, writeConfig, type ChildAgent } from './helpers/child-agent.js';
 import { runsPerId } from './helpers/runs.js';
 
 const ok = haveMosquitto();
@@ -152,6 +152,8 @@ describe.skipIf(!ok)('agent faults: SIGKILL mid-stream and restart', () => {
       `agent-faults: killed after ${killedAt} sent; ${whileDead.length} sent while dead; interrupted: ${interrupted.join(', ') || 'none'}`,
     );
     expect(interrupted.length).toBeLessThanOrEqual(1);
+    // Killed, never crashed: the crash policy had nothing to say in either process.
+    for (const c of children) expect(c.output()).not.toMatch(CRASH_POLICY_LINE);
     // Back online after the restart.
     expect(
       client
@@ -247,6 +249,7 @@ describe.skipIf(!ok)('agent faults: SIGKILL mid-stream and restart', () => {
       // Every acknowledged write is there once, in order; the one the kill interrupted may or may not be.
       expect(onTape.filter((i) => !canceled.includes(i))).toEqual(okWrites);
       expect(new Set(onTape).size).toBe(onTape.length);
+      for (const c of children) expect(c.output()).not.toMatch(CRASH_POLICY_LINE);
       console.log(
         `agent-faults (tape): killed after ${killedAt} writes sent; ${onTape.length} records on tape; interrupted: ${canceled.map((i) => `w${i}`).join(', ') || 'none'}`,
       );
