@@ -31,7 +31,7 @@ import type { CommandResult } from './result.js';
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A line as written by this journal, or undefined for anything else (garbage, a torn write, another program's text). */
-export function parseLine(text: string): Line | undefined {
+function parseLine(text: string): Line | undefined {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -61,6 +61,27 @@ export function parseLine(text: string): Line | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * A journal file's lines in order. Text after the last newline is a line a
+ * crash cut short (dropped: `tornTail`), unless it happens to be whole; any
+ * other unreadable line is `bad` (its 1-based number), a damaged file.
+ */
+export function parseJournal(text: string): { lines: Line[]; bad: number[]; tornTail: boolean } {
+  const texts = text.split('\n');
+  const tail = texts.pop() ?? '';
+  const lines: Line[] = [];
+  const bad: number[] = [];
+  texts.forEach((t, i) => {
+    if (!t) return;
+    const l = parseLine(t);
+    if (l) lines.push(l);
+    else bad.push(i + 1);
+  });
+  const last = tail ? parseLine(tail) : undefined;
+  if (last) lines.push(last);
+  return { lines, bad, tornTail: tail !== '' && !last };
 }
 
 /** Each line as written: by hand, since the hot path writes four a command and results are JSON text already. */

@@ -25,33 +25,12 @@
  */
 import type { CommandResult } from './result.js';
 import { JournalFile, type JournalHealth } from './journal-file.js';
-import { line, parseLine, type JournaledMessage, type Line } from './journal-format.js';
+import { line, parseJournal, type JournaledMessage, type Line } from './journal-format.js';
+import type { InterruptedWhy, Recovery } from './recovery.js';
 
 export type { JournalHealth } from './journal-file.js';
 export type { JournaledMessage } from './journal-format.js';
-
-/**
- * Why a recovered command is answered instead of run: `crash`, it was running
- * when the previous run died; `stale`, the previous run could not keep its
- * journal up to date (a storage fault), so it may have run since; `unrecordable`,
- * this run cannot write its journal, so a run could not be recorded and every
- * later start would run it again.
- */
-export type InterruptedWhy = 'crash' | 'stale' | 'unrecordable';
-
-/** What a restart has to finish, in arrival order. */
-export interface Recovery {
-  /** Accepted, never started: run them. */
-  readonly pending: ReadonlyArray<{ key: string; message: JournaledMessage }>;
-  /** Not to be run (again): answer them. */
-  readonly interrupted: ReadonlyArray<{ key: string; message: JournaledMessage; why: InterruptedWhy }>;
-  /** Finished, but the broker never confirmed the result: publish it again. */
-  readonly undelivered: ReadonlyArray<{ key: string; message: JournaledMessage; result: CommandResult; encoded: string }>;
-  /** Lines that could not be read, anywhere but a torn last line: the file was moved aside (`to`), or could not be (`error`). */
-  readonly corrupt?: { readonly file: string; readonly lines: readonly number[]; readonly to?: string; readonly error?: string };
-  /** The last line was cut short (the previous run died mid-write): dropped, as expected after a crash. */
-  readonly tornTail: boolean;
-}
+export type { InterruptedWhy, Recovery } from './recovery.js';
 
 export interface JournalOptions {
   /** Called when the journal's health changes (see journal-file.ts). */
@@ -146,21 +125,11 @@ export class CommandJournal {
     let tornTail = false;
     let corrupt: Recovery['corrupt'];
     if (found) {
-      const texts = found.text.split('\n');
-      // Text after the last newline is a line cut short by a crash mid-write, unless it happens to be whole.
-      const tail = texts.pop() ?? '';
-      const bad: number[] = [];
-      texts.forEach((text, i) => {
-        if (!text) return;
-        const entry = parseLine(text);
-        if (entry) this.#load(entry);
-        else bad.push(i + 1);
-      });
-      const last = tail ? parseLine(tail) : undefined;
-      if (last) this.#load(last);
-      else tornTail = tail !== '';
+      const parsed = parseJournal(found.text);
+      for (const entry of parsed.lines) this.#load(entry);
+      tornTail = parsed.tornTail;
       // Moved aside, not dropped: a person may want to see what damaged it.
-      if (bad.length) corrupt = { file: found.file, lines: bad, ...this.#file.moveAside(found.file) };
+      if (parsed.bad.length) corrupt = { file: found.file, lines: parsed.bad, ...this.#file.moveAside(found.file) };
     }
     this.#trim(0);
     const pending: Array<{ key: string; message: JournaledMessage }> = [];

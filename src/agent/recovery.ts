@@ -2,13 +2,38 @@
  * After a crash, what the journal says the previous process left undone
  * (journal.ts), handed to the dispatcher once, before any new message:
  * results the broker never confirmed are published again, commands a crash
- * caught running are answered as interrupted (never run twice), and commands
+ * caught running (or that the journal cannot vouch for, after a storage
+ * fault) are answered instead of run (never twice), and commands
  * acknowledged but never started run now, in their order.
  */
 import type { Logger } from 'pino';
 import type { InboundMessage } from '../transport/transport.js';
 import type { Dispatcher } from './dispatcher.js';
-import type { InterruptedWhy, JournaledMessage, Recovery } from './journal.js';
+import type { JournaledMessage } from './journal-format.js';
+import type { CommandResult } from './result.js';
+
+/**
+ * Why a recovered command is answered instead of run: `crash`, it was running
+ * when the previous run died; `stale`, the previous run could not keep its
+ * journal up to date (a storage fault), so it may have run since; `unrecordable`,
+ * this run cannot write its journal, so a run could not be recorded and every
+ * later start would run it again.
+ */
+export type InterruptedWhy = 'crash' | 'stale' | 'unrecordable';
+
+/** What a restart has to finish, in arrival order. */
+export interface Recovery {
+  /** Accepted, never started: run them. */
+  readonly pending: ReadonlyArray<{ key: string; message: JournaledMessage }>;
+  /** Not to be run (again): answer them. */
+  readonly interrupted: ReadonlyArray<{ key: string; message: JournaledMessage; why: InterruptedWhy }>;
+  /** Finished, but the broker never confirmed the result: publish it again. */
+  readonly undelivered: ReadonlyArray<{ key: string; message: JournaledMessage; result: CommandResult; encoded: string }>;
+  /** Lines that could not be read, anywhere but a torn last line: the file was moved aside (`to`), or could not be (`error`). */
+  readonly corrupt?: { readonly file: string; readonly lines: readonly number[]; readonly to?: string; readonly error?: string };
+  /** The last line was cut short (the previous run died mid-write): dropped, as expected after a crash. */
+  readonly tornTail: boolean;
+}
 
 /** The `canceled` result's message, and the log line, for each reason a command is answered instead of run. */
 const WHY: Record<InterruptedWhy, { result: string; log: string }> = {

@@ -137,6 +137,7 @@ describe('Home Assistant discovery', () => {
     expect(nodeSensors.map((c) => [c.device_class, c.unit_of_measurement])).toEqual([
       ['duration', 's'],
       ['data_size', 'B'],
+      ['problem', undefined],
     ]);
   });
 
