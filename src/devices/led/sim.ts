@@ -13,7 +13,8 @@
  *  - delay_on/delay_off: exist only while `timer` is active (else ENOENT).
  * Tests reach the model through LedDevice.files to unplug it or to make the
  * "kernel" refuse a write (deny), which a root test process cannot get from
- * file permissions.
+ * file permissions. A change the tree on disk cannot follow (a full or
+ * read-only stateDir) fails with that errno and leaves the model as it was.
  */
 import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
@@ -73,6 +74,26 @@ export class SimLed implements LedFiles {
 
   async write(attr: LedAttribute, value: string): Promise<void> {
     this.#check(attr);
+    const before = { brightness: this.#brightness, trigger: this.#trigger, delayOn: this.#delayOn, delayOff: this.#delayOff };
+    this.#apply(attr, value);
+    try {
+      this.#render();
+    } catch (e) {
+      // The mirror on disk could not follow (a full or read-only stateDir): the write did not happen.
+      this.#brightness = before.brightness;
+      this.#trigger = before.trigger;
+      this.#delayOn = before.delayOn;
+      this.#delayOff = before.delayOff;
+      try {
+        this.#render();
+      } catch {
+        // Rewriting files in place needs no new space; whatever is left over is rewritten by the next change.
+      }
+      throw e;
+    }
+  }
+
+  #apply(attr: LedAttribute, value: string): void {
     switch (attr) {
       case 'brightness': {
         const n = unsignedOrUndefined(value);
@@ -99,7 +120,6 @@ export class SimLed implements LedFiles {
         break;
       }
     }
-    this.#render();
   }
 
   async probe(): Promise<void> {
