@@ -6,9 +6,11 @@
  *  - a full disk (a small tmpfs): redeliveries are still recognised, in memory;
  *  - a journal a degraded run could not keep up to date: the next start runs
  *    none of its commands again (they may have run since), it answers them;
+ *  - an unwritable journal directory at start: degraded, never a throw;
  *  - a read-only journal at start: commands it shows pending are answered,
  *    not run, since a run could not be recorded and every start would repeat it.
  */
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -149,6 +151,35 @@ describe.skipIf(!canMountTmpfs())('the journal on a full or read-only tmpfs', ()
     third.close();
     expect(readdirSync(mount.dir).sort()).toEqual(['journal.jsonl']);
     expect(new CommandJournal(mount.dir, 100).recover()).toMatchObject({ pending: [], interrupted: [] });
+  });
+
+  it('unwritable at start (an immutable directory, which even root cannot write): degraded with the errno, never a throw', () => {
+    const mount = Tmpfs.mount(256);
+    mounts.push(mount);
+    const dir = path.join(mount.dir, 'journal');
+    mkdirSync(dir);
+    const chattr = (flag: string): void => {
+      const r = spawnSync('chattr', [flag, dir], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`chattr ${flag} ${dir}: ${r.stderr}`);
+    };
+    chattr('+i');
+    try {
+      const j = new CommandJournal(dir, 100);
+      expect(j.recover()).toMatchObject({ pending: [], interrupted: [] });
+      expect(j.health).toMatchObject({ state: 'degraded', errno: 'EPERM' });
+      expect(j.health.reason).toContain(dir);
+      j.accepted(key('x'), message('x'));
+      j.started(key('x'));
+      j.finished(key('x'), result('x', 1));
+      expect(j.result(key('x'))).toMatchObject({ id: 'x', ok: true });
+      j.close();
+    } finally {
+      chattr('-i');
+    }
+    const again = new CommandJournal(dir, 100);
+    again.recover();
+    expect(again.health.state).toBe('ok');
+    again.close();
   });
 
   it('read-only at start: a command the journal shows pending is answered, not run (a run could not be recorded)', async () => {

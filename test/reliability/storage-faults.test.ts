@@ -6,7 +6,9 @@
  *  - filled to the last byte in the middle of a stream of QoS 1 commands;
  *  - full before the agent starts;
  *  - remounted read-only in the middle of a stream, and back;
- *  - read-only before the agent starts.
+ *  - read-only before the agent starts;
+ *  - a failing card: ext4 shut down under the stream (every write EIO), then
+ *    replaced (helpers/ext4.ts).
  * Each time: every command is answered exactly once, the agent never exits
  * (and its crash policy never fires), the node state says `journal:
  * degraded` with the errno and the path, and `ok` again once the storage is
@@ -21,9 +23,11 @@ import { tempDir } from '../helpers/agent.js';
 import { haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
 import { TestClient, type Received } from '../helpers/mqtt-client.js';
 import { CRASH_POLICY_LINE, spawnAgent, writeConfig, type ChildAgent } from './helpers/child-agent.js';
+import { canFailExt4, Ext4Image } from './helpers/ext4.js';
 import { canMountTmpfs, Tmpfs } from './helpers/tmpfs.js';
 
 const ok = canMountTmpfs() && haveMosquitto();
+const ext4 = ok && canFailExt4();
 const FAST_TAPE = { rewindMs: 0, spaceMs: 0, eomMs: 0, eraseMs: 0, retensionMs: 0, loadMs: 0, unloadMs: 0, weofMs: 0, bytesPerS: 1 << 30 };
 
 interface NodeState {
@@ -52,7 +56,7 @@ function fakeLed(): string {
 describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a running agent', () => {
   let broker: Mosquitto;
   let client: TestClient;
-  const mounts: Tmpfs[] = [];
+  const mounts: Array<{ cleanup(): void }> = [];
   const children: ChildAgent[] = [];
 
   beforeAll(async () => {
@@ -70,8 +74,7 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
   });
 
   /** One node's agent and what the test sees of it. */
-  async function setUp(node: string, kib: number, o: { tape?: boolean } = {}) {
-    const mount = Tmpfs.mount(kib);
+  async function setUp<M extends { readonly dir: string; cleanup(): void }>(node: string, mount: M, o: { tape?: boolean } = {}) {
     mounts.push(mount);
     const B = `dev2mqtt/${node}`;
     await client.subscribe(`${B}/#`);
@@ -156,7 +159,7 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
       .filter((l) => re.test(l)).length;
 
   it('filled to 100% mid-stream: 240 commands answered once each, degraded with ENOSPC, ok again once space is back; the tape fails only the write that needed space', async () => {
-    const t = await setUp('sf-fill', 512, { tape: true });
+    const t = await setUp('sf-fill', Tmpfs.mount(512), { tape: true });
     const child = await t.start();
     await t.state((s) => s.journal === 'ok', 0, 'journal ok at start');
     const record = (c: string): string => c.repeat(8192);
@@ -198,7 +201,7 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
   }, 180_000);
 
   it('started on a full disk: starts degraded and says why, answers every command, ok once space is back', async () => {
-    const t = await setUp('sf-startfull', 256);
+    const t = await setUp('sf-startfull', Tmpfs.mount(256));
     // A previous run left a journal, as the measured failure had.
     const first = await t.start();
     await t.stream(20);
@@ -220,7 +223,7 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
   }, 180_000);
 
   it('remounted read-only mid-stream and back: 240 commands answered once each, degraded with EROFS, then ok', async () => {
-    const t = await setUp('sf-ro', 512);
+    const t = await setUp('sf-ro', Tmpfs.mount(512));
     const child = await t.start();
     await t.state((s) => s.journal === 'ok', 0, 'journal ok at start');
     await t.stream(80);
@@ -240,7 +243,7 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
   }, 180_000);
 
   it('started on a read-only stateDir: starts degraded with EROFS, answers, ok once it is writable', async () => {
-    const t = await setUp('sf-startro', 256);
+    const t = await setUp('sf-startro', Tmpfs.mount(256));
     await t.mount.remount('ro');
     const child = await t.start();
     const degraded = await t.state((s) => s.journal === 'degraded', 0, 'journal degraded at start');
@@ -253,4 +256,28 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
     await t.everyOneAnsweredOnce();
     stillRunning(child);
   }, 180_000);
+
+  it.skipIf(!ext4)(
+    'a failing card mid-stream (every write EIO), then replaced: 240 commands answered once each, degraded with EIO, then ok',
+    async () => {
+      const t = await setUp('sf-eio', Ext4Image.create(16));
+      const child = await t.start();
+      await t.state((s) => s.journal === 'ok', 0, 'journal ok at start');
+      await t.stream(80);
+      const failedAt = client.messages.length;
+      t.mount.shutDown();
+      await t.stream(80);
+      const degraded = await t.state((s) => s.journal === 'degraded', failedAt, 'journal degraded');
+      expect((JSON.parse(degraded.payload) as NodeState).journalReason).toMatch(/EIO/);
+      // A new card where the old one was: the journal is written whole on it, by itself.
+      t.mount.unmount();
+      const replacedAt = client.messages.length;
+      t.mount.mount();
+      await t.state((s) => s.journal === 'ok', replacedAt, 'journal ok again');
+      await t.stream(80);
+      await t.everyOneAnsweredOnce();
+      stillRunning(child);
+    },
+    180_000,
+  );
 });
