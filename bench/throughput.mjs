@@ -9,7 +9,7 @@ import { startRelay, withAgent } from './roundtrip.mjs';
 const NODE = 'bench';
 
 /** Publishes all commands without waiting, then waits for every result; returns messages per second. */
-export async function pipelined(url, base, devices, n) {
+export async function pipelined(url, base, devices, n, node = NODE) {
   const client = await connect(url);
   let got = 0;
   let finish;
@@ -19,11 +19,11 @@ export async function pipelined(url, base, devices, n) {
   client.on('message', () => {
     if (++got === n) finish();
   });
-  await client.subscribeAsync(`${base}/${NODE}/+/result`, { qos: 1 });
+  await client.subscribeAsync(`${base}/${node}/+/result`, { qos: 1 });
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     const dev = devices[i % devices.length];
-    client.publish(`${base}/${NODE}/${dev}/cmd/set`, JSON.stringify({ id: `tp${i}`, state: i % 2 ? 'ON' : 'OFF' }), { qos: 1 });
+    client.publish(`${base}/${node}/${dev}/cmd/set`, JSON.stringify({ id: `tp${i}`, state: i % 2 ? 'ON' : 'OFF' }), { qos: 1 });
   }
   await done;
   const perS = n / ((performance.now() - t0) / 1000);

@@ -15,7 +15,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { atMost, flags, printRows, row } from './lib.mjs';
-import { connect, LAUNCHER, launcherNodeFlags, startMosquitto, stopProcess, tempDir, waitOnline } from './brokers.mjs';
+import { LAUNCHER, launcherNodeFlags, startMosquitto, stopProcess, tempDir, waitOnline } from './brokers.mjs';
+import { pipelined } from './throughput.mjs';
 
 function fakeLed(root) {
   const dir = path.join(root, 'class', 'leds', 'bench0');
@@ -89,27 +90,7 @@ async function tracedRun(url, node, { stateDir, runtimeDir, sysfsRoot }, command
   try {
     await waitOnline(url, node);
     const from = Date.now() / 1000;
-    const client = await connect(url);
-    let got = 0;
-    let finish;
-    const done = new Promise((r) => {
-      finish = r;
-    });
-    client.on('message', () => {
-      if (++got === commands) finish();
-    });
-    await client.subscribeAsync(`dev2mqtt/${node}/led0/result`, { qos: 1 });
-    // In windows, as a busy controller sends: enough in flight to batch, never a flood.
-    const window = 100;
-    for (let sent = 0; sent < commands;) {
-      const upTo = Math.min(commands, sent + window);
-      for (; sent < upTo; sent++) {
-        client.publish(`dev2mqtt/${node}/led0/cmd/set`, JSON.stringify({ id: `w${sent}`, state: sent % 2 ? 'ON' : 'OFF' }), { qos: 1 });
-      }
-      while (got < sent - window / 2) await new Promise((r) => setTimeout(r, 1));
-    }
-    await done;
-    await client.endAsync();
+    await pipelined(url, 'dev2mqtt', ['led0'], commands, node);
     // The agent (strace's child) stops as systemd stops it; strace exits with it.
     const agentPid = Number(readFileSync(`/proc/${strace.pid}/task/${strace.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
     const exited = new Promise((r) => strace.once('exit', r));
