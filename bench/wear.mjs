@@ -90,7 +90,8 @@ async function tracedRun(url, node, { stateDir, runtimeDir, sysfsRoot }, command
   try {
     await waitOnline(url, node);
     const from = Date.now() / 1000;
-    await pipelined(url, 'dev2mqtt', ['led0'], commands, node);
+    // A hundred in flight, as a busy controller sends: batched, never so many that some wait past their timeout.
+    await pipelined(url, 'dev2mqtt', ['led0'], commands, { node, inFlight: 100 });
     // The agent (strace's child) stops as systemd stops it; strace exits with it.
     const agentPid = Number(readFileSync(`/proc/${strace.pid}/task/${strace.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
     const exited = new Promise((r) => strace.once('exit', r));
