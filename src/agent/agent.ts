@@ -3,8 +3,8 @@
  * No module-level state: several agents run in one process (tests, the fleet
  * benchmark), each with its own broker connection, journal and devices.
  */
-import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { makeDir } from '../make-dir.js';
 import type { AgentConfig } from '../config/load.js';
 import type { KindRegistry } from '../devices/registry.js';
 import { DiscoveryPublisher } from '../homeassistant/publisher.js';
@@ -93,7 +93,7 @@ export class Agent {
   async start(): Promise<void> {
     const c = this.config;
     try {
-      mkdirSync(c.node.stateDir, { recursive: true });
+      makeDir(c.node.stateDir);
     } catch (e) {
       // Devices that keep state there say so when they open; the agent serves the rest.
       this.log.warn({ err: (e as Error).message, stateDir: c.node.stateDir }, 'node.stateDir cannot be created');

@@ -4,9 +4,9 @@
  * lost, goes offline and is reopened with jittered exponential backoff until
  * it is back; commands meanwhile get `unavailable`.
  */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { makeDir } from '../make-dir.js';
 import { backoffDelayMs } from '../backoff.js';
 import type { ResolvedDevice } from '../config/load.js';
 import { CommandError } from '../devices/errors.js';
@@ -75,7 +75,7 @@ export class DeviceRuntime {
     });
     const stateDir = path.join(opts.stateDir, 'devices', this.id);
     try {
-      mkdirSync(stateDir, { recursive: true });
+      makeDir(stateDir);
     } catch (e) {
       // A full or read-only disk: kinds that keep state there fail their own open or command with the errno.
       this.log.warn({ err: (e as Error).message, stateDir }, "the device's state directory cannot be created");

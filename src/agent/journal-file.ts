@@ -17,8 +17,9 @@
  * moment without writes), so an administrator can remount its filesystem
  * read-only: Linux refuses that while any file on it is open for writing.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { makeDir } from '../make-dir.js';
 import { backoffDelayMs } from '../backoff.js';
 import { errnoMessage, errnoNumber } from '../kernel/errno.js';
 
@@ -114,7 +115,7 @@ export class JournalFile {
   /** The journal a previous run left: the live file, else a stale one, else nothing. Never throws. */
   read(): JournalText | undefined {
     try {
-      mkdirSync(this.dir, { recursive: true });
+      makeDir(this.dir);
     } catch (e) {
       this.#degrade(e, 'creating', this.dir);
     }
@@ -170,7 +171,7 @@ export class JournalFile {
     let doing = 'creating';
     let at = tmp;
     try {
-      mkdirSync(this.dir, { recursive: true });
+      makeDir(this.dir);
       fd = openSync(tmp, 'w', 0o600);
       doing = 'writing';
       // Written in large pieces: at start-up a full window is ten thousand lines.

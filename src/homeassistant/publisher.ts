@@ -6,9 +6,10 @@
  * removed from the config — or discovery switched off — has its configs
  * cleared with empty retained payloads at the next start.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { makeDir } from '../make-dir.js';
 import type { InboundMessage, Transport } from '../transport/transport.js';
 import { discoveryMessages, type DiscoveryDevice, type DiscoveryMessage, type DiscoverySettings } from './discovery.js';
 
@@ -133,7 +134,7 @@ export class DiscoveryPublisher {
   }
 
   #remember(topics: string[]): void {
-    mkdirSync(path.dirname(this.#file), { recursive: true });
+    makeDir(path.dirname(this.#file));
     const tmp = `${this.#file}.tmp`;
     writeFileSync(tmp, `${JSON.stringify({ published: topics.sort() }, null, 1)}\n`);
     renameSync(tmp, this.#file);

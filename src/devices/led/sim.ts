@@ -14,10 +14,12 @@
  * Tests reach the model through LedDevice.files to unplug it or to make the
  * "kernel" refuse a write (deny), which a root test process cannot get from
  * file permissions. A change the tree on disk cannot follow (a full or
- * read-only stateDir) fails with that errno and leaves the model as it was.
+ * read-only stateDir) fails with that errno and leaves the model as it was;
+ * on such a disk from the start the LED still opens and reads.
  */
-import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { makeDir } from '../../make-dir.js';
 import { KernelError } from '../../kernel/errors.js';
 import { ledDir, type LedAttribute, type LedFiles } from './files.js';
 import { formatTriggers, parseTriggers } from './triggers.js';
@@ -59,7 +61,12 @@ export class SimLed implements LedFiles {
     this.dir = ledDir(path.join(stateDir, 'sys'), config.name);
     this.#triggers = config.triggers.includes('none') ? config.triggers : ['none', ...config.triggers];
     this.#restore();
-    this.#render();
+    try {
+      this.#render();
+    } catch {
+      // A full or read-only stateDir: the LED is there all the same (read from the model); the first
+      // change that can be mirrored writes the whole tree, and a change that cannot fails with the errno.
+    }
   }
 
   // ---- the LedFiles side: what the kind sees -------------------------------
@@ -246,7 +253,7 @@ export class SimLed implements LedFiles {
 
   #render(): void {
     if (!this.#present) return;
-    if (this.#rendered.size === 0) mkdirSync(this.dir, { recursive: true });
+    if (this.#rendered.size === 0) makeDir(this.dir);
     const now = this.#attributes();
     for (const [attr, text] of now) {
       if (this.#rendered.get(attr) === text) continue;
