@@ -107,7 +107,7 @@ export class Agent {
       this.#recovery = this.#journal.recover();
       reportRecovery(this.#recovery, this.log);
     }
-    this.#createDevices();
+    await this.#createDevices();
     this.#dispatcher = this.#createDispatcher();
     this.#devicesStarted = Promise.all([...this.devices.values()].map((d) => d.start()));
     // Devices open while the broker connection is set up: start-up costs the longer of the two.
@@ -197,7 +197,8 @@ export class Agent {
     },
   };
 
-  #createDevices(): void {
+  /** One runtime per configured device; a kind's sim model is imported here, only for the devices that ask. */
+  async #createDevices(): Promise<void> {
     const libc = (): Kernel => (this.#kernel ??= new LibcKernel());
     for (const d of this.config.devices) {
       if (this.#o.only !== undefined && d.id !== this.#o.only) continue;
@@ -205,7 +206,7 @@ export class Agent {
       if (!kind) throw new Error(`device ${d.id}: kind '${d.kind}' is not registered`);
       this.devices.set(
         d.id,
-        new DeviceRuntime({
+        await DeviceRuntime.create({
           kind,
           config: d,
           libc,

@@ -243,8 +243,8 @@ describe('per-device command queue', () => {
 
 describe("a device runtime's enqueue (state polls)", () => {
   const kernel = new LibcKernel();
-  function runtime(): DeviceRuntime {
-    return new DeviceRuntime({
+  function runtime(): Promise<DeviceRuntime> {
+    return DeviceRuntime.create({
       kind: probeKind,
       config: { id: 'q1', kind: 'probe', name: 'q1', sim: false, options: { label: 'q1' } },
       libc: () => kernel,
@@ -257,7 +257,7 @@ describe("a device runtime's enqueue (state polls)", () => {
   }
 
   it('rejects with the real code: busy behind a long job, timeout, device_error with the errno and path', async () => {
-    const rt = runtime();
+    const rt = await runtime();
     await rt.start();
     const g = gate();
     const holder = rt.enqueue('rewind', () => g.wait, 60_000);
