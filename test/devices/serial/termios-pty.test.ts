@@ -157,7 +157,7 @@ describe('the port is taken exclusively', () => {
   it('an open that fails after TIOCEXCL gives exclusivity back', async () => {
     const path = pty();
     // A rate plain termios cannot carry, on a kernel without termios2: refused with bad_args after TIOCEXCL.
-    const t = makeTestDevice(serialKind, {
+    const t = await makeTestDevice(serialKind, {
       options: { path, baud: 31250 },
       wrapKernel: (k) => hookIoctls(k, refuse(['TCGETS2', 'TCSETS2', 'TCSETSW2', 'TCSETSF2'], 'ENOSYS')),
     });
