@@ -21,6 +21,7 @@ import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from
 import path from 'node:path';
 import { makeDir } from '../make-dir.js';
 import { backoffDelayMs } from '../backoff.js';
+import { isSystemError } from '../devices/errors.js';
 import { errnoMessage, errnoNumber } from '../kernel/errno.js';
 
 export interface JournalHealth {
@@ -56,10 +57,7 @@ const RETRY_MIN_MS = 1000;
 /** The first line of every rewrite: a format version, and a write that needs space even when nothing else is kept. */
 const HEADER = '{"t":"h","v":1}';
 
-function errnoOf(e: unknown): string | undefined {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
-}
+const errnoOf = (e: unknown): string | undefined => (isSystemError(e) ? e.code : undefined);
 
 /** `ENOSPC (no space left on device)`, or the error's message when it carries no errno. */
 function describe(e: unknown): string {

@@ -63,7 +63,8 @@ interface SystemError extends Error {
   path?: string;
 }
 
-function isSystemError(e: unknown): e is SystemError {
+/** An errno-carrying error of Node's fs or net (ENOSPC, EROFS, EIO …), as opposed to a bug. */
+export function isSystemError(e: unknown): e is SystemError {
   if (!(e instanceof Error)) return false;
   const code: unknown = (e as { code?: unknown }).code;
   return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);

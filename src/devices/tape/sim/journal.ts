@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeDir } from '../../../make-dir.js';
+import { isSystemError } from '../../errors.js';
 
 const MAGIC = Buffer.from('D2MTAPE1');
 const FRAME_MARK = 0xd2;
@@ -41,25 +42,18 @@ function crc32(bufs: readonly Uint8Array[]): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** An error of the filesystem the image lives on (ENOSPC, EROFS, EIO …), as opposed to a bug. */
-export function isStorageError(e: unknown): boolean {
-  const code = (e as { code?: unknown } | null)?.code;
-  return e instanceof Error && typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);
-}
-
 /**
  * Names the image in a storage error that does not (a write(2) on a descriptor
  * has no path): the errno alone on the tape's result would read as the tape's
  * own ENOSPC (end of medium), not the disk under the simulation.
  */
 function onImage(e: unknown, file: string): unknown {
-  if (!isStorageError(e)) return e;
-  const err = e as Error & { path?: string };
-  if (!err.path) {
-    err.path = file;
-    err.message = `${err.message}: the simulated tape's image ${file}`;
+  if (!isSystemError(e)) return e;
+  if (!e.path) {
+    e.path = file;
+    e.message = `${e.message}: the simulated tape's image ${file}`;
   }
-  return err;
+  return e;
 }
 
 export function frame(type: number, payload: Uint8Array = Buffer.alloc(0)): Buffer[] {

@@ -5,7 +5,8 @@
  * large image costs little memory. The drive's and driver's state is kept in
  * the same journal, so a restart finds the tape where it was left.
  */
-import { FRAME_HEADER, Journal, frame, isStorageError } from './journal.js';
+import { isSystemError } from '../../errors.js';
+import { FRAME_HEADER, Journal, frame } from './journal.js';
 
 export type Item = { readonly kind: 'record'; readonly offset: number; readonly length: number } | { readonly kind: 'filemark' };
 
@@ -153,7 +154,7 @@ export class Medium {
     try {
       this.#compact();
     } catch (e) {
-      if (!isStorageError(e)) throw e;
+      if (!isSystemError(e)) throw e;
     }
   }
 

@@ -8,7 +8,7 @@
 import type { MtGet } from '../../../kernel/structs.js';
 import { GMT, MT, MT_ISSCSI2, MT_ST_BLKSIZE_MASK, MT_ST_DENSITY_SHIFT } from '../mtio.js';
 import { Drive, type DriveParams, type DriveState } from './drive.js';
-import { isStorageError } from './journal.js';
+import { isSystemError } from '../../errors.js';
 import { Medium } from './medium.js';
 import { getLocation, intIoctl, mtioctop } from './st-ops.js';
 import { stRead, stWrite } from './st-io.js';
@@ -106,7 +106,7 @@ export class StModel implements St {
     try {
       this.medium.saveState(JSON.stringify(saved));
     } catch (e) {
-      if (!isStorageError(e)) throw e;
+      if (!isSystemError(e)) throw e;
     }
   }
 
