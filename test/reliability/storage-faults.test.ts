@@ -100,7 +100,11 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
       const died = c.exited.then((code): never => {
         throw new Error(`the agent exited (${code}):\n${c.output().slice(-3000)}`);
       });
-      return Promise.race([p, died]);
+      return Promise.race([p, died]).catch((e: unknown) => {
+        // A wait that timed out with the agent alive: what it said last is the place to start looking.
+        if (e instanceof Error && c.proc.exitCode === null) e.message += `\nthe agent's last output:\n${c.output().slice(-4000)}`;
+        throw e;
+      });
     };
     const start = async (): Promise<ChildAgent> => {
       const seen = client.on(`${B}/status`).length;
