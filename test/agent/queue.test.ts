@@ -7,6 +7,7 @@ import { KernelError } from '../../src/kernel/errors.js';
 import { LibcKernel } from '../../src/kernel/libc.js';
 import { tempDir } from '../helpers/agent.js';
 import { probeKind } from '../helpers/test-kinds.js';
+import { until } from '../helpers/wait.js';
 
 function job(
   id: string,
@@ -126,11 +127,12 @@ describe('per-device command queue', () => {
     const queue = q();
     const g = gate();
     const a = job('a', () => g.wait);
-    // Taken in time (the dispatcher checks arrival), past its expiry by the time the device is free.
-    const b = job('b', () => 'no', { expiresAt: Date.now() - 1 });
+    const expiresAt = Date.now() + 5;
+    const b = job('b', () => 'no', { expiresAt });
     queue.push(a.job);
     queue.push(b.job);
-    expect(queue.running?.id).toBe('a');
+    // b's instant passes while a holds the device, however long that takes on this machine.
+    await until(() => Date.now() > expiresAt, "b's expiry instant");
     g.open();
     const o = await b.outcome;
     expect(o.ok ? '' : o.error.code).toBe('expired');
@@ -171,29 +173,28 @@ describe('per-device command queue', () => {
 
   it('a handler that looks at its signal only after the timeout finds it aborted, with the reason', async () => {
     const queue = q();
+    let late: AbortSignal | undefined;
+    let settled: Outcome | undefined;
     let release!: () => void;
-    const a = job(
-      'a',
-      () =>
+    const a: Job = {
+      id: 'a',
+      label: 'a',
+      timeoutMs: 20,
+      run: (abort) =>
         new Promise<void>((r) => {
-          release = r;
+          release = () => {
+            late = abort.signal;
+            r();
+          };
         }),
-      { timeoutMs: 20 },
-    );
-    let signalOf!: () => AbortSignal;
-    queue.push({
-      ...a.job,
-      run: (abort) => {
-        signalOf = () => abort.signal;
-        return a.job.run(abort);
-      },
-    });
-    const o = await a.outcome;
-    expect(o.ok ? '' : o.error.code).toBe('timeout');
-    const late = signalOf();
+      settle: (o) => (settled = o),
+    };
+    queue.push(a);
+    // The job is answered `timeout` while it still runs; only then does it return.
+    expect(await until(() => settled, 'the timeout answer')).toMatchObject({ ok: false, error: { code: 'timeout' } });
     release();
-    expect(late.aborted).toBe(true);
-    expect((late.reason as Error).message).toBe('timeout');
+    expect(late?.aborted).toBe(true);
+    expect((late?.reason as Error).message).toBe('timeout');
   });
 
   it('a settle that throws cannot leave the device held by a finished job: the next job runs, the failure is told', async () => {

@@ -9,13 +9,14 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRASH_EXIT_CODE } from '../../src/cli/crash-policy.js';
 import { tempDir } from '../helpers/agent.js';
-import { haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
+import { Mosquitto } from '../helpers/mosquitto.js';
+import { requireTools } from '../helpers/tools.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { spawnAgent, writeConfig, type ChildAgent } from './helpers/child-agent.js';
 
 const CRASHER = fileURLToPath(new URL('../fixtures/crash-kind.js', import.meta.url));
 
-describe.skipIf(!haveMosquitto())('the crash policy', () => {
+describe.skipIf(!requireTools('the crash policy', 'mosquitto'))('the crash policy', () => {
   let broker: Mosquitto;
   let client: TestClient;
   const children: ChildAgent[] = [];

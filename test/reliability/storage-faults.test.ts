@@ -20,14 +20,20 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/agent.js';
-import { haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
+import { Mosquitto } from '../helpers/mosquitto.js';
+import { requireTools } from '../helpers/tools.js';
 import { TestClient, type Received } from '../helpers/mqtt-client.js';
 import { CRASH_POLICY_LINE, spawnAgent, writeConfig, type ChildAgent } from './helpers/child-agent.js';
 import { canFailExt4, Ext4Image } from './helpers/ext4.js';
 import { canMountTmpfs, Tmpfs } from './helpers/tmpfs.js';
 
-const ok = canMountTmpfs() && haveMosquitto();
+const ok = canMountTmpfs() && requireTools('storage faults under a running agent', 'mosquitto');
 const ext4 = ok && canFailExt4();
+/**
+ * Each command's own timeout (queue wait included): a burst of 80 on a loaded 2-core machine can keep an
+ * LED's queue busy past its 5 s default, and `busy` or `timeout` there would say nothing about storage.
+ */
+const SLOW_MACHINE_MS = 120_000;
 const FAST_TAPE = { rewindMs: 0, spaceMs: 0, eomMs: 0, eraseMs: 0, retensionMs: 0, loadMs: 0, unloadMs: 0, weofMs: 0, bytesPerS: 1 << 30 };
 
 interface NodeState {
@@ -133,7 +139,11 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
     const stream = async (n: number): Promise<void> => {
       const batch = Array.from({ length: n }, () => `${node}-${++seq}`);
       ids.push(...batch);
-      await Promise.all(batch.map((id, i) => client.publish(`${B}/led1/cmd/set`, JSON.stringify({ id, state: i % 2 ? 'ON' : 'OFF' }))));
+      await Promise.all(
+        batch.map((id, i) =>
+          client.publish(`${B}/led1/cmd/set`, JSON.stringify({ id, state: i % 2 ? 'ON' : 'OFF', timeoutMs: SLOW_MACHINE_MS })),
+        ),
+      );
       for (const id of batch) await whileAlive(client.result(`${B}/led1/result`, id, 60_000));
     };
     /** Every command sent so far answered exactly once, and ok (the LED is fine; only the storage is not). */
@@ -147,7 +157,7 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
       expect(results.filter((r) => !r.ok)).toEqual([]);
     };
     const tape = (command: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> =>
-      whileAlive(client.command(`${B}/tape0/cmd/${command}`, args, `${node}-tape-${++seq}`));
+      whileAlive(client.command(`${B}/tape0/cmd/${command}`, { ...args, timeoutMs: SLOW_MACHINE_MS }, `${node}-tape-${++seq}`));
     return { mount, B, start, state, stream, everyOneAnsweredOnce, tape, ids };
   }
 

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { compileC } from '../../helpers/cprog.js';
-import { inCI } from '../../helpers/tools.js';
+import { inCI, noteSkip } from '../../helpers/tools.js';
 
 const SHUTDOWN_C = `
 #include <fcntl.h>
@@ -54,7 +54,7 @@ export function canFailExt4(): boolean {
   }
   if (support.ok) return true;
   if (inCI) throw new Error(`CI=true and the failing-card test cannot run: ${support.why}`);
-  console.warn(`skipping the failing-card test: ${support.why}`);
+  noteSkip('the failing-card test (ext4 shut down under the agent)', support.why);
   return false;
 }
 

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { inCI } from '../../helpers/tools.js';
+import { inCI, noteSkip } from '../../helpers/tools.js';
 
 const PREFIX = 'dev2mqtt-tmpfs-';
 
@@ -63,7 +63,7 @@ export function canMountTmpfs(): boolean {
   }
   if (support.ok) return true;
   if (inCI) throw new Error(`CI=true and ${support.why}`);
-  console.warn(`skipping storage fault tests: ${support.why}`);
+  noteSkip('storage fault tests (a tmpfs as node.stateDir)', support.why);
   return false;
 }
 
