@@ -50,6 +50,13 @@ afterEach(async () => {
 });
 
 describe('tape kind: status', () => {
+  it('refuses a status poll period past a day in the config, where a timer would fire every 1 ms instead', () => {
+    expect(tapeKind.options(true).parse({ pollMs: 86_400_000 }).ok).toBe(true);
+    const r = tapeKind.options(true).parse({ pollMs: 3_000_000_000 });
+    expect(r.ok).toBe(false);
+    expect(r.ok ? [] : r.issues.map((i) => i.path)).toEqual(['pollMs']);
+  });
+
   it('decodes MTIOCGET like mt status', async () => {
     const t = await tape();
     expect(await t.run('status')).toMatchObject({
