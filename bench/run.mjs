@@ -9,6 +9,7 @@ import { runIsolationBench } from './isolation.mjs';
 import { runRoundtripBench } from './roundtrip.mjs';
 import { runSerialIoBench } from './serial-io.mjs';
 import { runThroughputBench } from './throughput.mjs';
+import { runWearBench } from './wear.mjs';
 
 const suites = [
   ['command round trip (sim LED) vs relay', runRoundtripBench],
@@ -19,6 +20,7 @@ const suites = [
   ['fleet on one mosquitto', runFleetBench],
   ['ioctl core vs C', runIoctlBench],
   ['serial I/O: uv_poll vs tty stream vs thread pool', runSerialIoBench],
+  ['flash wear: bytes written to stateDir', runWearBench],
 ];
 
 const only = process.argv

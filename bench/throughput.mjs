@@ -8,22 +8,28 @@ import { startRelay, withAgent } from './roundtrip.mjs';
 
 const NODE = 'bench';
 
-/** Publishes all commands without waiting, then waits for every result; returns messages per second. */
-export async function pipelined(url, base, devices, n) {
+/**
+ * Publishes the commands without waiting, then waits for every result; returns messages per second.
+ * `inFlight` caps the commands sent and not yet answered (default: all at once).
+ */
+export async function pipelined(url, base, devices, n, { node = NODE, inFlight = Infinity } = {}) {
   const client = await connect(url);
   let got = 0;
   let finish;
+  let resume;
   const done = new Promise((r) => {
     finish = r;
   });
   client.on('message', () => {
     if (++got === n) finish();
+    resume?.();
   });
-  await client.subscribeAsync(`${base}/${NODE}/+/result`, { qos: 1 });
+  await client.subscribeAsync(`${base}/${node}/+/result`, { qos: 1 });
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
+    while (i - got >= inFlight) await new Promise((r) => (resume = r));
     const dev = devices[i % devices.length];
-    client.publish(`${base}/${NODE}/${dev}/cmd/set`, JSON.stringify({ id: `tp${i}`, state: i % 2 ? 'ON' : 'OFF' }), { qos: 1 });
+    client.publish(`${base}/${node}/${dev}/cmd/set`, JSON.stringify({ id: `tp${i}`, state: i % 2 ? 'ON' : 'OFF' }), { qos: 1 });
   }
   await done;
   const perS = n / ((performance.now() - t0) / 1000);

@@ -3,8 +3,8 @@
  * No module-level state: several agents run in one process (tests, the fleet
  * benchmark), each with its own broker connection, journal and devices.
  */
-import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { makeDir } from '../make-dir.js';
 import type { AgentConfig } from '../config/load.js';
 import type { KindRegistry } from '../devices/registry.js';
 import { DiscoveryPublisher } from '../homeassistant/publisher.js';
@@ -18,8 +18,8 @@ import { readSecretFile } from '../secret-file.js';
 import { version } from '../version.js';
 import { DeviceRuntime, type RuntimeHooks } from './device-runtime.js';
 import { Dispatcher, type Reply } from './dispatcher.js';
-import { CommandJournal, type Recovery } from './journal.js';
-import { finishPreviousRun } from './recovery.js';
+import { CommandJournal, type JournalHealth } from './journal.js';
+import { finishPreviousRun, reportRecovery, type Recovery } from './recovery.js';
 import { RateLimiter } from './rate-limit.js';
 import type { CommandResult } from './result.js';
 import { commandsOf, Telemetry } from './telemetry.js';
@@ -92,11 +92,20 @@ export class Agent {
 
   async start(): Promise<void> {
     const c = this.config;
-    mkdirSync(c.node.stateDir, { recursive: true });
+    try {
+      makeDir(c.node.stateDir);
+    } catch (e) {
+      // Devices that keep state there say so when they open; the agent serves the rest.
+      this.log.warn({ err: (e as Error).message, stateDir: c.node.stateDir }, 'node.stateDir cannot be created');
+    }
     const exec = this.#o.only !== undefined;
     if (!exec) {
-      this.#journal = new CommandJournal(c.node.stateDir, c.security.dedupeWindow);
+      this.#journal = new CommandJournal(c.node.journalDir, c.security.dedupeWindow, {
+        retryMaxMs: c.node.journalRetryMaxMs,
+        onHealth: (h) => this.#journalHealthChanged(h),
+      });
       this.#recovery = this.#journal.recover();
+      reportRecovery(this.#recovery, this.log);
     }
     await this.#createDevices();
     this.#dispatcher = this.#createDispatcher();
@@ -136,6 +145,43 @@ export class Agent {
     await this.#broker?.close();
     this.#journal?.close();
     this.log.info('stopped');
+  }
+
+  /** Whether the command journal reaches its file, and why not (node state `journal`, `journalReason`). */
+  get journalHealth(): JournalHealth | undefined {
+    return this.#journal?.health;
+  }
+
+  /** Said once per change, never per command: a full disk must not flood the log too. */
+  #journalHealthChanged(h: JournalHealth): void {
+    if (h.state === 'degraded') this.log.warn({ journal: this.#journal?.file, errno: h.errno }, `command journal degraded: ${h.reason}`);
+    else this.log.info({ journal: this.#journal?.file }, 'command journal written again: back to ok');
+    this.#telemetry?.nodeChanged();
+  }
+
+  /**
+   * For the crash policy (cli/crash-policy.ts): the journal flushed, `offline` published if the broker
+   * can be reached, a clean disconnect, all within `ms`. Never throws; runs nothing else of stop().
+   */
+  async farewell(ms: number): Promise<boolean> {
+    const deadline = performance.now() + ms;
+    try {
+      this.#journal?.close();
+    } catch {
+      // The journal never throws; a bug there must not keep the process from exiting either.
+    }
+    const t = this.#transport;
+    if (!t?.connected) return false;
+    const left = (): number => Math.max(50, deadline - performance.now());
+    const published = await Promise.race([
+      t.publish(nodeTopic(this.topics, 'status'), 'offline', { qos: 1, retain: true }).then(
+        () => true,
+        () => false,
+      ),
+      new Promise<boolean>((r) => setTimeout(() => r(false), left() / 2)),
+    ]);
+    await t.stop(left()).catch(() => undefined);
+    return published;
   }
 
   /** What devices tell the agent; telemetry exists only once connected, so each hook looks it up. */
@@ -286,6 +332,7 @@ export class Agent {
       throttleMs: c.telemetry.stateThrottleMs,
       log: this.log,
       stats: () => ({ ...this.dispatcher.stats }),
+      journal: () => this.#journal?.health,
     });
     this.#telemetry.start();
     this.#discovery = this.#createDiscovery(transport);

@@ -4,12 +4,13 @@
  * lost, goes offline and is reopened with jittered exponential backoff until
  * it is back; commands meanwhile get `unavailable`.
  */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { makeDir } from '../make-dir.js';
 import { backoffDelayMs } from '../backoff.js';
 import type { ResolvedDevice } from '../config/load.js';
 import { createDevice, type ContextBase } from '../devices/context.js';
+import { CommandError } from '../devices/errors.js';
 import type { AnyKind, Device } from '../devices/kind.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { Polls } from './polls.js';
@@ -80,6 +81,7 @@ export class DeviceRuntime {
       available: () => this.#online,
       now: () => performance.now(),
       busyChanged: (running) => this.#busyChanged(running),
+      callbackFailed: (e, where) => this.log.error({ err: e, where }, 'a command queue callback failed; the queue goes on'),
     });
     this.#polls = new Polls({
       run: (label, work, timeoutMs) => this.#run(label, work, timeoutMs),
@@ -91,7 +93,12 @@ export class DeviceRuntime {
 
   async #createDevice(): Promise<void> {
     const stateDir = path.join(this.#opts.stateDir, 'devices', this.id);
-    mkdirSync(stateDir, { recursive: true });
+    try {
+      makeDir(stateDir);
+    } catch (e) {
+      // A full or read-only disk: kinds that keep state there fail their own open or command with the errno.
+      this.log.warn({ err: (e as Error).message, stateDir }, "the device's state directory cannot be created");
+    }
     const base: ContextBase = {
       id: this.id,
       name: this.config.name,
@@ -156,7 +163,8 @@ export class DeviceRuntime {
   enqueue<T>(label: string, work: (signal: AbortSignal) => Promise<T>, timeoutMs = 30_000): Promise<T> {
     return this.#run(label, work, timeoutMs).then((o) => {
       if (o.ok) return o.value as T;
-      throw Object.assign(new Error(o.error.message), { body: o.error });
+      // Rejected with the outcome's own code (busy, timeout, device_error with its errno …), not a bare Error.
+      throw CommandError.fromBody(o.error);
     });
   }
 

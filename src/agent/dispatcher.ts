@@ -147,10 +147,11 @@ export class Dispatcher {
   }
 
   /**
-   * After a restart: a command the crash caught running. It is not run again
-   * (its effect may have happened); it gets its one result, saying so.
+   * After a restart: a command the crash caught running, or one the journal
+   * cannot vouch for. It is not run (again: its effect may have happened); it
+   * gets its one result, `message` saying why.
    */
-  answerInterrupted(key: string, msg: InboundMessage, receivedAtMs: number): void {
+  answerInterrupted(key: string, msg: InboundMessage, receivedAtMs: number, message: string): void {
     const address = parseCommandTopic(this.#o.topics, msg.topic);
     if (!address) return;
     const parsed = parsePayload(msg.payload, this.#o.maxPayloadBytes);
@@ -163,10 +164,7 @@ export class Dispatcher {
         command: address.command,
         ms: Math.max(0, Date.now() - receivedAtMs),
       },
-      {
-        code: 'canceled',
-        message: 'the agent stopped (crash or kill) while this command ran; it was not run again, since it may have taken effect',
-      },
+      { code: 'canceled', message },
     );
     this.stats.failed++;
     const encoded = encodeResult(result);

@@ -18,38 +18,26 @@
  * text: one string per entry instead of an object graph that would churn the
  * old generation of the heap on a busy agent. All of it stays under MAX_BYTES,
  * whatever senders publish.
+ *
+ * The file (journal-file.ts) never takes the agent down: on a full, read-only
+ * or failing disk the journal carries on in memory (`health` says degraded,
+ * and why) and becomes a file again by itself once a write succeeds.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import path from 'node:path';
 import type { CommandResult } from './result.js';
+import { JournalFile, type JournalHealth } from './journal-file.js';
+import { line, parseJournal, type JournaledMessage, type Line } from './journal-format.js';
+import type { InterruptedWhy, Recovery } from './recovery.js';
 
-/** What is needed to run a command again after a restart. */
-export interface JournaledMessage {
-  readonly topic: string;
-  /** base64; empty once the command has finished (only a replay needs it). */
-  readonly payload: string;
-  readonly responseTopic?: string;
-  /** base64 */
-  readonly correlationData?: string;
-  readonly receivedAtMs: number;
+export type { JournalHealth } from './journal-file.js';
+export type { JournaledMessage } from './journal-format.js';
+export type { InterruptedWhy, Recovery } from './recovery.js';
+
+export interface JournalOptions {
+  /** Called when the journal's health changes (see journal-file.ts). */
+  readonly onHealth?: (health: JournalHealth) => void;
+  /** The longest wait between retries while degraded. */
+  readonly retryMaxMs?: number;
 }
-
-/** What a restart has to finish, in arrival order. */
-export interface Recovery {
-  /** Accepted, never started: run them. */
-  readonly pending: ReadonlyArray<{ key: string; message: JournaledMessage }>;
-  /** Started, never finished: answer them, do not run them again. */
-  readonly interrupted: ReadonlyArray<{ key: string; message: JournaledMessage }>;
-  /** Finished, but the broker never confirmed the result: publish it again. */
-  readonly undelivered: ReadonlyArray<{ key: string; message: JournaledMessage; result: CommandResult; encoded: string }>;
-}
-
-/** a: accepted, s: started, r: result (`p`: already confirmed, written by compaction), p: the broker has the result. */
-type Line =
-  | { t: 'a'; k: string; m: JournaledMessage }
-  | { t: 's'; k: string }
-  | { t: 'r'; k: string; r: CommandResult; p?: 1 }
-  | { t: 'p'; k: string };
 
 const MAX_KEPT_RESULT = 64 * 1024;
 /**
@@ -91,19 +79,34 @@ export class CommandJournal {
   readonly #results = new Map<string, string>();
   /** Results the broker has not confirmed yet, with where they go. */
   readonly #unconfirmed = new Map<string, Unconfirmed>();
-  readonly #file: string;
-  #fd = -1;
+  readonly #file: JournalFile;
+  /** Lines in the file (since its last rewrite): past a bound it is compacted. */
   #lines = 0;
   #bytes = 0;
   /** Lines not written yet; a flush is always scheduled while it holds any. */
   #buffer = '';
   #flushScheduled = false;
 
+  /** `dir`: node.journalDir; `window`: security.dedupeWindow (0: no journal at all). */
   constructor(
-    stateDir: string,
+    dir: string,
     private readonly window: number,
+    o: JournalOptions = {},
   ) {
-    this.#file = path.join(stateDir, 'journal.jsonl');
+    this.#file = new JournalFile(dir, {
+      snapshot: () => this.#snapshot(),
+      ...(o.onHealth ? { onHealth: o.onHealth } : {}),
+      ...(o.retryMaxMs !== undefined ? { retryMaxMs: o.retryMaxMs } : {}),
+    });
+  }
+
+  /** Where the journal lives. */
+  get file(): string {
+    return this.#file.file;
+  }
+
+  get health(): JournalHealth {
+    return this.#file.health;
   }
 
   /** Loads the journal; returns the messages accepted but never started, in arrival order. */
@@ -111,33 +114,41 @@ export class CommandJournal {
     return [...this.recover().pending];
   }
 
-  /** Loads the journal and sorts out what the previous run left unfinished. */
+  /**
+   * Loads the journal and sorts out what the previous run left unfinished.
+   * Never throws: unreadable lines are reported (the file moved aside), and
+   * storage that cannot be written leaves the journal degraded (see journal-file.ts).
+   */
   recover(): Recovery {
-    mkdirSync(path.dirname(this.#file), { recursive: true });
-    if (existsSync(this.#file)) {
-      for (const text of readFileSync(this.#file, 'utf8').split('\n')) {
-        if (!text) continue;
-        let line: Line;
-        try {
-          line = JSON.parse(text) as Line;
-        } catch {
-          continue; // a torn last line from a crash mid-write
-        }
-        this.#load(line);
-      }
+    if (this.window === 0) return { pending: [], interrupted: [], undelivered: [], tornTail: false };
+    const found = this.#file.read();
+    let tornTail = false;
+    let corrupt: Recovery['corrupt'];
+    if (found) {
+      const parsed = parseJournal(found.text);
+      for (const entry of parsed.lines) this.#load(entry);
+      tornTail = parsed.tornTail;
+      // Moved aside, not dropped: a person may want to see what damaged it.
+      if (parsed.bad.length) corrupt = { file: found.file, lines: parsed.bad, ...this.#file.moveAside(found.file) };
     }
     this.#trim(0);
     const pending: Array<{ key: string; message: JournaledMessage }> = [];
-    const interrupted: Array<{ key: string; message: JournaledMessage }> = [];
-    for (const [key, message] of this.#pending) (this.#started.has(key) ? interrupted : pending).push({ key, message });
+    const interrupted: Array<{ key: string; message: JournaledMessage; why: InterruptedWhy }> = [];
+    for (const [key, message] of this.#pending) {
+      if (this.#started.has(key)) interrupted.push({ key, message, why: 'crash' });
+      else if (found?.stale) interrupted.push({ key, message, why: 'stale' });
+      else pending.push({ key, message });
+    }
     const undelivered = [...this.#unconfirmed].map(([key, u]) => ({
       key,
       message: u.message,
       result: JSON.parse(u.text) as CommandResult,
       encoded: u.text,
     }));
-    this.#compact();
-    return { pending, interrupted, undelivered };
+    const written = this.#compact();
+    // Run now, they would stay pending in a file that cannot be changed: every later start would run them again.
+    if (!written && this.#file.unmarked) interrupted.push(...pending.splice(0).map((p) => ({ ...p, why: 'unrecordable' as const })));
+    return { pending, interrupted, undelivered, tornTail, ...(corrupt ? { corrupt } : {}) };
   }
 
   has(key: string): boolean {
@@ -154,14 +165,14 @@ export class CommandJournal {
     this.#trim();
     // Written with `started` when the handler runs at once, else by the flush this schedules, which
     // runs before the PUBACK: MQTT.js defers that to a setImmediate queued after this message's handler.
-    this.#append(`{"t":"a","k":${JSON.stringify(key)},"m":${JSON.stringify(message)}}`, false);
+    this.#append(line.accepted(key, message), false);
   }
 
   /** The handler is about to run: from here on a crash must not run it again. */
   started(key: string): void {
     if (!this.#pending.has(key) || this.#started.has(key)) return;
     this.#started.add(key);
-    this.#append(`{"t":"s","k":${JSON.stringify(key)}}`, true);
+    this.#append(line.started(key), true);
   }
 
   /** `encoded` is the result as published, when the caller has it already. */
@@ -174,7 +185,7 @@ export class CommandJournal {
     this.#finish(key, kept, false);
     this.#trim();
     // Before the result is published: a crash after that must not answer the command as interrupted.
-    this.#append(`{"t":"r","k":${JSON.stringify(key)},"r":${kept}}`, true);
+    this.#append(line.result(key, kept), true);
   }
 
   /** The broker has the result: no need to publish it again after a crash. */
@@ -182,28 +193,31 @@ export class CommandJournal {
     if (!this.#unconfirmed.has(key)) return;
     this.#confirm(key);
     // Lost in a crash, it only means the result is published once more: the contract allows that.
-    this.#append(`{"t":"p","k":${JSON.stringify(key)}}`, false);
+    this.#append(line.delivered(key), false);
   }
 
   close(): void {
     this.#flush();
-    if (this.#fd >= 0) closeSync(this.#fd);
-    this.#fd = -1;
+    // One last try: storage may have come back since the last retry.
+    if (this.window > 0 && this.#file.health.state === 'degraded') this.#compact();
+    this.#file.close();
   }
 
-  #load(line: Line): void {
-    switch (line.t) {
+  #load(entry: Line): void {
+    switch (entry.t) {
       case 'a':
-        this.#accept(line.k, line.m);
+        this.#accept(entry.k, entry.m);
         break;
       case 's':
-        if (this.#pending.has(line.k)) this.#started.add(line.k);
+        if (this.#pending.has(entry.k)) this.#started.add(entry.k);
         break;
       case 'r':
-        this.#finish(line.k, JSON.stringify(line.r), line.p === 1);
+        this.#finish(entry.k, JSON.stringify(entry.r), entry.p === 1);
         break;
       case 'p':
-        this.#confirm(line.k);
+        this.#confirm(entry.k);
+        break;
+      case 'h':
         break;
     }
   }
@@ -300,49 +314,42 @@ export class CommandJournal {
 
   #flush(): void {
     if (!this.#buffer) return;
-    // 0600: commands and results may hold what only the agent's user should read (a SIM PIN, tape data).
-    if (this.#fd < 0) this.#fd = openSync(this.#file, 'a', 0o600);
     const text = this.#buffer;
     this.#buffer = '';
-    writeSync(this.#fd, text);
+    this.#file.append(text);
     // Up to four lines a command: compacting past eight a window leaves a window's worth between rewrites.
-    if (this.#lines > this.window * 8 + 1000) this.#compact();
+    if (this.#lines > this.window * 8 + 1000 && this.#file.health.state === 'ok') this.#compact();
   }
 
-  /** Rewrites the file with what memory still holds; rename makes the switch atomic. */
-  #compact(): void {
-    if (this.window === 0) return;
+  /** Rewrites the file with what memory holds (journal-file.ts makes the switch atomic); false when storage refused. */
+  #compact(): boolean {
+    if (this.window === 0) return true;
     // What memory holds is the whole truth: lines still buffered are in it already.
     this.#buffer = '';
-    const tmp = `${this.#file}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    let lines = 0;
-    // Written in large pieces: at start-up a full window is ten thousand lines.
-    let chunk = '';
-    const put = (line: string): void => {
-      chunk += `${line}\n`;
-      lines++;
-      if (chunk.length >= 1 << 20) {
-        writeSync(fd, chunk);
-        chunk = '';
-      }
-    };
+    return this.#file.rewrite();
+  }
+
+  /** The journal as memory holds it, line by line; counts them for the next compaction. */
+  *#snapshot(): Generator<string> {
+    this.#lines = 0;
     for (const [k, text] of this.#results) {
-      if (!this.#unconfirmed.has(k)) put(`{"t":"r","k":${JSON.stringify(k)},"r":${text},"p":1}`);
+      if (this.#unconfirmed.has(k)) continue;
+      this.#lines++;
+      yield line.result(k, text, true);
     }
     // An unconfirmed result needs the topic it goes to: its message (without payload), then the result.
     for (const [k, u] of this.#unconfirmed) {
-      put(`{"t":"a","k":${JSON.stringify(k)},"m":${JSON.stringify(u.message)}}`);
-      put(`{"t":"r","k":${JSON.stringify(k)},"r":${u.text}}`);
+      this.#lines += 2;
+      yield line.accepted(k, u.message);
+      yield line.result(k, u.text);
     }
     for (const [k, m] of this.#pending) {
-      put(`{"t":"a","k":${JSON.stringify(k)},"m":${JSON.stringify(m)}}`);
-      if (this.#started.has(k)) put(`{"t":"s","k":${JSON.stringify(k)}}`);
+      this.#lines++;
+      yield line.accepted(k, m);
+      if (this.#started.has(k)) {
+        this.#lines++;
+        yield line.started(k);
+      }
     }
-    if (chunk) writeSync(fd, chunk);
-    closeSync(fd);
-    this.close();
-    renameSync(tmp, this.#file);
-    this.#lines = lines;
   }
 }

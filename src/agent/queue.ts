@@ -68,6 +68,8 @@ export interface QueueHooks {
   now(): number;
   /** Fired when a job starts and when the device goes idle. */
   busyChanged?(running: { label: string; since: number } | undefined): void;
+  /** A callback threw (a bug past the queue): the queue has moved on regardless; this says what happened. */
+  callbackFailed?(error: unknown, where: string): void;
 }
 
 export class CommandQueue {
@@ -146,11 +148,36 @@ export class CommandQueue {
     }
   }
 
+  /**
+   * Never throws: it runs from timers and promise callbacks, where a throw would
+   * be uncaught, and from the step that frees the device, which must complete.
+   */
   #settle(slot: Slot, outcome: Outcome): void {
     if (slot.settled) return;
     slot.settled = true;
     if (slot.timer) clearTimeout(slot.timer);
-    slot.job.settle(outcome);
+    try {
+      slot.job.settle(outcome);
+    } catch (e) {
+      this.#callbackFailed(e, `settling '${slot.job.label}' (${slot.job.id})`);
+    }
+  }
+
+  #callbackFailed(e: unknown, where: string): void {
+    try {
+      this.hooks.callbackFailed?.(e, where);
+    } catch {
+      // Nothing left to tell it to.
+    }
+  }
+
+  /** A hook that throws must not leave a job running that never started, nor a device held. */
+  #busyChanged(running: { label: string; since: number } | undefined): void {
+    try {
+      this.hooks.busyChanged?.(running);
+    } catch (e) {
+      this.#callbackFailed(e, 'busyChanged');
+    }
   }
 
   #pump(): void {
@@ -180,11 +207,12 @@ export class CommandQueue {
     const since = this.hooks.now();
     const running: Running = { slot, abort, since };
     this.#running = running;
-    this.hooks.busyChanged?.({ label: slot.job.label, since });
+    this.#busyChanged({ label: slot.job.label, since });
     const finish = (outcome: Outcome): void => {
-      this.#settle(slot, outcome);
+      // The device is free before anyone hears of the outcome: nothing they do can keep it held.
       this.#running = undefined;
-      this.hooks.busyChanged?.(undefined);
+      this.#settle(slot, outcome);
+      this.#busyChanged(undefined);
       running.done?.();
       this.#pump();
     };

@@ -2,23 +2,77 @@
  * After a crash, what the journal says the previous process left undone
  * (journal.ts), handed to the dispatcher once, before any new message:
  * results the broker never confirmed are published again, commands a crash
- * caught running are answered as interrupted (never run twice), and commands
+ * caught running (or that the journal cannot vouch for, after a storage
+ * fault) are answered instead of run (never twice), and commands
  * acknowledged but never started run now, in their order.
  */
 import type { Logger } from 'pino';
 import type { InboundMessage } from '../transport/transport.js';
 import type { Dispatcher } from './dispatcher.js';
-import type { JournaledMessage, Recovery } from './journal.js';
+import type { JournaledMessage } from './journal-format.js';
+import type { CommandResult } from './result.js';
+
+/**
+ * Why a recovered command is answered instead of run: `crash`, it was running
+ * when the previous run died; `stale`, the previous run could not keep its
+ * journal up to date (a storage fault), so it may have run since; `unrecordable`,
+ * this run cannot write its journal, so a run could not be recorded and every
+ * later start would run it again.
+ */
+export type InterruptedWhy = 'crash' | 'stale' | 'unrecordable';
+
+/** What a restart has to finish, in arrival order. */
+export interface Recovery {
+  /** Accepted, never started: run them. */
+  readonly pending: ReadonlyArray<{ key: string; message: JournaledMessage }>;
+  /** Not to be run (again): answer them. */
+  readonly interrupted: ReadonlyArray<{ key: string; message: JournaledMessage; why: InterruptedWhy }>;
+  /** Finished, but the broker never confirmed the result: publish it again. */
+  readonly undelivered: ReadonlyArray<{ key: string; message: JournaledMessage; result: CommandResult; encoded: string }>;
+  /** Lines that could not be read, anywhere but a torn last line: the file was moved aside (`to`), or could not be (`error`). */
+  readonly corrupt?: { readonly file: string; readonly lines: readonly number[]; readonly to?: string; readonly error?: string };
+  /** The last line was cut short (the previous run died mid-write): dropped, as expected after a crash. */
+  readonly tornTail: boolean;
+}
+
+/** The `canceled` result's message, and the log line, for each reason a command is answered instead of run. */
+const WHY: Record<InterruptedWhy, { result: string; log: string }> = {
+  crash: {
+    result: 'the agent stopped (crash or kill) while this command ran; it was not run again, since it may have taken effect',
+    log: 'a command was running when the previous run died: answering it as interrupted, not running it again',
+  },
+  stale: {
+    result:
+      'not run: the previous run could not write its command journal (a storage fault), so it may have run this command since; ' +
+      'it is not run again, since it may have taken effect',
+    log: 'a command the previous run accepted while its journal could not be written: answering it, not running it (it may have run)',
+  },
+  unrecordable: {
+    result:
+      'not run: the command journal cannot be written now (see the node state journalReason), so running it could not be ' +
+      'recorded and every later start would run it again',
+    log: 'a command left unstarted by the previous run: not running it, as the journal cannot record that it ran',
+  },
+};
+
+/** What start-up found wrong with the journal file, said once. */
+export function reportRecovery(r: Recovery, log: Logger): void {
+  if (r.tornTail) log.info('the command journal ended in a line cut short (the previous run died mid-write): dropped that line');
+  const c = r.corrupt;
+  if (!c) return;
+  const where = c.to ? `moved aside as ${c.to}` : `could not be moved aside (${c.error ?? 'unknown error'})`;
+  log.warn(
+    { journal: c.file, lines: c.lines.slice(0, 20), unreadable: c.lines.length, ...(c.to ? { movedTo: c.to } : {}) },
+    `the command journal had ${c.lines.length} unreadable line(s), not only a torn last one: ${where}; the readable lines were used`,
+  );
+}
 
 export function finishPreviousRun(r: Recovery, dispatcher: Dispatcher, log: Logger): void {
   // A consumer may see such a result twice; the id tells.
   for (const u of r.undelivered) dispatcher.redeliver(u.key, inbound(u.message), u.result, u.encoded);
   for (const i of r.interrupted) {
-    log.warn(
-      { topic: i.message.topic },
-      'a command was running when the previous run died: answering it as interrupted, not running it again',
-    );
-    dispatcher.answerInterrupted(i.key, inbound(i.message), i.message.receivedAtMs);
+    log.warn({ topic: i.message.topic }, WHY[i.why].log);
+    dispatcher.answerInterrupted(i.key, inbound(i.message), i.message.receivedAtMs, WHY[i.why].result);
   }
   for (const p of r.pending) {
     log.info({ topic: p.message.topic }, 'running a command left unstarted by the previous run');

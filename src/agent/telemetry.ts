@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Transport } from '../transport/transport.js';
 import type { CommandSpec, Device } from '../devices/kind.js';
 import type { DeviceRuntime } from './device-runtime.js';
+import type { JournalHealth } from './journal.js';
 import { RAW_IOCTL_COMMAND } from './raw-ioctl.js';
 import { jsonWithBigInts as json } from './result.js';
 import { deviceTopic, nodeTopic, type TopicScheme } from './topics.js';
@@ -23,6 +24,8 @@ export interface TelemetryOptions {
   readonly log: Logger;
   /** Counters for the node state. */
   readonly stats: () => Record<string, number>;
+  /** The command journal's health, when there is a journal. */
+  readonly journal?: () => JournalHealth | undefined;
 }
 
 interface DeviceSlot {
@@ -75,8 +78,14 @@ export class Telemetry {
     for (const id of this.#o.devices.keys()) this.#publishState(id, true);
   }
 
+  /** Something in the node state changed that should not wait for the next interval. */
+  nodeChanged(): void {
+    this.#publishNodeState();
+  }
+
   nodeState(): Record<string, unknown> {
     const mem = process.memoryUsage();
+    const journal = this.#o.journal?.();
     return {
       node: this.#o.topics.node,
       version: this.#o.version,
@@ -87,6 +96,7 @@ export class Telemetry {
       heapUsedBytes: mem.heapUsed,
       load: os.loadavg().map((l) => Math.round(l * 100) / 100),
       commands: this.#o.stats(),
+      ...(journal ? { journal: journal.state, ...(journal.reason ? { journalReason: journal.reason } : {}) } : {}),
       ts: Date.now(),
     };
   }

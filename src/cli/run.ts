@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { Agent } from '../agent/agent.js';
 import { sendNotify } from '../kernel/libc-notify.js';
+import { installCrashPolicy } from './crash-policy.js';
 import type { CommandIo } from './io.js';
 import { ServiceNotifier } from './service-notify.js';
 import { loadOrReport, loggerFor } from './setup.js';
@@ -35,6 +36,7 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
   const log = loggerFor(loaded.config, io, values['log-level']);
   for (const w of loaded.config.warnings) log.warn(w);
   const agent = new Agent({ config: loaded.config, registry: loaded.registry, log });
+  installCrashPolicy(() => agent, log);
   try {
     await agent.start();
   } catch (e) {
@@ -42,7 +44,15 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     await agent.stop().catch(() => undefined);
     return 1;
   }
-  log.info({ config: loaded.config.file, devices: loaded.config.devices.length, base: loaded.config.mqtt.baseTopic }, 'agent started');
+  log.info(
+    {
+      config: loaded.config.file,
+      devices: loaded.config.devices.length,
+      base: loaded.config.mqtt.baseTopic,
+      journal: loaded.config.node.journalDir,
+    },
+    'agent started',
+  );
   // Under systemd (Type=notify): ready now, watchdog pings from the event loop, stopping on the way out.
   const service = new ServiceNotifier({ env: process.env, pid: process.pid, send: sendNotify, log });
   service.ready(`node ${loaded.config.node.id}: ${loaded.config.devices.length} devices, broker ${loaded.config.mqtt.url}`);

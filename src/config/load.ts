@@ -89,8 +89,11 @@ function convictIssues(message: string): Issue[] {
     });
 }
 
+/** systemd passes `StateDirectory=` and `RuntimeDirectory=` as colon-separated lists; the first is ours. */
+const firstPathOf = (list: string | undefined): string => list?.split(':')[0] ?? '';
+
 function defaultStateDir(env: NodeJS.ProcessEnv): string {
-  if (env.STATE_DIRECTORY) return env.STATE_DIRECTORY.split(':')[0] ?? env.STATE_DIRECTORY;
+  if (env.STATE_DIRECTORY) return firstPathOf(env.STATE_DIRECTORY);
   const xdg = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), '.local', 'state');
   return path.join(xdg, 'dev2mqtt');
 }
@@ -179,6 +182,7 @@ export async function loadConfig(opts: LoadOptions): Promise<AgentConfig> {
 
   const rel = (p: string): string => (p ? path.resolve(baseDir, p) : p);
   c.node.stateDir = rel(c.node.stateDir) || defaultStateDir(env);
+  c.node.journalDir = rel(c.node.journalDir) || firstPathOf(env.RUNTIME_DIRECTORY) || c.node.stateDir;
   c.mqtt.passwordFile = rel(c.mqtt.passwordFile);
   c.mqtt.ca = rel(c.mqtt.ca);
   c.mqtt.cert = rel(c.mqtt.cert);

@@ -22,7 +22,7 @@ export interface DeviceConfig {
 }
 
 export interface AgentConfigShape {
-  node: { id: string; groups: string[]; stateDir: string };
+  node: { id: string; groups: string[]; stateDir: string; journalDir: string; journalRetryMaxMs: number };
   mqtt: {
     url: string;
     baseTopic: string;
@@ -121,6 +121,18 @@ export function configSchema(): Schema<AgentConfigShape> {
         doc: 'where sim media, the command journal and other state live; default $STATE_DIRECTORY, $XDG_STATE_HOME/dev2mqtt or ~/.local/state/dev2mqtt',
         format: String,
         default: '',
+      },
+      journalDir: {
+        doc:
+          'where the command journal lives (written on every command); default $RUNTIME_DIRECTORY (systemd RuntimeDirectory=, ' +
+          'a tmpfs: no SD card writes per command, survives a crash and a restart but not a reboot), else node.stateDir. See docs/storage.md',
+        format: String,
+        default: '',
+      },
+      journalRetryMaxMs: {
+        doc: 'while storage refuses the journal (full, read-only, failing), the longest wait between two attempts to write it again',
+        format: intIn(1000, 3600000),
+        default: 30000,
       },
     },
     mqtt: {

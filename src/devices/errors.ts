@@ -47,6 +47,12 @@ export class CommandError extends Error {
   body(): ErrorBody {
     return { ...this.extra, code: this.code, message: this.message };
   }
+
+  /** The error a result body describes, so that `toErrorBody` gives that body back (errno, path and all). */
+  static fromBody(body: ErrorBody): CommandError {
+    const { code, message, ...extra } = body;
+    return new CommandError(code, message, extra);
+  }
 }
 
 /** An errno-carrying error from Node's fs (sysfs writes): `{ code: 'EACCES', syscall, path }`. */
@@ -57,7 +63,8 @@ interface SystemError extends Error {
   path?: string;
 }
 
-function isSystemError(e: unknown): e is SystemError {
+/** An errno-carrying error of Node's fs or net (ENOSPC, EROFS, EIO …), as opposed to a bug. */
+export function isSystemError(e: unknown): e is SystemError {
   if (!(e instanceof Error)) return false;
   const code: unknown = (e as { code?: unknown }).code;
   return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);

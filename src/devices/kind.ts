@@ -106,7 +106,11 @@ export interface DeviceContext<O> {
    * is closed, and the agent reopens it with backoff until it is back.
    */
   lost(reason: Error): void;
-  /** Runs work in this device's command queue, so it never interleaves with commands. */
+  /**
+   * Runs work in this device's command queue, so it never interleaves with commands.
+   * A failure rejects with a CommandError carrying the outcome's code (`busy`, `timeout`,
+   * `device_error` with its errno …): `toErrorBody(e)` gives it back.
+   */
   enqueue<T>(label: string, work: (signal: AbortSignal) => Promise<T>, timeoutMs?: number): Promise<T>;
   /**
    * Runs `work` every `everyMs` through the device's command queue (never

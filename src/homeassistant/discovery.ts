@@ -4,7 +4,8 @@
  * object_id (and default_entity_id, its successor from HA 2025.10), the
  * availability list (node status and device availability, both required),
  * the device block (via_device: the node) and the origin block. The node
- * itself is a device too, with diagnostic sensors for uptime and memory.
+ * itself is a device too, with diagnostic sensors for uptime and memory, and
+ * a problem sensor for the command journal (degraded storage).
  *
  * Pure: config in, `{topic, config}` out. publisher.ts puts them on the wire.
  */
@@ -127,7 +128,28 @@ export function nodeMessages(s: DiscoverySettings): DiscoveryMessage[] {
       value_template: '{{ value_json.rssBytes }}',
       icon: 'mdi:memory',
     }),
+    journalMessage(s),
   ];
+}
+
+/**
+ * The command journal as a problem sensor: on while storage refuses it (full,
+ * read-only, failing), with the node state's `journalReason` among its attributes.
+ */
+function journalMessage(s: DiscoverySettings): DiscoveryMessage {
+  const state = nodeTopic(s.topics, 'state');
+  return message(s, 'binary_sensor', `${s.topics.node}_agent_journal`, undefined, {
+    name: 'Command journal',
+    state_topic: state,
+    value_template: "{{ 'ON' if value_json.journal == 'degraded' else 'OFF' }}",
+    device_class: 'problem',
+    json_attributes_topic: state,
+    availability: [availabilityOf(nodeTopic(s.topics, 'status'))],
+    availability_mode: 'all',
+    device: nodeDevice(s),
+    entity_category: 'diagnostic',
+    icon: 'mdi:harddisk-remove',
+  });
 }
 
 /** The configs of one device's entities, or [] when its kind declares none. */

@@ -6,9 +6,10 @@
  * removed from the config — or discovery switched off — has its configs
  * cleared with empty retained payloads at the next start.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { makeDir } from '../make-dir.js';
 import type { InboundMessage, Transport } from '../transport/transport.js';
 import { discoveryMessages, type DiscoveryDevice, type DiscoveryMessage, type DiscoverySettings } from './discovery.js';
 
@@ -95,14 +96,23 @@ export class DiscoveryPublisher {
     if (this.#stopped || !t.connected) return;
     const current = this.messages();
     const keep = new Set(current.map((m) => m.topic));
-    const stale = this.#remembered().filter((topic) => !keep.has(topic));
+    const remembered = this.#remembered();
+    const stale = remembered.filter((topic) => !keep.has(topic));
     const publishes = [
       ...stale.map((topic) => t.publish(topic, '', { qos: 1, retain: true })),
       ...current.map((m) => t.publish(m.topic, JSON.stringify(m.config), { qos: 1, retain: true })),
     ];
     await Promise.all(publishes);
     // Remembered only once the broker has it all, so a failed run clears the stale ones next time.
-    this.#remember([...keep]);
+    try {
+      // Unchanged, it is not written again: every reconnect would otherwise be a write to the SD card.
+      if (stale.length || remembered.length !== keep.size) this.#remember([...keep]);
+    } catch (e) {
+      this.#o.log.warn(
+        { file: this.#file, err: (e as Error).message },
+        'cannot save the list of published discovery configs: configs of devices removed later may stay in Home Assistant',
+      );
+    }
     if (stale.length) this.#o.log.info({ cleared: stale.length }, 'cleared Home Assistant configs of devices no longer configured');
     if (current.length) this.#o.log.debug({ configs: current.length }, 'Home Assistant discovery published');
   }
@@ -124,7 +134,7 @@ export class DiscoveryPublisher {
   }
 
   #remember(topics: string[]): void {
-    mkdirSync(path.dirname(this.#file), { recursive: true });
+    makeDir(path.dirname(this.#file));
     const tmp = `${this.#file}.tmp`;
     writeFileSync(tmp, `${JSON.stringify({ published: topics.sort() }, null, 1)}\n`);
     renameSync(tmp, this.#file);

@@ -1,5 +1,12 @@
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { DeviceRuntime } from '../../src/agent/device-runtime.js';
 import { CommandQueue, LazyAbort, type Job, type Outcome } from '../../src/agent/queue.js';
+import { CommandError, toErrorBody } from '../../src/devices/errors.js';
+import { KernelError } from '../../src/kernel/errors.js';
+import { LibcKernel } from '../../src/kernel/libc.js';
+import { tempDir } from '../helpers/agent.js';
+import { probeKind } from '../helpers/test-kinds.js';
 import { until } from '../helpers/wait.js';
 
 function job(
@@ -188,6 +195,88 @@ describe('per-device command queue', () => {
     release();
     expect(late?.aborted).toBe(true);
     expect((late?.reason as Error).message).toBe('timeout');
+  });
+
+  it('a settle that throws cannot leave the device held by a finished job: the next job runs, the failure is told', async () => {
+    const told: string[] = [];
+    let heard: (() => void) | undefined;
+    const queue = new CommandQueue({
+      available: () => true,
+      now: () => performance.now(),
+      callbackFailed: (_e, where) => {
+        told.push(where);
+        heard?.();
+      },
+    });
+    // What a result path that throws looks like (a journal write on a full disk, before this was fixed).
+    const throwing: Job = {
+      id: 'a',
+      label: 'a',
+      timeoutMs: 5000,
+      run: () => 'done',
+      settle: () => {
+        throw Object.assign(new Error('no space left on device, write'), { code: 'ENOSPC' });
+      },
+    };
+    const g = gate();
+    const slow: Job = { ...throwing, id: 'slow', label: 'slow', run: () => g.wait };
+    const timedOut: Job = { ...throwing, id: 't', label: 't', timeoutMs: 10, run: () => g.wait };
+    const next = job('next', () => 'ran');
+    queue.push(throwing);
+    queue.push(next.job);
+    expect(await next.outcome).toEqual({ ok: true, value: 'ran' });
+    expect(queue.running).toBeUndefined();
+    // The same from a timer (a timeout's settle) and from a handler that returns later.
+    const timerSettled = new Promise<void>((r) => {
+      heard = r;
+    });
+    queue.push(timedOut);
+    queue.push(slow);
+    const after = job('after', () => 'ran too');
+    queue.push(after.job);
+    await timerSettled;
+    expect(queue.running?.id).toBe('t');
+    g.open();
+    expect(await after.outcome).toEqual({ ok: true, value: 'ran too' });
+    expect(told).toEqual(["settling 'a' (a)", "settling 't' (t)", "settling 'slow' (slow)"]);
+  });
+});
+
+describe("a device runtime's enqueue (state polls)", () => {
+  const kernel = new LibcKernel();
+  function runtime(): Promise<DeviceRuntime> {
+    return DeviceRuntime.create({
+      kind: probeKind,
+      config: { id: 'q1', kind: 'probe', name: 'q1', sim: false, options: { label: 'q1' } },
+      libc: () => kernel,
+      log: pino({ level: 'silent' }),
+      stateDir: tempDir('dev2mqtt-queue-'),
+      hooks: { event: () => undefined, stateChanged: () => undefined, availability: () => undefined },
+      reopenMinMs: 10,
+      reopenMaxMs: 100,
+    });
+  }
+
+  it('rejects with the real code: busy behind a long job, timeout, device_error with the errno and path', async () => {
+    const rt = await runtime();
+    await rt.start();
+    const g = gate();
+    const holder = rt.enqueue('rewind', () => g.wait, 60_000);
+    const busy = rt.enqueue('status poll', () => Promise.resolve('never'), 10).catch((e: unknown) => e);
+    const e1 = await busy;
+    expect(e1).toBeInstanceOf(CommandError);
+    expect(toErrorBody(e1)).toMatchObject({ code: 'busy' });
+    g.open();
+    await holder;
+    // A handler that gives the device back once aborted, as a well-behaved one does.
+    const timeout = await rt
+      .enqueue('poll', (signal) => new Promise((r) => signal.addEventListener('abort', () => r('late'), { once: true })), 10)
+      .catch((e: unknown) => e);
+    expect(toErrorBody(timeout)).toMatchObject({ code: 'timeout' });
+    const eio = KernelError.of('EIO', { syscall: 'ioctl', request: 'MTIOCGET', path: '/dev/nst0' });
+    const failed = await rt.enqueue('poll', () => Promise.reject(eio)).catch((e: unknown) => e);
+    expect(toErrorBody(failed)).toMatchObject({ code: 'device_error', errno: 'EIO', request: 'MTIOCGET', path: '/dev/nst0' });
+    await rt.stop(100);
   });
 });
 

@@ -62,6 +62,9 @@ describe('the systemd unit', () => {
       'User=dev2mqtt',
       'SupplementaryGroups=gpio dialout tape',
       'StateDirectory=dev2mqtt',
+      // The journal on tmpfs, kept across restarts (docs/storage.md).
+      'RuntimeDirectory=dev2mqtt',
+      'RuntimeDirectoryPreserve=yes',
       'ProtectSystem=strict',
       'ReadWritePaths=-/sys/devices/platform/leds',
       'DevicePolicy=closed',

@@ -75,7 +75,7 @@ describe('Home Assistant discovery', () => {
     expect(components('button')).toEqual(['binary_sensor']);
     expect(components('modem0')).toEqual(['binary_sensor', 'sensor']);
     expect(components('tape0')).toEqual(['button', 'sensor']);
-    expect(expected.filter((m) => m.device === undefined).map((m) => m.component)).toEqual(['sensor', 'sensor']);
+    expect(expected.filter((m) => m.device === undefined).map((m) => m.component)).toEqual(['sensor', 'sensor', 'binary_sensor']);
   });
 
   it('publishes each config retained at {prefix}/{component}/{node}_{device}[_{part}]/config with the keys HA requires', () => {
@@ -137,6 +137,7 @@ describe('Home Assistant discovery', () => {
     expect(nodeSensors.map((c) => [c.device_class, c.unit_of_measurement])).toEqual([
       ['duration', 's'],
       ['data_size', 'B'],
+      ['problem', undefined],
     ]);
   });
 

@@ -78,6 +78,7 @@ describe('discovery publisher', () => {
     await p.announce();
     const topics = transport.sent.map((x) => x.topic).sort();
     expect(topics).toEqual([
+      'homeassistant/binary_sensor/n1_agent_journal/config',
       'homeassistant/light/n1_led0/config',
       'homeassistant/sensor/n1_agent_rss/config',
       'homeassistant/sensor/n1_agent_uptime/config',
@@ -117,7 +118,7 @@ describe('discovery publisher', () => {
     expect(p.subscription).toBeUndefined();
     expect(p.handles('homeassistant/status')).toBe(false);
     await p.announce();
-    expect(transport.sent.map((x) => x.payload)).toEqual(['', '', '']);
+    expect(transport.sent.map((x) => x.payload)).toEqual(['', '', '', '']);
     expect(transport.sent.map((x) => x.topic).sort()).toEqual(first.transport.sent.map((x) => x.topic).sort());
     expect(JSON.parse(readFileSync(memory, 'utf8'))).toEqual({ published: [] });
   });
@@ -147,12 +148,12 @@ describe('discovery publisher', () => {
     p.onMessage(msg('online'));
     p.onMessage(msg('online'));
     await vi.advanceTimersByTimeAsync(5000);
-    // Two births in a row: one republish.
-    expect(transport.sent).toHaveLength(3);
+    // Two births in a row: one republish (the node's three entities and the LED's).
+    expect(transport.sent).toHaveLength(4);
     p.stop();
     p.onMessage(msg('online'));
     await vi.advanceTimersByTimeAsync(5000);
-    expect(transport.sent).toHaveLength(3);
+    expect(transport.sent).toHaveLength(4);
   });
 
   it("leaves out a kind whose declaration throws, and still publishes the others'", async () => {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/agent.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { TestClient } from '../helpers/mqtt-client.js';
-import { spawnAgent, writeConfig, type ChildAgent } from './helpers/child-agent.js';
+import { CRASH_POLICY_LINE, spawnAgent, writeConfig, type ChildAgent } from './helpers/child-agent.js';
 import { runsPerId } from './helpers/runs.js';
 
 const COUNTER = fileURLToPath(new URL('../fixtures/counter-kind.js', import.meta.url));
@@ -151,6 +151,8 @@ describe('agent faults: SIGKILL mid-stream and restart', () => {
       `agent-faults: killed after ${killedAt} sent; ${whileDead.length} sent while dead; interrupted: ${interrupted.join(', ') || 'none'}`,
     );
     expect(interrupted.length).toBeLessThanOrEqual(1);
+    // Killed, never crashed: the crash policy had nothing to say in either process.
+    for (const c of children) expect(c.output()).not.toMatch(CRASH_POLICY_LINE);
     // Back online after the restart.
     expect(
       client
@@ -246,6 +248,7 @@ describe('agent faults: SIGKILL mid-stream and restart', () => {
       // Every acknowledged write is there once, in order; the one the kill interrupted may or may not be.
       expect(onTape.filter((i) => !canceled.includes(i))).toEqual(okWrites);
       expect(new Set(onTape).size).toBe(onTape.length);
+      for (const c of children) expect(c.output()).not.toMatch(CRASH_POLICY_LINE);
       console.log(
         `agent-faults (tape): killed after ${killedAt} writes sent; ${onTape.length} records on tape; interrupted: ${canceled.map((i) => `w${i}`).join(', ') || 'none'}`,
       );

@@ -14,7 +14,7 @@
  * A sim device keeps its LED's state across agent restarts (saved once when
  * the agent stops, never per command).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SimErrno, SimSysfs, storedText, storedUnsigned } from '../../kernel/sysfs-sim.js';
 import type { SimContext, SimParts } from '../kind.js';
@@ -120,10 +120,18 @@ export function ledSim(ctx: SimContext<LedOptions>): SimParts & { led: SimLed } 
   ctx.signal.addEventListener(
     'abort',
     () => {
+      // Written aside and renamed over: a full disk fails the new copy, never truncates the one there.
+      const tmp = `${saved}.tmp`;
       try {
-        writeFileSync(saved, `${JSON.stringify(led.state)}\n`);
+        writeFileSync(tmp, `${JSON.stringify(led.state)}\n`);
+        renameSync(tmp, saved);
       } catch (e) {
-        ctx.log.warn({ err: e }, 'the sim LED could not save its state');
+        ctx.log.warn({ err: e }, 'the sim LED could not save its state; it keeps the one saved before');
+        try {
+          rmSync(tmp, { force: true });
+        } catch {
+          // A failing disk: the leftover is overwritten by the next save.
+        }
       }
     },
     { once: true },

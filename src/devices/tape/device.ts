@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { makeDir } from '../../make-dir.js';
 import type { DeviceFile } from '../../kernel/kernel.js';
 import type { Device, DeviceContext, Poll } from '../kind.js';
 import { KernelError, isKernelError } from '../../kernel/errors.js';
@@ -174,7 +175,7 @@ export class TapeDevice implements Device {
   /** The simulated drive's own files folder starts with something to write: an 8 MiB sample.bin (sparse). */
   async #sampleFile(): Promise<void> {
     const dir = this.filesDir();
-    await fs.promises.mkdir(dir, { recursive: true });
+    makeDir(dir);
     const sample = path.join(dir, SAMPLE);
     try {
       const fh = await fs.promises.open(sample, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { makeDir } from '../../make-dir.js';
 import { CommandError } from '../errors.js';
 
 const inside = (root: string, p: string): boolean => p === root || p.startsWith(root + path.sep);
@@ -28,7 +29,7 @@ function segments(name: string): string[] {
 }
 
 async function rootOf(dir: string): Promise<string> {
-  await fs.promises.mkdir(dir, { recursive: true });
+  makeDir(dir);
   return fs.promises.realpath(dir);
 }
 

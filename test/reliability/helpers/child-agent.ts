@@ -9,6 +9,9 @@ import path from 'node:path';
 import { tempDir } from '../../helpers/agent.js';
 import { LAUNCHER } from '../../helpers/cli.js';
 
+/** What the crash policy (src/cli/crash-policy.ts) logs: a fault suite asserts it never appears. */
+export const CRASH_POLICY_LINE = /"origin":"(uncaughtException|unhandledRejection)"/;
+
 export interface ChildAgent {
   readonly proc: ChildProcess;
   readonly exited: Promise<number | null>;

@@ -25,6 +25,8 @@ export class SerialSimKernel implements Kernel {
   readonly modem: SimModem;
   readonly #libc: LibcKernel;
   readonly #modelled: Map<number, Modelled>;
+  /** The modem was never plugged in (its symlink could not be made): plugged in at the next open. */
+  #plugFailed = false;
 
   constructor(linkPath: string, ctx: SimContext<SerialOptions>) {
     this.#libc = new LibcKernel();
@@ -32,12 +34,25 @@ export class SerialSimKernel implements Kernel {
     const cat = catalogue(this.arch);
     this.#modelled = new Map(MODELLED.map((name) => [cat.get(name).value, name]));
     this.modem = new SimModem({ kernel: this.#libc, arch: this.arch, linkPath, log: ctx.log });
-    this.modem.plugIn();
+    try {
+      this.modem.plugIn();
+    } catch (e) {
+      // Its symlink lives in node.stateDir: on a read-only or full disk the device stays offline, never the
+      // agent. Anything else (a path that holds a file of its own) is a mistake in the config: refused at start.
+      if (typeof (e as { code?: unknown }).code !== 'string') throw e;
+      this.#plugFailed = true;
+      ctx.log.warn({ err: (e as Error).message, link: linkPath }, 'sim modem cannot be plugged in; trying again at each open');
+    }
     this.modem.ringEvery(ctx.options.simRingEveryMs ?? 0);
     ctx.signal.addEventListener('abort', () => this.modem.stop(), { once: true });
   }
 
   open(path: string, flags: number): DeviceFile {
+    if (this.#plugFailed) {
+      // Fails this open with the errno (EROFS, ENOSPC …) while the disk still refuses.
+      this.modem.plugIn();
+      this.#plugFailed = false;
+    }
     const file = this.#libc.open(path, flags);
     const plug = this.modem.plug;
     // Only the modem's own pty gets modelled lines; anything else stays a plain tty.

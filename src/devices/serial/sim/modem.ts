@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { makeDir } from '../../../make-dir.js';
 import type { Arch } from '../../../kernel/arch.js';
 import type { Kernel, Watch } from '../../../kernel/kernel.js';
 import { openPty, type Pty } from '../../../kernel/pty.js';
@@ -57,12 +58,18 @@ export class SimModem {
     const link = this.#o.linkPath;
     const existing = fs.lstatSync(link, { throwIfNoEntry: false });
     if (existing && !existing.isSymbolicLink()) throw new Error(`sim serial: ${link} exists and is not a symlink; refusing to replace it`);
-    fs.mkdirSync(path.dirname(link), { recursive: true });
+    makeDir(path.dirname(link));
     const pty = openPty(this.#o.kernel);
     const tmp = `${link}.${process.pid}.tmp`;
-    fs.rmSync(tmp, { force: true });
-    fs.symlinkSync(pty.slavePath, tmp);
-    fs.renameSync(tmp, link);
+    try {
+      fs.rmSync(tmp, { force: true });
+      fs.symlinkSync(pty.slavePath, tmp);
+      fs.renameSync(tmp, link);
+    } catch (e) {
+      // A full or read-only stateDir: no modem to open; the pty must not outlive the attempt.
+      pty.master.close();
+      throw e;
+    }
     const lines = new SimLines(this.#o.arch);
     lines.onHostChange = (line, on) => {
       if (line === 'dtr' && !on) {

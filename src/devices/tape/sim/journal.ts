@@ -9,6 +9,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { makeDir } from '../../../make-dir.js';
+import { isSystemError } from '../../errors.js';
 
 const MAGIC = Buffer.from('D2MTAPE1');
 const FRAME_MARK = 0xd2;
@@ -40,6 +42,20 @@ function crc32(bufs: readonly Uint8Array[]): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
+/**
+ * Names the image in a storage error that does not (a write(2) on a descriptor
+ * has no path): the errno alone on the tape's result would read as the tape's
+ * own ENOSPC (end of medium), not the disk under the simulation.
+ */
+function onImage(e: unknown, file: string): unknown {
+  if (!isSystemError(e)) return e;
+  if (!e.path) {
+    e.path = file;
+    e.message = `${e.message}: the simulated tape's image ${file}`;
+  }
+  return e;
+}
+
 export function frame(type: number, payload: Uint8Array = Buffer.alloc(0)): Buffer[] {
   const head = Buffer.alloc(FRAME_HEADER);
   head.writeUInt8(FRAME_MARK, 0);
@@ -69,7 +85,15 @@ export class Journal {
    * frame types are small enough to hold in memory.
    */
   static open(file: string, keepPayload: (type: number) => boolean): { journal: Journal; frames: Frame[]; repairedBytes: number } {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    try {
+      return Journal.#open(file, keepPayload);
+    } catch (e) {
+      throw onImage(e, file);
+    }
+  }
+
+  static #open(file: string, keepPayload: (type: number) => boolean): { journal: Journal; frames: Frame[]; repairedBytes: number } {
+    makeDir(path.dirname(file));
     const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
     try {
       const total = fs.fstatSync(fd).size;
@@ -100,7 +124,12 @@ export class Journal {
     }
     const all = Buffer.concat(frames.flat());
     let done = 0;
-    while (done < all.length) done += fs.writeSync(this.#fd, all, done, all.length - done, this.#size + done);
+    try {
+      // At the end of what is known good: a part written before a failure is overwritten by the next append.
+      while (done < all.length) done += fs.writeSync(this.#fd, all, done, all.length - done, this.#size + done);
+    } catch (e) {
+      throw onImage(e, this.file);
+    }
     this.#size += all.length;
     return offsets;
   }
@@ -109,7 +138,12 @@ export class Journal {
     const buf = into ?? Buffer.alloc(length);
     let done = 0;
     while (done < length) {
-      const n = fs.readSync(this.#fd, buf, done, length - done, offset + done);
+      let n: number;
+      try {
+        n = fs.readSync(this.#fd, buf, done, length - done, offset + done);
+      } catch (e) {
+        throw onImage(e, this.file);
+      }
       if (n === 0) throw new Error(`${this.file}: short read at ${offset + done}`);
       done += n;
     }
@@ -123,7 +157,12 @@ export class Journal {
    */
   rewrite(write: (append: (type: number, payload?: Uint8Array) => number) => void): void {
     const tmp = `${this.file}.tmp-${process.pid}`;
-    const fd = fs.openSync(tmp, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
+    let fd: number;
+    try {
+      fd = fs.openSync(tmp, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
+    } catch (e) {
+      throw onImage(e, this.file);
+    }
     let size = 0;
     try {
       const put = (b: Buffer): void => {
@@ -140,21 +179,34 @@ export class Journal {
         return at;
       });
       fs.fsyncSync(fd);
+      fs.renameSync(tmp, this.file);
     } catch (e) {
-      fs.closeSync(fd);
-      fs.rmSync(tmp, { force: true });
-      throw e;
+      // The old image stays whole and in use; the half-written new one goes (where the disk lets it).
+      closeQuietly(fd);
+      try {
+        fs.rmSync(tmp, { force: true });
+      } catch {
+        // A read-only or failing disk: nothing more to tidy.
+      }
+      throw onImage(e, this.file);
     }
-    fs.renameSync(tmp, this.file);
     syncDir(path.dirname(this.file));
-    fs.closeSync(this.#fd);
+    closeQuietly(this.#fd);
     this.#fd = fd;
     this.#size = size;
   }
 
   close(): void {
-    if (this.#fd >= 0) fs.closeSync(this.#fd);
+    if (this.#fd >= 0) closeQuietly(this.#fd);
     this.#fd = -1;
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // close(2) releases the descriptor even when it reports a deferred write error.
   }
 }
 

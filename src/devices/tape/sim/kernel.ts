@@ -48,7 +48,7 @@ function blockFor(ms: number): void {
 export class SimTapeKernel implements Kernel {
   readonly name = 'sim:st';
   readonly arch: Arch;
-  readonly model: StModel;
+  #model: StModel | undefined;
   readonly faults: Faults;
   readonly timing: SimTiming;
   readonly #paths: ReadonlySet<string>;
@@ -71,12 +71,22 @@ export class SimTapeKernel implements Kernel {
     signal?.addEventListener('abort', () => this.finishNow(), { once: true });
     this.arch = opts.arch;
     this.timing = opts.timing;
-    this.model = new StModel(opts.imageFile, opts);
     this.faults = new Faults(opts.faultsFile);
     const dir = path.dirname(opts.devicePath);
     const base = path.basename(opts.devicePath).replace(/^n?st/, '');
     this.#rewinding = path.join(dir, `st${base}`);
     this.#paths = new Set([path.join(dir, `nst${base}`), this.#rewinding, opts.devicePath]);
+  }
+
+  /**
+   * The drive and its cartridge, read from the image file at the first open, not
+   * before: an image that cannot be opened (a read-only or full stateDir) fails
+   * that open with the errno, the device stays offline and is reopened with
+   * backoff, and the agent starts regardless.
+   */
+  get model(): StModel {
+    this.#model ??= new StModel(this.opts.imageFile, this.opts);
+    return this.#model;
   }
 
   /** What a blocking call is doing right now (`MTREW`, `read` …), or null. */
@@ -116,7 +126,7 @@ export class SimTapeKernel implements Kernel {
 
   dispose(): void {
     this.finishNow();
-    this.model.dispose();
+    this.#model?.dispose();
   }
 
   #fault(points: string[], syscall: Syscall, p: string, request?: string): void {

@@ -5,6 +5,7 @@
  * large image costs little memory. The drive's and driver's state is kept in
  * the same journal, so a restart finds the tape where it was left.
  */
+import { isSystemError } from '../../errors.js';
 import { FRAME_HEADER, Journal, frame } from './journal.js';
 
 export type Item = { readonly kind: 'record'; readonly offset: number; readonly length: number } | { readonly kind: 'filemark' };
@@ -147,8 +148,17 @@ export class Medium {
     this.#garbage += FRAME_HEADER + 4;
   }
 
+  /** Never fails the change that called it: a compaction the disk refuses is tried again after the next change. */
   #maybeCompact(): void {
     if (this.#garbage < COMPACT_MIN_GARBAGE || this.#garbage < this.#journal.size - this.#garbage) return;
+    try {
+      this.#compact();
+    } catch (e) {
+      if (!isSystemError(e)) throw e;
+    }
+  }
+
+  #compact(): void {
     const old = this.#items;
     const next: Item[] = [];
     this.#journal.rewrite((append) => {

@@ -8,6 +8,7 @@
 import type { MtGet } from '../../../kernel/structs.js';
 import { GMT, MT, MT_ISSCSI2, MT_ST_BLKSIZE_MASK, MT_ST_DENSITY_SHIFT } from '../mtio.js';
 import { Drive, type DriveParams, type DriveState } from './drive.js';
+import { isSystemError } from '../../errors.js';
 import { Medium } from './medium.js';
 import { getLocation, intIoctl, mtioctop } from './st-ops.js';
 import { stRead, stWrite } from './st-io.js';
@@ -93,9 +94,20 @@ export class StModel implements St {
     return wasWriting ? 'closed after a kill: wrote the filemark the last write left owed' : 'closed after a kill';
   }
 
+  /**
+   * Best effort: a state the image cannot take now (a full, read-only or failing
+   * stateDir) is saved with the next call that can. Only what puts data on the
+   * tape (records, filemarks, an erase) needs the disk and fails with its errno;
+   * a kill meanwhile costs what a kill between a write and its bookkeeping costs
+   * (#replayUnsaved), and positioning done since.
+   */
   save(): void {
     const saved: Saved = { v: 1, drive: this.drive.s, st: this.s };
-    this.medium.saveState(JSON.stringify(saved));
+    try {
+      this.medium.saveState(JSON.stringify(saved));
+    } catch (e) {
+      if (!isSystemError(e)) throw e;
+    }
   }
 
   /** st_open(): one open at a time; a blocking open needs a ready, writable-if-asked tape. */
