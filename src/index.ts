@@ -13,7 +13,9 @@ export {
   type CommandSpec,
 } from './devices/kind.js';
 export { CommandError, ERROR_CODES, type ErrorCode, type ErrorBody } from './devices/errors.js';
-export type { HaEntity, HaDeviceInfo, HaTopics, HaComponent } from './homeassistant/entities.js';
+export type { HaEntity, HaDeviceInfo, HaTopics, HaComponent, HaDeclaration, HaHardware } from './homeassistant/entities.js';
+/** Builders for Home Assistant entities: `ha.sensor({…})`, `ha.binarySensor`, `ha.button`, `ha.event`. */
+export * as ha from './homeassistant/entities.js';
 export { KernelError } from './kernel/errors.js';
 export { O, POLL, type Kernel, type DeviceFile } from './kernel/kernel.js';
 export { catalogue, termiosRequests, type IoctlRequest } from './kernel/requests.js';

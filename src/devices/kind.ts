@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { DeviceFile, Kernel } from '../kernel/kernel.js';
-import type { HaDeviceInfo, HaEntity } from '../homeassistant/entities.js';
+import type { HaDeclaration, HaDeviceInfo, HaEntity } from '../homeassistant/entities.js';
 import type { Schema } from '../schema/schema.js';
 
 /** What a running command gets besides its arguments. */
@@ -104,7 +104,12 @@ export interface DeviceKind<O = unknown, D extends Device = Device> {
   /** The in-process kernel model used when `sim: true` (kinds without ioctls may keep their own sim). */
   simKernel?(ctx: Omit<DeviceContext<O>, 'kernel'>): Kernel;
   create(ctx: DeviceContext<O>): D;
-  homeassistant?(device: HaDeviceInfo<O>): HaEntity[];
+  /**
+   * Its Home Assistant entities, and what the hardware told about itself
+   * (read from `device.state`); called again when the state changes, so what
+   * the device reads at open (an LED's triggers, a modem's model) reaches HA.
+   */
+  homeassistant?(device: HaDeviceInfo<O>): HaEntity[] | HaDeclaration;
 }
 
 /** Any kind, as the registry holds it. */
