@@ -3,10 +3,11 @@
  * running ha_templates.py (HA's environment, filters and undefined handling),
  * asked over a pipe, one JSON line per template.
  *
- * The interpreter is chosen on purpose: DEV2MQTT_PYTHON if set, then
- * Debian's /usr/bin/python3 (python3-jinja2), then `python3` on PATH (often a
- * pyenv without jinja2); the first that imports jinja2 wins. Without one,
- * the suites that render fail under CI=true and skip with the reason outside.
+ * The interpreter is chosen on purpose: DEV2MQTT_PYTHON when set (that one
+ * only), else Debian's /usr/bin/python3 (python3-jinja2), then `python3` on
+ * PATH (often a pyenv without jinja2); the first that imports jinja2 wins.
+ * Without one, the suites that render fail under CI=true and skip with the
+ * reason outside.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -35,8 +36,8 @@ function importsJinja(python: string): string | undefined {
 
 function findPython(): { python: string; versions: string } | { missing: string } {
   const tried: string[] = [];
-  for (const python of [process.env.DEV2MQTT_PYTHON, '/usr/bin/python3', 'python3']) {
-    if (!python) continue;
+  const named = process.env.DEV2MQTT_PYTHON;
+  for (const python of named ? [named] : ['/usr/bin/python3', 'python3']) {
     const versions = importsJinja(python);
     if (versions) return { python, versions };
     tried.push(python);
