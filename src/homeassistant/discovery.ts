@@ -31,9 +31,6 @@ import {
 } from './ids.js';
 import { nodeEntities } from './node-entities.js';
 
-/** Where users find the project (the `origin` block's support_url). */
-export const SUPPORT_URL = 'https://www.npmjs.com/package/dev2mqtt';
-
 export type DiscoveryForm = 'device' | 'entity';
 
 export interface DiscoverySettings {
@@ -97,7 +94,8 @@ const availabilityOf = (topic: string): Record<string, string> => ({
 });
 
 function origin(s: DiscoverySettings): Record<string, string> {
-  return { name: 'dev2mqtt', sw_version: s.version, support_url: SUPPORT_URL };
+  // No support_url: the project has no public page of its own to point at yet.
+  return { name: 'dev2mqtt', sw_version: s.version };
 }
 
 function hardwareKeys(h: HaHardware): Record<string, string> {
