@@ -362,7 +362,7 @@ export class Agent {
     await t.publish(nodeTopic(this.topics, 'status'), 'online', { qos: 1, retain: true }).catch(() => undefined);
     this.#telemetry?.announce();
     // After each device's first open: what it read then (a model, an LED's triggers) is in its first config.
-    void this.#devicesStarted.then(() => this.#discovery?.announce());
+    void this.#discovery?.announceAfter(this.#devicesStarted);
     this.#o.onOnline?.();
     if (!this.#announcedOnline) {
       this.#announcedOnline = true;

@@ -44,6 +44,8 @@ const BIRTH_DELAY_MIN_MS = 250;
 const BIRTH_DELAY_SPREAD_MS = 1000;
 /** State changes come in bursts (a device opening): look at what they changed once they settle. */
 const CHANGE_SETTLE_MS = 1000;
+/** How long a connect's announce waits for the devices' first open: one stuck opening must not hide the others. */
+const OPEN_WAIT_MS = 5000;
 
 export class DiscoveryPublisher {
   readonly #o: PublisherOptions;
@@ -95,6 +97,18 @@ export class DiscoveryPublisher {
    */
   announce(): Promise<number> {
     return this.#queue(false);
+  }
+
+  /** announce() once `opened` settles (the devices' first open: what they read is in the first configs), or after OPEN_WAIT_MS. */
+  async announceAfter(opened: Promise<unknown>): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, OPEN_WAIT_MS);
+      timer.unref?.();
+    });
+    await Promise.race([opened.catch(() => undefined), waited]);
+    clearTimeout(timer);
+    return this.announce();
   }
 
   /** A device's state changed: once things settle, republish the configs this changed (usually none). */

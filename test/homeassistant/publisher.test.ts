@@ -276,6 +276,23 @@ describe('discovery publisher', () => {
     expect(transport.sent.some((x) => x.topic.includes('/x1/'))).toBe(false);
   });
 
+  it("announces once the devices' first open is over, or after 5 s when one never ends", async () => {
+    vi.useFakeTimers();
+    const { p, transport } = publisher();
+    let opened!: () => void;
+    const done = p.announceAfter(new Promise<void>((resolve) => (opened = resolve)));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(transport.topics(false)).toEqual([]);
+    opened();
+    expect(await done).toBe(2);
+    transport.sent.length = 0;
+    const stuck = p.announceAfter(new Promise(() => undefined));
+    await vi.advanceTimersByTimeAsync(4900);
+    expect(transport.topics(false)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(await stuck).toBe(2);
+  });
+
   it('publishes nothing while disconnected', async () => {
     const transport = new FakeTransport();
     transport.connected = false;
