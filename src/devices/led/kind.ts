@@ -138,6 +138,8 @@ export const ledKind = defineKind<LedOptions, LedDevice>({
     // What the kernel offers this LED, once read; before that the config's word (or the defaults).
     const read = info.state as Partial<LedState> | undefined;
     const triggers = read?.triggers?.length ? [...read.triggers] : undefined;
+    // `effects` narrows what the kernel offers: a trigger it lacks would only answer EINVAL.
+    const effects = o.effects && triggers ? o.effects.filter((t) => triggers.includes(t)) : o.effects;
     return [
       {
         component: 'light',
@@ -150,7 +152,7 @@ export const ledKind = defineKind<LedOptions, LedDevice>({
           brightness_scale: read?.maxBrightness ?? o.maxBrightness ?? SIM_MAX_BRIGHTNESS,
           supported_color_modes: ['brightness'],
           effect: true,
-          effect_list: o.effects ?? triggers ?? (info.sim ? (o.triggers ?? [...SIM_TRIGGERS]) : DEFAULT_EFFECTS),
+          effect_list: effects ?? triggers ?? (info.sim ? (o.triggers ?? [...SIM_TRIGGERS]) : DEFAULT_EFFECTS),
           flash: false,
           transition: false,
         },

@@ -187,8 +187,10 @@ describe('led: Home Assistant', () => {
     // A Pi's ACT LED as read: max_brightness 1, the mmc0 and actpwr triggers among the rest.
     const read = { state: 'ON', brightness: 1, maxBrightness: 1, trigger: 'mmc0', triggers: ['none', 'timer', 'mmc0', 'actpwr'] };
     expect(real(read)).toMatchObject({ brightness_scale: 1, effect_list: ['none', 'timer', 'mmc0', 'actpwr'] });
-    // A list in the config narrows it.
+    // A list in the config narrows it; a trigger this LED lacks is left out.
     expect(real(read, ['none', 'mmc0'])).toMatchObject({ effect_list: ['none', 'mmc0'] });
+    expect(real(read, ['mmc0', 'rainbow'])).toMatchObject({ effect_list: ['mmc0'] });
+    expect(real(undefined, ['mmc0', 'rainbow'])).toMatchObject({ effect_list: ['mmc0', 'rainbow'] });
   });
 
   it('the state it publishes carries what the JSON light reads: state, brightness, effect', async () => {
