@@ -11,6 +11,9 @@
  *   text as is, so `None` would show as the word; at most 255 characters;
  * - event: the render is empty, `None` or `{}` (ignored), or a JSON object
  *   whose `event_type` is one of event_types;
+ * - number: an empty render is ignored; payload_reset (`None`) is unknown;
+ *   anything else must parse as a number within min..max (defaults 1 and
+ *   100), else HA logs it and keeps the old value;
  * - light (JSON schema): reads the payload itself, `state` required;
  * and every template warning (an undefined value printed or tested) or error
  * (a render that fails, attributes that are not a JSON object) is a problem.
@@ -57,6 +60,15 @@ function sensorProblems(config: Config, value: string): string[] {
   return value.length > 255 ? ['sensor state longer than 255 characters'] : [];
 }
 
+function numberProblems(config: Config, value: string): string[] {
+  if (value.trim() === '' || value === String(config.payload_reset ?? 'None')) return [];
+  const n = Number(value);
+  if (!Number.isFinite(n)) return [`number renders '${value}', not a number`];
+  const min = (config.min as number | undefined) ?? 1;
+  const max = (config.max as number | undefined) ?? 100;
+  return n < min || n > max ? [`number ${value} outside ${min}..${max}`] : [];
+}
+
 function eventProblems(config: Config, value: string): StateVerdict {
   if (value === '' || value === 'None' || value === '{}') return { value: '', problems: [] };
   let parsed: unknown;
@@ -98,6 +110,8 @@ export async function stateProblems(t: HaTemplates, component: string, config: C
     if (![on, off, 'None'].includes(value)) problems.push(`${component} renders '${value}', not ${on}, ${off} or None`);
   } else if (component === 'sensor') {
     problems.push(...sensorProblems(config, value));
+  } else if (component === 'number') {
+    problems.push(...numberProblems(config, value));
   }
   return { value, problems };
 }

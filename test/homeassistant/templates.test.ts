@@ -80,6 +80,12 @@ describe.skipIf(!haveJinja())('Home Assistant templates, rendered by Jinja', () 
     expect((await stateProblems(t, 'sensor', num, '{"x":"a"}')).problems).toEqual(["numeric sensor renders 'a'"]);
     const text = { state_topic: 's', value_template: '{{ value_json.x }}' };
     expect((await stateProblems(t, 'sensor', text, '{"x":null}')).problems).toEqual([expect.stringContaining('text sensor')]);
+    const pct = { state_topic: 's', command_topic: 'c', value_template: '{{ value_json.x }}', min: 0, max: 100 };
+    expect(await stateProblems(t, 'number', pct, '{"x":0}')).toEqual({ value: '0', problems: [] });
+    expect((await stateProblems(t, 'number', pct, '{"x":null}')).problems).toEqual([]);
+    expect((await stateProblems(t, 'number', pct, '{"x":101}')).problems).toEqual(['number 101 outside 0..100']);
+    expect((await stateProblems(t, 'number', { ...pct, min: undefined }, '{"x":0}')).problems).toEqual(['number 0 outside 1..100']);
+    expect((await stateProblems(t, 'number', pct, '{"x":"half"}')).problems).toEqual(["number renders 'half', not a number"]);
     const ev = {
       state_topic: 'e',
       event_types: ['press'],
