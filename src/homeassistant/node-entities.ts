@@ -56,10 +56,11 @@ export function nodeEntities(stateTopic: string, commandTopic: (name: string) =>
     binarySensor({
       ...diagnostic,
       part: 'journal',
-      name: 'Journal',
+      name: 'Command journal',
       // ON (a problem) while the command journal is degraded; unknown where the node state does not tell.
       value: "{{ ('ON' if value_json.journal == 'degraded' else 'OFF') if value_json.journal is string else None }}",
       deviceClass: 'problem',
+      icon: 'mdi:harddisk-remove',
       attributes: {
         topic: stateTopic,
         template: "{{ {'reason': value_json.journalReason if value_json.journalReason is string else None} | tojson }}",

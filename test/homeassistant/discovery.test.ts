@@ -276,6 +276,20 @@ describe.skipIf(!haveJinja())('Home Assistant discovery, device-based', () => {
     expect(Number(perMinute.value)).toBeGreaterThanOrEqual(1);
   });
 
+  it("shows the command journal's health: a problem while degraded, with the reason; unknown where the state does not say", async () => {
+    const journal = component(NODE_TOPIC, 'binary_sensor_journal').config;
+    expect(journal).toMatchObject({ device_class: 'problem', entity_category: 'diagnostic' });
+    const node = JSON.parse(client.on(nodeTopic(T, 'state')).at(-1)!.payload) as Config;
+    const as = (more: Config) => JSON.stringify({ ...node, ...more });
+    expect(await stateProblems(templates, 'binary_sensor', journal, as({ journal: 'ok' }))).toEqual({ value: 'OFF', problems: [] });
+    const degraded = as({ journal: 'degraded', journalReason: 'ENOSPC writing the journal' });
+    expect(await stateProblems(templates, 'binary_sensor', journal, degraded)).toEqual({ value: 'ON', problems: [] });
+    const attrs = await templates.render({ mode: 'attributes', template: journal.json_attributes_template as string, payload: degraded });
+    expect(JSON.parse(attrs.output!)).toEqual({ reason: 'ENOSPC writing the journal' });
+    const { journal: _, journalReason: __, ...silent } = node;
+    expect(await stateProblems(templates, 'binary_sensor', journal, JSON.stringify(silent))).toEqual({ value: 'None', problems: [] });
+  });
+
   it('renders every state the devices went through meanwhile (busy, unloaded, lit, dark, failed)', async () => {
     let judged = 0;
     for (const topic of allTopics()) {
