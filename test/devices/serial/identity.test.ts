@@ -17,8 +17,10 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-function sim(options: Record<string, unknown> = { identify: true }): { t: TestDevice<SerialDevice>; kernel: SerialSimKernel } {
-  const t = makeTestDevice(serialKind, { sim: true, options });
+async function sim(
+  options: Record<string, unknown> = { identify: true },
+): Promise<{ t: TestDevice<SerialDevice>; kernel: SerialSimKernel }> {
+  const t = await makeTestDevice(serialKind, { sim: true, options });
   cleanup.push(() => t.abort.abort());
   cleanup.push(() => t.device.close());
   if (!(t.ctx.kernel instanceof SerialSimKernel)) throw new Error('expected the sim kernel');
@@ -53,7 +55,7 @@ describe('serial: modem identity', () => {
   });
 
   it('asks the modem at open and keeps the answer in the state while the modem is away', async () => {
-    const { t } = sim();
+    const { t } = await sim();
     await t.device.open();
     expect(t.device.state().modem).toEqual({
       manufacturer: SIM_IDENTITY.manufacturer,
@@ -66,13 +68,13 @@ describe('serial: modem identity', () => {
   });
 
   it('asks nothing with identify off (the default)', async () => {
-    const { t } = sim({});
+    const { t } = await sim({});
     await t.device.open();
     expect(t.device.state()).toMatchObject({ modem: null, txBytes: 0 });
   });
 
   it('opens a device that answers nothing, after one unanswered query', async () => {
-    const { t, kernel } = sim();
+    const { t, kernel } = await sim();
     kernel.modem.stall(true);
     await t.device.open();
     expect(t.device.state()).toMatchObject({ open: true, modem: null, txBytes: 'AT+CGMI\r'.length });
