@@ -48,7 +48,7 @@ export class TapeDevice implements Device {
     if (this.ctx.sim && !this.options.filesDir) await this.#sampleFile();
     this.#io = TapeIo.open(this.ctx.kernel, this.options.path);
     // The sim has no sysfs of its own; the machine's would describe some other drive.
-    if (!this.ctx.sim) this.#identity = readTapeIdentity(this.options.sysfsRoot, this.options.path);
+    if (!this.ctx.sim) this.#identity = await readTapeIdentity(this.ctx.sysfs, this.options.path);
     this.refresh();
     const every = this.options.pollMs;
     // A moving drive reports its status at the end of the move (busyWhile); a poll would only queue behind it.

@@ -5,22 +5,15 @@
  * VPD page (4 header bytes, then the serial number in ASCII; SPC-4 7.8.18).
  * A by-id link (/dev/tape/by-id/…-nst) is followed to its nstN first.
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
+import type { Sysfs } from '../../kernel/sysfs.js';
 
 export interface TapeIdentity {
   readonly vendor?: string;
   readonly model?: string;
   readonly revision?: string;
   readonly serial?: string;
-}
-
-function text(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'latin1').trim() || undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The serial number of a VPD page 0x80, or undefined when the page is missing or not that page. */
@@ -35,23 +28,22 @@ export function unitSerial(page: Buffer): string | undefined {
   return serial || undefined;
 }
 
-export function readTapeIdentity(sysfsRoot: string, devicePath: string): TapeIdentity {
-  let node = devicePath;
-  try {
-    node = realpathSync(devicePath);
-  } catch {
-    // Not there (yet): the name as configured still says which drive.
-  }
-  const dir = path.join(sysfsRoot, 'class/scsi_tape', path.basename(node), 'device');
-  let serial: string | undefined;
-  try {
-    serial = unitSerial(readFileSync(path.join(dir, 'vpd_pg80')));
-  } catch {
-    serial = undefined;
-  }
-  const vendor = text(path.join(dir, 'vendor'));
-  const model = text(path.join(dir, 'model'));
-  const revision = text(path.join(dir, 'rev'));
+/** Whatever of it sysfs has: a missing or unreadable attribute tells nothing, and fails nothing. */
+export async function readTapeIdentity(sysfs: Sysfs, devicePath: string): Promise<TapeIdentity> {
+  // The device node's name says which nstN; a by-id link resolves to it (not there yet: the name as configured).
+  const node = await realpath(devicePath).catch(() => devicePath);
+  const dir = `class/scsi_tape/${path.basename(node)}/device`;
+  const text = (attr: string): Promise<string | undefined> =>
+    sysfs.value(`${dir}/${attr}`).then(
+      (v) => v || undefined,
+      () => undefined,
+    );
+  const [vendor, model, revision, serial] = await Promise.all([
+    text('vendor'),
+    text('model'),
+    text('rev'),
+    sysfs.bytes(`${dir}/vpd_pg80`).then(unitSerial, () => undefined),
+  ]);
   return {
     ...(vendor ? { vendor } : {}),
     ...(model ? { model } : {}),

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { tapeKind } from '../../../src/devices/tape/kind.js';
 import { readTapeIdentity, unitSerial } from '../../../src/devices/tape/identity.js';
 import { declarationOf } from '../../../src/homeassistant/entities.js';
+import { FsSysfs } from '../../../src/kernel/sysfs-fs.js';
 import { tempDir } from '../../helpers/agent.js';
 
 /** VPD page 0x80 as the kernel exposes it: peripheral byte, page code, length, the serial number. */
@@ -17,7 +18,7 @@ function page80(serial: string): Buffer {
   return Buffer.concat([Buffer.from([0x01, 0x80, 0x00, body.length]), body]);
 }
 
-function tree(): { sysfs: string; dev: string } {
+function tree(): { sysfs: FsSysfs; dev: string } {
   const root = tempDir('dev2mqtt-tape-sysfs-');
   const sysfs = path.join(root, 'sys');
   const device = path.join(sysfs, 'devices/pci0000:00/host2/target2:0:3/2:0:3:0');
@@ -32,20 +33,20 @@ function tree(): { sysfs: string; dev: string } {
   mkdirSync(path.join(dev, 'tape/by-id'), { recursive: true });
   writeFileSync(path.join(dev, 'nst0'), '');
   symlinkSync('../../nst0', path.join(dev, 'tape/by-id/scsi-HU1234ABCD-nst'));
-  return { sysfs, dev };
+  return { sysfs: new FsSysfs(sysfs), dev };
 }
 
 describe('tape: identity from sysfs', () => {
-  it('reads vendor, model, revision and the unit serial number, also through a by-id link', () => {
+  it('reads vendor, model, revision and the unit serial number, also through a by-id link', async () => {
     const { sysfs, dev } = tree();
     const expected = { vendor: 'HP', model: 'Ultrium 5-SCSI', revision: 'Z6ED', serial: 'HU1234ABCD' };
-    expect(readTapeIdentity(sysfs, path.join(dev, 'nst0'))).toEqual(expected);
-    expect(readTapeIdentity(sysfs, path.join(dev, 'tape/by-id/scsi-HU1234ABCD-nst'))).toEqual(expected);
+    expect(await readTapeIdentity(sysfs, path.join(dev, 'nst0'))).toEqual(expected);
+    expect(await readTapeIdentity(sysfs, path.join(dev, 'tape/by-id/scsi-HU1234ABCD-nst'))).toEqual(expected);
   });
 
-  it('tells nothing about a drive sysfs does not know, and takes no other page for the serial', () => {
+  it('tells nothing about a drive sysfs does not know, and takes no other page for the serial', async () => {
     const { sysfs } = tree();
-    expect(readTapeIdentity(sysfs, '/dev/nst7')).toEqual({});
+    expect(await readTapeIdentity(sysfs, '/dev/nst7')).toEqual({});
     expect(unitSerial(Buffer.from([0x01, 0x83, 0x00, 0x02, 0x41, 0x42]))).toBeUndefined();
     expect(unitSerial(Buffer.from([0x01]))).toBeUndefined();
   });
