@@ -11,7 +11,7 @@ import type { Agent } from '../../src/agent/agent.js';
 import { legacyConfigTopic } from '../../src/homeassistant/ids.js';
 import { startAgent, tempDir } from '../helpers/agent.js';
 import { parseDiscovery, retainedConfigs } from '../helpers/ha-discovered.js';
-import { haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
+import { haveMosquittoBroker, Mosquitto } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 
 interface Node {
@@ -39,7 +39,7 @@ function owned(prefix: string, retained: Map<string, string>, node: string) {
 
 const disjoint = (a: readonly string[], b: readonly string[]): string[] => a.filter((x) => b.includes(x));
 
-describe.skipIf(!haveMosquitto())('a fleet on one broker', () => {
+describe.skipIf(!haveMosquittoBroker())('a fleet on one broker', () => {
   let broker: Mosquitto | undefined;
   const agents: Agent[] = [];
   afterAll(async () => {

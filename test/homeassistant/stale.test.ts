@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
 import { startAgent, tempDir } from '../helpers/agent.js';
 import { retainedConfigs } from '../helpers/ha-discovered.js';
-import { haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
+import { haveMosquittoBroker, Mosquitto } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 
 const led = { id: 'led0', kind: 'led', sim: true, options: {} };
@@ -26,7 +26,7 @@ afterAll(async () => {
   await broker?.stop();
 });
 
-describe.skipIf(!haveMosquitto())('stale discovery configs', () => {
+describe.skipIf(!haveMosquittoBroker())('stale discovery configs', () => {
   it('are taken back at the next start: old scheme, removed entity, removed device', async () => {
     broker = await Mosquitto.start();
     const stateDir = tempDir('dev2mqtt-state-');
