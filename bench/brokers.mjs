@@ -83,19 +83,19 @@ export async function startMosquitto({ noDelay = true, port, extra = [] } = {}) 
 }
 
 /** The Node flags on the launcher's `#!` line: the benchmarks run the agent as the installed binary runs. */
-export function launcherNodeFlags() {
-  const first = readFileSync(LAUNCHER, 'utf8').split('\n', 1)[0] ?? '';
+export function launcherNodeFlags(launcher = LAUNCHER) {
+  const first = readFileSync(launcher, 'utf8').split('\n', 1)[0] ?? '';
   return (/^#!.*?\bnode\b(.*)$/.exec(first)?.[1] ?? '').split(' ').filter(Boolean);
 }
 
-/** Spawns `dev2mqtt run` with a config object (started: when, for spawn-to-online times). */
-export async function spawnAgent(config, { env = {}, stdio = 'ignore', nodeArgs = [] } = {}) {
+/** Spawns `dev2mqtt run` with a config object (started: when, for spawn-to-online times); `launcher`: another build's. */
+export async function spawnAgent(config, { env = {}, stdio = 'ignore', nodeArgs = [], launcher = LAUNCHER } = {}) {
   const dir = tempDir('dev2mqtt-bench-agent-');
   const file = path.join(dir, 'config.json');
   const cfg = { ...config, node: { stateDir: path.join(dir, 'state'), ...config.node } };
   writeFileSync(file, JSON.stringify(cfg));
   const started = performance.now();
-  const proc = spawn(process.execPath, [...launcherNodeFlags(), ...nodeArgs, LAUNCHER, 'run', '-c', file], {
+  const proc = spawn(process.execPath, [...launcherNodeFlags(launcher), ...nodeArgs, launcher, 'run', '-c', file], {
     stdio,
     env: { ...process.env, ...env },
   });

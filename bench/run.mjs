@@ -1,6 +1,7 @@
 // `npm run bench [-- --quick] [-- --json]`: every benchmark, each figure beside
 // its target and whether it is met. Figures only: nothing here fails on a number.
 import { flags, machine, printRows } from './lib.mjs';
+import { runDiscoveryBench } from './discovery.mjs';
 import { runFleetBench } from './fleet.mjs';
 import { runFootprintBench } from './footprint.mjs';
 import { runIdleRssBench } from './idle-rss.mjs';
@@ -18,6 +19,7 @@ const suites = [
   ['footprint and start-up', runFootprintBench],
   ['idle RSS: the demo beside a real-device config', runIdleRssBench],
   ['fleet on one mosquitto', runFleetBench],
+  ['Home Assistant discovery per Pi', runDiscoveryBench],
   ['ioctl core vs C', runIoctlBench],
   ['serial I/O: uv_poll vs tty stream vs thread pool', runSerialIoBench],
   ['flash wear: bytes written to stateDir', runWearBench],

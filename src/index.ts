@@ -23,7 +23,9 @@ export {
   type StarterDevice,
 } from './devices/kind.js';
 export { CommandError, ERROR_CODES, type ErrorCode, type ErrorBody } from './devices/errors.js';
-export type { HaEntity, HaDeviceInfo, HaTopics, HaComponent } from './homeassistant/entities.js';
+export type { HaEntity, HaDeviceInfo, HaTopics, HaComponent, HaDeclaration, HaHardware } from './homeassistant/entities.js';
+/** Builders for Home Assistant entities: `ha.sensor({…})`, `ha.binarySensor`, `ha.button`, `ha.event`. */
+export * as ha from './homeassistant/entities.js';
 export { KernelError } from './kernel/errors.js';
 export { Sysfs, type SysfsEntry } from './kernel/sysfs.js';
 export { O, POLL, type Kernel, type DeviceFile } from './kernel/kernel.js';

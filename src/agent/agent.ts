@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { makeDir } from '../make-dir.js';
 import type { AgentConfig } from '../config/load.js';
 import type { KindRegistry } from '../devices/registry.js';
+import { readNodeHardware } from '../homeassistant/node-hardware.js';
 import { DiscoveryPublisher } from '../homeassistant/publisher.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { LibcKernel } from '../kernel/libc.js';
@@ -16,6 +17,7 @@ import type { Transport } from '../transport/transport.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS } from '../devices/kind.js';
 import { readSecretFile } from '../secret-file.js';
 import { version } from '../version.js';
+import { CommandActivity } from './activity.js';
 import { DeviceRuntime, type RuntimeHooks } from './device-runtime.js';
 import { Dispatcher, type Reply } from './dispatcher.js';
 import { CommandJournal, type JournalHealth } from './journal.js';
@@ -48,6 +50,7 @@ export class Agent {
   readonly devices = new Map<string, DeviceRuntime>();
   readonly #o: AgentOptions;
   readonly #startedAt = Date.now();
+  readonly #activity = new CommandActivity();
   #kernel: Kernel | undefined;
   #broker: EmbeddedBroker | undefined;
   #transport: Transport | undefined;
@@ -190,10 +193,14 @@ export class Agent {
       this.#o.onEvent?.(id, type, data);
       this.#telemetry?.event(id, type, data);
     },
-    stateChanged: (id) => this.#telemetry?.stateChanged(id),
+    stateChanged: (id) => {
+      this.#telemetry?.stateChanged(id);
+      this.#discovery?.deviceChanged();
+    },
     availability: (id, online, reason) => {
       if (!online && reason) this.log.debug({ device: id, reason }, 'device offline');
       this.#telemetry?.availability(id, online);
+      this.#discovery?.deviceChanged();
     },
   };
 
@@ -239,9 +246,14 @@ export class Agent {
         devices: this.devices,
         groups: c.node.groups,
         describe: () => ({ node: c.node.id, version: version(), groups: c.node.groups, devices: this.#describe() }),
+        announce: () => this.#announce(),
       },
       publish: (r, reply, encoded, delivered) => this.#publishResult(r, reply, encoded, delivered),
       progress: (id, data) => this.#hooks.event(id, 'progress', data),
+      answered: (r) => {
+        this.#activity.record(r.device, r.command, r.error);
+        if (!r.ok) this.#telemetry?.nodeStateChanged();
+      },
     });
   }
 
@@ -333,6 +345,7 @@ export class Agent {
       log: this.log,
       stats: () => ({ ...this.dispatcher.stats }),
       journal: () => this.#journal?.health,
+      activity: this.#activity,
     });
     this.#telemetry.start();
     this.#discovery = this.#createDiscovery(transport);
@@ -360,7 +373,14 @@ export class Agent {
     return new DiscoveryPublisher({
       transport,
       settings: ha.enabled
-        ? { prefix: ha.discoveryPrefix, topics: this.topics, version: version(), qos: c.mqtt.qos as 0 | 1 | 2 }
+        ? {
+            prefix: ha.discoveryPrefix,
+            topics: this.topics,
+            version: version(),
+            qos: c.mqtt.qos as 0 | 1 | 2,
+            form: ha.discovery,
+            node: readNodeHardware(),
+          }
         : undefined,
       statusTopic: ha.statusTopic,
       devices: () =>
@@ -370,6 +390,7 @@ export class Agent {
           sim: d.config.sim,
           options: d.config.options,
           kind: d.kind,
+          state: d.started ? d.state() : undefined,
         })),
       stateDir: c.node.stateDir,
       log: this.log.child({ feature: 'homeassistant' }),
@@ -388,13 +409,20 @@ export class Agent {
     }
     await t.publish(nodeTopic(this.topics, 'status'), 'online', { qos: 1, retain: true }).catch(() => undefined);
     this.#telemetry?.announce();
-    void this.#discovery?.announce();
+    // After each device's first open: what it read then (a model, an LED's triggers) is in its first config.
+    void this.#discovery?.announceAfter(this.#devicesStarted);
     this.#o.onOnline?.();
     if (!this.#announcedOnline) {
       this.#announcedOnline = true;
       for (const w of this.#onlineWaiters.splice(0)) w();
     }
     this.#finishPreviousRun();
+  }
+
+  /** Node command `announce`: the retained topics and the discovery configs again. */
+  async #announce(): Promise<{ discoveryConfigs: number }> {
+    this.#telemetry?.announce();
+    return { discoveryConfigs: (await this.#discovery?.announce()) ?? 0 };
   }
 
   /** Once, at the first connect or message: what the journal says the previous process left undone. */

@@ -41,6 +41,8 @@ export interface DispatcherOptions {
   readonly publish: (result: CommandResult, reply: Reply, encoded: string, delivered?: () => void) => void;
   /** Publishes a command's progress event. */
   readonly progress: (device: string, data: Record<string, unknown>) => void;
+  /** Hears every result (the node state's commands per minute and last error). */
+  readonly answered?: (result: CommandResult) => void;
 }
 
 /** The passthrough of a device, or `forbidden` when the config does not enable it there. */
@@ -213,6 +215,7 @@ export class Dispatcher {
       else result = outcome.ok ? okResult(base, outcome.value) : errorResult(base, outcome.error);
       if (result.ok) this.stats.ok++;
       else this.stats.failed++;
+      this.#o.answered?.(result);
       h.done(result);
     };
     const fail = (error: ErrorBody): void => respond({ ok: false, error });
@@ -280,6 +283,13 @@ export class Dispatcher {
       throw new CommandError('rate_limited', 'more than the allowed node commands per second; try again shortly');
     const r = runNodeCommand(this.#o.node, command, args, timeoutMs);
     if (r.kind === 'now') return respond({ ok: true, value: r.value });
+    if (r.kind === 'async') {
+      r.run().then(
+        (value) => respond({ ok: true, value }),
+        (e: unknown) => respond({ ok: false, error: toErrorBody(e) }),
+      );
+      return;
+    }
     const rt = r.device;
     rt.submit({
       id,

@@ -1,5 +1,6 @@
 /**
- * Node commands on `{base}/{node}/cmd/{command}`: ping, describe, batch, cancel.
+ * Node commands on `{base}/{node}/cmd/{command}`: ping, describe, batch, cancel,
+ * announce (every retained topic and the Home Assistant discovery again).
  * batch runs its steps as one job in the device's queue, so nothing else
  * reaches the device between them, and stops at the first error.
  */
@@ -16,11 +17,14 @@ export interface NodeCommandEnv {
   readonly devices: ReadonlyMap<string, DeviceRuntime>;
   readonly groups: readonly string[];
   describe(): unknown;
+  /** Publishes the retained topics and discovery again; resolves to what it published. */
+  announce(): Promise<unknown>;
 }
 
 /** How a node command finishes: at once, or as a job on a device's queue. */
 export type NodeCommandRun =
   | { readonly kind: 'now'; readonly value: unknown }
+  | { readonly kind: 'async'; run(): Promise<unknown> }
   | {
       readonly kind: 'device';
       readonly device: DeviceRuntime;
@@ -149,7 +153,10 @@ export function runNodeCommand(env: NodeCommandEnv, command: string, args: unkno
     }
     case 'batch':
       return batch(env, args, timeoutMs);
+    case 'announce':
+      parseArgs(s.none(), args);
+      return { kind: 'async', run: () => env.announce() };
     default:
-      throw new CommandError('unknown_command', `'${command}' is not a node command (ping, describe, batch, cancel)`);
+      throw new CommandError('unknown_command', `'${command}' is not a node command (ping, describe, batch, cancel, announce)`);
   }
 }

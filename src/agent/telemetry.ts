@@ -7,6 +7,7 @@ import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Transport } from '../transport/transport.js';
 import type { CommandSpec, Device } from '../devices/kind.js';
+import type { CommandActivity } from './activity.js';
 import type { DeviceRuntime } from './device-runtime.js';
 import type { JournalHealth } from './journal.js';
 import { RAW_IOCTL_COMMAND } from './raw-ioctl.js';
@@ -26,7 +27,12 @@ export interface TelemetryOptions {
   readonly stats: () => Record<string, number>;
   /** The command journal's health, when there is a journal. */
   readonly journal?: () => JournalHealth | undefined;
+  /** Commands per minute and the last error, for the node state. */
+  readonly activity?: CommandActivity;
 }
+
+/** A failed command republishes the node state (its last error) at most this often. */
+const NODE_STATE_MIN_MS = 1000;
 
 interface DeviceSlot {
   lastJson?: string;
@@ -46,6 +52,7 @@ export class Telemetry {
   readonly #slots = new Map<string, DeviceSlot>();
   readonly #startedAt = Date.now();
   #interval: NodeJS.Timeout | undefined;
+  #nodeTimer: NodeJS.Timeout | undefined;
 
   constructor(o: TelemetryOptions) {
     this.#o = o;
@@ -58,6 +65,7 @@ export class Telemetry {
 
   stop(): void {
     clearInterval(this.#interval);
+    clearTimeout(this.#nodeTimer);
     for (const s of this.#slots.values()) clearTimeout(s.timer);
   }
 
@@ -97,8 +105,19 @@ export class Telemetry {
       load: os.loadavg().map((l) => Math.round(l * 100) / 100),
       commands: this.#o.stats(),
       ...(journal ? { journal: journal.state, ...(journal.reason ? { journalReason: journal.reason } : {}) } : {}),
+      ...(this.#o.activity ? { commandsPerMinute: this.#o.activity.perMinute(), lastError: this.#o.activity.lastError } : {}),
       ts: Date.now(),
     };
+  }
+
+  /** Something in the node state changed that readers want soon (a new last error): republish it, throttled. */
+  nodeStateChanged(): void {
+    if (this.#nodeTimer) return;
+    this.#nodeTimer = setTimeout(() => {
+      this.#nodeTimer = undefined;
+      this.#publishNodeState();
+    }, NODE_STATE_MIN_MS);
+    this.#nodeTimer.unref?.();
   }
 
   /** The `{base}/{node}/devices` payload: each device and its commands' arguments. */

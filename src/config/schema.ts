@@ -44,7 +44,7 @@ export interface AgentConfigShape {
   };
   broker: { enabled: boolean; host: string; port: number; auth: { username: string; passwordFile: string } };
   telemetry: { intervalMs: number; stateThrottleMs: number };
-  homeassistant: { enabled: boolean; discoveryPrefix: string; statusTopic: string };
+  homeassistant: { enabled: boolean; discoveryPrefix: string; statusTopic: string; discovery: 'device' | 'entity' };
   devices: DeviceConfig[];
   plugins: string[];
   security: {
@@ -193,6 +193,11 @@ export function configSchema(): Schema<AgentConfigShape> {
       enabled: { doc: 'publish Home Assistant MQTT discovery configs', format: Boolean, default: false },
       discoveryPrefix: { doc: 'HA discovery prefix', format: topicLevel('discoveryPrefix'), default: 'homeassistant' },
       statusTopic: { doc: 'HA birth topic; "online" there republishes discovery', format: String, default: 'homeassistant/status' },
+      discovery: {
+        doc: 'device: one config per device (HA 2024.11+); entity: one config per entity',
+        format: oneOf(['device', 'entity']),
+        default: 'device',
+      },
     },
     devices: {
       doc: 'device list: {id, kind, name?, sim?, options}',

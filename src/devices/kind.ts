@@ -13,7 +13,7 @@
 import type { Logger } from 'pino';
 import type { DeviceFile, Kernel } from '../kernel/kernel.js';
 import type { Sysfs } from '../kernel/sysfs.js';
-import type { HaDeviceInfo, HaEntity } from '../homeassistant/entities.js';
+import type { HaDeclaration, HaDeviceInfo, HaEntity } from '../homeassistant/entities.js';
 import type { Schema } from '../schema/schema.js';
 import type { ErrorBody } from './errors.js';
 
@@ -220,7 +220,12 @@ export interface DeviceKind<O = unknown, D extends Device = Device> {
    */
   sim?(ctx: SimContext<O>): Promise<SimParts>;
   create(ctx: DeviceContext<O>): D;
-  homeassistant?(device: HaDeviceInfo<O>): HaEntity[];
+  /**
+   * Its Home Assistant entities, and what the hardware told about itself
+   * (read from `device.state`); called again when the state changes, so what
+   * the device reads at open (an LED's triggers, a modem's model) reaches HA.
+   */
+  homeassistant?(device: HaDeviceInfo<O>): HaEntity[] | HaDeclaration;
   /** What a real device needs opened in the systemd sandbox; sim devices need nothing. */
   sandbox?(options: O, host: SandboxHost): SandboxNeeds;
   /** What `dev2mqtt probe` finds of this kind. */

@@ -40,6 +40,10 @@ export class FsSysfs extends Sysfs {
   }
 
   async read(rel: string): Promise<string> {
+    return (await this.bytes(rel)).toString('utf8');
+  }
+
+  async bytes(rel: string): Promise<Buffer> {
     const file = this.path(rel);
     const fd = this.#open(file, constants.O_RDONLY);
     try {
@@ -53,7 +57,7 @@ export class FsSysfs extends Sysfs {
         // A short read is the end: sysfs renders an attribute in one go, seq_file fills what it asked for.
         if (n < CHUNK) break;
       }
-      return Buffer.concat(chunks).toString('utf8');
+      return Buffer.concat(chunks);
     } finally {
       closeSync(fd);
     }

@@ -181,6 +181,11 @@ export class SimSysfs extends Sysfs {
     return text;
   }
 
+  /** The models' attributes are all text. */
+  async bytes(rel: string): Promise<Buffer> {
+    return Buffer.from(await this.read(rel), 'utf8');
+  }
+
   async write(rel: string, value: string): Promise<void> {
     const attr = this.#openAttr(rel, 'write');
     if (!attr.store) throw this.#error('EACCES', 'open', rel);

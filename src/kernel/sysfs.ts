@@ -23,6 +23,8 @@ export abstract class Sysfs {
 
   /** One read of the whole attribute, as the kernel renders it (trailing newline included). */
   abstract read(rel: string): Promise<string>;
+  /** One read of a binary attribute (a SCSI VPD page, `vpd_pg80`): its bytes as the kernel gives them. */
+  abstract bytes(rel: string): Promise<Buffer>;
   /** One write(2) of `value` to an attribute that exists: a sysfs store() sees exactly one value per call. */
   abstract write(rel: string, value: string): Promise<void>;
   /** A directory's entries, in natural order (`pwm2` before `pwm10`). */

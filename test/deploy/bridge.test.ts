@@ -163,7 +163,12 @@ describe.skipIf(!ok)('site broker bridged to the central broker', () => {
   it("brings the agent's status, state and discovery to the central side, retained", async () => {
     await operator.next((m) => m.topic === `dev2mqtt/${NODE}/status` && m.payload === 'online', 30_000, 'the agent online at the centre');
     await operator.next((m) => m.topic === `dev2mqtt/${NODE}/led0/state`, 30_000, 'led0 state at the centre');
-    await operator.next((m) => m.topic === `homeassistant/light/${NODE}_led0/config`, 30_000, 'the discovery config at the centre');
+    await operator.next(
+      (m) => m.topic === `homeassistant/device/${NODE}/led0/config`,
+      30_000,
+      "the device's discovery config at the centre",
+    );
+    await operator.next((m) => m.topic === `homeassistant/device/${NODE}/config`, 30_000, "the node's discovery config at the centre");
     // A client arriving later gets them from the central broker's retained store.
     const late = await TestClient.connect(`mqtt://127.0.0.1:${operatorPort}`, { username: 'operator', password: 'op-secret' });
     await late.subscribe([`dev2mqtt/${NODE}/status`, `dev2mqtt/${NODE}/led0/availability`]);

@@ -1,22 +1,127 @@
 /**
- * What Home Assistant's MQTT integration accepts in a discovery config, per
- * platform, as its discovery schemas (homeassistant/components/mqtt/*.py,
- * schemas.py, config.py) and the MQTT integration docs
- * (home-assistant.io/integrations/{light,switch,binary_sensor,sensor,button}.mqtt)
- * define them: required keys, known keys (HA drops unknown ones silently, so
- * an unknown key is a typo we want to hear about), and what a rendered state
- * must look like for the entity to take it.
+ * What Home Assistant's MQTT integration accepts in a discovery config, as
+ * its discovery code and platform schemas define it — read from
+ * home-assistant/core's dev branch after HA 2026.10 (mqtt/schemas.py written
+ * against probatio, `object_id` removed in 2026.4 after `default_entity_id`
+ * replaced it in 2025.10; device-based discovery since 2024.11):
+ * mqtt/discovery.py (topic pattern, abbreviations, the device-based form and
+ * how its shared options reach each component, removal by a platform-only
+ * entry), mqtt/schemas.py (DEVICE_DISCOVERY_SCHEMA, MQTT_ENTITY_COMMON_SCHEMA,
+ * SHARED_OPTIONS), mqtt/abbreviations.py, and the platform modules
+ * (light/schema_json.py, switch.py, binary_sensor.py, sensor.py, button.py,
+ * event.py, number.py, select.py).
+ *
+ * Per platform: required keys, and known keys (an entity platform drops
+ * unknown ones silently, so an unknown key is a typo we want to hear about;
+ * the device-based envelope refuses unknown keys outright).
  */
-import { render } from './jinja-eval.js';
 
-/** MQTT_ENTITY_COMMON_SCHEMA, the availability schemas, SCHEMA_BASE, and the entity id keys. */
-const COMMON = [
+/** mqtt/discovery.py TOPIC_MATCHER, after the prefix. */
+export const TOPIC_MATCHER = /^(\w+)\/(?:([a-zA-Z0-9_-]+)\/)?([a-zA-Z0-9_-]+)\/config$/;
+
+/** Platforms discovery subscribes to (mqtt/const.py SUPPORTED_COMPONENTS, the ones this project may use and their neighbours). */
+const SUPPORTED_COMPONENTS = [
+  'alarm_control_panel',
+  'binary_sensor',
+  'button',
+  'camera',
+  'climate',
+  'cover',
+  'device_automation',
+  'device_tracker',
+  'event',
+  'fan',
+  'humidifier',
+  'image',
+  'lawn_mower',
+  'light',
+  'lock',
+  'notify',
+  'number',
+  'scene',
+  'select',
+  'sensor',
+  'siren',
+  'switch',
+  'tag',
+  'text',
+  'update',
+  'vacuum',
+  'valve',
+  'water_heater',
+];
+
+/** The abbreviations a payload may use (abbreviations.py), for the keys entities of this project carry. */
+const ABBREVIATIONS: Record<string, string> = {
+  avty: 'availability',
+  avty_mode: 'availability_mode',
+  avty_t: 'availability_topic',
+  avty_tpl: 'availability_template',
+  bri_scl: 'brightness_scale',
+  cmd_t: 'command_topic',
+  cmd_tpl: 'command_template',
+  cmps: 'components',
+  def_ent_id: 'default_entity_id',
+  dev: 'device',
+  dev_cla: 'device_class',
+  e: 'encoding',
+  en: 'enabled_by_default',
+  ent_cat: 'entity_category',
+  fx_list: 'effect_list',
+  ic: 'icon',
+  json_attr_t: 'json_attributes_topic',
+  json_attr_tpl: 'json_attributes_template',
+  o: 'origin',
+  ops: 'options',
+  p: 'platform',
+  pl_avail: 'payload_available',
+  pl_not_avail: 'payload_not_available',
+  pl_off: 'payload_off',
+  pl_on: 'payload_on',
+  pl_prs: 'payload_press',
+  stat_cla: 'state_class',
+  stat_off: 'state_off',
+  stat_on: 'state_on',
+  stat_t: 'state_topic',
+  sup_clrm: 'supported_color_modes',
+  t: 'topic',
+  uniq_id: 'unique_id',
+  unit_of_meas: 'unit_of_measurement',
+  val_tpl: 'value_template',
+};
+const DEVICE_ABBREVIATIONS: Record<string, string> = {
+  cns: 'connections',
+  cu: 'configuration_url',
+  hw: 'hw_version',
+  ids: 'identifiers',
+  mdl: 'model',
+  mdl_id: 'model_id',
+  mf: 'manufacturer',
+  sa: 'suggested_area',
+  sn: 'serial_number',
+  sw: 'sw_version',
+};
+const ORIGIN_ABBREVIATIONS: Record<string, string> = { sw: 'sw_version', url: 'support_url' };
+
+type Config = Record<string, unknown>;
+
+function expand(o: unknown, table: Record<string, string>): Config {
+  if (!o || typeof o !== 'object' || Array.isArray(o)) return {};
+  return Object.fromEntries(Object.entries(o as Config).map(([k, v]) => [table[k] ?? k, v]));
+}
+
+/** The availability schemas (shared by the envelope and every entity). */
+const AVAILABILITY = [
   'availability',
   'availability_mode',
   'availability_template',
   'availability_topic',
   'payload_available',
   'payload_not_available',
+];
+/** MQTT_ENTITY_COMMON_SCHEMA and what every entity platform adds (qos, encoding, name, platform). */
+const COMMON = [
+  ...AVAILABILITY,
   'device',
   'origin',
   'enabled_by_default',
@@ -25,10 +130,26 @@ const COMMON = [
   'icon',
   'json_attributes_topic',
   'json_attributes_template',
-  'object_id',
   'default_entity_id',
+  'message_expiry_interval',
   'unique_id',
+  'visible_by_default',
   'name',
+  'qos',
+  'encoding',
+  'platform',
+];
+/** schemas.py SHARED_OPTIONS: what a device-based config's top passes to each component that does not set it. */
+const SHARED_OPTIONS = [...AVAILABILITY, 'command_topic', 'encoding', 'message_expiry_interval', 'state_topic', 'qos'];
+/** DEVICE_DISCOVERY_SCHEMA: nothing else may stand at the top. */
+const ENVELOPE = [
+  ...AVAILABILITY,
+  'device',
+  'components',
+  'origin',
+  'state_topic',
+  'command_topic',
+  'message_expiry_interval',
   'qos',
   'encoding',
 ];
@@ -39,73 +160,20 @@ export interface PlatformSpec {
 }
 
 export const PLATFORMS: Record<string, PlatformSpec> = {
-  /** light, schema: json (light/schema_json.py _PLATFORM_SCHEMA_BASE + MQTT_RW_SCHEMA). */
+  /** light, schema: json (light/schema_json.py). */
   light_json: {
     required: ['command_topic', 'schema'],
     keys: [
-      'schema',
-      'command_topic',
-      'state_topic',
-      'optimistic',
-      'retain',
-      'brightness',
-      'brightness_scale',
-      'color_temp_kelvin',
-      'effect',
-      'effect_list',
-      'flash',
-      'flash_time_long',
-      'flash_time_short',
-      'max_mireds',
-      'min_mireds',
-      'max_kelvin',
-      'min_kelvin',
-      'supported_color_modes',
-      'transition',
-      'white_scale',
-    ],
-  },
-  /** light, default (basic) schema (light/schema_basic.py). */
-  light_basic: {
-    required: ['command_topic'],
-    keys: [
-      'schema',
-      'command_topic',
-      'state_topic',
-      'state_value_template',
-      'payload_on',
-      'payload_off',
-      'optimistic',
-      'retain',
-      'on_command_type',
-      'brightness_command_topic',
-      'brightness_command_template',
-      'brightness_state_topic',
-      'brightness_value_template',
-      'brightness_scale',
-      'effect_command_topic',
-      'effect_command_template',
-      'effect_state_topic',
-      'effect_value_template',
-      'effect_list',
-      'color_mode_state_topic',
-      'color_mode_value_template',
+      ...['schema', 'command_topic', 'state_topic', 'optimistic', 'retain', 'brightness', 'brightness_scale', 'color_temp_kelvin'],
+      ...['effect', 'effect_list', 'flash', 'flash_time_long', 'flash_time_short', 'max_mireds', 'min_mireds', 'max_kelvin'],
+      ...['min_kelvin', 'supported_color_modes', 'transition', 'white_scale'],
     ],
   },
   switch: {
     required: ['command_topic'],
     keys: [
-      'command_topic',
-      'command_template',
-      'state_topic',
-      'value_template',
-      'payload_on',
-      'payload_off',
-      'state_on',
-      'state_off',
-      'optimistic',
-      'retain',
-      'device_class',
+      ...['command_topic', 'command_template', 'state_topic', 'value_template', 'payload_on', 'payload_off', 'state_on', 'state_off'],
+      ...['optimistic', 'retain', 'device_class'],
     ],
   },
   binary_sensor: {
@@ -115,42 +183,17 @@ export const PLATFORMS: Record<string, PlatformSpec> = {
   sensor: {
     required: ['state_topic'],
     keys: [
-      'state_topic',
-      'value_template',
-      'device_class',
-      'state_class',
-      'unit_of_measurement',
-      'suggested_display_precision',
-      'expire_after',
-      'force_update',
-      'last_reset_value_template',
-      'options',
+      ...['state_topic', 'value_template', 'device_class', 'state_class', 'unit_of_measurement', 'suggested_display_precision'],
+      ...['expire_after', 'force_update', 'last_reset_value_template', 'options'],
     ],
   },
-  button: {
-    required: ['command_topic'],
-    keys: ['command_topic', 'command_template', 'payload_press', 'retain', 'device_class'],
-  },
-  event: {
-    required: ['state_topic', 'event_types'],
-    keys: ['state_topic', 'event_types', 'value_template', 'device_class'],
-  },
+  button: { required: ['command_topic'], keys: ['command_topic', 'command_template', 'payload_press', 'retain', 'device_class'] },
+  event: { required: ['state_topic', 'event_types'], keys: ['state_topic', 'event_types', 'value_template', 'device_class'] },
   number: {
     required: ['command_topic'],
     keys: [
-      'command_topic',
-      'command_template',
-      'state_topic',
-      'value_template',
-      'min',
-      'max',
-      'step',
-      'mode',
-      'unit_of_measurement',
-      'device_class',
-      'optimistic',
-      'payload_reset',
-      'retain',
+      ...['command_topic', 'command_template', 'state_topic', 'value_template', 'min', 'max', 'step', 'mode', 'unit_of_measurement'],
+      ...['device_class', 'optimistic', 'payload_reset', 'retain'],
     ],
   },
   select: {
@@ -160,123 +203,76 @@ export const PLATFORMS: Record<string, PlatformSpec> = {
 };
 
 const DEVICE_KEYS = [
-  'identifiers',
-  'connections',
-  'manufacturer',
-  'model',
-  'model_id',
-  'name',
-  'hw_version',
-  'serial_number',
-  'sw_version',
-  'via_device',
-  'suggested_area',
-  'configuration_url',
+  ...['identifiers', 'connections', 'manufacturer', 'model', 'model_id', 'name', 'hw_version', 'serial_number', 'sw_version'],
+  ...['via_device', 'suggested_area', 'configuration_url'],
 ];
 const ORIGIN_KEYS = ['name', 'sw_version', 'support_url'];
 const AVAILABILITY_KEYS = ['topic', 'payload_available', 'payload_not_available', 'value_template'];
-/** Sensor device classes whose state must be numeric (a subset: the ones kinds may reach for). */
-const NUMERIC_SENSOR_CLASSES = [
-  'signal_strength',
-  'data_size',
-  'data_rate',
-  'duration',
-  'temperature',
-  'voltage',
-  'current',
-  'power',
-  'energy',
-  'frequency',
-  'humidity',
-  'battery',
-  'distance',
-  'pressure',
+/** Sensor device classes whose state must be a number (the ones kinds may reach for). */
+export const NUMERIC_SENSOR_CLASSES = [
+  ...['apparent_power', 'battery', 'current', 'data_rate', 'data_size', 'distance', 'duration', 'energy', 'frequency', 'humidity'],
+  ...['illuminance', 'power', 'power_factor', 'pressure', 'signal_strength', 'sound_pressure', 'speed', 'temperature', 'voltage'],
+  'volume',
 ];
-const SENSOR_CLASSES = [...NUMERIC_SENSOR_CLASSES, 'enum', 'timestamp', 'date'];
-const BINARY_SENSOR_CLASSES = [
-  'connectivity',
-  'door',
-  'opening',
-  'power',
-  'plug',
-  'problem',
-  'running',
-  'motion',
-  'moisture',
-  'lock',
-  'window',
-  'occupancy',
-  'presence',
-  'safety',
-  'tamper',
-  'update',
-  'vibration',
-  'light',
-  'moving',
-  'sound',
-  'smoke',
-  'heat',
-  'gas',
-  'cold',
-  'battery',
-  'battery_charging',
-  'carbon_monoxide',
-  'garage_door',
-];
-const BUTTON_CLASSES = ['identify', 'restart', 'update'];
-const SWITCH_CLASSES = ['outlet', 'switch'];
+const CLASSES: Record<string, readonly string[]> = {
+  sensor: [...NUMERIC_SENSOR_CLASSES, 'enum', 'timestamp', 'date'],
+  binary_sensor: [
+    ...['battery', 'battery_charging', 'carbon_monoxide', 'cold', 'connectivity', 'door', 'garage_door', 'gas', 'heat', 'light'],
+    ...['lock', 'moisture', 'motion', 'moving', 'occupancy', 'opening', 'plug', 'power', 'presence', 'problem', 'running'],
+    ...['safety', 'smoke', 'sound', 'tamper', 'update', 'vibration', 'window'],
+  ],
+  button: ['identify', 'restart', 'update'],
+  switch: ['outlet', 'switch'],
+  event: ['button', 'doorbell', 'motion'],
+};
 const STATE_CLASSES = ['measurement', 'measurement_angle', 'total', 'total_increasing'];
+
 /** Topic keys that HA subscribes to, and the ones it publishes on. */
-export const SUBSCRIBE_KEYS = [
-  'state_topic',
-  'json_attributes_topic',
-  'availability_topic',
-  'brightness_state_topic',
-  'effect_state_topic',
-  'color_mode_state_topic',
-];
-export const PUBLISH_KEYS = ['command_topic', 'brightness_command_topic', 'effect_command_topic'];
+export const SUBSCRIBE_KEYS = ['state_topic', 'json_attributes_topic', 'availability_topic'];
+export const PUBLISH_KEYS = ['command_topic'];
 export const TEMPLATE_KEYS = [
   'value_template',
-  'state_value_template',
-  'brightness_value_template',
-  'effect_value_template',
   'json_attributes_template',
   'availability_template',
   'command_template',
   'last_reset_value_template',
 ];
 
-export function platformOf(component: string, config: Record<string, unknown>): string {
+export function platformOf(component: string, config: Config): string {
   if (component !== 'light') return component;
   return config.schema === 'json' ? 'light_json' : 'light_basic';
 }
 
-/** Every way a config would be refused by HA or lose a key. */
-export function schemaProblems(component: string, config: Record<string, unknown>): string[] {
+function blockProblems(what: string, block: unknown, keys: readonly string[], table: Record<string, string>): string[] {
+  const b = expand(block, table);
+  return Object.keys(b)
+    .filter((k) => !keys.includes(k))
+    .map((k) => `${what}: unknown key '${k}'`);
+}
+
+/**
+ * Every way an entity config (abbreviations expanded, shared options merged)
+ * would be refused by HA or lose a key. `own`: the keys the entity itself set
+ * — only those can be typos; inherited shared options a platform does not
+ * use are dropped by HA without harm.
+ */
+export function schemaProblems(component: string, config: Config, own: readonly string[] = Object.keys(config)): string[] {
   const p: string[] = [];
   const platform = platformOf(component, config);
   const spec = PLATFORMS[platform];
   if (!spec) return [`no platform '${component}' in HA's MQTT integration (as far as this test knows)`];
   for (const k of spec.required) if (config[k] === undefined) p.push(`${platform}: required key '${k}' missing`);
   const known = new Set([...COMMON, ...spec.keys]);
-  for (const k of Object.keys(config)) if (!known.has(k)) p.push(`${platform}: unknown key '${k}' (HA drops it)`);
+  for (const k of own) if (!known.has(k)) p.push(`${platform}: unknown key '${k}' (HA drops it)`);
   const str = (k: string): void => {
     if (config[k] !== undefined && typeof config[k] !== 'string') p.push(`${k} must be a string`);
   };
-  [
-    'unique_id',
-    'object_id',
-    'icon',
-    'unit_of_measurement',
-    'value_template',
-    'payload_on',
-    'payload_off',
-    'payload_press',
-    'state_on',
-    'state_off',
-  ].forEach(str);
+  ['unique_id', 'default_entity_id', 'icon', 'unit_of_measurement', 'value_template', 'payload_on', 'payload_off', 'payload_press'].forEach(
+    str,
+  );
   if (typeof config.icon === 'string' && !/^[a-z0-9_-]+:[a-z0-9_-]+$/.test(config.icon)) p.push(`icon '${config.icon}' is not prefix:name`);
+  if (typeof config.default_entity_id === 'string' && !config.default_entity_id.startsWith(`${component}.`))
+    p.push(`default_entity_id '${config.default_entity_id}' is not in the ${component} domain`);
   if (config.name !== null && config.name !== undefined && typeof config.name !== 'string') p.push('name must be a string or null');
   if (config.qos !== undefined && ![0, 1, 2].includes(config.qos as number)) p.push('qos must be 0, 1 or 2');
   if (config.entity_category !== undefined && !['config', 'diagnostic'].includes(config.entity_category as string))
@@ -285,32 +281,34 @@ export function schemaProblems(component: string, config: Record<string, unknown
     p.push('availability_mode');
   if (config.state_class !== undefined && !STATE_CLASSES.includes(config.state_class as string))
     p.push(`state_class '${String(config.state_class)}'`);
-  const classes: Record<string, string[]> = {
-    sensor: SENSOR_CLASSES,
-    binary_sensor: BINARY_SENSOR_CLASSES,
-    button: BUTTON_CLASSES,
-    switch: SWITCH_CLASSES,
-  };
-  if (config.device_class !== undefined && classes[component] && !classes[component].includes(config.device_class as string)) {
+  const classes = CLASSES[component];
+  if (config.device_class !== undefined && classes && !classes.includes(config.device_class as string))
     p.push(`device_class '${String(config.device_class)}' is not a ${component} device class this test knows`);
+  if (component === 'sensor') {
+    if (config.options !== undefined && config.device_class !== 'enum') p.push('options needs device_class enum');
+    if (config.device_class === 'enum' && (config.state_class !== undefined || config.unit_of_measurement !== undefined))
+      p.push('an enum sensor takes neither state_class nor unit_of_measurement');
   }
-  if (config.options !== undefined && config.device_class !== 'enum') p.push('options needs device_class enum');
+  if (component === 'event' && !(Array.isArray(config.event_types) && config.event_types.length))
+    p.push('event_types must be a non-empty list');
   if (Array.isArray(config.availability)) {
-    for (const a of config.availability as Array<Record<string, unknown>>) {
+    for (const a of config.availability as Config[]) {
       if (typeof a.topic !== 'string') p.push('availability entry without topic');
-      for (const k of Object.keys(a)) if (!AVAILABILITY_KEYS.includes(k)) p.push(`availability: unknown key '${k}'`);
+      p.push(...blockProblems('availability', a, AVAILABILITY_KEYS, ABBREVIATIONS));
     }
     if (config.availability_topic !== undefined) p.push('availability and availability_topic are exclusive');
   }
-  const device = config.device as Record<string, unknown> | undefined;
-  if (device) {
-    for (const k of Object.keys(device)) if (!DEVICE_KEYS.includes(k)) p.push(`device: unknown key '${k}'`);
+  const device = expand(config.device, DEVICE_ABBREVIATIONS);
+  if (config.device !== undefined) {
+    p.push(...blockProblems('device', config.device, DEVICE_KEYS, DEVICE_ABBREVIATIONS));
     if (!(Array.isArray(device.identifiers) && device.identifiers.length) && !device.connections)
       p.push('device needs identifiers or connections');
+    for (const [k, v] of Object.entries(device))
+      if (k !== 'identifiers' && k !== 'connections' && typeof v !== 'string') p.push(`device.${k} must be a string`);
   }
-  const origin = config.origin as Record<string, unknown> | undefined;
-  if (origin) {
-    for (const k of Object.keys(origin)) if (!ORIGIN_KEYS.includes(k)) p.push(`origin: unknown key '${k}'`);
+  const origin = expand(config.origin, ORIGIN_ABBREVIATIONS);
+  if (config.origin !== undefined) {
+    p.push(...blockProblems('origin', config.origin, ORIGIN_KEYS, ORIGIN_ABBREVIATIONS));
     if (typeof origin.name !== 'string') p.push('origin.name is required');
   }
   if (platform === 'light_json') {
@@ -324,53 +322,44 @@ export function schemaProblems(component: string, config: Record<string, unknown
   return p;
 }
 
-/** What the entity makes of one state payload: its rendered value, or why HA would not take it. */
-export function stateProblems(component: string, config: Record<string, unknown>, payload: string): { value: string; problems: string[] } {
-  const platform = platformOf(component, config);
-  const p: string[] = [];
-  if (platform === 'light_json') {
-    // schema_json.py reads values["state"] unguarded, brightness against brightness_scale, effect as is.
-    const v = JSON.parse(payload) as Record<string, unknown>;
-    if (!('state' in v)) p.push("light state JSON has no 'state' key (HA raises KeyError)");
-    else if (!['ON', 'OFF', null].includes(v.state as string | null)) p.push(`light state '${String(v.state)}' is not ON, OFF or null`);
-    if (config.brightness && v.brightness !== undefined) {
-      const b = v.brightness as number;
-      if (typeof b !== 'number' || b < 0 || b > ((config.brightness_scale as number | undefined) ?? 255))
-        p.push(`brightness ${String(b)} outside 0..brightness_scale`);
+export interface DiscoveredComponent {
+  /** The key in `cmps` (per-entity form: the topic's object id). */
+  readonly key: string;
+  readonly component: string;
+  /** As the platform gets it: abbreviations expanded, shared options, device and origin merged in. */
+  readonly config: Config;
+  /** Only `{"p": …}`: HA removes the entity. */
+  readonly removal: boolean;
+}
+
+/** A device-based config as HA takes it apart: the envelope's problems, and each component as its platform gets it. */
+export function deviceConfigProblems(payload: unknown): { problems: string[]; components: DiscoveredComponent[] } {
+  const problems: string[] = [];
+  const top = expand(payload, ABBREVIATIONS);
+  for (const k of Object.keys(top))
+    if (!ENVELOPE.includes(k)) problems.push(`device config: unknown key '${k}' (HA refuses the whole config)`);
+  const device = expand(top.device, DEVICE_ABBREVIATIONS);
+  if (!(Array.isArray(device.identifiers) && device.identifiers.length)) problems.push('device config: dev needs identifiers');
+  if (typeof expand(top.origin, ORIGIN_ABBREVIATIONS).name !== 'string') problems.push('device config: o (origin) with a name is required');
+  const cmps = top.components;
+  if (!cmps || typeof cmps !== 'object' || Array.isArray(cmps))
+    return { problems: [...problems, 'device config: cmps must be an object'], components: [] };
+  const components: DiscoveredComponent[] = [];
+  for (const [key, raw] of Object.entries(cmps as Config)) {
+    const own = expand(raw, ABBREVIATIONS);
+    const component = own.platform as string;
+    if (!SUPPORTED_COMPONENTS.includes(component)) problems.push(`${key}: platform '${String(component)}' is not supported`);
+    if (/\s/.test(key)) problems.push(`${key}: a component id may not contain spaces (HA splits discovery ids on them)`);
+    const removal = Object.keys(own).length === 1;
+    if (!removal && typeof own.unique_id !== 'string') problems.push(`${key}: unique_id is required in a device-based config`);
+    const config: Config = { ...own };
+    if (!removal) {
+      for (const k of SHARED_OPTIONS) if (top[k] !== undefined && config[k] === undefined) config[k] = top[k];
+      config.device = top.device;
+      config.origin = top.origin;
+      problems.push(...schemaProblems(component, config, Object.keys(own)).map((x) => `${key}: ${x}`));
     }
-    if (config.effect && v.effect !== undefined && !(config.effect_list as unknown[]).includes(v.effect))
-      p.push(`effect '${String(v.effect)}' not in effect_list`);
-    return { value: String(v.state), problems: p };
+    components.push({ key, component, config, removal });
   }
-  const template = config.value_template as string | undefined;
-  let value = payload;
-  if (template) {
-    const r = render(template, payload);
-    value = r.output;
-    p.push(...r.warnings.map((w) => `template warning: ${w}`));
-  }
-  if (component === 'binary_sensor') {
-    const ok = [(config.payload_on as string | undefined) ?? 'ON', (config.payload_off as string | undefined) ?? 'OFF', 'None'];
-    if (!ok.includes(value)) p.push(`binary_sensor renders '${value}', not one of ${ok.join(', ')}`);
-  } else if (component === 'switch') {
-    const on = (config.state_on ?? config.payload_on ?? 'ON') as string;
-    const off = (config.state_off ?? config.payload_off ?? 'OFF') as string;
-    if (![on, off, 'None'].includes(value)) p.push(`switch renders '${value}', not ${on}, ${off} or None`);
-  } else if (component === 'sensor') {
-    const numeric =
-      config.state_class !== undefined ||
-      config.unit_of_measurement !== undefined ||
-      NUMERIC_SENSOR_CLASSES.includes(config.device_class as string);
-    if (numeric && value !== 'None' && !(value !== '' && Number.isFinite(Number(value)))) p.push(`numeric sensor renders '${value}'`);
-    if (Array.isArray(config.options) && !config.options.includes(value)) p.push(`enum sensor renders '${value}', not an option`);
-    if (value.length > 255) p.push('sensor state longer than 255 characters');
-  } else if (component === 'number') {
-    // number.py: int() if isnumeric() else float(), refused when not a number or outside min..max (defaults 1 and 100).
-    const n = Number(value);
-    const min = (config.min as number | undefined) ?? 1;
-    const max = (config.max as number | undefined) ?? 100;
-    if (value !== 'None' && (value.trim() === '' || !Number.isFinite(n))) p.push(`number renders '${value}', not a number`);
-    else if (n < min || n > max) p.push(`number ${value} outside ${min}..${max}`);
-  }
-  return { value, problems: p };
+  return { problems, components };
 }

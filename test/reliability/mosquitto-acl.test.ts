@@ -3,7 +3,9 @@
  * password file made by mosquitto_passwd: two agents (pi-a, pi-b) each log in
  * as their node id and work as usual under the ACL; an operator account
  * commands them; and pi-b's credentials can neither command pi-a (nor itself,
- * nor a group), nor read pi-a's results, state or replies, nor publish as pi-a.
+ * nor a group), nor read pi-a's results, state or replies, nor publish as pi-a
+ * — its Home Assistant discovery configs included, which one pattern line
+ * lets each node publish for itself.
  * MQTT 5 clients, so every refusal comes back as reason code 0x87.
  */
 import { spawnSync } from 'node:child_process';
@@ -84,6 +86,7 @@ describe.skipIf(!ok)('the mosquitto ACL of deploy/', () => {
           config: {
             node: { id: node, groups: ['hall'] },
             mqtt: { url: broker.url, username: node, passwordFile: pwFile },
+            homeassistant: { enabled: true },
             devices: [{ id: node === 'pi-a' ? 'p1' : 'p2', kind: 'probe' }],
           },
         }),
@@ -174,5 +177,37 @@ describe.skipIf(!ok)('the mosquitto ACL of deploy/', () => {
     await op.subscribe('dev2mqtt/pi-a/status');
     const status = await op.next((m) => m.topic === 'dev2mqtt/pi-a/status', 20_000, 'retained status');
     expect(status).toMatchObject({ payload: 'online', retain: true });
+  });
+
+  it("each node publishes its own Home Assistant configs, and cannot touch another node's", async () => {
+    const op = await client('operator');
+    await op.subscribe('homeassistant/#');
+    for (const [node, device] of [
+      ['pi-a', 'p1'],
+      ['pi-b', 'p2'],
+    ]) {
+      for (const topic of [`homeassistant/device/${node}/config`, `homeassistant/device/${node}/${device}/config`]) {
+        const m = await op.next((x) => x.topic === topic && x.payload !== '', 20_000, topic);
+        expect(m.retain, topic).toBe(true);
+      }
+    }
+    const b = await client('pi-b');
+    for (const topic of [
+      'homeassistant/device/pi-a/config',
+      'homeassistant/device/pi-a/p1/config',
+      'homeassistant/sensor/pi-a/p1_count/config',
+      'homeassistant/device/pi-a',
+    ]) {
+      expect(await publishCode(b, topic, '', true), topic).toBe(NOT_AUTHORIZED);
+    }
+    // Its own, in either form, it may write.
+    expect(await publishCode(b, 'homeassistant/sensor/pi-b/p2_extra/config', '', true)).toBe(0);
+    expect(await publishCode(b, 'homeassistant/device/pi-b/p9/config', '', true)).toBe(0);
+    // pi-a's configs are still there, as pi-a published them.
+    const late = await client('operator');
+    await late.subscribe('homeassistant/device/pi-a/p1/config');
+    const kept = await late.next((x) => x.topic === 'homeassistant/device/pi-a/p1/config', 20_000, "pi-a's config");
+    expect(kept).toMatchObject({ retain: true });
+    expect(JSON.parse(kept.payload)).toMatchObject({ dev: { identifiers: ['dev2mqtt:pi-a:p1'] } });
   });
 });

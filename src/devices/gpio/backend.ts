@@ -16,6 +16,8 @@ export interface GpioOptions {
   readonly interface: 'cdev' | 'sysfs';
   readonly sysfsRoot: string;
   readonly pollMs: number;
+  /** Home Assistant's event entity of an input with edges: press/release, or rising/falling. */
+  readonly eventTypes: 'press' | 'edge';
   readonly simToggleMs?: number;
 }
 

@@ -2,7 +2,8 @@
  * `gpio`: one GPIO line through the character device (uapi v2), or the
  * legacy sysfs interface where asked. Outputs: set, pulse, get; inputs:
  * get, and `edge` events with the kernel's timestamps. Home Assistant sees
- * an output as a switch and an input as a binary_sensor.
+ * an output as a switch and an input as a binary_sensor, with an event
+ * entity for its edges (homeassistant.ts).
  */
 import path from 'node:path';
 import { command, defineKind } from '../kind.js';
@@ -13,6 +14,7 @@ import type { GpioOptions } from './backend.js';
 import { CdevLine } from './cdev.js';
 import { chipPath } from './chip.js';
 import { GpioDevice } from './device.js';
+import { gpioEntities } from './homeassistant.js';
 import { gpioProbe } from './probe.js';
 import { SysfsLine } from './sysfs-line.js';
 
@@ -55,6 +57,10 @@ function options(sim: boolean): Schema<GpioOptions> {
         .int({ min: 0, max: 3_600_000 })
         .default(1000)
         .doc('inputs without edges: re-read this often; sysfs: the longest wait between checks'),
+      eventTypes: s
+        .enum(['press', 'edge'])
+        .default('press')
+        .doc("inputs with edges: Home Assistant's event entity fires press/release (a button) or rising/falling"),
       ...(sim
         ? {
             simToggleMs: s
@@ -129,17 +135,5 @@ export const gpioKind = defineKind<GpioOptions, GpioDevice>({
         ? new SysfsLine(ctx.kernel, ctx.sysfs, ctx.options, events, ctx.log)
         : new CdevLine(ctx.kernel, ctx.options, events, ctx.log),
     ),
-  homeassistant(info) {
-    const value = "{{ 'ON' if value_json.value == 1 else 'OFF' }}";
-    const common = { state_topic: info.topics.state, value_template: value, payload_on: 'ON', payload_off: 'OFF' };
-    return info.options.direction === 'out'
-      ? [
-          {
-            component: 'switch',
-            name: null,
-            config: { ...common, command_topic: info.topics.command('set'), state_on: 'ON', state_off: 'OFF' },
-          },
-        ]
-      : [{ component: 'binary_sensor', name: null, config: common }];
-  },
+  homeassistant: gpioEntities,
 });

@@ -1,21 +1,21 @@
 /**
  * `led`: an LED of the kernel's LED class, `{sysfsRoot}/class/leds/NAME`.
  * Commands: set (ON/OFF/brightness/effect), blink (the timer trigger), trigger,
- * get. Home Assistant sees a JSON-schema light with brightness and the
- * triggers as its effects.
+ * get. Home Assistant sees a JSON-schema light with brightness scaled to the
+ * LED's max_brightness and the triggers the kernel offers it as effects.
  */
 import path from 'node:path';
 import { command, defineKind } from '../kind.js';
 import { CommandError } from '../errors.js';
 import { s, type Schema } from '../../schema/schema.js';
 import { parseOnOff } from '../switch-value.js';
-import { LedDevice, ledDir, type LedChange, type LedOptions } from './device.js';
+import { LedDevice, ledDir, type LedChange, type LedOptions, type LedState } from './device.js';
 import { ledProbe } from './probe.js';
 import { SIM_MAX_BRIGHTNESS, SIM_TRIGGERS } from './triggers.js';
 
 /** sysfs names: anything but `/` and NUL (`ACT`, `input3::capslock`, `mmc0::`), never `.` or `..`. */
 const LED_NAME = /^(?!\.\.?$)[^/\0]{1,128}$/;
-/** Built into Raspberry Pi OS kernels; `effects` in the options lists others for Home Assistant. */
+/** Home Assistant's effects until the LED has been read (then: every trigger the kernel offers it). */
 const DEFAULT_EFFECTS = ['none', 'timer', 'heartbeat', 'default-on'];
 
 function options(sim: boolean): Schema<LedOptions> {
@@ -33,12 +33,12 @@ function options(sim: boolean): Schema<LedOptions> {
       .doc(
         sim
           ? `the sim's max_brightness (default ${SIM_MAX_BRIGHTNESS}); also Home Assistant's brightness scale`
-          : "Home Assistant's brightness scale: this LED's max_brightness (default 255)",
+          : "Home Assistant's brightness scale until the LED has been read (then: its max_brightness)",
       ),
     effects: s
       .array(s.string({ maxLength: 64 }), { maxItems: 64 })
       .optional()
-      .doc('the triggers Home Assistant offers as effects'),
+      .doc('the triggers Home Assistant offers as effects (default: every trigger the kernel offers this LED)'),
     triggers: s
       .array(s.string({ pattern: /^[A-Za-z0-9_:.-]{1,64}$/ }), { maxItems: 64 })
       .optional()
@@ -133,6 +133,11 @@ export const ledKind = defineKind<LedOptions, LedDevice>({
   probe: ledProbe,
   homeassistant(info) {
     const o = info.options;
+    // What the kernel offers this LED, once read; before that the config's word (or the defaults).
+    const read = info.state as Partial<LedState> | undefined;
+    const triggers = read?.triggers?.length ? [...read.triggers] : undefined;
+    // `effects` narrows what the kernel offers: a trigger it lacks would only answer EINVAL.
+    const effects = o.effects && triggers ? o.effects.filter((t) => triggers.includes(t)) : o.effects;
     return [
       {
         component: 'light',
@@ -142,10 +147,10 @@ export const ledKind = defineKind<LedOptions, LedDevice>({
           state_topic: info.topics.state,
           command_topic: info.topics.command('set'),
           brightness: true,
-          brightness_scale: o.maxBrightness ?? SIM_MAX_BRIGHTNESS,
+          brightness_scale: read?.maxBrightness ?? o.maxBrightness ?? SIM_MAX_BRIGHTNESS,
           supported_color_modes: ['brightness'],
           effect: true,
-          effect_list: o.effects ?? (info.sim ? (o.triggers ?? [...SIM_TRIGGERS]) : DEFAULT_EFFECTS),
+          effect_list: effects ?? triggers ?? (info.sim ? (o.triggers ?? [...SIM_TRIGGERS]) : DEFAULT_EFFECTS),
           flash: false,
           transition: false,
         },

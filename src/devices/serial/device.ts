@@ -11,6 +11,7 @@ import type { Device, DeviceContext, Poll } from '../kind.js';
 import { CommandError } from '../errors.js';
 import { codeOf, LineSplitter, paramsOf, UrcMatcher } from './at-codes.js';
 import { AtEngine, type AtAnswer } from './at-engine.js';
+import { identify, type ModemIdentity } from './identity.js';
 import { ModemLines, type Lines } from './modem-lines.js';
 import { settingsOf, type LineSettings, type SerialOptions } from './options.js';
 import { parseCsq, startAtPolls, type PollResult, type SignalQuality } from './polls.js';
@@ -31,6 +32,8 @@ export class SerialDevice implements Device {
   #lines: ModemLines | undefined;
   #lineWatch: 'off' | 'watching' | 'unsupported' | 'failed' = 'off';
   #signal: SignalQuality | null = null;
+  /** What the modem said it is (option `identify`); kept while it is away. */
+  #identity: ModemIdentity | null = null;
   readonly #pollResults: Record<string, PollResult> = {};
 
   constructor(ctx: DeviceContext<SerialOptions>, path: string) {
@@ -77,6 +80,10 @@ export class SerialDevice implements Device {
     this.#rx.clear();
     this.#lines = new ModemLines(port.file, this.#ctx.kernel.arch);
     if (this.#ctx.options.watchLines) this.#watchLines(this.#lines);
+    if (this.#ctx.options.identify) {
+      const found = await identify((command, timeoutMs) => this.#engine.run(command, timeoutMs));
+      if (Object.keys(found).length) this.#identity = found;
+    }
     this.#polls = startAtPolls(
       this.#ctx,
       this.#ctx.options.polls,
@@ -124,6 +131,7 @@ export class SerialDevice implements Device {
       rxBuffered: this.#rx.size,
       rxDropped: this.#rx.dropped,
       signal: this.#signal,
+      modem: this.#identity,
       polls: this.#pollResults,
     };
   }

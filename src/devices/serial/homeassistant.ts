@@ -2,9 +2,11 @@
  * Home Assistant: `sensor`s for signal quality and the byte counters, and a
  * `binary_sensor` per modem input line. All read the device state topic;
  * a line the port cannot report (a pty, TIOCMGET → ENOTTY) renders `None`,
- * which HA shows as unknown rather than off.
+ * which HA shows as unknown rather than off. The device's manufacturer,
+ * model, firmware revision and IMEI are what the modem answered (identity.ts).
  */
-import type { HaDeviceInfo, HaEntity } from '../../homeassistant/entities.js';
+import { binarySensor, sensor, type HaDeclaration, type HaDeviceInfo, type HaEntity } from '../../homeassistant/entities.js';
+import type { ModemIdentity } from './identity.js';
 import type { SerialOptions } from './options.js';
 
 const LINES = [
@@ -14,73 +16,60 @@ const LINES = [
   { part: 'ri', name: 'Ring indicator', icon: 'mdi:phone-ring' },
 ] as const;
 
-export function serialEntities(device: HaDeviceInfo<SerialOptions>): HaEntity[] {
-  const state = device.topics.state;
+export function serialEntities(device: HaDeviceInfo<SerialOptions>): HaDeclaration {
+  const topic = device.topics.state;
   const entities: HaEntity[] = [
-    {
-      component: 'sensor',
+    sensor({
+      topic,
       part: 'signal',
       name: 'Signal strength',
-      config: {
-        state_topic: state,
-        device_class: 'signal_strength',
-        unit_of_measurement: 'dBm',
-        state_class: 'measurement',
-        value_template: '{{ value_json.signal.dbm if value_json.signal is mapping and value_json.signal.dbm is number else None }}',
-      },
-    },
-    {
-      component: 'sensor',
+      deviceClass: 'signal_strength',
+      unit: 'dBm',
+      stateClass: 'measurement',
+      value: '{{ value_json.signal.dbm if value_json.signal is mapping and value_json.signal.dbm is number else None }}',
+    }),
+    sensor({
+      topic,
       part: 'signal_percent',
       name: 'Signal quality',
-      config: {
-        state_topic: state,
-        unit_of_measurement: '%',
-        state_class: 'measurement',
-        icon: 'mdi:signal',
-        value_template: '{{ value_json.signal.percent if value_json.signal is mapping and value_json.signal.percent is number else None }}',
-      },
-    },
-    {
-      component: 'sensor',
+      unit: '%',
+      stateClass: 'measurement',
+      icon: 'mdi:signal',
+      value: '{{ value_json.signal.percent if value_json.signal is mapping and value_json.signal.percent is number else None }}',
+    }),
+    sensor({
+      topic,
       part: 'rx_bytes',
       name: 'Received',
-      config: {
-        state_topic: state,
-        device_class: 'data_size',
-        unit_of_measurement: 'B',
-        state_class: 'total_increasing',
-        value_template: '{{ value_json.rxBytes }}',
-        entity_category: 'diagnostic',
-      },
-    },
-    {
-      component: 'sensor',
+      deviceClass: 'data_size',
+      unit: 'B',
+      stateClass: 'total_increasing',
+      value: '{{ value_json.rxBytes }}',
+      category: 'diagnostic',
+    }),
+    sensor({
+      topic,
       part: 'tx_bytes',
       name: 'Sent',
-      config: {
-        state_topic: state,
-        device_class: 'data_size',
-        unit_of_measurement: 'B',
-        state_class: 'total_increasing',
-        value_template: '{{ value_json.txBytes }}',
-        entity_category: 'diagnostic',
-      },
-    },
-  ];
-  for (const l of LINES) {
-    entities.push({
-      component: 'binary_sensor',
-      part: l.part,
-      name: l.name,
-      config: {
-        state_topic: state,
+      deviceClass: 'data_size',
+      unit: 'B',
+      stateClass: 'total_increasing',
+      value: '{{ value_json.txBytes }}',
+      category: 'diagnostic',
+    }),
+    ...LINES.map((l) =>
+      binarySensor({
+        topic,
+        part: l.part,
+        name: l.name,
         icon: l.icon,
-        payload_on: 'ON',
-        payload_off: 'OFF',
-        value_template: `{{ ('ON' if value_json.lines.${l.part} else 'OFF') if value_json.lines is mapping else None }}`,
-      },
-    });
-  }
-  return entities;
+        value: `{{ ('ON' if value_json.lines.${l.part} else 'OFF') if value_json.lines is mapping else None }}`,
+      }),
+    ),
+  ];
+  const modem = device.state?.modem as ModemIdentity | null | undefined;
+  return {
+    entities,
+    hardware: { manufacturer: modem?.manufacturer, model: modem?.model, hwVersion: modem?.revision, serialNumber: modem?.imei },
+  };
 }

@@ -69,6 +69,10 @@ const common = {
     .default([])
     .doc('more unsolicited result codes of your modem, e.g. "+QIND" or "^RSSI"'),
   watchLines: s.boolean().default(true).doc('publish `lines` events on CTS/DSR/CD/RI changes (TIOCMIWAIT)'),
+  identify: s
+    .boolean()
+    .default(false)
+    .doc('modems: after each open, ask AT+CGMI/+CGMM/+CGMR/+CGSN once (model and IMEI in `modem`, and in Home Assistant)'),
   rxBufferBytes: s
     .int({ min: 256, max: 1 << 20 })
     .default(65_536)

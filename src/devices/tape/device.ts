@@ -12,6 +12,7 @@ import type { DeviceFile } from '../../kernel/kernel.js';
 import type { Device, DeviceContext, Poll } from '../kind.js';
 import { KernelError, isKernelError } from '../../kernel/errors.js';
 import { CommandError, isDisconnect } from '../errors.js';
+import { readTapeIdentity, type TapeIdentity } from './identity.js';
 import type { TapeStatus } from './mtio.js';
 import type { TapeOptions } from './options.js';
 import { TapeIo } from './tape-io.js';
@@ -29,6 +30,8 @@ export class TapeDevice implements Device {
   #status: TapeStatus | null = null;
   #busy: Busy | null = null;
   #poll: Poll | undefined;
+  /** What sysfs says the drive is (vendor, model, serial); kept while it is away. */
+  #identity: TapeIdentity | null = null;
 
   constructor(readonly ctx: DeviceContext<TapeOptions>) {}
 
@@ -45,6 +48,8 @@ export class TapeDevice implements Device {
   async open(): Promise<void> {
     if (this.ctx.sim && !this.options.filesDir) await this.#sampleFile();
     this.#io = TapeIo.open(this.ctx.kernel, this.options.path);
+    // The sim has no sysfs of its own; the machine's would describe some other drive.
+    if (!this.ctx.sim) this.#identity = await readTapeIdentity(this.ctx.sysfs, this.options.path);
     this.refresh();
     const every = this.options.pollMs;
     // A moving drive reports its status at the end of the move (busyWhile); a poll would only queue behind it.
@@ -161,6 +166,7 @@ export class TapeDevice implements Device {
       density: s?.density ?? 0,
       densityName: s?.densityName ?? null,
       driveType: s?.driveType ?? null,
+      identity: this.#identity,
       busy: this.#busy && { command: this.#busy.command, sinceMs: Math.round(performance.now() - this.#busy.started) },
     };
   }

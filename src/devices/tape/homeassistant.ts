@@ -1,9 +1,12 @@
 /**
  * Home Assistant entities of a tape drive: a status sensor (busy with what,
  * online, no tape, write-protected), a position sensor (file:block, with the
- * whole state as attributes), and buttons to rewind and unload.
+ * whole state as attributes), and buttons to rewind and unload. The device's
+ * manufacturer, model, firmware revision and serial number are the drive's
+ * own, from sysfs (identity.ts).
  */
-import type { HaDeviceInfo, HaEntity } from '../../homeassistant/entities.js';
+import { button, sensor, type HaDeclaration, type HaDeviceInfo } from '../../homeassistant/entities.js';
+import type { TapeIdentity } from './identity.js';
 import type { TapeOptions } from './options.js';
 
 const STATUS_TEMPLATE = [
@@ -14,37 +17,23 @@ const STATUS_TEMPLATE = [
   '{% else %}ready{% endif %}',
 ].join('');
 
-export function tapeEntities(d: HaDeviceInfo<TapeOptions>): HaEntity[] {
+export function tapeEntities(d: HaDeviceInfo<TapeOptions>): HaDeclaration {
   const t = d.topics;
-  return [
-    {
-      component: 'sensor',
-      part: 'status',
-      name: 'Status',
-      config: { state_topic: t.state, value_template: STATUS_TEMPLATE, icon: 'mdi:cassette' },
-    },
-    {
-      component: 'sensor',
-      part: 'position',
-      name: 'Position',
-      config: {
-        state_topic: t.state,
-        value_template: '{{ value_json.fileNumber }}:{{ value_json.blockNumber }}',
-        json_attributes_topic: t.state,
+  const id = d.state?.identity as TapeIdentity | null | undefined;
+  return {
+    entities: [
+      sensor({ topic: t.state, part: 'status', name: 'Status', value: STATUS_TEMPLATE, icon: 'mdi:cassette' }),
+      sensor({
+        topic: t.state,
+        part: 'position',
+        name: 'Position',
+        value: '{{ value_json.fileNumber }}:{{ value_json.blockNumber }}',
+        attributes: { topic: t.state },
         icon: 'mdi:map-marker',
-      },
-    },
-    {
-      component: 'button',
-      part: 'rewind',
-      name: 'Rewind',
-      config: { command_topic: t.command('rewind'), payload_press: '{}', icon: 'mdi:rewind' },
-    },
-    {
-      component: 'button',
-      part: 'unload',
-      name: 'Unload',
-      config: { command_topic: t.command('unload'), payload_press: '{}', icon: 'mdi:eject' },
-    },
-  ];
+      }),
+      button({ part: 'rewind', name: 'Rewind', command: t.command('rewind'), icon: 'mdi:rewind' }),
+      button({ part: 'unload', name: 'Unload', command: t.command('unload'), icon: 'mdi:eject' }),
+    ],
+    hardware: { manufacturer: id?.vendor, model: id?.model, hwVersion: id?.revision, serialNumber: id?.serial },
+  };
 }

@@ -59,6 +59,10 @@ export function tapeOptions(sim: boolean) {
       .default(1024 * 1024)
       .doc('largest record read/readFile accept (a larger one fails with ENOMEM)'),
     pollMs: s.int({ min: 0, max: 86_400_000 }).default(30_000).doc('refresh the status this often when idle (0: only after commands)'),
+    sysfsRoot: s
+      .string({ minLength: 1 })
+      .default('/sys')
+      .doc("where sysfs is mounted: the drive's vendor, model and serial number come from there"),
     sim: simOptions.optional().doc('the modelled drive (sim: true only)'),
   });
 }

@@ -8,7 +8,7 @@ import { SimGpioKernel } from '../../../src/devices/gpio/sim-kernel.js';
 import type { SimGpioChip } from '../../../src/devices/gpio/sim-chip.js';
 import { FLAG, lineInfo } from '../../../src/devices/gpio/uapi.js';
 import { O } from '../../../src/kernel/kernel.js';
-import type { HaTopics } from '../../../src/homeassistant/entities.js';
+import { declarationOf, type HaTopics } from '../../../src/homeassistant/entities.js';
 import { failure } from '../../helpers/command-error.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
 
@@ -214,21 +214,36 @@ describe('gpio: Home Assistant', () => {
     availability: 'b/n/relay/availability',
     command: (c) => `b/n/relay/cmd/${c}`,
   };
-  const info = (direction: 'in' | 'out') => {
-    const parsed = gpioKind.options(true).parse({ line: 1, direction });
+  const info = (direction: 'in' | 'out', more: Record<string, unknown> = {}) => {
+    const parsed = gpioKind.options(true).parse({ line: 1, direction, ...more });
     if (!parsed.ok) throw new Error('options');
-    return { id: 'relay', name: 'relay', sim: true, topics, options: parsed.value };
+    return { id: 'relay', name: 'relay', sim: true, topics, options: parsed.value, state: undefined };
   };
+  const entities = (i: ReturnType<typeof info>) => declarationOf(gpioKind.homeassistant!(i)).entities;
 
-  it('an output is a switch commanding set, an input a binary_sensor; both read value from the state', () => {
-    const [sw] = gpioKind.homeassistant?.(info('out')) ?? [];
+  it('an output is a switch commanding set, an input a binary_sensor; both render the state (null: None, unknown)', () => {
+    const [sw] = entities(info('out'));
     expect(sw).toMatchObject({
       component: 'switch',
       config: { command_topic: 'b/n/relay/cmd/set', state_topic: 'b/n/relay/state', payload_on: 'ON', payload_off: 'OFF' },
     });
-    const [bs] = gpioKind.homeassistant?.(info('in')) ?? [];
+    const [bs, ...rest] = entities(info('in'));
+    expect(rest).toEqual([]);
     expect(bs?.component).toBe('binary_sensor');
     expect(bs?.config).not.toHaveProperty('command_topic');
-    expect(String(bs?.config.value_template)).toContain('value_json.value == 1');
+    expect(bs?.config.value_template).toBe('{{ value_json.state }}');
+  });
+
+  it('an input with edges also gets an event entity on the event topic: press/release, or rising/falling', () => {
+    expect(entities(info('in', { edge: 'both' }))[1]).toMatchObject({
+      component: 'event',
+      part: 'event',
+      config: { state_topic: 'b/n/relay/event', event_types: ['press', 'release'], device_class: 'button' },
+    });
+    expect(entities(info('in', { edge: 'falling' }))[1]?.config.event_types).toEqual(['release']);
+    const edges = entities(info('in', { edge: 'rising', eventTypes: 'edge' }))[1];
+    expect(edges?.config).toMatchObject({ event_types: ['rising'] });
+    expect(edges?.config).not.toHaveProperty('device_class');
+    expect(String(edges?.config.value_template)).toContain('value_json.edge');
   });
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ledKind } from '../../../src/devices/led/kind.js';
-import type { HaTopics } from '../../../src/homeassistant/entities.js';
+import { declarationOf, type HaTopics } from '../../../src/homeassistant/entities.js';
 import type { SimSysfs } from '../../../src/kernel/sysfs-sim.js';
 import { failure } from '../../helpers/command-error.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
@@ -172,14 +172,16 @@ describe('led: Home Assistant', () => {
   };
 
   it('is a JSON-schema light with brightness on its scale and the triggers as effects', () => {
-    const [light, ...rest] =
-      ledKind.homeassistant?.({
+    const [light, ...rest] = declarationOf(
+      ledKind.homeassistant!({
         id: 'led0',
         name: 'led0',
         sim: true,
         topics,
         options: { name: 'led0', sysfsRoot: '/sys', pollMs: 0, maxBrightness: 100 },
-      }) ?? [];
+        state: undefined,
+      }),
+    ).entities;
     expect(rest).toEqual([]);
     expect(light).toMatchObject({
       component: 'light',
@@ -195,14 +197,29 @@ describe('led: Home Assistant', () => {
         effect_list: ['none', 'timer', 'oneshot', 'heartbeat', 'backlight', 'default-on', 'panic'],
       },
     });
-    const real = ledKind.homeassistant?.({
-      id: 'act',
-      name: 'ACT',
-      sim: false,
-      topics,
-      options: { name: 'ACT', sysfsRoot: '/sys', pollMs: 0, effects: ['none', 'mmc0'] },
-    });
-    expect(real?.[0]?.config).toMatchObject({ brightness_scale: 255, effect_list: ['none', 'mmc0'] });
+  });
+
+  it("once read, takes its effects and scale from the kernel's LED, not from the config", () => {
+    const real = (state: Record<string, unknown> | undefined, effects?: string[]) =>
+      declarationOf(
+        ledKind.homeassistant!({
+          id: 'act',
+          name: 'ACT',
+          sim: false,
+          topics,
+          options: { name: 'ACT', sysfsRoot: '/sys', pollMs: 0, maxBrightness: 255, ...(effects ? { effects } : {}) },
+          state,
+        }),
+      ).entities[0]?.config;
+    // Not read yet: the config's scale and the defaults.
+    expect(real(undefined)).toMatchObject({ brightness_scale: 255, effect_list: ['none', 'timer', 'heartbeat', 'default-on'] });
+    // A Pi's ACT LED as read: max_brightness 1, the mmc0 and actpwr triggers among the rest.
+    const read = { state: 'ON', brightness: 1, maxBrightness: 1, trigger: 'mmc0', triggers: ['none', 'timer', 'mmc0', 'actpwr'] };
+    expect(real(read)).toMatchObject({ brightness_scale: 1, effect_list: ['none', 'timer', 'mmc0', 'actpwr'] });
+    // A list in the config narrows it; a trigger this LED lacks is left out.
+    expect(real(read, ['none', 'mmc0'])).toMatchObject({ effect_list: ['none', 'mmc0'] });
+    expect(real(read, ['mmc0', 'rainbow'])).toMatchObject({ effect_list: ['mmc0'] });
+    expect(real(undefined, ['mmc0', 'rainbow'])).toMatchObject({ effect_list: ['mmc0', 'rainbow'] });
   });
 
   it('the state it publishes carries what the JSON light reads: state, brightness, effect', async () => {

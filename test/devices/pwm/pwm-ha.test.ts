@@ -4,16 +4,17 @@
  * HA schema check; then an agent with a sim channel of each is driven with
  * the payloads HA sends (a light's {state, brightness, transition}, a
  * number's plain value) over MQTT, and every state it publishes is checked
- * as HA would read it (the template check included).
+ * as HA would read it, its templates rendered by Jinja (ha-templates.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
 import { deviceCommandTopic, deviceTopic, type TopicScheme } from '../../../src/agent/topics.js';
 import { pwmKind } from '../../../src/devices/pwm/kind.js';
-import type { HaEntity } from '../../../src/homeassistant/entities.js';
+import { declarationOf, type HaEntity } from '../../../src/homeassistant/entities.js';
 import { startAgent } from '../../helpers/agent.js';
-import { schemaProblems, stateProblems } from '../../helpers/ha-schema.js';
-import { checkSyntax } from '../../helpers/jinja-eval.js';
+import { schemaProblems } from '../../helpers/ha-schema.js';
+import { stateProblems } from '../../helpers/ha-state.js';
+import { HaTemplates, haveJinja } from '../../helpers/ha-templates.js';
 import { TestClient } from '../../helpers/mqtt-client.js';
 
 const T: TopicScheme = { base: 'dev2mqtt', node: 'ha-pwm', groups: [] };
@@ -21,23 +22,35 @@ const T: TopicScheme = { base: 'dev2mqtt', node: 'ha-pwm', groups: [] };
 function entities(id: string, options: Record<string, unknown>): HaEntity[] {
   const parsed = pwmKind.options(true).parse(options);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-  return (
-    pwmKind.homeassistant?.({
-      id,
-      name: id,
-      sim: true,
-      options: parsed.value,
-      topics: {
-        state: deviceTopic(T, id, 'state'),
-        event: deviceTopic(T, id, 'event'),
-        availability: deviceTopic(T, id, 'availability'),
-        command: (c) => deviceCommandTopic(T, id, c),
-      },
-    }) ?? []
-  );
+  return [
+    ...declarationOf(
+      pwmKind.homeassistant!({
+        id,
+        name: id,
+        sim: true,
+        options: parsed.value,
+        topics: {
+          state: deviceTopic(T, id, 'state'),
+          event: deviceTopic(T, id, 'event'),
+          availability: deviceTopic(T, id, 'availability'),
+          command: (c) => deviceCommandTopic(T, id, c),
+        },
+        state: undefined,
+      }),
+    ).entities,
+  ];
 }
 
-describe('pwm: Home Assistant entities', () => {
+let templates: HaTemplates;
+
+describe.skipIf(!haveJinja())('pwm: Home Assistant entities', () => {
+  beforeAll(() => {
+    templates = HaTemplates.start();
+  });
+  afterAll(async () => {
+    await templates?.close();
+  });
+
   it('is a JSON light with brightness on a scale of 100 and transitions, by default', () => {
     const [light, ...rest] = entities('strip', {});
     expect(rest).toEqual([]);
@@ -50,17 +63,19 @@ describe('pwm: Home Assistant entities', () => {
     expect(light!.config.command_topic).toBe(deviceCommandTopic(T, 'strip', 'set'));
   });
 
-  it('is a 0–100 % number with haEntity "number", whose template renders the percentage', () => {
+  it('is a 0–100 % number with haEntity "number", whose template renders the percentage', async () => {
     const [number, ...rest] = entities('fan', { haEntity: 'number' });
     expect(rest).toEqual([]);
     expect(number).toMatchObject({ component: 'number', config: { min: 0, max: 100, unit_of_measurement: '%' } });
     expect(schemaProblems('number', number!.config)).toEqual([]);
-    expect(() => checkSyntax(number!.config.value_template as string)).not.toThrow();
-    expect(stateProblems('number', number!.config, JSON.stringify({ percent: 42.5 }))).toEqual({ value: '42.5', problems: [] });
+    expect(await stateProblems(templates, 'number', number!.config, JSON.stringify({ percent: 42.5 }))).toEqual({
+      value: '42.5',
+      problems: [],
+    });
   });
 });
 
-describe('pwm: driven the way Home Assistant drives it', () => {
+describe.skipIf(!haveJinja())('pwm: driven the way Home Assistant drives it', () => {
   let agent: Agent;
   let client: TestClient;
   const light = entities('strip', {})[0]!.config;
@@ -78,10 +93,12 @@ describe('pwm: driven the way Home Assistant drives it', () => {
     });
     client = await TestClient.connect(`mqtt://127.0.0.1:${agent.brokerPort}`);
     await client.subscribe(`${T.base}/${T.node}/#`);
+    templates = HaTemplates.start();
   });
   afterAll(async () => {
     await client?.end();
     await agent?.stop();
+    await templates?.close();
   });
 
   /** The first state of `id` published after `from` that satisfies `want`. */
@@ -101,17 +118,17 @@ describe('pwm: driven the way Home Assistant drives it', () => {
     let from = client.messages.length;
     await client.publish(light.command_topic as string, JSON.stringify({ state: 'ON', brightness: 40 }));
     let s = await stateOf('strip', from, (x) => x.brightness === 40, 'the strip at 40 %');
-    expect(stateProblems('light', light, s)).toEqual({ value: 'ON', problems: [] });
+    expect(await stateProblems(templates, 'light', light, s)).toEqual({ value: 'ON', problems: [] });
 
     from = client.messages.length;
     await client.publish(light.command_topic as string, JSON.stringify({ state: 'ON', brightness: 80, transition: 0.1 }));
     s = await stateOf('strip', from, (x) => x.brightness === 80, 'the strip faded to 80 %');
-    expect(stateProblems('light', light, s)).toEqual({ value: 'ON', problems: [] });
+    expect(await stateProblems(templates, 'light', light, s)).toEqual({ value: 'ON', problems: [] });
 
     from = client.messages.length;
     await client.publish(light.command_topic as string, JSON.stringify({ state: 'OFF' }));
     s = await stateOf('strip', from, (x) => x.state === 'OFF', 'the strip off');
-    expect(stateProblems('light', light, s)).toEqual({ value: 'OFF', problems: [] });
+    expect(await stateProblems(templates, 'light', light, s)).toEqual({ value: 'OFF', problems: [] });
 
     // HA's plain ON (no brightness) brings back the level it had.
     from = client.messages.length;
@@ -125,6 +142,6 @@ describe('pwm: driven the way Home Assistant drives it', () => {
     await client.publish(number.command_topic as string, '55');
     const s = await stateOf('fan', from, (x) => x.percent === 55, 'the fan at 55 %');
     expect(JSON.parse(s)).toMatchObject({ periodNs: 40_000, dutyNs: 22_000, frequencyHz: 25_000 });
-    expect(stateProblems('number', number, s)).toEqual({ value: '55', problems: [] });
+    expect(await stateProblems(templates, 'number', number, s)).toEqual({ value: '55', problems: [] });
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { builtinKinds } from '../../../src/devices/builtin.js';
 import { serialKind } from '../../../src/devices/serial/index.js';
 import type { SerialOptions } from '../../../src/devices/serial/options.js';
-import type { HaDeviceInfo } from '../../../src/homeassistant/entities.js';
+import { declarationOf, type HaDeviceInfo } from '../../../src/homeassistant/entities.js';
 import { formatIssues } from '../../../src/schema/schema.js';
 
 describe('serial options', () => {
@@ -80,8 +80,9 @@ describe('Home Assistant', () => {
       availability: 'd/n/modem0/availability',
       command: (c) => `d/n/modem0/cmd/${c}`,
     },
+    state: undefined,
   };
-  const entities = serialKind.homeassistant?.(info) ?? [];
+  const entities = declarationOf(serialKind.homeassistant!(info)).entities;
 
   it('sensors for signal and byte counts, a binary_sensor per input line, all on the state topic', () => {
     expect(entities.map((e) => `${e.component}:${e.part}`)).toEqual([
@@ -96,6 +97,22 @@ describe('Home Assistant', () => {
     ]);
     for (const e of entities) expect(e.config.state_topic).toBe('d/n/modem0/state');
     expect(entities[0]?.config).toMatchObject({ device_class: 'signal_strength', unit_of_measurement: 'dBm' });
+  });
+
+  it('describes the device with what the modem answered: manufacturer, model, revision, IMEI', () => {
+    expect(declarationOf(serialKind.homeassistant!(info)).hardware).toEqual({
+      manufacturer: undefined,
+      model: undefined,
+      hwVersion: undefined,
+      serialNumber: undefined,
+    });
+    const modem = { manufacturer: 'Quectel', model: 'EC25', revision: 'EC25EFAR06A06M4G', imei: '866758042123456' };
+    expect(declarationOf(serialKind.homeassistant!({ ...info, state: { modem } })).hardware).toEqual({
+      manufacturer: 'Quectel',
+      model: 'EC25',
+      hwVersion: 'EC25EFAR06A06M4G',
+      serialNumber: '866758042123456',
+    });
   });
 
   it("line templates read the state's `lines` and say None when the port has none", () => {

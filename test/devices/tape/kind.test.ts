@@ -2,6 +2,7 @@
  * The tape kind's commands on the st model (sim: true), as the dispatcher
  * runs them: argument schemas, results, error bodies, state and events.
  */
+import { declarationOf } from '../../../src/homeassistant/entities.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -350,7 +351,9 @@ describe('tape kind: persistence and Home Assistant', () => {
 
   it('declares status and position sensors and rewind/unload buttons', () => {
     const topics = { state: 's', event: 'e', availability: 'a', command: (n: string) => `cmd/${n}` };
-    const ents = tapeKind.homeassistant?.({ id: 'tape0', name: 'tape0', options: {} as never, sim: true, topics }) ?? [];
+    const ents = declarationOf(
+      tapeKind.homeassistant!({ id: 'tape0', name: 'tape0', options: {} as never, sim: true, topics, state: undefined }),
+    ).entities;
     expect(ents.map((e) => `${e.component}:${e.part}`)).toEqual(['sensor:status', 'sensor:position', 'button:rewind', 'button:unload']);
     expect(ents.find((e) => e.part === 'rewind')?.config).toMatchObject({ command_topic: 'cmd/rewind' });
     expect(ents.find((e) => e.part === 'unload')?.config).toMatchObject({ command_topic: 'cmd/unload' });
