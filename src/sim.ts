@@ -5,3 +5,4 @@
  */
 export { SimSysfs, SimErrno, storedText, storedUnsigned, type AttrSpec } from './kernel/sysfs-sim.js';
 export { loadTree } from './kernel/sysfs-recorded.js';
+export { SimMounts, type SimFilesystem } from './kernel/statfs-sim.js';

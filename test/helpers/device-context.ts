@@ -36,7 +36,7 @@ export interface TestDevice<D extends Device> {
 
 export async function makeTestDevice<O, D extends Device>(
   kind: DeviceKind<O, D>,
-  cfg: { id?: string; sim?: boolean; options?: unknown; kernel?: Kernel; sysfs?: Sysfs; stateDir?: string },
+  cfg: { id?: string; sim?: boolean; options?: unknown; kernel?: Kernel; sysfs?: Sysfs; procfs?: Sysfs; stateDir?: string },
 ): Promise<TestDevice<D>> {
   const sim = cfg.sim ?? false;
   const parsed = kind.options(sim).parse(cfg.options ?? {}, 'options');
@@ -78,9 +78,15 @@ export async function makeTestDevice<O, D extends Device>(
     },
     poll: (label, everyMs, work, opts) => polls.add(label, everyMs, work, opts),
   };
-  // A test may bring its own kernel or tree (a recorded one, a sim it drives) in place of the kind's sim.
+  // A test may bring its own kernel or trees (recorded ones, a sim it drives) in place of the kind's sim.
   const given =
-    cfg.kernel || cfg.sysfs ? { ...(cfg.kernel ? { kernel: cfg.kernel } : {}), ...(cfg.sysfs ? { sysfs: cfg.sysfs } : {}) } : undefined;
+    cfg.kernel || cfg.sysfs || cfg.procfs
+      ? {
+          ...(cfg.kernel ? { kernel: cfg.kernel } : {}),
+          ...(cfg.sysfs ? { sysfs: cfg.sysfs } : {}),
+          ...(cfg.procfs ? { procfs: cfg.procfs } : {}),
+        }
+      : undefined;
   const ctx = (await deviceContext(kind as AnyKind, base, () => new LibcKernel(), given)) as DeviceContext<O>;
   const device = kind.create(ctx);
   const run = async (
