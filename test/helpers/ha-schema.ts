@@ -191,8 +191,36 @@ const NUMERIC_SENSOR_CLASSES = [
   'battery',
   'distance',
   'pressure',
+  'illuminance',
 ];
-const SENSOR_CLASSES = [...NUMERIC_SENSOR_CLASSES, 'enum', 'timestamp', 'date'];
+/** Device classes whose state is not a number: HA refuses them a state_class or a unit (sensor/__init__.py). */
+const NON_NUMERIC_SENSOR_CLASSES = ['enum', 'timestamp', 'date'];
+const SENSOR_CLASSES = [...NUMERIC_SENSOR_CLASSES, ...NON_NUMERIC_SENSOR_CLASSES];
+/**
+ * The units HA accepts per device class (sensor/const.py DEVICE_CLASS_UNITS, for the classes above);
+ * another unit is logged as invalid and the entity's long-term statistics are not compiled.
+ */
+const SENSOR_UNITS: Record<string, readonly string[]> = {
+  signal_strength: ['dB', 'dBm'],
+  data_size: ['bit', 'kbit', 'Mbit', 'Gbit', 'B', 'kB', 'MB', 'GB', 'TB', 'PB', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'],
+  data_rate: ['bit/s', 'kbit/s', 'Mbit/s', 'Gbit/s', 'B/s', 'kB/s', 'MB/s', 'GB/s', 'KiB/s', 'MiB/s', 'GiB/s'],
+  duration: ['d', 'h', 'min', 's', 'ms', 'µs'],
+  temperature: ['°C', '°F', 'K'],
+  voltage: ['V', 'mV', 'µV', 'kV', 'MV'],
+  current: ['A', 'mA'],
+  power: ['W', 'kW', 'mW', 'MW', 'GW', 'TW'],
+  energy: ['Wh', 'kWh', 'MWh', 'GWh', 'TWh', 'mWh', 'MJ', 'GJ'],
+  frequency: ['Hz', 'kHz', 'MHz', 'GHz'],
+  humidity: ['%'],
+  battery: ['%'],
+  distance: ['km', 'm', 'cm', 'mm', 'mi', 'yd', 'in', 'ft'],
+  pressure: ['Pa', 'hPa', 'kPa', 'bar', 'cbar', 'mbar', 'mmHg', 'inHg', 'psi'],
+  illuminance: ['lx'],
+};
+/** State classes a device class allows, where HA restricts them (energy is a total, never a measurement). */
+const SENSOR_STATE_CLASSES: Record<string, readonly string[]> = { energy: ['total', 'total_increasing'] };
+/** ISO 8601 with a time zone: what HA's timestamp sensor parses (dt_util.parse_datetime, then refuses a naive time). */
+const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
 const BINARY_SENSOR_CLASSES = [
   'connectivity',
   'door',
@@ -295,6 +323,17 @@ export function schemaProblems(component: string, config: Record<string, unknown
     p.push(`device_class '${String(config.device_class)}' is not a ${component} device class this test knows`);
   }
   if (config.options !== undefined && config.device_class !== 'enum') p.push('options needs device_class enum');
+  if (component === 'sensor') {
+    const dc = config.device_class as string | undefined;
+    const units = dc ? SENSOR_UNITS[dc] : undefined;
+    if (units && config.unit_of_measurement !== undefined && !units.includes(config.unit_of_measurement as string))
+      p.push(`unit '${String(config.unit_of_measurement)}' is not one HA takes for device_class ${dc}`);
+    if (dc && NON_NUMERIC_SENSOR_CLASSES.includes(dc) && (config.state_class !== undefined || config.unit_of_measurement !== undefined))
+      p.push(`device_class ${dc} is not numeric: no state_class or unit_of_measurement`);
+    const states = dc ? SENSOR_STATE_CLASSES[dc] : undefined;
+    if (states && config.state_class !== undefined && !states.includes(config.state_class as string))
+      p.push(`state_class '${String(config.state_class)}' is not one HA takes for device_class ${dc}`);
+  }
   if (Array.isArray(config.availability)) {
     for (const a of config.availability as Array<Record<string, unknown>>) {
       if (typeof a.topic !== 'string') p.push('availability entry without topic');
@@ -363,6 +402,8 @@ export function stateProblems(component: string, config: Record<string, unknown>
       NUMERIC_SENSOR_CLASSES.includes(config.device_class as string);
     if (numeric && value !== 'None' && !(value !== '' && Number.isFinite(Number(value)))) p.push(`numeric sensor renders '${value}'`);
     if (Array.isArray(config.options) && !config.options.includes(value)) p.push(`enum sensor renders '${value}', not an option`);
+    if (config.device_class === 'timestamp' && value !== 'None' && !(ISO_WITH_ZONE.test(value) && Number.isFinite(Date.parse(value))))
+      p.push(`timestamp sensor renders '${value}', not an ISO 8601 time with a zone`);
     if (value.length > 255) p.push('sensor state longer than 255 characters');
   } else if (component === 'number') {
     // number.py: int() if isnumeric() else float(), refused when not a number or outside min..max (defaults 1 and 100).
