@@ -7,19 +7,27 @@ import type { AnyKind } from '../devices/kind.js';
 import { KindRegistry } from '../devices/registry.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { LibcKernel } from '../kernel/libc.js';
-import { describeFound, foundJson, probeMachine, type ProbeRoots } from '../probe/scan.js';
+import { describeFound, foundJson, probeHost, probeMachine, type ProbeRoots } from '../probe/scan.js';
 import { starterConfig } from '../probe/starter.js';
 import { UsageError, type CommandIo } from './io.js';
 
+/** What each built-in kind's probe looks at, as its section of the listing is headed. */
+function probedByKinds(): string {
+  const host = probeHost({ sysRoot: '/sys', devRoot: '/dev' }, () => new LibcKernel(), []);
+  return builtinKinds()
+    .flatMap((k) => (k.probe ? [`  ${k.probe.heading(host)}`] : []))
+    .join('\n');
+}
+
 export const PROBE_HELP = `Usage: dev2mqtt probe [--sys-root DIR] [--dev-root DIR] [--proc-root DIR] [--plugin MODULE]… [--json] [-o FILE [--force]]
 
-Asks every device kind what this machine has of it — LEDs (/sys/class/leds),
-GPIO chips with their labels and line names, serial ports (/dev/ttyUSB*,
-ttyACM*, ttyAMA*, ttyS* with a driver, and their /dev/serial/by-id names),
-tape drives (/dev/nst* with the SCSI vendor and model) … — then prints a
-starter configuration that \`dev2mqtt check-config\` accepts. Outputs that
-could drive something (GPIO lines) are listed, not configured: pick the ones
-that are wired to something.
+Asks every device kind what this machine has of it (the built-in kinds look at
+the places below; a --plugin kind at its own), then prints a starter
+configuration that \`dev2mqtt check-config\` accepts. Outputs that could drive
+something are listed, not configured: pick the ones that are wired to
+something.
+
+${probedByKinds()}
 
 Options:
   --sys-root DIR   where sysfs is mounted (default /sys)

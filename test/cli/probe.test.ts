@@ -13,10 +13,12 @@ import { builtinKinds } from '../../src/devices/builtin.js';
 import { SimGpioKernel } from '../../src/devices/gpio/sim-kernel.js';
 import { requestLine } from '../../src/devices/gpio/uapi.js';
 import { O } from '../../src/kernel/kernel.js';
+import { LibcKernel } from '../../src/kernel/libc.js';
 import type { ChipFound } from '../../src/devices/gpio/probe.js';
 import type { LedFound } from '../../src/devices/led/probe.js';
 import type { SerialFound } from '../../src/devices/serial/probe.js';
 import type { TapeFound } from '../../src/devices/tape/probe.js';
+import { probeHost } from '../../src/probe/scan.js';
 import type { StarterConfig } from '../../src/probe/starter.js';
 import { tempDir } from '../helpers/agent.js';
 import { runCli } from '../helpers/cli.js';
@@ -208,6 +210,13 @@ describe('dev2mqtt probe', () => {
     const again = runCli(['probe', '--sys-root', sys, '--dev-root', dev, '-o', out]);
     expect(again.status).toBe(2);
     expect(again.stderr).toContain('exists; add --force');
+  });
+
+  it("--help lists where each built-in kind looks, taken from the kinds' own probes", async () => {
+    const lines = (await probe(['--help'])).out.split('\n');
+    const host = probeHost({ sysRoot: '/sys', devRoot: '/dev' }, () => new LibcKernel(), []);
+    for (const k of builtinKinds()) if (k.probe) expect(lines, k.kind).toContain(`  ${k.probe.heading(host)}`);
+    expect(lines).toContain('  PWM chips (/sys/class/pwm)');
   });
 
   it('asks a plug-in kind too (--plugin), whose starter devices come with the plug-in in `plugins`', () => {

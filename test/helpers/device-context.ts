@@ -34,9 +34,27 @@ export interface TestDevice<D extends Device> {
   run(command: string, args?: unknown, opts?: { signal?: AbortSignal; requestedTimeoutMs?: number }): Promise<unknown>;
 }
 
+/** The same context, its kernel (still made on first use) passed through `wrap`. */
+function withWrappedKernel(ctx: DeviceContext<unknown>, wrap: (k: Kernel) => Kernel): DeviceContext<unknown> {
+  let kernel: Kernel | undefined;
+  const out = Object.defineProperties({}, Object.getOwnPropertyDescriptors(ctx)) as DeviceContext<unknown>;
+  Object.defineProperty(out, 'kernel', { get: () => (kernel ??= wrap(ctx.kernel)), enumerable: true });
+  return out;
+}
+
 export async function makeTestDevice<O, D extends Device>(
   kind: DeviceKind<O, D>,
-  cfg: { id?: string; sim?: boolean; options?: unknown; kernel?: Kernel; sysfs?: Sysfs; procfs?: Sysfs; stateDir?: string },
+  cfg: {
+    id?: string;
+    sim?: boolean;
+    options?: unknown;
+    kernel?: Kernel;
+    sysfs?: Sysfs;
+    procfs?: Sysfs;
+    stateDir?: string;
+    /** Wraps the kernel the device gets (its sim's, a given one, or libc): to watch or answer its requests (kernel-hook.ts). */
+    wrapKernel?: (k: Kernel) => Kernel;
+  },
 ): Promise<TestDevice<D>> {
   const sim = cfg.sim ?? false;
   const parsed = kind.options(sim).parse(cfg.options ?? {}, 'options');
@@ -87,7 +105,8 @@ export async function makeTestDevice<O, D extends Device>(
           ...(cfg.procfs ? { procfs: cfg.procfs } : {}),
         }
       : undefined;
-  const ctx = (await deviceContext(kind as AnyKind, base, () => new LibcKernel(), given)) as DeviceContext<O>;
+  const made = await deviceContext(kind as AnyKind, base, () => new LibcKernel(), given);
+  const ctx = (cfg.wrapKernel ? withWrappedKernel(made, cfg.wrapKernel) : made) as DeviceContext<O>;
   const device = kind.create(ctx);
   const run = async (
     command: string,

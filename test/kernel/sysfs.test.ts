@@ -26,6 +26,7 @@ import { KernelError } from '../../src/kernel/errors.js';
 import { FsSysfs } from '../../src/kernel/sysfs-fs.js';
 import { loadTree } from '../../src/kernel/sysfs-recorded.js';
 import { SimErrno, SimSysfs, storedUnsigned } from '../../src/kernel/sysfs-sim.js';
+import { turnsDuring } from '../helpers/event-loop.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-sysfs-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -35,21 +36,6 @@ function file(rel: string, text: string, mode?: number): void {
   mkdirSync(path.dirname(p), { recursive: true });
   writeFileSync(p, text);
   if (mode !== undefined) chmodSync(p, mode);
-}
-
-/** Counts event-loop turns while `work` is pending: a blocked loop counts none. */
-async function turnsDuring<T>(work: Promise<T>): Promise<{ value: T; turns: number }> {
-  let turns = 0;
-  let done = false;
-  const spin = (): void => {
-    if (done) return;
-    turns++;
-    setImmediate(spin);
-  };
-  setImmediate(spin);
-  const value = await work;
-  done = true;
-  return { value, turns };
 }
 
 describe('the real sysfs layer (FsSysfs)', () => {

@@ -11,6 +11,7 @@ import { pwmKind } from '../../../src/devices/pwm/kind.js';
 import { failure } from '../../helpers/command-error.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
 import { simChip } from './sim-helpers.js';
+import { turnsDuring } from '../../helpers/event-loop.js';
 
 const DIR = 'class/pwm/pwmchip0/pwm0';
 
@@ -30,21 +31,6 @@ const running = (periodNs: number, dutyNs: number) => async (sim: ReturnType<typ
   await sim.tree.write(`${DIR}/duty_cycle`, String(dutyNs));
   await sim.tree.write(`${DIR}/enable`, '1');
 };
-
-/** Counts event-loop turns while `work` is pending: a blocked loop counts none. */
-async function turnsDuring<T>(work: Promise<T>): Promise<{ value: T; turns: number }> {
-  let turns = 0;
-  let done = false;
-  const spin = (): void => {
-    if (done) return;
-    turns++;
-    setImmediate(spin);
-  };
-  setImmediate(spin);
-  const value = await work;
-  done = true;
-  return { value, turns };
-}
 
 describe('pwm: set', () => {
   it('takes every form: ON (full the first time), a plain number or numeric text as a percentage, {percent}, {dutyNs}, HA’s {state, brightness}', async () => {
