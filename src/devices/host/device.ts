@@ -70,7 +70,30 @@ export async function boardModel(sysfs: Sysfs): Promise<string | undefined> {
   return text.length ? text.join(' ') : undefined;
 }
 
-const none = (): { totalBytes: null; usedBytes: null; availableBytes: null; usedPercent: null } => ({
+type Maybe<T> = { [K in keyof T]: T[K] | null };
+
+/** What the device publishes; a null is an item not read (not there, or its read failed). */
+export type HostState = {
+  model: string | null;
+  bootTime: string | null;
+  ts: number | null;
+  cpu: Maybe<{
+    temperature: number;
+    zone: string;
+    usagePercent: number;
+    load1: number;
+    load5: number;
+    load15: number;
+    frequencyMHz: number;
+  }>;
+  throttled: Throttled | null;
+  memory: Maybe<{ totalBytes: number; availableBytes: number; usedPercent: number }>;
+  disks: Record<string, Maybe<FsUsage>>;
+  network: Record<string, Maybe<{ rxBytesPerS: number; txBytesPerS: number; rxBytes: number; txBytes: number }>>;
+  wifi: Record<string, Maybe<{ signalDbm: number; quality: number }>>;
+};
+
+const none = (): Maybe<FsUsage> => ({
   totalBytes: null,
   usedBytes: null,
   availableBytes: null,
@@ -89,7 +112,7 @@ export class HostDevice implements Device {
   #model: string | undefined;
   #poll: Poll | undefined;
   #last: Sample | undefined;
-  #state: Record<string, unknown> = {};
+  #state: HostState;
   /** The error last reported per item: an error is an event once, until it changes or the item reads again. */
   readonly #failing = new Map<string, string>();
 
@@ -114,17 +137,17 @@ export class HostDevice implements Device {
     this.#poll = undefined;
   }
 
-  state(): Record<string, unknown> {
+  state(): HostState {
     return this.#state;
   }
 
   /** `get`: read everything now. */
-  async get(): Promise<Record<string, unknown>> {
+  async get(): Promise<HostState> {
     await this.#sample();
     return this.#state;
   }
 
-  #empty(): Record<string, unknown> {
+  #empty(): HostState {
     const o = this.ctx.options;
     return {
       model: null,
@@ -172,7 +195,7 @@ export class HostDevice implements Device {
     const throttledAt = this.#throttledAt;
     const throttled = throttledAt ? await this.#item('throttled', async () => decodeThrottled(await sysfs.read(throttledAt))) : undefined;
     const memory = await this.#item('memory', async () => parseMeminfo(await procfs.read('meminfo')));
-    const disks: Record<string, FsUsage | ReturnType<typeof none>> = {};
+    const disks: HostState['disks'] = {};
     for (const m of o.mounts) disks[m] = (await this.#item(`disk ${m}`, async () => usageOf(await statfsOf(this.ctx.kernel, m)))) ?? none();
     const net =
       (await this.#item('network', async () => parseNetDev(await procfs.read('net/dev')))) ?? new Map<string, { rx: number; tx: number }>();
@@ -185,7 +208,7 @@ export class HostDevice implements Device {
 
     const last = this.#last;
     const seconds = last ? (at - last.at) / 1000 : 0;
-    const network: Record<string, unknown> = {};
+    const network: HostState['network'] = {};
     for (const i of o.interfaces) {
       const now = net.get(i);
       const before = last?.net.get(i);

@@ -8,7 +8,7 @@
  * leaving that item null with one read_failed event and the rest published.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { HostDevice } from '../../../src/devices/host/device.js';
+import type { HostDevice, HostState } from '../../../src/devices/host/device.js';
 import { hostKind } from '../../../src/devices/host/kind.js';
 import { decodeThrottled, parseMounts, parseWireless } from '../../../src/devices/host/readings.js';
 import type { SimSysfs } from '../../../src/kernel/sysfs-sim.js';
@@ -21,7 +21,7 @@ interface Host {
   sys: SimSysfs;
   proc: SimSysfs;
   mounts: SimMounts;
-  get(): Promise<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any -- the state is checked field by field
+  get(): Promise<HostState>;
 }
 
 async function host(machine: Machine, options: Record<string, unknown> = {}): Promise<Host> {
@@ -35,7 +35,7 @@ async function host(machine: Machine, options: Record<string, unknown> = {}): Pr
     kernel: mounts,
   });
   await t.device.open();
-  return { t, sys, proc, mounts, get: async () => (await t.run('get')) as Record<string, unknown> };
+  return { t, sys, proc, mounts, get: async () => (await t.run('get')) as HostState };
 }
 
 beforeEach(() => {
@@ -82,7 +82,7 @@ describe('host on a Raspberry Pi 4', () => {
       availableBytes: 5020000 * 4096,
       usedPercent: 30.6,
     });
-    expect(s.disks['/boot/firmware'].usedPercent).toBe(14.1);
+    expect(s.disks['/boot/firmware']?.usedPercent).toBe(14.1);
     expect(s.network.eth0).toEqual({ rxBytesPerS: null, txBytesPerS: null, rxBytes: 987654321, txBytes: 123456789 });
     expect(s.wifi).toEqual({ wlan0: { signalDbm: -54, quality: 56 } });
     expect(h.t.recorded.events).toEqual([]);
@@ -124,7 +124,7 @@ describe('host on a Raspberry Pi 4', () => {
     const s = await h.get();
     expect(s.memory).toEqual({ totalBytes: null, availableBytes: null, usedPercent: null });
     expect(s.disks['/boot/firmware']).toEqual({ totalBytes: null, usedBytes: null, availableBytes: null, usedPercent: null });
-    expect(s.disks['/'].usedPercent).toBe(30.6);
+    expect(s.disks['/']?.usedPercent).toBe(30.6);
     expect(s.cpu.temperature).toBe(48.686);
     const failed = h.t.recorded.events.filter((e) => e.type === 'read_failed');
     expect(failed.map((e) => [e.what, (e.error as { errno?: string }).errno])).toEqual([
@@ -168,8 +168,8 @@ describe('host on a Raspberry Pi 5 and an x86 box', () => {
     const s = await h.get();
     expect(s.model).toBe('Micro-Star International Co., Ltd. MS-7D25');
     expect(s.cpu).toMatchObject({ temperature: 45, zone: 'x86_pkg_temp', frequencyMHz: 3600 });
-    expect(s.disks['/srv/data'].usedPercent).toBe(94.8);
-    expect(s.network.enp3s0.rxBytes).toBe(123456789012);
+    expect(s.disks['/srv/data']?.usedPercent).toBe(94.8);
+    expect(s.network.enp3s0?.rxBytes).toBe(123456789012);
     expect(s.wifi.wlp2s0).toEqual({ signalDbm: -61, quality: 49 });
     expect(s.bootTime).toBe('2024-05-18T02:40:00.000Z');
     h.t.abort.abort();
@@ -212,14 +212,14 @@ describe('host with sim: true', () => {
     const t = await makeTestDevice<unknown, HostDevice>(hostKind, { sim: true, options: { readMs: 3_600_000 } });
     await t.device.open();
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 5_000 });
-    const s = (await t.run('get')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- checked field by field
+    const s = (await t.run('get')) as HostState;
     expect(s.model).toMatch(/^Raspberry Pi 4/);
     expect(s.cpu.temperature).toBeGreaterThan(40);
     expect(s.cpu.usagePercent).toBeGreaterThan(0);
-    expect(s.network.eth0.rxBytesPerS).toBeGreaterThan(0);
-    expect(s.wifi.wlan0.signalDbm).toBeLessThan(0);
+    expect(s.network.eth0?.rxBytesPerS).toBeGreaterThan(0);
+    expect(s.wifi.wlan0?.signalDbm).toBeLessThan(0);
     expect(s.throttled).toMatchObject({ raw: '0x0', underVoltage: false });
-    expect(s.disks['/'].usedPercent).toBeGreaterThan(25);
+    expect(s.disks['/']?.usedPercent).toBeGreaterThan(25);
     expect(Date.parse(s.bootTime as string)).toBeLessThan(Date.now());
     expect(t.recorded.events).toEqual([]);
     t.abort.abort();
