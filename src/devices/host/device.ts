@@ -100,6 +100,9 @@ const none = (): Maybe<FsUsage> => ({
   usedPercent: null,
 });
 
+/** The shortest time between two reads that a rate is taken over. */
+const MIN_RATE_S = 1;
+
 interface Sample {
   at: number;
   cpu: CpuTimes | undefined;
@@ -208,18 +211,23 @@ export class HostDevice implements Device {
 
     const last = this.#last;
     const seconds = last ? (at - last.at) / 1000 : 0;
+    // A rate over a few milliseconds (a get right after a poll) is noise: under a second, the last rates stand.
+    const fresh = last === undefined || seconds >= MIN_RATE_S;
+    const previous = this.#state;
     const network: HostState['network'] = {};
     for (const i of o.interfaces) {
       const now = net.get(i);
       const before = last?.net.get(i);
+      const kept = previous.network[i];
       network[i] = {
-        rxBytesPerS: now ? (rate(before?.rx, now.rx, seconds) ?? null) : null,
-        txBytesPerS: now ? (rate(before?.tx, now.tx, seconds) ?? null) : null,
+        rxBytesPerS: !now ? null : fresh ? (rate(before?.rx, now.rx, seconds) ?? null) : (kept?.rxBytesPerS ?? null),
+        txBytesPerS: !now ? null : fresh ? (rate(before?.tx, now.tx, seconds) ?? null) : (kept?.txBytesPerS ?? null),
         rxBytes: now?.rx ?? null,
         txBytes: now?.tx ?? null,
       };
     }
-    this.#last = { at, cpu: stat?.cpu, net };
+    const usagePercent = fresh ? (cpuPercent(last?.cpu, stat?.cpu) ?? null) : previous.cpu.usagePercent;
+    if (fresh) this.#last = { at, cpu: stat?.cpu, net };
     this.#state = {
       model: this.#model ?? null,
       bootTime: stat?.btime !== undefined ? new Date(stat.btime * 1000).toISOString() : null,
@@ -227,7 +235,7 @@ export class HostDevice implements Device {
       cpu: {
         temperature: temp !== undefined ? temp / 1000 : null,
         zone: zone ? (zone.type ?? zone.zone) : null,
-        usagePercent: cpuPercent(last?.cpu, stat?.cpu) ?? null,
+        usagePercent,
         load1: load?.load1 ?? null,
         load5: load?.load5 ?? null,
         load15: load?.load15 ?? null,

@@ -37,7 +37,8 @@ export function parseStat(text: string): { cpu: CpuTimes | undefined; btime: num
 
 /** CPU busy share between two reads of `/proc/stat`, in %; undefined without a first read or elapsed time. */
 export function cpuPercent(before: CpuTimes | undefined, now: CpuTimes | undefined): number | undefined {
-  if (!before || !now || now.total <= before.total) return undefined;
+  // Counters that went back are another boot's (or a recorded tree swapped): no usage from them.
+  if (!before || !now || now.total <= before.total || now.busy < before.busy) return undefined;
   return Math.round(((now.busy - before.busy) / (now.total - before.total)) * 1000) / 10;
 }
 
