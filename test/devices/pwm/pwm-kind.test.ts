@@ -100,7 +100,9 @@ describe('pwm: fades', () => {
     expect(duties.length).toBeGreaterThanOrEqual(1);
     expect(duties.length).toBeLessThanOrEqual(20);
     expect([...duties].sort((a, b) => a - b)).toEqual(duties);
-    expect(turns).toBeGreaterThan(duties.length);
+    // Each step waits on a timer, so the loop turns at least once between two steps (not before the first
+    // one or after the last, which a loaded machine may squeeze out).
+    expect(turns).toBeGreaterThanOrEqual(duties.length - 1);
   });
 
   it('stop where they are when aborted (the command’s timeout, a shutdown): canceled, with the state it reached', async () => {
