@@ -8,35 +8,20 @@
  * template error and never a 0 that is not there.
  */
 import { describe, expect, it } from 'vitest';
-import { deviceCommandTopic, deviceTopic, type TopicScheme } from '../../../src/agent/topics.js';
+import type { TopicScheme } from '../../../src/agent/topics.js';
 import type { HostDevice } from '../../../src/devices/host/device.js';
 import { hostKind } from '../../../src/devices/host/kind.js';
 import type { HaEntity } from '../../../src/homeassistant/entities.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
 import { schemaProblems, stateProblems } from '../../helpers/ha-schema.js';
 import { checkSyntax } from '../../helpers/jinja-eval.js';
+import { kindEntities } from '../../helpers/ha-entities.js';
 import { mountsOf, procTree, sysTree, type Machine } from '../../helpers/recorded-trees.js';
 
 const T: TopicScheme = { base: 'dev2mqtt', node: 'ha-host', groups: [] };
 
 function entities(options: Record<string, unknown>): HaEntity[] {
-  const parsed = hostKind.options(false).parse(options);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-  const id = 'host';
-  return (
-    hostKind.homeassistant?.({
-      id,
-      name: id,
-      sim: false,
-      options: parsed.value,
-      topics: {
-        state: deviceTopic(T, id, 'state'),
-        event: deviceTopic(T, id, 'event'),
-        availability: deviceTopic(T, id, 'availability'),
-        command: (c) => deviceCommandTopic(T, id, c),
-      },
-    }) ?? []
-  );
+  return kindEntities(hostKind, T, 'host', options);
 }
 
 const OPTIONS: Record<Machine, Record<string, unknown>> = {

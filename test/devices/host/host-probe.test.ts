@@ -4,11 +4,8 @@
  * the interfaces worth charting and those with Wi-Fi; the starter config's
  * one host device, which loads and opens on the same tree.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { probeCommand } from '../../../src/cli/probe.js';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { sandboxFor } from '../../../src/deploy/sandbox.js';
 import { builtinKinds } from '../../../src/devices/builtin.js';
@@ -18,26 +15,9 @@ import type { HostFound } from '../../../src/devices/host/probe.js';
 import { KindRegistry } from '../../../src/devices/registry.js';
 import type { StarterConfig } from '../../../src/probe/starter.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
-import { mountsOf, procTree, sysTree, treeDir, type Machine } from '../../helpers/recorded-trees.js';
+import { mountsOf, procTree, sysTree, treeDir, probeTree } from '../../helpers/recorded-trees.js';
 
-const dev = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-host-probe-'));
-afterAll(() => rmSync(dev, { recursive: true, force: true }));
-
-async function probe(machine: Machine, json = true): Promise<string> {
-  let out = '';
-  const io = { out: (x: string) => void (out += x), err: () => undefined, isTTY: false };
-  const code = await probeCommand(
-    ['--sys-root', treeDir(machine, 'sys'), '--proc-root', treeDir(machine, 'proc'), '--dev-root', dev, ...(json ? ['--json'] : [])],
-    io,
-    {
-      kernel: () => {
-        throw new Error('no device node is opened for the host');
-      },
-    },
-  );
-  expect(code).toBe(0);
-  return out;
-}
+const probe = probeTree;
 
 type Probed = { found: { host: HostFound[]; problems: string[] }; config: StarterConfig };
 

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
 import { deviceCommandTopic, deviceTopic, type TopicScheme } from '../../../src/agent/topics.js';
+import { kindEntities } from '../../helpers/ha-entities.js';
 import { pwmKind } from '../../../src/devices/pwm/kind.js';
 import type { HaEntity } from '../../../src/homeassistant/entities.js';
 import { startAgent } from '../../helpers/agent.js';
@@ -19,22 +20,7 @@ import { TestClient } from '../../helpers/mqtt-client.js';
 const T: TopicScheme = { base: 'dev2mqtt', node: 'ha-pwm', groups: [] };
 
 function entities(id: string, options: Record<string, unknown>): HaEntity[] {
-  const parsed = pwmKind.options(true).parse(options);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-  return (
-    pwmKind.homeassistant?.({
-      id,
-      name: id,
-      sim: true,
-      options: parsed.value,
-      topics: {
-        state: deviceTopic(T, id, 'state'),
-        event: deviceTopic(T, id, 'event'),
-        availability: deviceTopic(T, id, 'availability'),
-        command: (c) => deviceCommandTopic(T, id, c),
-      },
-    }) ?? []
-  );
+  return kindEntities(pwmKind, T, id, options, true);
 }
 
 describe('pwm: Home Assistant entities', () => {

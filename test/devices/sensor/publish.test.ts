@@ -13,6 +13,7 @@ import type { SensorDevice } from '../../../src/devices/sensor/device.js';
 import { sensorKind } from '../../../src/devices/sensor/kind.js';
 import { attachDs18b20, SimDs18b20 } from '../../../src/devices/sensor/sim.js';
 import { startAgent } from '../../helpers/agent.js';
+import { turnsDuring } from '../../helpers/event-loop.js';
 import { makeTestDevice, type TestDevice } from '../../helpers/device-context.js';
 import { TestClient } from '../../helpers/mqtt-client.js';
 import { sysTree } from '../../helpers/recorded-trees.js';
@@ -129,17 +130,8 @@ describe('a 1-wire conversion off the event loop', () => {
     const t = await makeTestDevice(sensorKind, { options: { source: 'w1', id: '28-3c01d607d8f1', readMs: 3_600_000 }, sysfs: tree });
     await t.device.open();
     await vi.waitFor(() => expect(t.device.state().value).toBe(21.375), { timeout: 10_000 });
-    let turns = 0;
-    let done = false;
-    const spin = (): void => {
-      if (done) return;
-      turns++;
-      setImmediate(spin);
-    };
-    setImmediate(spin);
-    const result = await t.run('get');
-    done = true;
-    expect(result).toMatchObject({ value: 21.375 });
+    const { value, turns } = await turnsDuring(t.run('get'));
+    expect(value).toMatchObject({ value: 21.375 });
     expect(turns).toBeGreaterThan(10);
     t.abort.abort();
   });

@@ -6,34 +6,19 @@
  * on a recorded tree — a number HA takes, or None before the first reading.
  */
 import { describe, expect, it } from 'vitest';
-import { deviceCommandTopic, deviceTopic, type TopicScheme } from '../../../src/agent/topics.js';
+import type { TopicScheme } from '../../../src/agent/topics.js';
 import { sensorKind } from '../../../src/devices/sensor/kind.js';
 import type { HaEntity } from '../../../src/homeassistant/entities.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
 import { schemaProblems, stateProblems } from '../../helpers/ha-schema.js';
 import { checkSyntax } from '../../helpers/jinja-eval.js';
+import { kindEntities } from '../../helpers/ha-entities.js';
 import { sysTree, type Machine } from '../../helpers/recorded-trees.js';
 
 const T: TopicScheme = { base: 'dev2mqtt', node: 'ha-sensor', groups: [] };
 
 function entities(options: Record<string, unknown>, sim = false): HaEntity[] {
-  const parsed = sensorKind.options(sim).parse(options);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-  const id = 's1';
-  return (
-    sensorKind.homeassistant?.({
-      id,
-      name: id,
-      sim,
-      options: parsed.value,
-      topics: {
-        state: deviceTopic(T, id, 'state'),
-        event: deviceTopic(T, id, 'event'),
-        availability: deviceTopic(T, id, 'availability'),
-        command: (c) => deviceCommandTopic(T, id, c),
-      },
-    }) ?? []
-  );
+  return kindEntities(sensorKind, T, 's1', options, sim);
 }
 
 const CASES: Array<[Machine, Record<string, unknown>, Record<string, unknown>]> = [

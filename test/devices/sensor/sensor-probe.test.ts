@@ -6,11 +6,7 @@
  * into the starter config, which the config loader accepts and whose devices
  * open on the same tree. The systemd drop-in needs nothing for a sensor.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { probeCommand } from '../../../src/cli/probe.js';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { sandboxFor } from '../../../src/deploy/sandbox.js';
 import { builtinKinds } from '../../../src/devices/builtin.js';
@@ -19,26 +15,9 @@ import { KindRegistry } from '../../../src/devices/registry.js';
 import { sensorKind } from '../../../src/devices/sensor/kind.js';
 import type { StarterConfig } from '../../../src/probe/starter.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
-import { sysTree, treeDir, type Machine } from '../../helpers/recorded-trees.js';
+import { sysTree, treeDir, probeTree } from '../../helpers/recorded-trees.js';
 
-const dev = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-sensor-probe-'));
-afterAll(() => rmSync(dev, { recursive: true, force: true }));
-
-async function probe(machine: Machine, json = true): Promise<string> {
-  let out = '';
-  const io = { out: (x: string) => void (out += x), err: () => undefined, isTTY: false };
-  const code = await probeCommand(
-    ['--sys-root', treeDir(machine, 'sys'), '--proc-root', treeDir(machine, 'proc'), '--dev-root', dev, ...(json ? ['--json'] : [])],
-    io,
-    {
-      kernel: () => {
-        throw new Error('no device node is opened for sensors');
-      },
-    },
-  );
-  expect(code).toBe(0);
-  return out;
-}
+const probe = probeTree;
 
 type Probed = { found: { sensors: SensorFound[]; problems: string[] }; config: StarterConfig };
 
