@@ -1,20 +1,19 @@
 // One process of the fleet benchmark: `count` agents, each with a sim LED and
 // its own MQTT connection, state dir and journal. Reports every `online`
 // (first connect and each reconnect) to the parent with a wall-clock time.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { Agent } from '../dist/agent/agent.js';
 import { loadConfig } from '../dist/config/load.js';
 import { builtinKinds } from '../dist/devices/builtin.js';
 import { KindRegistry } from '../dist/devices/registry.js';
+import { tempDir } from './brokers.mjs';
 
 const [url, prefix, countText] = process.argv.slice(2);
 const count = Number(countText);
 const registry = new KindRegistry(builtinKinds());
 const log = pino({ level: 'silent' });
-const root = mkdtempSync(path.join(tmpdir(), `dev2mqtt-fleet-${prefix}-`));
+const root = tempDir(`dev2mqtt-fleet-${prefix}-`);
 const agents = [];
 
 for (let i = 0; i < count; i++) {

@@ -8,9 +8,10 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { MqttClient, type IClientOptions, type IPublishPacket } from 'mqtt';
+import { MqttClient, Store, type IClientOptions, type IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import { backoffDelayMs } from '../backoff.js';
+import { Outbox } from './outbox.js';
 import type { InboundMessage, PublishOptions, Transport, TransportHandlers } from './transport.js';
 
 export interface MqttSettings {
@@ -116,6 +117,9 @@ export class MqttTransport implements Transport {
   #lastError = '';
   /** Connected since the last close: a close then is an outage, not a failed attempt. */
   #up = false;
+  readonly #outbox = new Outbox(() => this.#client);
+  /** QoS 2 publishes not yet complete: while there are any, MQTT.js keeps its store over a reconnect. */
+  #qos2InFlight = 0;
 
   constructor(
     private readonly s: MqttSettings,
@@ -190,6 +194,7 @@ export class MqttTransport implements Transport {
       this.#attempt = 0;
       this.#lastError = '';
       this.log.info({ broker: this.s.url, sessionPresent: connack.sessionPresent }, 'connected to broker');
+      this.#outbox.resend();
       h.connected(connack.sessionPresent);
     });
     client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => {
@@ -230,10 +235,16 @@ export class MqttTransport implements Transport {
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       const client = this.#client;
-      // reconnect() without stores starts MQTT.js with empty ones: every unacknowledged QoS 1
-      // publish (results in flight when the broker died, or made while it was away) would be
-      // dropped without its callback ever firing. Keep them, so they are sent again.
-      if (!this.#stopping && client) client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
+      if (this.#stopping || !client) return;
+      // Unconfirmed QoS 1 publishes are the outbox's to send again (see outbox.ts); MQTT.js starts
+      // with an empty outgoing store unless a QoS 2 exchange needs its packet ids. The incoming
+      // store always stays: it is what keeps a QoS 2 command from running twice.
+      if (this.#qos2InFlight > 0) {
+        client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
+      } else {
+        this.#outbox.forgetAttempts();
+        client.reconnect({ incomingStore: client.incomingStore, outgoingStore: new Store() });
+      }
     }, delay);
   }
 
@@ -255,11 +266,12 @@ export class MqttTransport implements Transport {
     if (!client) return Promise.reject(new Error('not started'));
     const properties = opts.correlationData && this.protocolVersion === 5 ? { properties: { correlationData: opts.correlationData } } : {};
     const qos = opts.qos ?? 0;
-    return new Promise((resolve, reject) => {
+    if (qos === 1) return this.#outbox.publish(topic, payload, { qos, retain: opts.retain ?? false, ...properties });
+    const sent = new Promise<void>((resolve, reject) => {
       const attempt = (): void => {
         client.publish(topic, payload, { qos, retain: opts.retain ?? false, ...properties }, (err) => {
           if (!err) return resolve();
-          // After a reconnect MQTT.js first resends its stored messages and holds new publishes
+          // QoS 2: after a reconnect MQTT.js first resends its stored messages and holds new publishes
           // meanwhile; if that connection drops too, it fails the held ones with 'Connection closed'.
           // They were never sent (and are not in its store): send them once connected again, or a
           // result would be lost to a broker that restarts twice in a row.
@@ -272,10 +284,17 @@ export class MqttTransport implements Transport {
       };
       attempt();
     });
+    if (qos === 2) {
+      this.#qos2InFlight++;
+      const settled = (): void => void this.#qos2InFlight--;
+      sent.then(settled, settled);
+    }
+    return sent;
   }
 
   async stop(timeoutMs: number): Promise<void> {
     this.#stopping = true;
+    this.#outbox.stop();
     clearTimeout(this.#reconnectTimer);
     const client = this.#client;
     if (!client) return;

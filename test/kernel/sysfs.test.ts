@@ -25,7 +25,7 @@ import { isDisconnect, toErrorBody } from '../../src/devices/errors.js';
 import { KernelError } from '../../src/kernel/errors.js';
 import { FsSysfs } from '../../src/kernel/sysfs-fs.js';
 import { loadTree } from '../../src/kernel/sysfs-recorded.js';
-import { SimErrno, SimSysfs, storedUnsigned } from '../../src/kernel/sysfs-sim.js';
+import { SimErrno, SimSysfs, storedInteger, storedUnsigned } from '../../src/kernel/sysfs-sim.js';
 import { afterTurns, turnsDuring } from '../helpers/event-loop.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-sysfs-'));
@@ -181,6 +181,47 @@ describe('the sim sysfs layer (SimSysfs)', () => {
     await expect(tree.write('class/pwm/pwmchip0/export', '0')).rejects.toMatchObject({ code: 'EACCES' });
     tree.deny('class/pwm/pwmchip0/export', undefined);
     await tree.write('class/pwm/pwmchip0/export', '0');
+  });
+
+  it('a stored number reads as kstrto*() reads it: base 10 or 0, one + (or - when signed), one newline; EINVAL, ERANGE', () => {
+    const errno = (f: () => number): string => {
+      try {
+        return String(f());
+      } catch (e) {
+        return (e as SimErrno).errno;
+      }
+    };
+    expect(errno(() => storedUnsigned('010\n'))).toBe('10');
+    expect(errno(() => storedUnsigned('+7'))).toBe('7');
+    expect(errno(() => storedUnsigned('0x10'))).toBe('EINVAL');
+    expect(errno(() => storedUnsigned('-1'))).toBe('EINVAL');
+    expect(errno(() => storedUnsigned('5\n\n'))).toBe('EINVAL');
+    expect(errno(() => storedUnsigned(''))).toBe('EINVAL');
+    expect(errno(() => storedInteger('0x1F', { base: 0 }))).toBe('31');
+    expect(errno(() => storedInteger('010', { base: 0 }))).toBe('8');
+    expect(errno(() => storedInteger('0', { base: 0 }))).toBe('0');
+    expect(errno(() => storedInteger('0x', { base: 0 }))).toBe('EINVAL');
+    expect(errno(() => storedInteger('-2147483648', { base: 0, signed: true, bits: 32 }))).toBe('-2147483648');
+    expect(errno(() => storedInteger('2147483648', { base: 0, signed: true, bits: 32 }))).toBe('ERANGE');
+    expect(errno(() => storedInteger('4294967295', { bits: 32 }))).toBe('4294967295');
+    expect(errno(() => storedInteger('4294967296', { bits: 32 }))).toBe('ERANGE');
+  });
+
+  it('whenWritable waits through ENOENT and EACCES (udev after an export), throws any other errno at once, and gives up at its deadline', async () => {
+    const tree = chip();
+    const attr = 'class/pwm/pwmchip0/pwm0/period';
+    const waiting = tree.whenWritable(attr, 60_000);
+    // Missing, then there but not ours yet, then handed over: each step after the loop has turned.
+    await afterTurns(3, () => {
+      tree.file(attr, '0\n', true);
+      tree.deny(attr, 'EACCES');
+    });
+    await afterTurns(3, () => tree.deny(attr, undefined));
+    await expect(waiting).resolves.toBeUndefined();
+    tree.deny(attr, 'EIO');
+    await expect(tree.whenWritable(attr, 60_000)).rejects.toMatchObject({ code: 'EIO' });
+    tree.deny(attr, 'EACCES');
+    await expect(tree.whenWritable(attr, 0)).rejects.toMatchObject({ code: 'EACCES', path: '/sys/class/pwm/pwmchip0/pwm0/period' });
   });
 
   it('set() changes a plain value in place; a read in flight is not disturbed', async () => {
