@@ -22,8 +22,9 @@ export interface HostFound {
   readonly wifi: readonly string[];
 }
 
-/** Interfaces no one charts: loopback, container and VM bridges, their veth ends. */
-const VIRTUAL_IF = /^(lo|docker\d*|br-[0-9a-f]+|veth[0-9a-f]+|virbr\d+(-nic)?|cni\d*|flannel\.\d+|tailscale\d+|zt[0-9a-z]+)$/;
+/** Interfaces no one charts: loopback, container and VM bridges, their veth ends, the kernel's tunnel and shaping stubs. */
+const VIRTUAL_IF =
+  /^(lo|docker\d*|br-[0-9a-f]+|veth[0-9a-f]+|virbr\d+(-nic)?|cni\d*|flannel\.\d+|tailscale\d+|zt[0-9a-z]+|ifb\d+|dummy\d+|sit\d+|tunl\d+|ip6tnl\d+|gre\d+|gretap\d+|erspan\d+|ip6gre\d+|ip_vti\d+|ip6_vti\d+)$/;
 
 async function text(host: ProbeHost, rel: string, what: string): Promise<string> {
   return host.procfs.read(rel).catch((e: unknown) => {
