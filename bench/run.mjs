@@ -10,12 +10,14 @@ import { runIsolationBench } from './isolation.mjs';
 import { runRoundtripBench } from './roundtrip.mjs';
 import { runSerialIoBench } from './serial-io.mjs';
 import { runThroughputBench } from './throughput.mjs';
+import { runW1StallBench } from './w1-stall.mjs';
 import { runWearBench } from './wear.mjs';
 
 const suites = [
   ['command round trip (sim LED) vs relay', runRoundtripBench],
   ['pipelined throughput (QoS 1, mosquitto)', runThroughputBench],
   ['isolation: LED while the tape rewinds and the modem talks', runIsolationBench],
+  ['w1-stall: LED while a DS18B20 conversion stalls 2 s', runW1StallBench],
   ['footprint and start-up', runFootprintBench],
   ['idle RSS: the demo beside a real-device config', runIdleRssBench],
   ['fleet on one mosquitto', runFleetBench],

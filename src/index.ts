@@ -29,6 +29,7 @@ export * as ha from './homeassistant/entities.js';
 export { KernelError } from './kernel/errors.js';
 export { Sysfs, type SysfsEntry } from './kernel/sysfs.js';
 export { O, POLL, type Kernel, type DeviceFile } from './kernel/kernel.js';
+export { statfsOf, usageOf, type FsStats, type FsUsage } from './kernel/statfs.js';
 export { catalogue, termiosRequests, type IoctlRequest } from './kernel/requests.js';
 export { encode, decode, alloc, intArg, readInt } from './kernel/codec.js';
 export * as structs from './kernel/structs.js';

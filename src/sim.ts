@@ -13,3 +13,4 @@ export {
   type StoredIntegerForm,
 } from './kernel/sysfs-sim.js';
 export { loadTree } from './kernel/sysfs-recorded.js';
+export { SimMounts, type SimFilesystem } from './kernel/statfs-sim.js';

@@ -5,7 +5,7 @@
  */
 import { errnoMessage, errnoName, errnoNumber } from './errno.js';
 
-export type Syscall = 'open' | 'close' | 'read' | 'write' | 'ioctl' | 'poll' | 'lseek' | 'socket' | 'sendto';
+export type Syscall = 'open' | 'close' | 'read' | 'write' | 'ioctl' | 'poll' | 'lseek' | 'socket' | 'sendto' | 'statfs';
 
 /** errnos that mean the device itself has gone (USB unplug, driver unbound) rather than one call failing. */
 const GONE = new Set(['ENODEV', 'ENXIO', 'ENOENT', 'ESHUTDOWN']);

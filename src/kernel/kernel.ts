@@ -3,10 +3,13 @@
  * interfaces; `libc.ts` implements them with real syscalls through koffi, and
  * each kind's `sim` model implements them with an in-process model of the
  * driver that answers the same requests, struct buffers and errno values.
+ * Besides device nodes, a kernel may answer statfs(2) for a mounted
+ * filesystem (statfs.ts; disk usage of the node itself).
  */
 import fs from 'node:fs';
 import type { Arch } from './arch.js';
 import type { IoctlRequest } from './requests.js';
+import type { FsStats } from './statfs.js';
 
 /** open(2) flags of this platform (Node reads them from the C headers it was built with). */
 export const O = {
@@ -80,4 +83,10 @@ export interface Kernel {
   open(path: string, flags: number): DeviceFile;
   /** Wraps a descriptor a request handed back (GPIO_V2_GET_LINE_IOCTL's line fd). */
   adopt(fd: number, path: string): DeviceFile;
+  /**
+   * statfs(2) of the filesystem holding `path`, off the event loop (a hung
+   * network mount must not freeze the agent). Kernels that model no
+   * filesystem (a tape drive's) leave it out: statfsOf() answers ENOSYS.
+   */
+  statfs?(path: string): Promise<FsStats>;
 }

@@ -1,7 +1,7 @@
 /**
- * The real kernel: libc's open/close/read/write/ioctl/poll through koffi.
- * Only this module, libc-notify.ts and libc-types.ts reach koffi (through
- * libc-koffi.ts, which loads it on first use).
+ * The real kernel: libc's open/close/read/write/ioctl/poll through koffi,
+ * and statfs through libuv (statfs.ts). Only this module, libc-notify.ts and
+ * libc-types.ts reach koffi (through libc-koffi.ts, which loads it on first use).
  *
  * errno is read with koffi().errno() right after the failing call, before any
  * other native call can overwrite it; on `.async` calls koffi restores the
@@ -15,6 +15,7 @@ import type { DeviceFile, IoctlArg, Kernel, ReadyEvents, Watch, WatchOptions } f
 import type { IoctlRequest } from './requests.js';
 import { encode, readField } from './codec.js';
 import { pollfd } from './structs.js';
+import { realStatfs, type FsStats } from './statfs.js';
 
 /**
  * koffi hands back `any` for native calls; these are the shapes we declare
@@ -176,15 +177,20 @@ class LibcFile implements DeviceFile {
 export class LibcKernel implements Kernel {
   readonly name = 'libc';
   readonly arch: Arch = hostArch();
-  readonly #c = bind();
 
   open(path: string, flags: number): DeviceFile {
-    const fd = this.#c.open(path, flags, 0);
+    // libc is bound at the first device node, not when the kernel is made: statfs alone never loads koffi.
+    const c = bind();
+    const fd = c.open(path, flags, 0);
     if (fd < 0) throw new KernelError({ errno: koffi().errno(), syscall: 'open', path });
-    return new LibcFile(this.#c, fd, path);
+    return new LibcFile(c, fd, path);
   }
 
   adopt(fd: number, path: string): DeviceFile {
-    return new LibcFile(this.#c, fd, path);
+    return new LibcFile(bind(), fd, path);
+  }
+
+  statfs(path: string): Promise<FsStats> {
+    return realStatfs(path);
   }
 }

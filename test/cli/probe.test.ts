@@ -175,7 +175,7 @@ describe('dev2mqtt probe', () => {
     expect(r.out).toContain('Starter config');
   });
 
-  it('prints a starter config: LEDs, USB serial ports (not the built-in UARTs, one may be the console), tape drives', async () => {
+  it('prints a starter config: LEDs, USB serial ports (not the built-in UARTs, one may be the console), tape drives, sensors, the host', async () => {
     const { config } = JSON.parse((await probe(['--json'])).out) as { config: StarterConfig };
     const expected = [
       { id: 'act', kind: 'led', name: 'LED ACT', options: { name: 'ACT', sysfsRoot: sys } },
@@ -190,6 +190,15 @@ describe('dev2mqtt probe', () => {
       },
       { id: 'tape0', kind: 'tape', name: 'Tape HP Ultrium 5-SCSI', options: { path: path.join(dev, 'nst0') } },
       { id: 'tape1', kind: 'tape', name: 'Tape nst1', options: { path: path.join(dev, 'nst1') } },
+      // The tree's SoC zone: a sensor is read-only, so probe configures it.
+      { id: 'cpu-thermal', kind: 'sensor', name: 'cpu-thermal', options: { source: 'thermal', zone: 'cpu-thermal', sysfsRoot: sys } },
+      // The machine itself, always one; its mounts and interfaces come from this machine's /proc (host-probe.test.ts checks them).
+      {
+        id: 'host',
+        kind: 'host',
+        name: 'This machine',
+        options: expect.objectContaining({ sysfsRoot: sys, throttling: false }) as unknown,
+      },
     ].filter((d) => kinds.has(d.kind));
     expect(config.devices).toEqual(expected);
   });

@@ -48,6 +48,7 @@ export async function makeTestDevice<O, D extends Device>(
     options?: unknown;
     kernel?: Kernel;
     sysfs?: Sysfs;
+    procfs?: Sysfs;
     stateDir?: string;
     /** Wraps the kernel the device gets (its sim's, a given one, or libc): to watch or answer its requests (kernel-hook.ts). */
     wrapKernel?: (k: Kernel) => Kernel;
@@ -93,9 +94,15 @@ export async function makeTestDevice<O, D extends Device>(
     },
     poll: (label, everyMs, work, opts) => polls.add(label, everyMs, work, opts),
   };
-  // A test may bring its own kernel or tree (a recorded one, a sim it drives) in place of the kind's sim.
+  // A test may bring its own kernel or trees (recorded ones, a sim it drives) in place of the kind's sim.
   const given =
-    cfg.kernel || cfg.sysfs ? { ...(cfg.kernel ? { kernel: cfg.kernel } : {}), ...(cfg.sysfs ? { sysfs: cfg.sysfs } : {}) } : undefined;
+    cfg.kernel || cfg.sysfs || cfg.procfs
+      ? {
+          ...(cfg.kernel ? { kernel: cfg.kernel } : {}),
+          ...(cfg.sysfs ? { sysfs: cfg.sysfs } : {}),
+          ...(cfg.procfs ? { procfs: cfg.procfs } : {}),
+        }
+      : undefined;
   const made = await deviceContext(kind as AnyKind, base, () => new LibcKernel(), given);
   const ctx = (cfg.wrapKernel ? withWrappedKernel(made, cfg.wrapKernel) : made) as DeviceContext<O>;
   const device = kind.create(ctx);

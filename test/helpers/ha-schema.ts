@@ -214,8 +214,33 @@ export const NUMERIC_SENSOR_CLASSES = [
   ...['illuminance', 'power', 'power_factor', 'pressure', 'signal_strength', 'sound_pressure', 'speed', 'temperature', 'voltage'],
   'volume',
 ];
+/** Device classes whose state is not a number: HA refuses them a state_class or a unit (sensor/__init__.py). */
+const NON_NUMERIC_SENSOR_CLASSES = ['enum', 'timestamp', 'date'];
+/**
+ * The units HA accepts per device class (sensor/const.py DEVICE_CLASS_UNITS, for the classes kinds use);
+ * another unit is logged as invalid and the entity's long-term statistics are not compiled.
+ */
+const SENSOR_UNITS: Record<string, readonly string[]> = {
+  signal_strength: ['dB', 'dBm'],
+  data_size: ['bit', 'kbit', 'Mbit', 'Gbit', 'B', 'kB', 'MB', 'GB', 'TB', 'PB', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'],
+  data_rate: ['bit/s', 'kbit/s', 'Mbit/s', 'Gbit/s', 'B/s', 'kB/s', 'MB/s', 'GB/s', 'KiB/s', 'MiB/s', 'GiB/s'],
+  duration: ['d', 'h', 'min', 's', 'ms', 'µs'],
+  temperature: ['°C', '°F', 'K'],
+  voltage: ['V', 'mV', 'µV', 'kV', 'MV'],
+  current: ['A', 'mA'],
+  power: ['W', 'kW', 'mW', 'MW', 'GW', 'TW'],
+  energy: ['Wh', 'kWh', 'MWh', 'GWh', 'TWh', 'mWh', 'MJ', 'GJ'],
+  frequency: ['Hz', 'kHz', 'MHz', 'GHz'],
+  humidity: ['%'],
+  battery: ['%'],
+  distance: ['km', 'm', 'cm', 'mm', 'mi', 'yd', 'in', 'ft'],
+  pressure: ['Pa', 'hPa', 'kPa', 'bar', 'cbar', 'mbar', 'mmHg', 'inHg', 'psi'],
+  illuminance: ['lx'],
+};
+/** State classes a device class allows, where HA restricts them (energy is a total, never a measurement). */
+const SENSOR_STATE_CLASSES: Record<string, readonly string[]> = { energy: ['total', 'total_increasing'] };
 const CLASSES: Record<string, readonly string[]> = {
-  sensor: [...NUMERIC_SENSOR_CLASSES, 'enum', 'timestamp', 'date'],
+  sensor: [...NUMERIC_SENSOR_CLASSES, ...NON_NUMERIC_SENSOR_CLASSES],
   binary_sensor: [
     ...['battery', 'battery_charging', 'carbon_monoxide', 'cold', 'connectivity', 'door', 'garage_door', 'gas', 'heat', 'light'],
     ...['lock', 'moisture', 'motion', 'moving', 'occupancy', 'opening', 'plug', 'power', 'presence', 'problem', 'running'],
@@ -291,6 +316,17 @@ export function schemaProblems(component: string, config: Config, own: readonly 
   }
   if (component === 'event' && !(Array.isArray(config.event_types) && config.event_types.length))
     p.push('event_types must be a non-empty list');
+  if (component === 'sensor') {
+    const dc = config.device_class as string | undefined;
+    const units = dc ? SENSOR_UNITS[dc] : undefined;
+    if (units && config.unit_of_measurement !== undefined && !units.includes(config.unit_of_measurement as string))
+      p.push(`unit '${String(config.unit_of_measurement)}' is not one HA takes for device_class ${dc}`);
+    if (dc && NON_NUMERIC_SENSOR_CLASSES.includes(dc) && (config.state_class !== undefined || config.unit_of_measurement !== undefined))
+      p.push(`device_class ${dc} is not numeric: no state_class or unit_of_measurement`);
+    const states = dc ? SENSOR_STATE_CLASSES[dc] : undefined;
+    if (states && config.state_class !== undefined && !states.includes(config.state_class as string))
+      p.push(`state_class '${String(config.state_class)}' is not one HA takes for device_class ${dc}`);
+  }
   if (Array.isArray(config.availability)) {
     for (const a of config.availability as Config[]) {
       if (typeof a.topic !== 'string') p.push('availability entry without topic');

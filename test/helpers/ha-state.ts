@@ -23,6 +23,9 @@ import type { HaTemplates, Rendered } from './ha-templates.js';
 
 type Config = Record<string, unknown>;
 
+/** ISO 8601 with a time zone: what HA's timestamp sensor parses (dt_util.parse_datetime, then refuses a naive time). */
+const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+
 export interface StateVerdict {
   /** What the entity shows: ON/OFF/None, the sensor value, the event type ('' when ignored). */
   readonly value: string;
@@ -56,6 +59,10 @@ function sensorProblems(config: Config, value: string): string[] {
   if (numeric) return value === 'None' || (value !== '' && Number.isFinite(Number(value))) ? [] : [`numeric sensor renders '${value}'`];
   if (config.device_class === 'enum')
     return (config.options as string[]).includes(value) ? [] : [`enum sensor renders '${value}', not an option`];
+  if (config.device_class === 'timestamp')
+    return value === 'None' || (ISO_WITH_ZONE.test(value) && Number.isFinite(Date.parse(value)))
+      ? []
+      : [`timestamp sensor renders '${value}', not an ISO 8601 time with a zone`];
   if (value === 'None' || value === '') return [`text sensor renders '${value}' (HA shows it as is)`];
   return value.length > 255 ? ['sensor state longer than 255 characters'] : [];
 }
