@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { AgentConfig } from '../config/load.js';
+import { brokerUrls, type AgentConfig } from '../config/load.js';
 import type { KindRegistry } from '../devices/registry.js';
 import { DiscoveryPublisher } from '../homeassistant/publisher.js';
 import type { Kernel } from '../kernel/kernel.js';
@@ -36,6 +36,8 @@ export interface AgentOptions {
   readonly onEvent?: (device: string, type: string, data: Record<string, unknown>) => void;
   /** Called each time the agent has (re)subscribed and published `online` (the fleet benchmark counts reconnects). */
   readonly onOnline?: () => void;
+  /** Index into the broker list of the first one to try (tests place agents on cluster nodes); default random. */
+  readonly firstServer?: number;
 }
 
 /** Time the whole shutdown may take; the contract allows 5 s. */
@@ -231,9 +233,10 @@ export class Agent {
 
   async #connect(): Promise<void> {
     const c = this.config;
-    let url = c.mqtt.url;
+    const embedded = brokerUrls(c.mqtt)[0] === 'embedded';
+    let servers = brokerUrls(c.mqtt);
     let protocolVersion = c.mqtt.protocolVersion as 3 | 4 | 5;
-    if (c.mqtt.url === 'embedded' || c.broker.enabled) {
+    if (embedded || c.broker.enabled) {
       // aedes is loaded only when this agent hosts the broker.
       const { startEmbeddedBroker } = await import('../transport/embedded.js');
       this.#broker = await startEmbeddedBroker(
@@ -241,22 +244,23 @@ export class Agent {
         this.log,
       );
     }
-    if (c.mqtt.url === 'embedded') {
+    if (embedded) {
       const host = this.#broker?.host.includes(':') ? `[${this.#broker.host}]` : this.#broker?.host;
-      url = `mqtt://${host === '0.0.0.0' ? '127.0.0.1' : host}:${this.#broker?.port}`;
+      servers = [`mqtt://${host === '0.0.0.0' ? '127.0.0.1' : host}:${this.#broker?.port}`];
       if (protocolVersion === 5) {
         this.log.info('the embedded broker speaks MQTT 3.1.1: connecting with 3.1.1');
         protocolVersion = 4;
       }
     }
     // Our own embedded broker with broker.auth: log in as that user unless mqtt.* names another.
-    const ownBroker = c.mqtt.url === 'embedded' && !c.mqtt.username && c.broker.auth.username !== '';
+    const ownBroker = embedded && !c.mqtt.username && c.broker.auth.username !== '';
     const username = ownBroker ? c.broker.auth.username : c.mqtt.username;
     const passwordFile = ownBroker ? c.broker.auth.passwordFile : c.mqtt.passwordFile;
     const password = (ownBroker ? '' : c.mqtt.password) || (passwordFile ? readSecretFile(passwordFile) : '');
     const transport = new MqttTransport(
       {
-        url,
+        servers,
+        ...(this.#o.firstServer !== undefined ? { firstServer: this.#o.firstServer } : {}),
         clientId: c.mqtt.clientId,
         username,
         password,
@@ -270,6 +274,7 @@ export class Agent {
         reconnectMinMs: c.mqtt.reconnectMinMs,
         reconnectMaxMs: c.mqtt.reconnectMaxMs,
         connectTimeoutMs: c.mqtt.connectTimeoutMs,
+        ackTimeoutMs: c.mqtt.ackTimeoutMs,
         will: { topic: nodeTopic(this.topics, 'status'), payload: 'offline' },
       },
       this.log,
@@ -301,7 +306,9 @@ export class Agent {
         this.dispatcher.handle(m);
       },
       connected: () => void this.#onConnected(),
-      disconnected: (reason) => this.log.warn({ reason }, 'disconnected from broker; reconnecting'),
+      disconnected: (reason) => {
+        this.log.warn({ reason, broker: transport.server }, 'disconnected from broker; reconnecting');
+      },
     });
   }
 
@@ -335,7 +342,9 @@ export class Agent {
       const haStatus = this.#discovery?.subscription;
       await t.subscribe([...commandSubscriptions(this.topics), ...(haStatus ? [haStatus] : [])], this.config.mqtt.qos as 0 | 1 | 2);
     } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'subscribe failed');
+      // Without its subscriptions the agent would look online and hear nothing. A cluster node refuses
+      // them while it re-elects its leaders: try again, on the next node.
+      t.reconnect(`subscribe failed: ${(e as Error).message}`);
       return;
     }
     await t.publish(nodeTopic(this.topics, 'status'), 'online', { qos: 1, retain: true }).catch(() => undefined);

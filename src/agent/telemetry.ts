@@ -87,6 +87,7 @@ export class Telemetry {
       heapUsedBytes: mem.heapUsed,
       load: os.loadavg().map((l) => Math.round(l * 100) / 100),
       commands: this.#o.stats(),
+      broker: this.#o.transport.server,
       ts: Date.now(),
     };
   }

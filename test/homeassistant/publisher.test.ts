@@ -20,9 +20,11 @@ const T: TopicScheme = { base: 'dev2mqtt', node: 'n1', groups: [] };
 class FakeTransport implements Transport {
   readonly protocolVersion = 5 as const;
   connected = true;
+  readonly server = 'mqtt://fake:1883';
   fail = false;
   readonly sent: Array<{ topic: string; payload: string; opts: PublishOptions | undefined }> = [];
   start(): void {}
+  reconnect(): void {}
   async subscribe(): Promise<void> {}
   async stop(): Promise<void> {}
   async publish(topic: string, payload: string | Buffer, opts?: PublishOptions): Promise<void> {
