@@ -290,6 +290,8 @@ export class Agent {
       throttleMs: c.telemetry.stateThrottleMs,
       log: this.log,
       stats: () => ({ ...this.dispatcher.stats }),
+      offlineBuffer: c.telemetry.offlineBuffer,
+      stateDir: c.node.stateDir,
     });
     this.#telemetry.start();
     this.#discovery = this.#createDiscovery(transport);
@@ -307,6 +309,7 @@ export class Agent {
       },
       connected: () => void this.#onConnected(),
       disconnected: (reason) => {
+        this.#telemetry?.pause();
         this.log.warn({ reason, broker: transport.server }, 'disconnected from broker; reconnecting');
       },
     });
@@ -348,6 +351,8 @@ export class Agent {
       return;
     }
     await t.publish(nodeTopic(this.topics, 'status'), 'online', { qos: 1, retain: true }).catch(() => undefined);
+    // What happened while away goes first, then the retained state: the last retained value is the current one.
+    if (this.#telemetry && !(await this.#telemetry.resume())) return;
     this.#telemetry?.announce();
     void this.#discovery?.announce();
     this.#o.onOnline?.();

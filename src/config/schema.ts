@@ -45,7 +45,11 @@ export interface AgentConfigShape {
     ackTimeoutMs: number;
   };
   broker: { enabled: boolean; host: string; port: number; auth: { username: string; passwordFile: string } };
-  telemetry: { intervalMs: number; stateThrottleMs: number };
+  telemetry: {
+    intervalMs: number;
+    stateThrottleMs: number;
+    offlineBuffer: { maxMessages: number; maxBytes: number; spill: boolean; spillMaxBytes: number };
+  };
   homeassistant: { enabled: boolean; discoveryPrefix: string; statusTopic: string };
   devices: DeviceConfig[];
   plugins: string[];
@@ -194,6 +198,20 @@ export function configSchema(): Schema<AgentConfigShape> {
         doc: 'at most one state publish per device in this window (the last state always follows)',
         format: intIn(0, 60000),
         default: 100,
+      },
+      offlineBuffer: {
+        maxMessages: {
+          doc: 'events and state changes kept while disconnected, published on reconnect (oldest dropped past this); 0: none kept',
+          format: intIn(0, 10000000),
+          default: 10000,
+        },
+        maxBytes: { doc: 'the most the kept messages may take in memory', format: intIn(0, 1024 * 1024 * 1024), default: 4 * 1024 * 1024 },
+        spill: {
+          doc: 'past the memory bounds, move the oldest to files in node.stateDir instead of dropping them (writes only while disconnected)',
+          format: Boolean,
+          default: false,
+        },
+        spillMaxBytes: { doc: 'the most the spilled files may take', format: intIn(0, 16 * 1024 * 1024 * 1024), default: 64 * 1024 * 1024 },
       },
     },
     homeassistant: {

@@ -105,6 +105,21 @@ describe('configuration', () => {
     expect(await issuesOf({ mqtt: { servers }, broker: { host: '0.0.0.0' } })).toEqual([]);
   });
 
+  it('telemetry.offlineBuffer: bounds by default, no writes to the card unless spill is on', async () => {
+    const c = await loadConfig({ object: {}, registry: registry(), env: {} });
+    expect(c.telemetry.offlineBuffer).toEqual({
+      maxMessages: 10000,
+      maxBytes: 4 * 1024 * 1024,
+      spill: false,
+      spillMaxBytes: 64 * 1024 * 1024,
+    });
+    expect(c.mqtt.ackTimeoutMs).toBe(20000);
+    expect(await issuesOf({ telemetry: { offlineBuffer: { maxMessages: -1, spill: 7 } } })).toEqual([
+      expect.stringContaining('telemetry.offlineBuffer.maxMessages'),
+      expect.stringContaining('telemetry.offlineBuffer.spill'),
+    ]);
+  });
+
   it('refuses an embedded broker on a non-loopback address without broker.auth', async () => {
     expect(await issuesOf({ broker: { host: '0.0.0.0' } })).toEqual([expect.stringContaining('broker.host')]);
     const dir = tempDir();
