@@ -58,7 +58,7 @@ beforeAll(() => {
 }, 300_000);
 
 describe('npm pack', () => {
-  it('holds dist/, config/, deploy/, examples/ and the shrinkwrap, and no tests, sources or maps', () => {
+  it('holds dist/, config/, deploy/, examples/, docs/ and the shrinkwrap, and no tests, sources or maps', () => {
     for (const f of [
       'package.json',
       'README.md',
@@ -72,6 +72,10 @@ describe('npm pack', () => {
       'deploy/systemd/dev2mqtt.service',
       'deploy/udev/99-dev2mqtt.rules',
       'examples/node-red/flow.json',
+      // The Node-RED subflow module, installable from the unpacked package; its test harness stays out.
+      'examples/node-red/node-red-contrib-dev2mqtt/package.json',
+      'examples/node-red/node-red-contrib-dev2mqtt/dev2mqtt-command.js',
+      'docs/deploy.md',
     ]) {
       expect(listing, f).toContain(f);
     }

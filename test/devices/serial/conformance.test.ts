@@ -2,20 +2,18 @@
  * The serial conformance suite: one set of expectations on the serial
  * interface (termios2, modem lines, counters, queues, break, flush, AT),
  * run against the sim always and against a real port with a modem on it when
- * DEV2MQTT_TEST_SERIAL names one (e.g. /dev/ttyUSB2; see README "Serial
- * modems"). Where a driver may legitimately differ (a pty has no parity, a
+ * DEV2MQTT_TEST_SERIAL names one (e.g. /dev/ttyUSB2; see docs/kinds/serial.md,
+ * "Conformance suite on a Pi"). Where a driver may legitimately differ (a pty has no parity, a
  * CDC-ACM modem counts no bytes in TIOCGICOUNT), the suite checks the
  * invariant instead: what is reported is what applies.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { decode } from '../../../src/kernel/codec.js';
 import { O } from '../../../src/kernel/kernel.js';
 import { LibcKernel } from '../../../src/kernel/libc.js';
-import { termios2 } from '../../../src/kernel/structs.js';
 import { toErrorBody } from '../../../src/devices/errors.js';
 import { serialKind } from '../../../src/devices/serial/index.js';
 import type { SerialDevice } from '../../../src/devices/serial/device.js';
-import { readTermios } from '../../../src/devices/serial/termios.js';
+import { PortTermios } from '../../../src/devices/serial/termios-io.js';
 import { makeTestDevice, type TestDevice } from '../../helpers/device-context.js';
 
 interface Target {
@@ -138,7 +136,7 @@ describe.each(targets)('serial conformance: $name', (target) => {
     const peek = (): unknown => {
       const f = libc.open(t.device.path, O.RDONLY | O.NOCTTY | O.NONBLOCK);
       try {
-        return decode(termios2, libc.arch, readTermios(f, libc.arch));
+        return PortTermios.open(f, libc.arch).current;
       } finally {
         f.close();
       }
