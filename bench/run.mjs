@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick] [-- --json]`: every benchmark, each figure beside
 // its target and whether it is met. Figures only: nothing here fails on a number.
 import { flags, machine, printRows } from './lib.mjs';
-import { runFleetBench } from './fleet.mjs';
+import { runClusterFleetBench, runFleetBench } from './fleet.mjs';
 import { runFootprintBench } from './footprint.mjs';
 import { runIdleRssBench } from './idle-rss.mjs';
 import { runIoctlBench } from './ioctl.mjs';
@@ -17,6 +17,7 @@ const suites = [
   ['footprint and start-up', runFootprintBench],
   ['idle RSS: the demo beside a real-device config', runIdleRssBench],
   ['fleet on one mosquitto', runFleetBench],
+  ['fleet on a three-node nats-server cluster', runClusterFleetBench],
   ['ioctl core vs C', runIoctlBench],
   ['serial I/O: uv_poll vs tty stream vs thread pool', runSerialIoBench],
 ];

@@ -86,6 +86,11 @@ export class Agent {
     return this.#transport?.connected ?? false;
   }
 
+  /** The broker in use (of mqtt.servers: the cluster node), as node state names it. */
+  get server(): string | undefined {
+    return this.#transport?.server;
+  }
+
   /** Resolves once `online` has been published after subscribing. */
   whenOnline(): Promise<void> {
     if (this.#announcedOnline) return Promise.resolve();

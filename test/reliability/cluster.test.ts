@@ -1,7 +1,7 @@
 /**
  * A fleet on a real three-node nats-server cluster (Debian's package: MQTT
  * listener, JetStream with the MQTT streams and consumers replicated on all
- * three; helpers/nats-cluster.ts). Every agent lists the three nodes in
+ * three; bench/nats-cluster.mjs). Every agent lists the three nodes in
  * mqtt.servers and is placed on one of them (firstServer).
  *
  * Proved: a group command published on one node reaches the agents on the
@@ -20,7 +20,7 @@ import { startAgent } from '../helpers/agent.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { requireTool } from '../helpers/tools.js';
 import { LogCapture } from './helpers/log-capture.js';
-import { NatsCluster, type NatsNode } from './helpers/nats-cluster.js';
+import { NatsCluster, type NatsNode } from '../../bench/nats-cluster.mjs';
 
 const ok = requireTool('nats-server', 'the clustered broker of the failover tests');
 const BASE = 'dev2mqtt';
