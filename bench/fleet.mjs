@@ -73,7 +73,15 @@ function waitFor(cond, timeoutMs) {
 
 /** Publishes a group command on `url` and counts the distinct agents that answered it. */
 async function groupCommand(url, id, n, timeoutMs, publishedWhile) {
-  const client = await connect(url, { reconnectPeriod: 50, protocolVersion: 4 });
+  // A cluster node busy with a thousand sessions may not answer the first CONNECT in time: try again.
+  let client;
+  for (let tries = 0; !client; tries++) {
+    client = await connect(url, { reconnectPeriod: 200, connectTimeout: 30_000, protocolVersion: 4 }).catch((e) => {
+      if (tries >= 5) throw e;
+    });
+  }
+  // A reconnect that times out is retried by MQTT.js; without a listener its 'error' would end the bench.
+  client.on('error', () => undefined);
   const answered = new Set();
   let last = 0;
   client.on('message', (topic, p) => {
