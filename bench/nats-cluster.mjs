@@ -226,16 +226,25 @@ async function streams(n) {
   }
 }
 
+/**
+ * A connection or undefined, never an unheard 'error': MQTT.js can emit a
+ * late `connack timeout` after connectAsync gave up on the client, and an
+ * 'error' without a listener ends the process.
+ */
+export function connectOnce(url, opts) {
+  return new Promise((resolve) => {
+    const c = mqtt.connect(url, { ...opts, reconnectPeriod: 0 });
+    c.on('error', () => undefined);
+    c.once('connect', () => resolve(c));
+    c.once('close', () => {
+      c.end(true);
+      resolve(undefined);
+    });
+  });
+}
+
 async function grantsSubscription(n) {
-  const c = await mqtt
-    .connectAsync(n.url, {
-      clientId: `dev2mqtt-warmup-${n.name}`,
-      clean: false,
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-    })
-    .catch(() => undefined);
+  const c = await connectOnce(n.url, { clientId: `dev2mqtt-warmup-${n.name}`, clean: false, protocolVersion: 4, connectTimeout: 5000 });
   if (!c) return false;
   try {
     const granted = await c.subscribeAsync('dev2mqtt-warmup/#', { qos: 1 });
