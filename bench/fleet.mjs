@@ -87,7 +87,13 @@ async function groupCommand(url, id, n, timeoutMs, publishedWhile) {
     answered.add(topic);
     last = performance.now();
   });
-  await client.subscribeAsync('dev2mqtt/+/led0/result', { qos: 1 });
+  // Right after a node loss the survivors refuse subscriptions until their streams have leaders again.
+  for (;;) {
+    const granted = await client.subscribeAsync('dev2mqtt/+/led0/result', { qos: 1 }).catch(() => []);
+    if (granted.length && granted.every((g) => g.qos === 1)) break;
+    if (Date.now() > deadline) throw new Error(`${url} refused the results subscription`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
   await publishedWhile?.();
   const sent = performance.now();
   await client.publishAsync('dev2mqtt/group/fleet/led0/cmd/set', `{"id":"${id}","state":"ON"}`, { qos: 1 });
