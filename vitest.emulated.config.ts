@@ -24,6 +24,8 @@ export default defineConfig({
     // Safety bounds for waits that never end; the tests wait on events. Emulated Node is 5–20 times slower.
     testTimeout: 300_000,
     hookTimeout: 300_000,
+    // Each test file removes the temp dirs it made (helpers/temp.ts).
+    setupFiles: ['test/setup-cleanup.ts'],
     projects: [
       {
         extends: true,

@@ -2,7 +2,7 @@
 // port, the agent and the relay baseline as child processes, and a measuring
 // MQTT.js client with TCP_NODELAY (every hop gets it, so Nagle measures nothing).
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,8 +15,16 @@ export { freePort };
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const LAUNCHER = path.join(ROOT, 'dist', 'launch.cjs');
 
+const made = new Set();
+// A bench leaves nothing in the temp dir: what it made goes when its process ends (run.mjs exits when done).
+process.once('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = 'dev2mqtt-bench-') {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  made.add(dir);
+  return dir;
 }
 
 export async function waitPort(port, proc) {

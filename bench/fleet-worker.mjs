@@ -3,21 +3,20 @@
 // (first connect and each reconnect) to the parent with a wall-clock time and
 // the broker it is on. `servers`: a JSON list of broker URLs (a cluster's nodes:
 // each agent starts at a random one, as a fleet does).
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { Agent } from '../dist/agent/agent.js';
 import { loadConfig } from '../dist/config/load.js';
 import { builtinKinds } from '../dist/devices/builtin.js';
 import { KindRegistry } from '../dist/devices/registry.js';
+import { tempDir } from './brokers.mjs';
 
 const [serversJson, prefix, countText, protocolText] = process.argv.slice(2);
 const servers = JSON.parse(serversJson);
 const count = Number(countText);
 const registry = new KindRegistry(builtinKinds());
 const log = pino({ level: 'silent' });
-const root = mkdtempSync(path.join(tmpdir(), `dev2mqtt-fleet-${prefix}-`));
+const root = tempDir(`dev2mqtt-fleet-${prefix}-`);
 const agents = [];
 
 for (let i = 0; i < count; i++) {

@@ -1,10 +1,10 @@
 // ns per ioctl(TCGETS) on a pty through the core, next to the same loop in C
 // compiled now with gcc -O2. Target: core <= 1.5x C.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from './brokers.mjs';
 import { atMost, flags, printRows, row } from './lib.mjs';
 import { LibcKernel } from '../dist/kernel/libc.js';
 import { openPty } from '../dist/kernel/pty.js';
@@ -42,7 +42,7 @@ int main(int argc, char **argv) {
 export async function runIoctlBench() {
   const n = flags.quick ? 100_000 : 1_000_000;
   const rounds = flags.quick ? 3 : 7;
-  const dir = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-bench-'));
+  const dir = tempDir('dev2mqtt-bench-');
   writeFileSync(path.join(dir, 'loop.c'), C_LOOP);
   const cc = spawnSync('gcc', ['-O2', '-o', path.join(dir, 'loop'), path.join(dir, 'loop.c')], { encoding: 'utf8' });
   if (cc.status !== 0) throw new Error(`gcc: ${cc.stderr}`);

@@ -22,6 +22,9 @@ export interface PollHost {
   readonly log: Logger;
 }
 
+/** The longest delay a Node timer takes (2^31 - 1 ms, about 24.8 days). */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** What a run may take in the queue when its poll names no timeout (the old enqueue default). */
 export const POLL_TIMEOUT_MS = 30_000;
 
@@ -42,7 +45,10 @@ export class Polls {
   }
 
   add(label: string, everyMs: number, work: (signal: AbortSignal) => Promise<unknown>, opts: PollOptions = {}): Poll {
-    if (!(everyMs > 0)) throw new RangeError(`poll '${label}': everyMs must be above 0, not ${everyMs}`);
+    // Past MAX_TIMER_MS Node fires a timer after 1 ms instead: a day-long poll would hammer the device.
+    if (!(everyMs > 0 && everyMs <= MAX_TIMER_MS)) {
+      throw new RangeError(`poll '${label}': everyMs must be above 0 and at most ${MAX_TIMER_MS}, not ${everyMs}`);
+    }
     const entry: Entry = { timers: [], busy: false, lastError: undefined };
     const tick = (): void => void this.#tick(entry, label, work, opts);
     if (opts.now) entry.timers.push(setTimeout(tick, 0));

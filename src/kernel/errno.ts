@@ -12,6 +12,11 @@ const LINUX_EXTRA: Record<string, { generic: number; mips: number; sparc: number
   EMEDIUMTYPE: { generic: 124, mips: 160, sparc: 126, message: 'wrong medium type' },
 };
 
+/** The Linux-only errnos above with their numbers on `family`, as asm/errno.h spells them (for the header check). */
+export function linuxOnlyErrnos(family: TtyFamily): Array<[string, number]> {
+  return Object.keys(LINUX_EXTRA).map((name): [string, number] => [name, extraNumber(name, family) ?? -1]);
+}
+
 function extraNumber(name: string, family: TtyFamily): number | undefined {
   const e = LINUX_EXTRA[name];
   if (!e) return undefined;

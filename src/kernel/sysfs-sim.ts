@@ -57,11 +57,49 @@ export function storedText(value: string): string {
   return value.endsWith('\n') ? value.slice(0, -1) : value;
 }
 
-/** kstrtoul(buf, 10): an unsigned decimal, else the store fails with EINVAL. */
+export interface StoredIntegerForm {
+  /** 10, or 0: `0x` hex, a leading `0` octal, else decimal (kstrto*(buf, 0, …)). Default 10. */
+  readonly base?: 0 | 10;
+  /** kstrtoint/kstrtoll: a leading `-` is allowed. */
+  readonly signed?: boolean;
+  /** The C type's width: 32 (kstrtouint, kstrtoint) or 64 (kstrtou64, kstrtoul on 64-bit). Default 64. */
+  readonly bits?: 32 | 64;
+}
+
+/**
+ * A number as the kernel's kstrto*() reads a store()'s buffer: one leading
+ * `+` (or `-` when signed), the digits of its base, one trailing newline.
+ * No digits, or anything else, is EINVAL; a value past the C type is ERANGE
+ * (and past Number.MAX_SAFE_INTEGER, where the model stops: far beyond any
+ * value a sim attribute holds).
+ */
+export function storedInteger(value: string, form: StoredIntegerForm = {}): number {
+  let t = storedText(value);
+  let negative = false;
+  if (t.startsWith('+')) t = t.slice(1);
+  else if (form.signed && t.startsWith('-')) {
+    negative = true;
+    t = t.slice(1);
+  }
+  let radix: 8 | 10 | 16 = 10;
+  if (form.base === 0 && t.startsWith('0')) {
+    if (/^0[xX][0-9a-fA-F]/.test(t)) {
+      radix = 16;
+      t = t.slice(2);
+    } else radix = 8;
+  }
+  const digits = { 8: /^[0-7]+$/, 10: /^\d+$/, 16: /^[0-9a-fA-F]+$/ }[radix];
+  if (!digits.test(t)) throw new SimErrno('EINVAL');
+  const n = BigInt(radix === 16 ? `0x${t}` : radix === 8 ? `0o${t}` : t);
+  const bits = BigInt(form.bits ?? 64);
+  const max = form.signed ? (1n << (bits - 1n)) - (negative ? 0n : 1n) : (1n << bits) - 1n;
+  if (n > max || n > BigInt(Number.MAX_SAFE_INTEGER)) throw new SimErrno('ERANGE');
+  return negative ? -Number(n) : Number(n);
+}
+
+/** kstrtoul(buf, 10): an unsigned decimal (a `+` allowed), else EINVAL; too large, ERANGE. */
 export function storedUnsigned(value: string): number {
-  const t = storedText(value);
-  if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t))) throw new SimErrno('EINVAL');
-  return Number(t);
+  return storedInteger(value);
 }
 
 export class SimSysfs extends Sysfs {

@@ -12,6 +12,7 @@
  * and the agent must not freeze on one. Failures are KernelErrors with the
  * errno, the syscall and the absolute path, as from the device-node seam.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { KernelError, type Syscall } from './errors.js';
 
 export type SysfsEntry = 'dir' | 'file';
@@ -52,7 +53,30 @@ export abstract class Sysfs {
   async exists(rel: string): Promise<boolean> {
     return (await this.entry(rel)) !== undefined;
   }
+
+  /**
+   * Waits up to `timeoutMs` for `rel` to be there and writable: after an
+   * `export` the kernel makes the directory at once, but udev may need a
+   * moment to hand its files to the gpio group (ENOENT, then EACCES, until
+   * then). Any other errno, or the last one at the deadline, is thrown.
+   */
+  async whenWritable(rel: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.access(rel, 'write');
+        return;
+      } catch (e) {
+        const code = (e as { code?: unknown } | null)?.code;
+        if ((code !== 'ENOENT' && code !== 'EACCES') || Date.now() > deadline) throw e;
+        await sleep(SETTLE_RETRY_MS);
+      }
+    }
+  }
 }
+
+/** How often whenWritable() looks again: udev's rule takes milliseconds. */
+const SETTLE_RETRY_MS = 10;
 
 /** Joins without node:path so the sim's virtual paths stay POSIX on every platform. */
 export function joinPath(root: string, rel: string): string {

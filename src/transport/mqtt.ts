@@ -10,11 +10,12 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { MqttClient, type IClientOptions, type IPublishPacket } from 'mqtt';
+import { MqttClient, Store, type IClientOptions, type IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import { backoffDelayMs } from '../backoff.js';
 import { AckWatchdog } from './ack-watchdog.js';
 import { describeConnectError } from './connect-errors.js';
+import { Outbox } from './outbox.js';
 import { ServerList } from './servers.js';
 import type { InboundMessage, PublishOptions, Transport, TransportHandlers } from './transport.js';
 
@@ -73,6 +74,9 @@ export class MqttTransport implements Transport {
   #up = false;
   readonly #servers: ServerList;
   readonly #watchdog: AckWatchdog;
+  readonly #outbox = new Outbox(() => this.#client);
+  /** QoS 2 publishes not yet complete: while there are any, MQTT.js keeps its store over a reconnect. */
+  #qos2InFlight = 0;
 
   constructor(
     private readonly s: MqttSettings,
@@ -156,6 +160,7 @@ export class MqttTransport implements Transport {
       this.#lastError = '';
       this.#watchdog.connected();
       this.log.info({ broker: this.server, sessionPresent: connack.sessionPresent }, 'connected to broker');
+      this.#outbox.resend();
       h.connected(connack.sessionPresent);
     });
     client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => {
@@ -207,10 +212,16 @@ export class MqttTransport implements Transport {
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       const client = this.#client;
-      // reconnect() without stores starts MQTT.js with empty ones: every unacknowledged QoS 1
-      // publish (results in flight when the broker died, or made while it was away) would be
-      // dropped without its callback ever firing. Keep them, so they are sent again.
-      if (!this.#stopping && client) client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
+      if (this.#stopping || !client) return;
+      // Unconfirmed QoS 1 publishes are the outbox's to send again (see outbox.ts); MQTT.js starts
+      // with an empty outgoing store unless a QoS 2 exchange needs its packet ids. The incoming
+      // store always stays: it is what keeps a QoS 2 command from running twice.
+      if (this.#qos2InFlight > 0) {
+        client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
+      } else {
+        this.#outbox.forgetAttempts();
+        client.reconnect({ incomingStore: client.incomingStore, outgoingStore: new Store() });
+      }
     }, delay);
   }
 
@@ -235,12 +246,19 @@ export class MqttTransport implements Transport {
     const properties = opts.correlationData && this.protocolVersion === 5 ? { properties: { correlationData: opts.correlationData } } : {};
     const qos = opts.qos ?? 0;
     if (qos > 0) this.#watchdog.sent();
-    return new Promise((resolve, reject) => {
+    if (qos === 1) {
+      // The outbox settles it once the broker confirmed it (on this connection or a later one).
+      const confirmed = this.#outbox.publish(topic, payload, { qos, retain: opts.retain ?? false, ...properties });
+      const settled = (): void => this.#watchdog.acked();
+      confirmed.then(settled, settled);
+      return confirmed;
+    }
+    const sent = new Promise<void>((resolve, reject) => {
       const attempt = (): void => {
         client.publish(topic, payload, { qos, retain: opts.retain ?? false, ...properties }, (err) => {
           if (qos > 0 && !(err?.message === 'Connection closed' && !this.#stopping)) this.#watchdog.acked();
           if (!err) return resolve();
-          // After a reconnect MQTT.js first resends its stored messages and holds new publishes
+          // QoS 2: after a reconnect MQTT.js first resends its stored messages and holds new publishes
           // meanwhile; if that connection drops too, it fails the held ones with 'Connection closed'.
           // They were never sent (and are not in its store): send them once connected again, or a
           // result would be lost to a broker that restarts twice in a row.
@@ -253,10 +271,17 @@ export class MqttTransport implements Transport {
       };
       attempt();
     });
+    if (qos === 2) {
+      this.#qos2InFlight++;
+      const settled = (): void => void this.#qos2InFlight--;
+      sent.then(settled, settled);
+    }
+    return sent;
   }
 
   async stop(timeoutMs: number): Promise<void> {
     this.#stopping = true;
+    this.#outbox.stop();
     clearTimeout(this.#reconnectTimer);
     this.#watchdog.disconnected();
     const client = this.#client;

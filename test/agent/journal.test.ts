@@ -11,6 +11,7 @@ import { CommandJournal } from '../../src/agent/journal.js';
 import { startAgent, tempDir } from '../helpers/agent.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { probes } from '../helpers/test-kinds.js';
+import { until } from '../helpers/wait.js';
 
 let agent: Agent | undefined;
 let client: TestClient | undefined;
@@ -61,10 +62,10 @@ describe('command journal', () => {
     await client.subscribe('dev2mqtt/t1/p1/state');
     await client.next((m) => m.payload.includes('"value":42'));
     expect(probes.get('p1')?.value).toBe(42);
-    // And it is finished now: a further restart does not run it again.
-    const j = new CommandJournal(stateDir, 100);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(j.open()).toEqual([]);
+    // And it is finished now: once its result is in the journal, a further restart does not run it again.
+    const journal = path.join(stateDir, 'journal.jsonl');
+    await until(() => readFileSync(journal, 'utf8').includes('{"t":"r","k":"u:left-over"'), 'the result in the journal');
+    expect(new CommandJournal(stateDir, 100).open()).toEqual([]);
   });
 
   it('survives a torn last line, keeps results of sender ids within its window, and forgets made-up ids once done', () => {

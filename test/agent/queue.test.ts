@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CommandQueue, LazyAbort, type Job, type Outcome } from '../../src/agent/queue.js';
+import { until } from '../helpers/wait.js';
 
 function job(
   id: string,
@@ -119,10 +120,12 @@ describe('per-device command queue', () => {
     const queue = q();
     const g = gate();
     const a = job('a', () => g.wait);
-    const b = job('b', () => 'no', { expiresAt: Date.now() + 5 });
+    const expiresAt = Date.now() + 5;
+    const b = job('b', () => 'no', { expiresAt });
     queue.push(a.job);
     queue.push(b.job);
-    await new Promise((r) => setTimeout(r, 20));
+    // b's instant passes while a holds the device, however long that takes on this machine.
+    await until(() => Date.now() > expiresAt, "b's expiry instant");
     g.open();
     const o = await b.outcome;
     expect(o.ok ? '' : o.error.code).toBe('expired');
@@ -164,6 +167,7 @@ describe('per-device command queue', () => {
   it('a handler that looks at its signal only after the timeout finds it aborted, with the reason', async () => {
     const queue = q();
     let late: AbortSignal | undefined;
+    let settled: Outcome | undefined;
     let release!: () => void;
     const a: Job = {
       id: 'a',
@@ -176,12 +180,12 @@ describe('per-device command queue', () => {
             r();
           };
         }),
-      settle: () => undefined,
+      settle: (o) => (settled = o),
     };
     queue.push(a);
-    await new Promise((r) => setTimeout(r, 60));
+    // The job is answered `timeout` while it still runs; only then does it return.
+    expect(await until(() => settled, 'the timeout answer')).toMatchObject({ ok: false, error: { code: 'timeout' } });
     release();
-    await new Promise((r) => setTimeout(r, 0));
     expect(late?.aborted).toBe(true);
     expect((late?.reason as Error).message).toBe('timeout');
   });

@@ -1,9 +1,10 @@
 /**
  * The README's "Try it" walkthrough, run verbatim: every mosquitto_pub line of
- * that section against the agent on config/default.json (moved to a free
- * port), each answered on its result topic as the README says.
+ * that section, split as sh splits it, against the agent on
+ * config/default.json (moved to a free port), each answered on its result
+ * topic as the README says. Without the mosquitto clients the same lines run
+ * on MQTT.js (helpers/mqtt-cli.mjs).
  */
-import { spawn } from 'node:child_process';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
@@ -11,20 +12,13 @@ import { DEFAULT_CONFIG_FILE, loadConfig } from '../../src/config/load.js';
 import { builtinKinds } from '../../src/devices/builtin.js';
 import { KindRegistry } from '../../src/devices/registry.js';
 import { tempDir } from '../helpers/agent.js';
-import { haveMosquitto } from '../helpers/mosquitto.js';
+import { runMosquittoPub, shellWords } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { demoDeviceOf, tryItPubLines } from '../helpers/readme.js';
 
 const pubLines = tryItPubLines;
 
-function sh(line: string): Promise<number | null> {
-  return new Promise((resolve) => {
-    const p = spawn('sh', ['-c', line], { stdio: 'ignore' });
-    p.on('close', (code) => resolve(code));
-  });
-}
-
-describe.skipIf(!haveMosquitto())('README walkthrough, verbatim', () => {
+describe('README walkthrough, verbatim', () => {
   let agent: Agent;
   let client: TestClient;
   beforeAll(async () => {
@@ -60,7 +54,10 @@ describe.skipIf(!haveMosquitto())('README walkthrough, verbatim', () => {
       const device = demoDeviceOf(line);
       const resultTopic = device ? `dev2mqtt/demo/${device}/result` : 'dev2mqtt/demo/result';
       const before = client.on(resultTopic).length;
-      expect(await sh(`${line} -p ${agent.brokerPort}`)).toBe(0);
+      const [tool, ...args] = shellWords(line);
+      expect(tool).toBe('mosquitto_pub');
+      const pub = await runMosquittoPub([...args, '-p', String(agent.brokerPort)]);
+      expect(pub.status, pub.stderr).toBe(0);
       const m = await client.next(
         (x) => x.topic === resultTopic && client.on(resultTopic).indexOf(x) >= before,
         20_000,

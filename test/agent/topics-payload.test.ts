@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePayload } from '../../src/agent/payload.js';
+import { MAX_ID_LENGTH, MAX_TIMEOUT_MS, parsePayload } from '../../src/agent/payload.js';
 import { commandSubscriptions, parseCommandTopic } from '../../src/agent/topics.js';
 
 const t = { base: 'dev2mqtt', node: 'pi-17', groups: ['kitchen'] };
@@ -26,6 +26,11 @@ describe('topics', () => {
     });
     expect(parseCommandTopic(t, 'dev2mqtt/group/kitchen/cmd/ping')).toEqual({ scope: 'node', command: 'ping', group: 'kitchen' });
     expect(parseCommandTopic(t, 'dev2mqtt/pi-17/../cmd/x')).toMatchObject({ device: '..', validId: false });
+  });
+
+  it('a device segment of 64 characters is a device id, one of 65 is not', () => {
+    expect(parseCommandTopic(t, `dev2mqtt/pi-17/${'d'.repeat(64)}/cmd/get`)).toMatchObject({ validId: true });
+    expect(parseCommandTopic(t, `dev2mqtt/pi-17/${'d'.repeat(65)}/cmd/get`)).toMatchObject({ validId: false });
   });
 
   it('ignores what is not a command of this node', () => {
@@ -66,6 +71,32 @@ describe('payloads', () => {
     expect(p('{"a":')).toMatchObject({ ok: false, code: 'bad_payload' });
     expect(p(Buffer.from([0xc3, 0x28]))).toMatchObject({ ok: false, code: 'bad_payload' });
     expect(p('x'.repeat(1025))).toMatchObject({ ok: false, code: 'too_large' });
+  });
+  it('takes a payload of exactly the limit; one byte more is too_large', () => {
+    const atLimit = `{"value":"${'v'.repeat(1024 - '{"value":""}'.length)}"}`;
+    expect(Buffer.byteLength(atLimit)).toBe(1024);
+    expect(p(atLimit)).toMatchObject({ ok: true, command: { args: { value: expect.any(String) } } });
+    expect(p(`${atLimit} `)).toMatchObject({ ok: false, code: 'too_large', message: expect.stringMatching(/1025 bytes .* limit of 1024/) });
+  });
+  it(`takes an id of exactly ${MAX_ID_LENGTH} characters; one more, or none, is bad_payload`, () => {
+    const id = 'i'.repeat(MAX_ID_LENGTH);
+    expect(MAX_ID_LENGTH).toBe(128);
+    expect(p(JSON.stringify({ id }))).toMatchObject({ ok: true, command: { id } });
+    expect(p(JSON.stringify({ id: `${id}i` }))).toMatchObject({ ok: false, code: 'bad_payload' });
+    expect(p('{"id":""}')).toMatchObject({ ok: false, code: 'bad_payload' });
+  });
+  it('takes timeoutMs from 1 ms to a day; 0 and a day plus 1 ms are bad_args', () => {
+    expect(MAX_TIMEOUT_MS).toBe(86_400_000);
+    expect(p('{"timeoutMs":1}')).toMatchObject({ ok: true, command: { timeoutMs: 1 } });
+    expect(p(`{"timeoutMs":${MAX_TIMEOUT_MS}}`)).toMatchObject({ ok: true, command: { timeoutMs: MAX_TIMEOUT_MS } });
+    expect(p('{"timeoutMs":0}')).toMatchObject({ ok: false, code: 'bad_args' });
+    expect(p(`{"timeoutMs":${MAX_TIMEOUT_MS + 1}}`)).toMatchObject({ ok: false, code: 'bad_args' });
+  });
+  it('takes an expiresAt up to the last instant a Date holds (8.64e15 ms); one ms later is bad_args', () => {
+    expect(p('{"expiresAt":8640000000000000}')).toMatchObject({ ok: true, command: { expiresAt: 8.64e15 } });
+    expect(p('{"expiresAt":8640000000000001}')).toMatchObject({ ok: false, code: 'bad_args' });
+    expect(p('{"expiresAt":-8640000000000000}')).toMatchObject({ ok: true });
+    expect(p('{"expiresAt":-8640000000000001}')).toMatchObject({ ok: false, code: 'bad_args' });
   });
   it('keeps the id of a payload refused for another reason, so the result can echo it', () => {
     expect(p('{"id":"k","timeoutMs":0}')).toMatchObject({ ok: false, code: 'bad_args', id: 'k' });

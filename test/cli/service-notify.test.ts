@@ -12,10 +12,10 @@ import { ServiceNotifier } from '../../src/cli/service-notify.js';
 import { sendNotify, unixAddress } from '../../src/kernel/libc-notify.js';
 import { tempDir } from '../helpers/agent.js';
 import { LAUNCHER } from '../helpers/cli.js';
-import { requireTool } from '../helpers/tools.js';
+import { requireTools } from '../helpers/tools.js';
 
 const log = pino({ level: 'silent' });
-const havePython = requireTool('python3', 'binds the AF_UNIX datagram socket that plays systemd');
+const havePython = requireTools('the sd_notify suite through a real AF_UNIX datagram socket (python3 plays systemd)', 'python3');
 
 const RECEIVER = `
 import json, socket, sys
@@ -26,6 +26,7 @@ print(json.dumps('BOUND'), flush=True)
 while True:
     print(json.dumps(s.recv(4096).decode()), flush=True)
 `;
+import { deadline } from '../helpers/deadline.js';
 
 /** A python3 process standing in for systemd's notify socket; `messages` are the datagrams in order. */
 class FakeSystemd {
@@ -51,9 +52,9 @@ class FakeSystemd {
   }
 
   async until(pred: (m: string[]) => boolean, what: string): Promise<void> {
-    const deadline = Date.now() + 30_000;
+    const until = Date.now() + deadline(30_000);
     while (!pred(this.messages)) {
-      if (Date.now() > deadline) throw new Error(`never got ${what}; got ${JSON.stringify(this.messages)}`);
+      if (Date.now() > until) throw new Error(`never got ${what}; got ${JSON.stringify(this.messages)}`);
       await new Promise<void>((r) => {
         this.#waiters.push(r);
         setTimeout(r, 200);

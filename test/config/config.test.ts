@@ -30,6 +30,30 @@ describe('configuration', () => {
     expect(c.devices).toEqual([]);
   });
 
+  it('takes every limit at its edge and refuses one past it', async () => {
+    const id64 = 'n'.repeat(64);
+    expect(await issuesOf({ node: { id: id64 }, devices: [{ id: id64, kind: 'probe' }] })).toEqual([]);
+    const too = await issuesOf({ node: { id: `${id64}n` }, devices: [{ id: `${id64}n`, kind: 'probe' }] });
+    expect(too.map((i) => i.split(':')[0])).toEqual(['node.id', 'devices[0].id']);
+    const security = (s: Record<string, number>): Promise<string[]> => issuesOf({ security: s });
+    expect(await security({ maxPayloadBytes: 64, rateLimitPerS: 0, rateLimitBurst: 1, dedupeWindow: 0 })).toEqual([]);
+    expect(
+      await security({ maxPayloadBytes: 256 * 1024 * 1024, rateLimitPerS: 1_000_000, rateLimitBurst: 1_000_000, dedupeWindow: 1_000_000 }),
+    ).toEqual([]);
+    for (const [key, value] of [
+      ['maxPayloadBytes', 63],
+      ['maxPayloadBytes', 256 * 1024 * 1024 + 1],
+      ['rateLimitPerS', -1],
+      ['rateLimitPerS', 1_000_001],
+      ['rateLimitBurst', 0],
+      ['rateLimitBurst', 1_000_001],
+      ['dedupeWindow', -1],
+      ['dedupeWindow', 1_000_001],
+    ] as const) {
+      expect(await security({ [key]: value }), `${key} ${value}`).toEqual([expect.stringMatching(new RegExp(`^security\\.${key}: `))]);
+    }
+  });
+
   it('names every problem with its key path, device options included', async () => {
     const issues = await issuesOf({
       node: { id: 'bad id!' },

@@ -13,15 +13,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
 import { startAgent, tempDir } from '../helpers/agent.js';
-import { freePort, haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
+import { freePort, Mosquitto, mosquittoItself } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
-import { requireTool } from '../helpers/tools.js';
+import { requireTools } from '../helpers/tools.js';
+import { deadline } from '../helpers/deadline.js';
 
 const DEPLOY = fileURLToPath(new URL('../../deploy/mosquitto/', import.meta.url));
-const ok =
-  haveMosquitto() &&
-  requireTool('mosquitto_passwd', 'makes the password files') &&
-  requireTool('openssl', 'makes the CA and the central broker certificate');
+const ok = mosquittoItself('the mosquitto bridge suite') && requireTools('the mosquitto bridge suite', 'mosquitto_passwd', 'openssl');
 const NODE = 'site-a-pi-1';
 
 /** The shipped file with the EDIT values replaced; every other line as shipped. */
@@ -152,7 +150,7 @@ beforeAll(async () => {
       devices: [{ id: 'led0', kind: 'led', sim: true }],
     },
   });
-}, 120_000);
+}, deadline(120_000));
 
 afterAll(async () => {
   await operator?.end();

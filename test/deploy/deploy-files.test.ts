@@ -15,13 +15,14 @@ import { builtinKinds } from '../../src/devices/builtin.js';
 import { KindRegistry } from '../../src/devices/registry.js';
 import { tempDir } from '../helpers/agent.js';
 import { runCli } from '../helpers/cli.js';
-import { requireTool } from '../helpers/tools.js';
+import { requireTools } from '../helpers/tools.js';
+import { deadline } from '../helpers/deadline.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const UNIT = path.join(REPO, 'deploy/systemd/dev2mqtt.service');
-const haveSystemd = requireTool('systemd-analyze', 'verifies the unit');
-const haveShellcheck = requireTool('shellcheck', 'lints the install script');
-const haveAnsible = requireTool('ansible-playbook', 'checks the playbook');
+const haveSystemd = requireTools('the unit checks of systemd-analyze verify and security', 'systemd-analyze');
+const haveShellcheck = requireTools('the shellcheck of the install scripts', 'shellcheck');
+const haveAnsible = requireTools('the Ansible playbook suite', 'ansible-playbook');
 
 const kinds = new KindRegistry(builtinKinds());
 const dev = (id: string, kind: string, options: Record<string, unknown>, sim = false): ResolvedDevice => ({
@@ -213,7 +214,7 @@ describe.skipIf(!haveAnsible)('the Ansible playbook', () => {
         '-e',
         JSON.stringify({ templates: path.join(REPO, 'deploy/ansible/templates'), out, ansible_python_interpreter: 'python3' }),
       ],
-      { encoding: 'utf8', env: ansibleEnv, timeout: 120_000 },
+      { encoding: 'utf8', env: ansibleEnv, timeout: deadline(120_000) },
     );
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const hosts = readdirSync(out)

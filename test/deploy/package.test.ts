@@ -12,7 +12,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/agent.js';
-import { inCI, requireTool } from '../helpers/tools.js';
+import { inCI, requireTools } from '../helpers/tools.js';
+import { deadline } from '../helpers/deadline.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const OFFLINE = {
@@ -24,7 +25,7 @@ const OFFLINE = {
 };
 
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = OFFLINE): SpawnSyncReturns<string> {
-  return spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: 300_000 });
+  return spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: deadline(300_000) });
 }
 
 function must(r: SpawnSyncReturns<string>, what: string): string {
@@ -55,7 +56,7 @@ beforeAll(() => {
     .filter(Boolean)
     .map((f) => f.replace(/^package\//, ''));
   expect(existsSync(path.join(copy, 'npm-shrinkwrap.json')), 'postpack removes the shrinkwrap copy').toBe(false);
-}, 300_000);
+}, deadline(300_000));
 
 describe('npm pack', () => {
   it('holds dist/, config/, deploy/, examples/, docs/ and the shrinkwrap, and no tests, sources or maps', () => {
@@ -120,9 +121,7 @@ describe('npm pack', () => {
 const root = process.getuid?.() === 0;
 if (!root && inCI) throw new Error('CI=true: the install.sh test needs root (it creates users in a test root)');
 const haveTools =
-  root &&
-  requireTool('systemctl', 'install.sh enables the unit in the test root') &&
-  requireTool('useradd', 'install.sh creates the service user');
+  root && requireTools('the install.sh suite (it enables the unit and creates the service user in a test root)', 'systemctl', 'useradd');
 
 describe.skipIf(!haveTools)('deploy/install.sh', () => {
   it('installs the tarball, user, config, udev rules, unit and drop-in into a root, and a second run changes nothing', () => {

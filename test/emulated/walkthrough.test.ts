@@ -15,7 +15,7 @@ import { tempDir } from '../helpers/agent.js';
 import { curatedDemoDevices } from '../helpers/demo-devices.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { demoDeviceOf, tryItPubLines } from '../helpers/readme.js';
-import { requireTool } from '../helpers/tools.js';
+import { requireTools } from '../helpers/tools.js';
 import { emulatedAbi, spawnDev2mqtt } from './abi.js';
 
 const abi = emulatedAbi();
@@ -23,7 +23,7 @@ const DEMO = curatedDemoDevices().map((d) => d.id);
 /** Everything here waits on events; this only bounds a wait that never ends, under emulation on a loaded machine. */
 const WAIT_MS = 240_000;
 
-const haveMosquittoPub = requireTool('mosquitto_pub', 'the walkthrough sends its commands with mosquitto_pub');
+const haveMosquittoPub = requireTools('the walkthrough under qemu-user (it sends its commands with mosquitto_pub)', 'mosquitto_pub');
 
 /** The agent's output, line by line, with a way to wait for a line. */
 class AgentProcess {

@@ -1,17 +1,13 @@
 /** Starting agents in the test process, each with its own state dir and (by default) embedded broker. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { pino } from 'pino';
 import { Agent } from '../../src/agent/agent.js';
 import { loadConfig } from '../../src/config/load.js';
 import { builtinKinds } from '../../src/devices/builtin.js';
 import { KindRegistry } from '../../src/devices/registry.js';
+import { tempDir } from './temp.js';
 import { probeKind } from './test-kinds.js';
 
-export function tempDir(prefix = 'dev2mqtt-test-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
-}
+export { tempDir };
 
 type Obj = Record<string, unknown>;
 

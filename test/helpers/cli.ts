@@ -1,6 +1,7 @@
 /** Runs the built `dev2mqtt` launcher (dist/, built by the global setup) as a user would. */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { deadline } from './deadline.js';
 
 export const LAUNCHER = fileURLToPath(new URL('../../dist/launch.cjs', import.meta.url));
 
@@ -10,6 +11,6 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: 
     env: { ...process.env, ...opts.env },
     input: opts.input,
     cwd: opts.cwd,
-    timeout: 60_000,
+    timeout: deadline(60_000),
   });
 }

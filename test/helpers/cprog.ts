@@ -3,17 +3,18 @@
  * with gcc natively, with the ABI's cross compiler under the emulated-ABI job.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from './temp.js';
 import { nativeCC, spawnNativeSync } from './native.js';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-cprog-'));
+let dir: string | undefined;
 const built = new Map<string, string>();
 
 export function compileC(name: string, source: string, flags: string[] = []): string {
   const hit = built.get(name);
   if (hit) return hit;
+  dir ??= tempDir('dev2mqtt-cprog-');
   const src = path.join(dir, `${name}.c`);
   const exe = path.join(dir, name);
   writeFileSync(src, source);

@@ -6,9 +6,6 @@
  * (one at a time, like the agent's per-device queue), and so do polls, through
  * the runtime's own poll service.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { pino } from 'pino';
 import { Polls } from '../../src/agent/polls.js';
 import { deviceContext, type ContextBase } from '../../src/devices/context.js';
@@ -18,6 +15,7 @@ import type { Kernel } from '../../src/kernel/kernel.js';
 import { LibcKernel } from '../../src/kernel/libc.js';
 import type { Sysfs } from '../../src/kernel/sysfs.js';
 import { formatIssues } from '../../src/schema/schema.js';
+import { tempDir } from './temp.js';
 
 export interface Recorded {
   readonly events: Array<{ type: string; ts: number; [k: string]: unknown }>;
@@ -83,7 +81,7 @@ export async function makeTestDevice<O, D extends Device>(
     options: parsed.value,
     sim,
     log,
-    stateDir: cfg.stateDir ?? mkdtempSync(path.join(tmpdir(), `dev2mqtt-${kind.kind}-`)),
+    stateDir: cfg.stateDir ?? tempDir(`dev2mqtt-${kind.kind}-`),
     signal: abort.signal,
     emit: (type: string, data: Record<string, unknown> = {}) => void recorded.events.push({ ...data, type, ts: Date.now() }),
     stateChanged: () => void recorded.stateChanges++,

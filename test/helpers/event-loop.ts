@@ -14,3 +14,15 @@ export async function turnsDuring<T>(work: Promise<T>): Promise<{ value: T; turn
   done = true;
   return { value, turns };
 }
+
+/** Runs `then` after the event loop has turned `n` times: a loop held by synchronous work never gets there. */
+export function afterTurns<T>(n: number, then: () => T): Promise<T> {
+  return new Promise((resolve) => {
+    let left = n;
+    const hop = (): void => {
+      if (--left <= 0) resolve(then());
+      else setImmediate(hop);
+    };
+    setImmediate(hop);
+  });
+}

@@ -1,5 +1,6 @@
 /** A test-side MQTT.js client that records messages and waits for them. */
 import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt';
+import { deadline } from './deadline.js';
 
 export interface Received {
   readonly topic: string;
@@ -25,7 +26,7 @@ export class TestClient {
   }
 
   static async connect(url: string, opts: IClientOptions = {}): Promise<TestClient> {
-    const client = await mqtt.connectAsync(url, { reconnectPeriod: 200, connectTimeout: 5000, ...opts });
+    const client = await mqtt.connectAsync(url, { reconnectPeriod: 200, connectTimeout: deadline(5000), ...opts });
     return new TestClient(client);
   }
 
@@ -37,12 +38,12 @@ export class TestClient {
     await this.client.publishAsync(topic, payload, opts);
   }
 
-  /** The first message (already received or future) that matches. */
+  /** The first message (already received or future) that matches; `timeoutMs` is for an idle machine (see deadline.ts). */
   next(match: (m: Received) => boolean, timeoutMs = 20_000, what = 'a message'): Promise<Received> {
     const hit = this.messages.find(match);
     if (hit) return Promise.resolve(hit);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+      const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), deadline(timeoutMs));
       this.#waiters.push({
         match,
         resolve: (m) => {

@@ -13,6 +13,8 @@ export interface ProbeDevice extends Device {
   value: unknown;
   opens: number;
   present: boolean;
+  /** Ends each `stuck` command now holding the device (a test's way to let go without a sleep). */
+  readonly holds: Set<() => void>;
   /** The device file vanishes: the next open fails until `present` is true again. */
   unplug(): void;
   readonly ctx: DeviceContext<ProbeOptions>;
@@ -81,10 +83,19 @@ export const probeKind = defineKind<ProbeOptions, ProbeDevice>({
         }),
     }),
     stuck: command({
-      description: 'holds the device for ms even when aborted (a kernel call that cannot be interrupted)',
+      description: 'holds the device for ms even when aborted (a kernel call that cannot be interrupted), or until the test releases it',
       args: s.object({ ms: s.int({ min: 0, max: 600_000 }) }),
       timeoutMs: 100,
-      run: (_d, a) => new Promise((resolve) => setTimeout(() => resolve({ held: a.ms }), a.ms)),
+      run: (d: ProbeDevice, a) =>
+        new Promise((resolve) => {
+          const release = (): void => {
+            clearTimeout(t);
+            d.holds.delete(release);
+            resolve({ held: a.ms });
+          };
+          const t = setTimeout(release, a.ms);
+          d.holds.add(release);
+        }),
     }),
     fail: command({
       description: 'fails',
@@ -118,6 +129,7 @@ export const probeKind = defineKind<ProbeOptions, ProbeDevice>({
       value: null,
       opens: 0,
       present: true,
+      holds: new Set(),
       unplug() {
         this.present = false;
         ctx.lost(KernelError.of('ENODEV', { syscall: 'read', path: '/dev/probe' }));

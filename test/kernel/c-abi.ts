@@ -9,10 +9,16 @@ import { hex } from '../../src/kernel/ioc.js';
 import { catalogue } from '../../src/kernel/requests.js';
 import { ALL_STRUCTS } from '../../src/kernel/structs.js';
 import { baudConstants, modemBits, TCFLUSH, termBits } from '../../src/kernel/termbits.js';
+import { linuxOnlyErrnos } from '../../src/kernel/errno.js';
+import { O, POLL } from '../../src/kernel/kernel.js';
 import { gpioConstants } from '../../src/devices/gpio/uapi.js';
+import { mtioConstants } from '../../src/devices/tape/mtio.js';
 
-/** Flag constants as the C headers name them. */
-export function constants(arch: Arch): Array<[string, number]> {
+/**
+ * Constants the product and the sim models share, as the C headers name them. With `host`, also
+ * those that are this machine's only (the open(2) flags come from Node's build, the host's headers).
+ */
+export function constants(arch: Arch, host = false): Array<[string, number]> {
   const out: Array<[string, number]> = Object.entries(termBits(arch))
     // sparc's user header aliases VMIN/VTIME to VEOF/VEOL; the kernel's termios2 slots are ours.
     .filter(([k]) => !(arch.tty === 'sparc' && (k === 'VMIN' || k === 'VTIME')));
@@ -21,11 +27,19 @@ export function constants(arch: Arch): Array<[string, number]> {
   for (const [rate, value] of baudConstants(arch)) out.push([`B${rate}`, value]);
   // linux/gpio.h's flag, attribute and event numbers, which the gpio kind builds requests from.
   out.push(...gpioConstants());
+  // linux/mtio.h: operations, status bits and mt_dsreg fields, which the tape kind and the st model both use.
+  out.push(...mtioConstants());
+  for (const [k, v] of Object.entries(POLL)) out.push([`POLL${k}`, v]);
+  // The errnos Node does not know, with their per-architecture numbers.
+  out.push(...linuxOnlyErrnos(arch.tty));
+  if (host) for (const [k, v] of Object.entries(O)) out.push([`O_${k}`, v]);
   return out;
 }
 
 const HEADERS = `#include <stdio.h>
 #include <stddef.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <linux/ioctl.h>
 #include <asm/termios.h>
@@ -46,7 +60,7 @@ export function programPrintingHeaderValues(arch: Arch): string {
   for (const r of catalogue(arch).all()) {
     lines.push(`  printf("R %s %lu\\n", "${r.name}", (unsigned long)(${r.name}));`);
   }
-  for (const [name] of constants(arch)) lines.push(`  printf("C %s %lu\\n", "${name}", (unsigned long)(${name}));`);
+  for (const [name] of constants(arch, true)) lines.push(`  printf("C %s %lu\\n", "${name}", (unsigned long)(${name}));`);
   for (const def of ALL_STRUCTS) {
     const c = cStructName(def, arch);
     lines.push(`  printf("S %s %zu %zu\\n", "${def.name}", sizeof(${c}), _Alignof(${c}));`);
@@ -62,7 +76,7 @@ export function programPrintingHeaderValues(arch: Arch): string {
 export function expectedLines(arch: Arch): string[] {
   const out: string[] = [];
   for (const r of catalogue(arch).all()) out.push(`R ${r.name} ${r.value}`);
-  for (const [name, value] of constants(arch)) out.push(`C ${name} ${value >>> 0}`);
+  for (const [name, value] of constants(arch, true)) out.push(`C ${name} ${value >>> 0}`);
   for (const def of ALL_STRUCTS) {
     const l = layoutOf(def, arch);
     out.push(`S ${def.name} ${l.size} ${l.align}`);

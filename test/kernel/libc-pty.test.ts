@@ -4,9 +4,8 @@
  * qemu-user, where every request goes through QEMU's syscall translation.
  */
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decode, encode, alloc, intArg, readInt } from '../../src/kernel/codec.js';
@@ -18,6 +17,7 @@ import { catalogue, termiosRequests } from '../../src/kernel/requests.js';
 import { termios, termios2 } from '../../src/kernel/structs.js';
 import { termBits } from '../../src/kernel/termbits.js';
 import { termios2Speed } from '../helpers/cprog.js';
+import { tempDir } from '../helpers/temp.js';
 import { emulated, spawnNativeSync } from '../helpers/native.js';
 
 const kernel = new LibcKernel();
@@ -117,7 +117,7 @@ describe('libc kernel on a pseudo-terminal', () => {
   });
 
   it('an ioctl on a regular file gives ENOTTY, on a closed descriptor EBADF', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-libc-'));
+    const dir = tempDir('dev2mqtt-libc-');
     const file = path.join(dir, 'plain');
     writeFileSync(file, 'not a device');
     const f = kernel.open(file, O.RDONLY);

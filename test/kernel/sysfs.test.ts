@@ -25,8 +25,8 @@ import { isDisconnect, toErrorBody } from '../../src/devices/errors.js';
 import { KernelError } from '../../src/kernel/errors.js';
 import { FsSysfs } from '../../src/kernel/sysfs-fs.js';
 import { loadTree } from '../../src/kernel/sysfs-recorded.js';
-import { SimErrno, SimSysfs, storedUnsigned } from '../../src/kernel/sysfs-sim.js';
-import { turnsDuring } from '../helpers/event-loop.js';
+import { SimErrno, SimSysfs, storedInteger, storedUnsigned } from '../../src/kernel/sysfs-sim.js';
+import { afterTurns, turnsDuring } from '../helpers/event-loop.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-sysfs-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -89,19 +89,18 @@ describe('the real sysfs layer (FsSysfs)', () => {
     const writer = openSync(fifo, 'r+');
     try {
       const reading = sysfs.read('w1_slave');
+      // The data comes only after the loop has turned five times while the read waits: a read that held the
+      // loop would never see it (the test would time out), however loaded the machine is.
       let wrote = false;
-      const late = new Promise<void>((resolve) =>
-        setTimeout(() => {
-          writeSync(writer, '72 01 4b 46 7f ff 0e 10 57 t=23125\n');
-          wrote = true;
-          resolve();
-        }, 50),
-      );
+      const late = afterTurns(5, () => {
+        writeSync(writer, '72 01 4b 46 7f ff 0e 10 57 t=23125\n');
+        wrote = true;
+      });
       const { value, turns } = await turnsDuring(reading);
       await late;
       expect(wrote).toBe(true);
       expect(value).toBe('72 01 4b 46 7f ff 0e 10 57 t=23125\n');
-      expect(turns).toBeGreaterThan(1);
+      expect(turns).toBeGreaterThanOrEqual(4);
     } finally {
       closeSync(writer);
     }
@@ -149,14 +148,15 @@ describe('the sim sysfs layer (SimSysfs)', () => {
     expect(await tree.list('class/pwm/pwmchip0')).toEqual(['export', 'npwm']);
   });
 
-  it('a slow show() is waited for on timers: the event loop keeps turning', async () => {
+  it('a slow show() is waited for: the event loop keeps turning', async () => {
     const tree = new SimSysfs();
+    // show() answers only after five turns of the loop, so the count does not depend on the machine's speed.
     tree.attr('bus/w1/devices/28-0000/w1_slave', {
-      show: () => new Promise((resolve) => setTimeout(() => resolve('t=21000\n'), 100)),
+      show: () => afterTurns(5, () => 't=21000\n'),
     });
     const { value, turns } = await turnsDuring(tree.read('bus/w1/devices/28-0000/w1_slave'));
     expect(value).toBe('t=21000\n');
-    expect(turns).toBeGreaterThan(1);
+    expect(turns).toBeGreaterThanOrEqual(4);
   });
 
   it('a call in flight when its device goes away ends in ENODEV; afterwards the path is ENOENT', async () => {
@@ -181,6 +181,47 @@ describe('the sim sysfs layer (SimSysfs)', () => {
     await expect(tree.write('class/pwm/pwmchip0/export', '0')).rejects.toMatchObject({ code: 'EACCES' });
     tree.deny('class/pwm/pwmchip0/export', undefined);
     await tree.write('class/pwm/pwmchip0/export', '0');
+  });
+
+  it('a stored number reads as kstrto*() reads it: base 10 or 0, one + (or - when signed), one newline; EINVAL, ERANGE', () => {
+    const errno = (f: () => number): string => {
+      try {
+        return String(f());
+      } catch (e) {
+        return (e as SimErrno).errno;
+      }
+    };
+    expect(errno(() => storedUnsigned('010\n'))).toBe('10');
+    expect(errno(() => storedUnsigned('+7'))).toBe('7');
+    expect(errno(() => storedUnsigned('0x10'))).toBe('EINVAL');
+    expect(errno(() => storedUnsigned('-1'))).toBe('EINVAL');
+    expect(errno(() => storedUnsigned('5\n\n'))).toBe('EINVAL');
+    expect(errno(() => storedUnsigned(''))).toBe('EINVAL');
+    expect(errno(() => storedInteger('0x1F', { base: 0 }))).toBe('31');
+    expect(errno(() => storedInteger('010', { base: 0 }))).toBe('8');
+    expect(errno(() => storedInteger('0', { base: 0 }))).toBe('0');
+    expect(errno(() => storedInteger('0x', { base: 0 }))).toBe('EINVAL');
+    expect(errno(() => storedInteger('-2147483648', { base: 0, signed: true, bits: 32 }))).toBe('-2147483648');
+    expect(errno(() => storedInteger('2147483648', { base: 0, signed: true, bits: 32 }))).toBe('ERANGE');
+    expect(errno(() => storedInteger('4294967295', { bits: 32 }))).toBe('4294967295');
+    expect(errno(() => storedInteger('4294967296', { bits: 32 }))).toBe('ERANGE');
+  });
+
+  it('whenWritable waits through ENOENT and EACCES (udev after an export), throws any other errno at once, and gives up at its deadline', async () => {
+    const tree = chip();
+    const attr = 'class/pwm/pwmchip0/pwm0/period';
+    const waiting = tree.whenWritable(attr, 60_000);
+    // Missing, then there but not ours yet, then handed over: each step after the loop has turned.
+    await afterTurns(3, () => {
+      tree.file(attr, '0\n', true);
+      tree.deny(attr, 'EACCES');
+    });
+    await afterTurns(3, () => tree.deny(attr, undefined));
+    await expect(waiting).resolves.toBeUndefined();
+    tree.deny(attr, 'EIO');
+    await expect(tree.whenWritable(attr, 60_000)).rejects.toMatchObject({ code: 'EIO' });
+    tree.deny(attr, 'EACCES');
+    await expect(tree.whenWritable(attr, 0)).rejects.toMatchObject({ code: 'EACCES', path: '/sys/class/pwm/pwmchip0/pwm0/period' });
   });
 
   it('set() changes a plain value in place; a read in flight is not disturbed', async () => {

@@ -11,12 +11,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/agent.js';
-import { haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { spawnAgent, writeConfig, type ChildAgent } from './helpers/child-agent.js';
 import { runsPerId } from './helpers/runs.js';
 
-const ok = haveMosquitto();
 const COUNTER = fileURLToPath(new URL('../fixtures/counter-kind.js', import.meta.url));
 const NODE = 'af';
 const CMD = `dev2mqtt/${NODE}/c1/cmd/run`;
@@ -32,13 +31,13 @@ interface Result {
   error?: { code: string; message: string };
 }
 
-describe.skipIf(!ok)('agent faults: SIGKILL mid-stream and restart', () => {
-  let broker: Mosquitto;
+describe('agent faults: SIGKILL mid-stream and restart', () => {
+  let broker: TestBroker;
   let client: TestClient;
   const children: ChildAgent[] = [];
 
   beforeAll(async () => {
-    broker = await Mosquitto.start();
+    broker = await startBroker();
   });
   afterAll(async () => {
     for (const c of children) await c.kill('SIGKILL');
@@ -52,7 +51,7 @@ describe.skipIf(!ok)('agent faults: SIGKILL mid-stream and restart', () => {
     const config = writeConfig(
       {
         node: { id: NODE, stateDir: path.join(dir, 'state') },
-        mqtt: { url: broker.url, reconnectMinMs: 100, reconnectMaxMs: 500 },
+        mqtt: { url: broker.url, protocolVersion: broker.protocolVersion, reconnectMinMs: 100, reconnectMaxMs: 500 },
         plugins: [COUNTER],
         devices: [{ id: 'c1', kind: 'counter', options: { file: runsFile } }],
         security: { rateLimitPerS: 0 },
@@ -170,7 +169,7 @@ describe.skipIf(!ok)('agent faults: SIGKILL mid-stream and restart', () => {
     const config = writeConfig(
       {
         node: { id: node, stateDir: path.join(dir, 'state') },
-        mqtt: { url: broker.url, reconnectMinMs: 100, reconnectMaxMs: 500 },
+        mqtt: { url: broker.url, protocolVersion: broker.protocolVersion, reconnectMinMs: 100, reconnectMaxMs: 500 },
         devices: [
           {
             id: 'tape0',

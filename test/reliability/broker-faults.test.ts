@@ -13,12 +13,21 @@
  * delay the agent chose lies in [reconnectMinMs/2, reconnectMaxMs], so the
  * agent tries again within reconnectMaxMs (1 s by default) of any restart.
  *
- * Each kill waits until the agent and the sender are both connected again
- * (the stream itself never pauses). mosquitto sends a PUBACK as it handles a
- * PUBLISH and saves its database at the end of that loop turn, so a crash in
- * between loses a message it had just acknowledged for a client that was away
- * at that moment — a window no client can close; with both connected the
- * message has already been handed on when the PUBACK goes out.
+ * What a crash may catch, and so when the test kills. mosquitto acknowledges
+ * a PUBLISH as it handles it and saves its database at the end of that loop
+ * turn; it writes the message on to a connected subscriber in the same turn
+ * unless that subscriber's in-flight window is full (20 by default), when it
+ * keeps it in memory only. With `max_inflight_messages 0` nothing waits in
+ * memory for a connected agent. And QoS 1 is at least once: a crash between
+ * mosquitto forwarding a command and acknowledging it to the sender makes
+ * MQTT.js send it again, mosquitto forwards the copy as a new message, and
+ * the agent rightly runs it (a fresh command may reuse an id). So the sender
+ * pauses before each kill: its PUBACKs are all in, the agent's journal holds
+ * every command, and mosquitto has saved once more; the stream resumes at the
+ * kill, while the broker is down. On the agent's side every crash still lands
+ * mid-flight: commands queued and running, results not yet confirmed (sent
+ * again after the reconnect), commands delivered but not yet acknowledged
+ * (redelivered with DUP and answered from the journal).
  *
  * A second case makes the crash window that a random kill only sometimes
  * hits: the agent has run a command and acknowledged it, the broker never got
@@ -26,19 +35,21 @@
  * the command with DUP, and the agent answers from its journal, not running
  * it again.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, watch } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
 import { startAgent, tempDir } from '../helpers/agent.js';
-import { haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
+import { Mosquitto, mosquittoItself } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { LogCapture } from './helpers/log-capture.js';
 import { MqttProxy } from './helpers/mqtt-proxy.js';
 import { runsPerId } from './helpers/runs.js';
+import { deadline } from '../helpers/deadline.js';
+import { until } from '../helpers/wait.js';
 
-const ok = haveMosquitto();
+const ok = mosquittoItself('the broker-faults suite (mosquitto crashes with SIGKILL and restarts from its persistence)');
 const COUNTER = fileURLToPath(new URL('../fixtures/counter-kind.js', import.meta.url));
 const RESTARTS = 10;
 /** The defaults of mqtt.reconnectMinMs / reconnectMaxMs: what a user gets. */
@@ -63,12 +74,30 @@ async function publishUntilTaken(c: TestClient, topic: string, payload: string):
   return false;
 }
 
-/** Polls a condition on the event loop (no fixed delay decides anything). */
-async function waitFor(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
+/**
+ * Resolves once mosquitto has saved its database after this call. mosquitto is single-threaded:
+ * a save that ends after now began after everything it had sent before now. A retained message
+ * makes sure there is a change to save.
+ */
+async function savedAfterNow(broker: Mosquitto, client: TestClient): Promise<void> {
+  const watcher = watch(broker.dir);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const saved = new Promise<void>((resolve, reject) => {
+      watcher.on('change', (event, name) => {
+        if (event === 'rename' && String(name) === 'mosquitto.db') resolve();
+      });
+      // A broker that cannot write its dir (mosquitto drops to its own user) never saves: say so.
+      timer = setTimeout(
+        () => reject(new Error(`mosquitto did not save ${broker.dir}/mosquitto.db in ${deadline(30_000) / 1000} s`)),
+        deadline(30_000),
+      );
+    });
+    await client.publish('dev2mqtt-test/bf-save', String(Date.now()), { qos: 1, retain: true });
+    await saved;
+  } finally {
+    clearTimeout(timer);
+    watcher.close();
   }
 }
 
@@ -92,134 +121,144 @@ describe.skipIf(!ok)('broker faults', () => {
     for (const c of cleanup.splice(0).reverse()) await c();
   });
 
-  it(`${RESTARTS} SIGKILLs of mosquitto under a steady QoS 1 stream: each acknowledged command runs once, each gets its result, the agent comes back every time`, async () => {
-    const broker = await Mosquitto.start({ persistence: true });
-    cleanup.push(() => broker.stop());
-    const dir = tempDir('dev2mqtt-bf-');
-    const runsFile = path.join(dir, 'runs.txt');
-    const log = new LogCapture();
-    const agent: Agent = await startAgent({
-      config: {
-        node: { id: 'bf', stateDir: path.join(dir, 'state') },
-        mqtt: { url: broker.url, reconnectMinMs: RECONNECT_MIN_MS, reconnectMaxMs: RECONNECT_MAX_MS },
-        plugins: [COUNTER],
-        devices: [{ id: 'c1', kind: 'counter', options: { file: runsFile } }],
-      },
-      logStream: log,
-      logLevel: 'debug',
-    });
-    cleanup.push(() => agent.stop());
-    const client = await TestClient.connect(broker.url, { clean: false, clientId: `bf-client-${process.pid}`, reconnectPeriod: 100 });
-    cleanup.push(() => client.end());
-    await client.subscribe('dev2mqtt/bf/c1/result');
-
-    // A steady stream: one command every 15 ms, up or down; publishes made while the
-    // broker is down wait in MQTT.js and go out (or out again, with DUP) after it reconnects.
-    const acked = new Map<string, Promise<boolean>>();
-    let n = 0;
-    const send = (): void => {
-      const id = `bf-${n++}`;
-      acked.set(id, publishUntilTaken(client, 'dev2mqtt/bf/c1/cmd/run', JSON.stringify({ id })));
-    };
-    const timer = setInterval(send, 15);
-    const restartedAt: number[] = [];
-    const connectedBefore = (): number => logLines(log).filter((l) => l.msg === 'connected to broker').length;
-    try {
-      for (let i = 0; i < RESTARTS; i++) {
-        await new Promise((r) => setTimeout(r, 250));
-        const connects = connectedBefore();
-        await broker.stop('SIGKILL');
-        await new Promise((r) => setTimeout(r, 150));
-        // From the moment mosquitto is started again (it listens a few ms later).
-        restartedAt.push(Date.now());
-        await broker.start();
-        // Both back before the next crash (see the header: mosquitto saves after it acknowledges,
-        // so a crash while a recipient is away can lose what it had just acknowledged for it).
-        await new Promise<void>((resolve, reject) => {
-          const deadline = setTimeout(
-            () => reject(new Error(`the agent did not reconnect after restart ${i + 1}:\n${log.text.slice(-3000)}`)),
-            20_000,
-          );
-          const check = setInterval(() => {
-            if (connectedBefore() > connects && agent.connected && client.client.connected) {
-              clearInterval(check);
-              clearTimeout(deadline);
-              resolve();
-            }
-          }, 10);
-        });
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    } finally {
-      clearInterval(timer);
-    }
-
-    const ids = [...acked.keys()];
-    const ackedIds = (await Promise.all(ids.map(async (id) => ((await acked.get(id)) ? id : undefined)))).filter(
-      (x): x is string => x !== undefined,
-    );
-    expect(ackedIds).toEqual(ids); // the broker took every one in the end
-
-    // Every result arrives.
-    const results = new Map<string, Array<{ ok: boolean; result?: { runs: number } }>>();
-    await client
-      .next(
-        () => {
-          results.clear();
-          for (const m of client.on('dev2mqtt/bf/c1/result')) {
-            const r = JSON.parse(m.payload) as { id: string; ok: boolean };
-            results.set(r.id, [...(results.get(r.id) ?? []), r]);
-          }
-          return ids.every((id) => results.has(id));
+  it(
+    `${RESTARTS} SIGKILLs of mosquitto under a steady QoS 1 stream: each acknowledged command runs once, each gets its result, the agent comes back every time`,
+    async () => {
+      const broker = await Mosquitto.start({ persistence: true, extra: ['max_inflight_messages 0'] });
+      cleanup.push(() => broker.stop());
+      const dir = tempDir('dev2mqtt-bf-');
+      const runsFile = path.join(dir, 'runs.txt');
+      const journal = path.join(dir, 'state', 'journal.jsonl');
+      const log = new LogCapture();
+      const agent: Agent = await startAgent({
+        config: {
+          node: { id: 'bf', stateDir: path.join(dir, 'state') },
+          mqtt: { url: broker.url, reconnectMinMs: RECONNECT_MIN_MS, reconnectMaxMs: RECONNECT_MAX_MS },
+          plugins: [COUNTER],
+          devices: [{ id: 'c1', kind: 'counter', options: { file: runsFile } }],
         },
-        60_000,
-        'every result',
-      )
-      .catch((e: Error) => {
-        const runs = runsPerId(runsFile);
-        const missing = ids.filter((id) => !results.has(id));
-        const journal = readFileSync(path.join(dir, 'state', 'journal.jsonl'), 'utf8')
-          .split('\n')
-          .filter((l) => missing.some((id) => l.includes(`\\u0000${id}"`)));
-        throw new Error(
-          `${e.message}: missing ${missing.map((id) => `${id} (ran ${runs.get(id) ?? 0}×)`).join(', ')}\njournal:\n${journal.map((l) => l.slice(0, 120)).join('\n')}\nlog:\n${log.text
-            .split('\n')
-            .filter((l) => !l.includes('"level":20'))
-            .join('\n')
-            .slice(-5000)}`,
-        );
+        logStream: log,
+        logLevel: 'debug',
       });
-    for (const [id, rs] of results) {
-      expect(
-        rs.every((r) => r.ok),
-        id,
-      ).toBe(true);
-      // A result may arrive twice (the broker died before confirming it), always the same one.
-      expect(new Set(rs.map((r) => JSON.stringify(r))).size, `${id}: ${JSON.stringify(rs)}`).toBe(1);
-    }
+      cleanup.push(() => agent.stop());
+      const client = await TestClient.connect(broker.url, { clean: false, clientId: `bf-client-${process.pid}`, reconnectPeriod: 100 });
+      cleanup.push(() => client.end());
+      await client.subscribe('dev2mqtt/bf/c1/result');
 
-    // Exactly once.
-    const runs = runsPerId(runsFile);
-    expect(ids.filter((id) => runs.get(id) !== 1).map((id) => `${id}×${runs.get(id) ?? 0}`)).toEqual([]);
-    expect([...runs.keys()].filter((id) => !acked.has(id))).toEqual([]);
+      // A steady stream: one command every 15 ms, up or down; publishes made while the
+      // broker is down wait in MQTT.js and go out after it reconnects.
+      const acked = new Map<string, Promise<boolean>>();
+      let n = 0;
+      let paused = false;
+      const send = (): void => {
+        if (paused) return;
+        const id = `bf-${n++}`;
+        acked.set(id, publishUntilTaken(client, 'dev2mqtt/bf/c1/cmd/run', JSON.stringify({ id })));
+      };
+      /** Every command sent so far is in the agent's journal: none waits in the broker alone. */
+      const agentHasAll = (): boolean => {
+        const text = readFileSync(journal, 'utf8');
+        return [...acked.keys()].every((id) => text.includes(`\\u0000${id}"`));
+      };
+      const timer = setInterval(send, 15);
+      const restartedAt: number[] = [];
+      const connectedBefore = (): number => logLines(log).filter((l) => l.msg === 'connected to broker').length;
+      try {
+        for (let i = 0; i < RESTARTS; i++) {
+          // The stream runs; then the sender pauses for the kill (see the header).
+          await new Promise((r) => setTimeout(r, 250));
+          paused = true;
+          await Promise.all(acked.values());
+          await until(agentHasAll, `every command in the agent's journal before kill ${i + 1}`, 30_000);
+          await savedAfterNow(broker, client);
+          const connects = connectedBefore();
+          await broker.stop('SIGKILL');
+          paused = false;
+          await new Promise((r) => setTimeout(r, 150));
+          // From the moment mosquitto is started again (it listens a few ms later).
+          restartedAt.push(Date.now());
+          await broker.start();
+          await until(
+            () => connectedBefore() > connects && agent.connected && client.client.connected,
+            `the agent and the sender connected again after restart ${i + 1}`,
+            30_000,
+          ).catch((e: Error) => {
+            throw new Error(`${e.message}\n${log.text.slice(-3000)}`);
+          });
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      } finally {
+        clearInterval(timer);
+      }
 
-    // Back every time, and never waiting longer than the configured cap between attempts.
-    const lines = logLines(log);
-    const connects = lines.filter((l) => l.msg === 'connected to broker');
-    expect(connects).toHaveLength(RESTARTS + 1);
-    const delays = lines.filter((l) => l.msg === 'reconnecting').map((l) => l.delayMs as number);
-    expect(delays.length).toBeGreaterThanOrEqual(RESTARTS);
-    for (const d of delays) {
-      expect(d).toBeGreaterThanOrEqual(RECONNECT_MIN_MS / 2);
-      expect(d).toBeLessThanOrEqual(RECONNECT_MAX_MS);
-    }
-    // One connect per restart (asserted above): the (i+1)-th follows the i-th restart.
-    const onlineMs = restartedAt.map((t, i) => (connects[i + 1]?.time ?? Number.NaN) - t);
-    console.log(
-      `broker-faults: ${ids.length} commands over ${RESTARTS} SIGKILLs; restart → agent connected (ms): ${onlineMs.join(', ')}; ` +
-        `reconnect delays chosen (ms): min ${Math.min(...delays)}, max ${Math.max(...delays)}, cap ${RECONNECT_MAX_MS}; duplicates answered from the journal: ${agent.dispatcher.stats.duplicates}`,
-    );
-  }, 180_000);
+      const ids = [...acked.keys()];
+      const ackedIds = (await Promise.all(ids.map(async (id) => ((await acked.get(id)) ? id : undefined)))).filter(
+        (x): x is string => x !== undefined,
+      );
+      expect(ackedIds).toEqual(ids); // the broker took every one in the end
+
+      // Every result arrives.
+      const results = new Map<string, Array<{ ok: boolean; result?: { runs: number } }>>();
+      await client
+        .next(
+          () => {
+            results.clear();
+            for (const m of client.on('dev2mqtt/bf/c1/result')) {
+              const r = JSON.parse(m.payload) as { id: string; ok: boolean };
+              results.set(r.id, [...(results.get(r.id) ?? []), r]);
+            }
+            return ids.every((id) => results.has(id));
+          },
+          60_000,
+          'every result',
+        )
+        .catch((e: Error) => {
+          const runs = runsPerId(runsFile);
+          const missing = ids.filter((id) => !results.has(id));
+          const journalLines = readFileSync(journal, 'utf8')
+            .split('\n')
+            .filter((l) => missing.some((id) => l.includes(`\\u0000${id}"`)));
+          throw new Error(
+            `${e.message}: missing ${missing.map((id) => `${id} (ran ${runs.get(id) ?? 0}×)`).join(', ')}\njournal:\n${journalLines.map((l) => l.slice(0, 120)).join('\n')}\nlog:\n${log.text
+              .split('\n')
+              .filter((l) => !l.includes('"level":20'))
+              .join('\n')
+              .slice(-5000)}`,
+          );
+        });
+      for (const [id, rs] of results) {
+        expect(
+          rs.every((r) => r.ok),
+          id,
+        ).toBe(true);
+        // A result may arrive twice (the broker died before confirming it), always the same one.
+        expect(new Set(rs.map((r) => JSON.stringify(r))).size, `${id}: ${JSON.stringify(rs)}`).toBe(1);
+      }
+
+      // Exactly once.
+      const runs = runsPerId(runsFile);
+      expect(ids.filter((id) => runs.get(id) !== 1).map((id) => `${id}×${runs.get(id) ?? 0}`)).toEqual([]);
+      expect([...runs.keys()].filter((id) => !acked.has(id))).toEqual([]);
+
+      // Back every time, and never waiting longer than the configured cap between attempts.
+      const lines = logLines(log);
+      const connects = lines.filter((l) => l.msg === 'connected to broker');
+      expect(connects).toHaveLength(RESTARTS + 1);
+      const delays = lines.filter((l) => l.msg === 'reconnecting').map((l) => l.delayMs as number);
+      expect(delays.length).toBeGreaterThanOrEqual(RESTARTS);
+      for (const d of delays) {
+        expect(d).toBeGreaterThanOrEqual(RECONNECT_MIN_MS / 2);
+        expect(d).toBeLessThanOrEqual(RECONNECT_MAX_MS);
+      }
+      // One connect per restart (asserted above): the (i+1)-th follows the i-th restart.
+      const onlineMs = restartedAt.map((t, i) => (connects[i + 1]?.time ?? Number.NaN) - t);
+      console.log(
+        `broker-faults: ${ids.length} commands over ${RESTARTS} SIGKILLs; restart → agent connected (ms): ${onlineMs.join(', ')}; ` +
+          `reconnect delays chosen (ms): min ${Math.min(...delays)}, max ${Math.max(...delays)}, cap ${RECONNECT_MAX_MS}; duplicates answered from the journal: ${agent.dispatcher.stats.duplicates}`,
+      );
+    },
+    deadline(600_000),
+  );
 
   it('a command the broker redelivers (DUP) after a crash is answered from the journal, not run again', async () => {
     const broker = await Mosquitto.start({ persistence: true });
@@ -251,7 +290,7 @@ describe.skipIf(!ok)('broker faults', () => {
     await broker.start();
     // The redelivery is answered again from the journal: a second, identical result, and no second run.
     // (The agent may also resend its first result, unconfirmed when the broker died: same text again.)
-    await waitFor(() => agent.dispatcher.stats.duplicates === 1);
+    await until(() => agent.dispatcher.stats.duplicates === 1, 'the redelivery answered from the journal');
     await client.next(() => client.on('dev2mqtt/bd/c1/result').length >= 2, 30_000, 'the answer to the redelivery');
     for (const m of client.on('dev2mqtt/bd/c1/result')) expect(JSON.parse(m.payload)).toEqual(first);
     expect(runsPerId(runsFile)).toEqual(new Map([['redelivered', 1]]));
@@ -282,16 +321,16 @@ describe.skipIf(!ok)('broker faults', () => {
     // A command that holds the device 300 ms; the broker dies while it runs and stays down until
     // the journal shows the result was produced, i.e. published into a closed connection.
     await client.publish('dev2mqtt/bk/c1/cmd/run', '{"id":"kept","ms":300}');
-    await waitFor(() => runsPerId(runsFile).has('kept'));
+    await until(() => runsPerId(runsFile).has('kept'), 'the command run');
     await broker.stop('SIGKILL');
     const key = '"k":"u:dev2mqtt/bk/c1/cmd/run\\u0000kept"';
-    await waitFor(() => readFileSync(journal, 'utf8').includes(`"t":"r",${key}`));
+    await until(() => readFileSync(journal, 'utf8').includes(`"t":"r",${key}`), 'its result in the journal');
     expect(agent.connected).toBe(false);
     await broker.start();
     expect(await client.result('dev2mqtt/bk/c1/result', 'kept', 30_000)).toMatchObject({ ok: true, result: { runs: 1 } });
     // The subscriber may also have it from the broker redelivering the command (answered from the
     // journal); what shows the agent kept its own publish is the broker confirming it: the 'p' line.
-    await waitFor(() => readFileSync(journal, 'utf8').includes(`"t":"p",${key}`));
+    await until(() => readFileSync(journal, 'utf8').includes(`"t":"p",${key}`), 'the broker confirming its result');
     expect(runsPerId(runsFile)).toEqual(new Map([['kept', 1]]));
   });
 });

@@ -25,8 +25,9 @@ import { startAgent, tempDir } from '../helpers/agent.js';
 import { LAUNCHER } from '../helpers/cli.js';
 import { mosquittoPub } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
-import { requireTool } from '../helpers/tools.js';
+import { requireTools } from '../helpers/tools.js';
 import { writeConfig } from './helpers/child-agent.js';
+import { deadline } from '../helpers/deadline.js';
 
 const B = 'dev2mqtt/t1';
 type Result = {
@@ -204,76 +205,80 @@ describe('tape files stay in filesDir', () => {
   });
 });
 
-describe.skipIf(!requireTool('strace', 'watches every file syscall of the agent'))('topic segments never become paths', () => {
-  it('no file syscall of a running agent names a segment from a topic', async () => {
-    const dir = tempDir('dev2mqtt-strace-');
-    const MARK = 'zq9mark';
-    const config = writeConfig(
-      {
-        node: { id: 'st', groups: ['g1'], stateDir: path.join(dir, 'state') },
-        mqtt: { url: 'embedded' },
-        broker: { port: 0 },
-        devices: [
-          { id: 'led1', kind: 'led', sim: true, options: { pollMs: 0 } },
-          { id: 'tape0', kind: 'tape', sim: true, options: { pollMs: 0 } },
-        ],
-        log: { level: 'info' },
-      },
-      dir,
-    );
-    const trace = path.join(dir, 'strace.txt');
-    // --seccomp-bpf: only the traced calls stop the process, so the agent runs at near its own speed.
-    const child = spawn(
-      'strace',
-      ['-f', '-qq', '--seccomp-bpf', '-e', 'trace=%file', '-o', trace, process.execPath, LAUNCHER, 'run', '-c', config],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    const exited = new Promise((r) => child.once('exit', r));
-    try {
-      // The embedded broker's port is in its log line.
-      let port = 0;
-      for (let i = 0; i < 1000 && !port; i++) {
-        port = Number(/"port":(\d+)/.exec(out)?.[1] ?? 0);
-        if (!port) await new Promise((r) => setTimeout(r, 20));
+describe.skipIf(!requireTools('the strace suite (no topic segment becomes a path)', 'strace'))('topic segments never become paths', () => {
+  it(
+    'no file syscall of a running agent names a segment from a topic',
+    async () => {
+      const dir = tempDir('dev2mqtt-strace-');
+      const MARK = 'zq9mark';
+      const config = writeConfig(
+        {
+          node: { id: 'st', groups: ['g1'], stateDir: path.join(dir, 'state') },
+          mqtt: { url: 'embedded' },
+          broker: { port: 0 },
+          devices: [
+            { id: 'led1', kind: 'led', sim: true, options: { pollMs: 0 } },
+            { id: 'tape0', kind: 'tape', sim: true, options: { pollMs: 0 } },
+          ],
+          log: { level: 'info' },
+        },
+        dir,
+      );
+      const trace = path.join(dir, 'strace.txt');
+      // --seccomp-bpf: only the traced calls stop the process, so the agent runs at near its own speed.
+      const child = spawn(
+        'strace',
+        ['-f', '-qq', '--seccomp-bpf', '-e', 'trace=%file', '-o', trace, process.execPath, LAUNCHER, 'run', '-c', config],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      const exited = new Promise((r) => child.once('exit', r));
+      try {
+        // The embedded broker's port is in its log line.
+        let port = 0;
+        for (let i = 0; i < 1000 && !port; i++) {
+          port = Number(/"port":(\d+)/.exec(out)?.[1] ?? 0);
+          if (!port) await new Promise((r) => setTimeout(r, 20));
+        }
+        expect(port).toBeGreaterThan(0);
+        const c = await TestClient.connect(`mqtt://127.0.0.1:${port}`);
+        clients.push(c);
+        await c.subscribe(['dev2mqtt/st/+/result', 'dev2mqtt/st/result']);
+        const segments = ['..', '.', `..${MARK}`, MARK, `%2e%2e${MARK}`, `${MARK}..`, `~${MARK}`, `${MARK}.json`];
+        const topics: string[] = [];
+        for (const seg of segments) {
+          topics.push(
+            `dev2mqtt/st/${seg}/cmd/get`,
+            `dev2mqtt/st/led1/cmd/${seg}`,
+            `dev2mqtt/st/tape0/cmd/${seg}`,
+            `dev2mqtt/st/cmd/${seg}`,
+            `dev2mqtt/group/g1/${seg}/cmd/get`,
+            `dev2mqtt/st/${seg}/state`,
+          );
+        }
+        for (const t of topics) await c.publish(t, `{"id":"${MARK}","device":"${MARK}","name":"x"}`);
+        await c.publish('dev2mqtt/st/cmd/batch', JSON.stringify({ id: 'b', device: `..${MARK}`, steps: [{ command: MARK }] }));
+        // A command that does touch the disk, last: once its result is in, the rest were handled.
+        const done = await c.command('dev2mqtt/st/led1/cmd/set', { value: 'ON' }, 'last');
+        expect(done).toMatchObject({ ok: true });
+      } finally {
+        // strace detaches on a signal and leaves the agent running: stop the agent itself (its pid is in its log).
+        const pid = Number(/"pid":(\d+)/.exec(out)?.[1] ?? 0);
+        if (pid > 0) process.kill(pid, 'SIGTERM');
+        else child.kill('SIGKILL');
+        await exited;
       }
-      expect(port).toBeGreaterThan(0);
-      const c = await TestClient.connect(`mqtt://127.0.0.1:${port}`);
-      clients.push(c);
-      await c.subscribe(['dev2mqtt/st/+/result', 'dev2mqtt/st/result']);
-      const segments = ['..', '.', `..${MARK}`, MARK, `%2e%2e${MARK}`, `${MARK}..`, `~${MARK}`, `${MARK}.json`];
-      const topics: string[] = [];
-      for (const seg of segments) {
-        topics.push(
-          `dev2mqtt/st/${seg}/cmd/get`,
-          `dev2mqtt/st/led1/cmd/${seg}`,
-          `dev2mqtt/st/tape0/cmd/${seg}`,
-          `dev2mqtt/st/cmd/${seg}`,
-          `dev2mqtt/group/g1/${seg}/cmd/get`,
-          `dev2mqtt/st/${seg}/state`,
-        );
-      }
-      for (const t of topics) await c.publish(t, `{"id":"${MARK}","device":"${MARK}","name":"x"}`);
-      await c.publish('dev2mqtt/st/cmd/batch', JSON.stringify({ id: 'b', device: `..${MARK}`, steps: [{ command: MARK }] }));
-      // A command that does touch the disk, last: once its result is in, the rest were handled.
-      const done = await c.command('dev2mqtt/st/led1/cmd/set', { value: 'ON' }, 'last');
-      expect(done).toMatchObject({ ok: true });
-    } finally {
-      // strace detaches on a signal and leaves the agent running: stop the agent itself (its pid is in its log).
-      const pid = Number(/"pid":(\d+)/.exec(out)?.[1] ?? 0);
-      if (pid > 0) process.kill(pid, 'SIGTERM');
-      else child.kill('SIGKILL');
-      await exited;
-    }
-    const syscalls = readFileSync(trace, 'utf8');
-    // The trace is not empty: it saw the agent write its journal and the sim LED's files.
-    expect(syscalls).toContain('journal.jsonl');
-    expect(syscalls).toContain(path.join('devices', 'led1'));
-    expect(syscalls.split('\n').filter((l) => l.includes(MARK))).toEqual([]);
-  }, 120_000);
+      const syscalls = readFileSync(trace, 'utf8');
+      // The trace is not empty: it saw the agent write its journal and the sim LED's files.
+      expect(syscalls).toContain('journal.jsonl');
+      expect(syscalls).toContain(path.join('devices', 'led1'));
+      expect(syscalls.split('\n').filter((l) => l.includes(MARK))).toEqual([]);
+    },
+    deadline(120_000),
+  );
 });
 
 describe('payload size and rate limits', () => {
@@ -287,8 +292,13 @@ describe('payload size and rate limits', () => {
     expect(r.error?.message).toMatch(/over the limit of 1024/);
     expect((await mosquittoPub(agent.brokerPort as number, `${B}/cmd/ping`, big)).status).toBe(0);
     expect(JSON.parse((await c.next((m) => m.topic === `${B}/result`)).payload)).toMatchObject({ ok: false, error: { code: 'too_large' } });
-    // Just under the limit is fine.
+    // Just under the limit is fine, and so is the limit itself.
     expect(await run(c, 'p1', 'echo', { value: 'v'.repeat(900) })).toMatchObject({ ok: true });
+    const frame = JSON.stringify({ id: 'edge', value: '' });
+    const edge = JSON.stringify({ id: 'edge', value: 'v'.repeat(1024 - Buffer.byteLength(frame)) });
+    expect(Buffer.byteLength(edge)).toBe(1024);
+    expect((await mosquittoPub(agent.brokerPort as number, `${B}/p1/cmd/echo`, edge)).status).toBe(0);
+    expect(await c.result(`${B}/p1/result`, 'edge')).toMatchObject({ ok: true });
   });
 
   it('past its rate a device answers rate_limited, while another device keeps its own allowance', async () => {

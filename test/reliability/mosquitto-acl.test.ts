@@ -14,12 +14,12 @@ import type { IClientOptions } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
 import { startAgent, tempDir } from '../helpers/agent.js';
-import { freePort, haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
+import { freePort, Mosquitto, mosquittoItself } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { probes } from '../helpers/test-kinds.js';
-import { requireTool } from '../helpers/tools.js';
+import { requireTools } from '../helpers/tools.js';
 
-const ok = haveMosquitto() && requireTool('mosquitto_passwd', 'makes the broker password file');
+const ok = mosquittoItself('the mosquitto ACL suite') && requireTools('the mosquitto ACL suite', 'mosquitto_passwd');
 const DEPLOY = fileURLToPath(new URL('../../deploy/mosquitto/', import.meta.url));
 const NOT_AUTHORIZED = 0x87;
 const PASSWORDS: Record<string, string> = { 'pi-a': 'a-Secret-1', 'pi-b': 'b-Secret-2', operator: 'op-Secret-3' };

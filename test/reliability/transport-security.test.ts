@@ -17,15 +17,16 @@ import { builtinKinds } from '../../src/devices/builtin.js';
 import { KindRegistry } from '../../src/devices/registry.js';
 import { startAgent, tempDir } from '../helpers/agent.js';
 import { runCli } from '../helpers/cli.js';
-import { freePort, haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
+import { freePort, Mosquitto, mosquittoItself } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
-import { requireTool } from '../helpers/tools.js';
+import { requireTools } from '../helpers/tools.js';
 import { spawnAgent, writeConfig } from './helpers/child-agent.js';
 import { makePki, type TestPki } from './helpers/certs.js';
 import { LogCapture } from './helpers/log-capture.js';
 
 const ok =
-  haveMosquitto() && requireTool('openssl', 'makes the test CA') && requireTool('mosquitto_passwd', 'makes the broker password file');
+  mosquittoItself('the TLS, mTLS and password suite on mosquitto') &&
+  requireTools('the TLS, mTLS and password suite on mosquitto', 'openssl', 'mosquitto_passwd');
 
 const PASSWORD = 'pw-Zq7!secret-4d1c';
 const USER = 'node-t1';
@@ -267,8 +268,21 @@ describe.skipIf(!ok)('transport security', () => {
       expect(out).not.toContain(envPassword);
     }
   });
+});
 
-  it('the embedded broker listens on loopback by default', async () => {
+// The embedded broker is the product's own (aedes): these need no mosquitto.
+describe('the embedded broker', () => {
+  let passwordFile: string;
+  const agents: Agent[] = [];
+  beforeAll(() => {
+    passwordFile = path.join(tempDir('dev2mqtt-auth-'), 'mqtt-password');
+    writeFileSync(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
+  });
+  afterEach(async () => {
+    for (const a of agents.splice(0)) await a.stop();
+  });
+
+  it('listens on loopback by default', async () => {
     const log = new LogCapture();
     const agent = await startAgent({ logStream: log, logLevel: 'info' });
     agents.push(agent);
@@ -277,7 +291,7 @@ describe.skipIf(!ok)('transport security', () => {
     expect(listeningAddresses(port)).toEqual(['0100007F']);
   });
 
-  it('the embedded broker refuses a non-loopback address without broker.auth, and takes it with auth', async () => {
+  it('refuses a non-loopback address without broker.auth, and takes it with auth', async () => {
     const registry = new KindRegistry(builtinKinds());
     const base = { node: { id: 'b1', stateDir: tempDir() }, mqtt: { url: 'embedded' } };
     for (const host of ['0.0.0.0', '::', '192.168.1.10']) {
@@ -302,7 +316,7 @@ describe.skipIf(!ok)('transport security', () => {
     expect(ok2.broker.host).toBe('0.0.0.0');
   });
 
-  it('with broker.auth the embedded broker refuses anonymous clients and a wrong password, and the agent itself still gets in', async () => {
+  it('with broker.auth refuses anonymous clients and a wrong password, and the agent itself still gets in', async () => {
     const log = new LogCapture();
     const agent = await startAgent({ config: { broker: { auth: { username: USER, passwordFile } } }, logStream: log, logLevel: 'trace' });
     agents.push(agent);

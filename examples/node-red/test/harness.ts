@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import type { Agent } from '../../../src/agent/agent.js';
 import { startAgent } from '../../../test/helpers/agent.js';
 import { curatedDemoDevices } from '../../../test/helpers/demo-devices.js';
-import { haveMosquitto, Mosquitto } from '../../../test/helpers/mosquitto.js';
+import { Mosquitto, mosquittoItself } from '../../../test/helpers/mosquitto.js';
 import type { NrMessage, NrNode, NrStatus, TestHelper } from './node-red.js';
 
 export interface Setup {
@@ -24,7 +24,7 @@ export const SETUPS: readonly Setup[] = [
 ];
 
 /** Throws under CI when mosquitto is missing; outside CI, false means: skip. */
-export const mosquittoReady = haveMosquitto();
+export const mosquittoReady = mosquittoItself('the Node-RED suite on mosquitto');
 
 export interface World {
   readonly agent: Agent;

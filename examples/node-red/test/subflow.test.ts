@@ -5,7 +5,10 @@
  * Node-RED speaking MQTT 5 and 3.1.1. Each result must come out on the message
  * of its own command, also with 20 commands to 4 devices in flight at once.
  */
+import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent } from '../../../test/helpers/agent.js';
+import { curatedDemoDevices } from '../../../test/helpers/demo-devices.js';
 import { TestClient } from '../../../test/helpers/mqtt-client.js';
 import { Inbox, inbox, mosquittoReady, node, SETUPS, startWorld, type World } from './harness.js';
 import { brokerNode, nodeModules, testHelper, type FlowNode, type NrMessage, type NrStatus } from './node-red.js';
@@ -42,6 +45,8 @@ const STATUS_WATCH: FlowNode[] = [
 interface Instance {
   readonly ok: Inbox<NrMessage>;
   readonly err: Inbox<NrMessage>;
+  /** Both outputs, in the order they came. */
+  readonly out: Inbox<NrMessage>;
   readonly shown: Inbox<NrStatus>;
   send(msg: NrMessage): void;
   /** Every output (ok or error) whose message carries this tag. */
@@ -51,6 +56,9 @@ interface Instance {
 function attach(id: string): Instance {
   const ok = inbox(h, `${id}-ok`);
   const err = inbox(h, `${id}-err`);
+  const out = new Inbox<NrMessage>();
+  node(h, `${id}-ok`).on('input', (m) => out.push(m));
+  node(h, `${id}-err`).on('input', (m) => out.push(m));
   // What the instance shows under it, as a status node passes it on.
   const shown = new Inbox<NrStatus>();
   node(h, 'shown').on('input', (m) => {
@@ -60,6 +68,7 @@ function attach(id: string): Instance {
   return {
     ok,
     err,
+    out,
     shown,
     send: (msg) => node(h, id).receive(msg),
     outputsFor: (tag) => [...ok.items, ...err.items].filter((m) => m.tag === tag),
@@ -180,6 +189,24 @@ for (const setup of SETUPS) {
       expect((await a.ok.next((m) => m.tag === 'ping', 'the ping')).payload).toMatchObject({ pong: true, node: AGENT });
     });
 
+    it('sends a single value as {"value": …} with its id, as the contract reads a bare payload', async () => {
+      a.send({ node: AGENT, device: 'relay', command: 'set', payload: 'ON', tag: 'word' });
+      a.send({ node: AGENT, device: 'relay', command: 'set', payload: 0, tag: 'number' });
+      for (const [tag, value] of [
+        ['word', 'ON'],
+        ['number', 0],
+      ] as const) {
+        const m = await a.ok.next((x) => x.tag === tag, `the result of the ${tag}`);
+        const id = (m.dev2mqtt as { id: string }).id;
+        const cmd = await spy.next(
+          (x) => x.topic === `dev2mqtt/${AGENT}/relay/cmd/set` && (JSON.parse(x.payload) as { id?: string }).id === id,
+          20_000,
+          `the command of the ${tag}`,
+        );
+        expect(JSON.parse(cmd.payload)).toEqual({ value, id });
+      }
+    });
+
     it('keeps two instances on one broker apart: each gets its own results, once', async () => {
       const b = attach('b');
       for (let i = 1; i <= 5; i++) {
@@ -214,10 +241,57 @@ for (const setup of SETUPS) {
         expect(JSON.parse(reply.payload)).toMatchObject({ id, device: 'led0', command: 'set', ok: true });
         expect(a.shown.items.at(-1)?.text).toMatch(/MQTT 5 replies$/);
       });
+
+      it("takes no reply for a command from a client that saw another command's response topic and id", async () => {
+        // Every agent that gets a command from this node learns its response topic and id, and the
+        // deploy ACL lets agents write under replies/: one must not be able to answer for another's command.
+        a.send({ node: AGENT, device: 'relay', command: 'get', tag: 'seen' });
+        const seen = await a.ok.next((m) => m.tag === 'seen', 'the first result');
+        const seenId = (seen.dev2mqtt as { id: string }).id;
+        a.send({ node: AGENT, device: 'relay', command: 'pulse', payload: { ms: 1000 }, tag: 'target' });
+        const cmd = await spy.next(
+          (m) => m.topic === `dev2mqtt/${AGENT}/relay/cmd/pulse` && (JSON.parse(m.payload) as { ms?: number }).ms === 1000,
+          20_000,
+          'the pulse command',
+        );
+        // The next command's id as one who counts would guess it from the id seen.
+        const guess = seenId.replace(/^(nr-[0-9a-f]+-)(\d+)/, (_, head: string, n: string) => `${head}${Number(n) + 1}`);
+        const forged = { id: guess, node: AGENT, device: 'relay', command: 'pulse', ok: true, result: { pulsedMs: 1 }, ms: 1 };
+        await spy.publish(cmd.packet.properties!.responseTopic!, JSON.stringify(forged), {
+          qos: 1,
+          properties: { correlationData: Buffer.from(guess) },
+        });
+        const m = await a.out.next((x) => x.tag === 'target', 'the pulse result');
+        expect(m.payload).toMatchObject({ pulsedMs: 1000 });
+      });
+
+      it('still gets the results of an agent on MQTT 3.1.1 once another agent has answered on MQTT 5', async () => {
+        // An agent configured with mqtt.protocolVersion 4 (or behind a 3.1.1 bridge) on the same broker: the
+        // broker drops the Response Topic on the way to it, so its results come on its result topics only.
+        const OLD = 'nr-agent-311';
+        const old = await startAgent({
+          config: { node: { id: OLD }, mqtt: { url: world.url, protocolVersion: 4 }, devices: curatedDemoDevices() },
+        });
+        try {
+          // The tests above had AGENT answer on this instance's response topic.
+          expect(a.shown.items.at(-1)?.text).toMatch(/MQTT 5 replies/);
+          // Long enough for any load; a wrong subscription shows as `timeout` here rather than a stuck test.
+          a.send({ node: OLD, device: 'led0', command: 'set', payload: { brightness: 77 }, timeout: 30_000, tag: 'v311' });
+          const m = await a.out.next((x) => x.tag === 'v311', "the 3.1.1 agent's result");
+          expect(m.dev2mqtt).toMatchObject({ ok: true, node: OLD, device: 'led0', command: 'set' });
+          expect(m.payload).toMatchObject({ brightness: 77 });
+          // And the MQTT 5 agent is still answered on the response topic.
+          a.send({ node: AGENT, device: 'led0', command: 'get', timeout: 30_000, tag: 'v5-again' });
+          expect((await a.out.next((x) => x.tag === 'v5-again', "the MQTT 5 agent's result")).dev2mqtt).toMatchObject({ ok: true });
+        } finally {
+          await old.stop();
+          rmSync(old.config.node.stateDir, { recursive: true, force: true });
+        }
+      });
     } else {
       it('sends the id in the payload only (no MQTT 5 properties) and listens on the result topics', async () => {
         const cmd = await spy.next((m) => m.topic.endsWith('/led0/cmd/set'), 20_000, 'a command');
-        expect(JSON.parse(cmd.payload)).toMatchObject({ id: expect.stringMatching(/^nr-\w+-\d+$/) });
+        expect(JSON.parse(cmd.payload)).toMatchObject({ id: expect.stringMatching(/^nr-[0-9a-f]+-\d+-[0-9a-f]+$/) });
         expect(cmd.packet.properties?.responseTopic).toBeUndefined();
         expect(spy.messages.filter((m) => m.topic.startsWith('replies/'))).toEqual([]);
         expect(a.shown.items.at(-1)?.text).toMatch(/result topics$/);

@@ -10,7 +10,6 @@
  * event loop, and read it again; a poll that times out re-reads it too, so a
  * missed notification costs at most `pollMs`.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { O, POLL, type Kernel } from '../../kernel/kernel.js';
 import { decimal, type Sysfs } from '../../kernel/sysfs.js';
@@ -101,7 +100,8 @@ export class SysfsLine implements GpioBackend {
     if (!(await this.sysfs.exists(this.#dir))) {
       await this.sysfs.write(`${CLASS}/export`, String(this.#number));
       this.#exported = true;
-      await this.#settle();
+      // The kernel makes gpioN at once; udev may need a moment to make it ours.
+      await this.sysfs.whenWritable(`${this.#dir}/direction`, EXPORT_SETTLE_MS);
     }
     const s = settingsOf(this.o);
     await this.#attr('active_low', s.activeLow ? '1' : '0');
@@ -138,22 +138,6 @@ export class SysfsLine implements GpioBackend {
 
   #attr(name: string, value: string): Promise<void> {
     return this.sysfs.write(`${this.#dir}/${name}`, value);
-  }
-
-  /** After export the kernel creates gpioN at once, but udev may need a moment to make it ours (EACCES until then). */
-  async #settle(): Promise<void> {
-    const direction = `${this.#dir}/direction`;
-    const deadline = Date.now() + EXPORT_SETTLE_MS;
-    for (;;) {
-      try {
-        await this.sysfs.access(direction, 'write');
-        return;
-      } catch (e) {
-        const code = (e as { code?: string }).code;
-        if ((code !== 'ENOENT' && code !== 'EACCES') || Date.now() > deadline) throw e;
-        await sleep(10);
-      }
-    }
   }
 
   async #waitForEdges(initial: 0 | 1): Promise<void> {

@@ -10,7 +10,6 @@
  * not — and changes the polarity only while the output is disabled, which
  * many drivers require.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KernelError } from '../../kernel/errors.js';
 import type { Sysfs } from '../../kernel/sysfs.js';
 
@@ -81,17 +80,7 @@ export class PwmChannel {
         throw e;
       }
     }
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        await this.sysfs.access(`${this.dir}/period`, 'write');
-        return;
-      } catch (e) {
-        const code = (e as { code?: string }).code;
-        if ((code !== 'ENOENT' && code !== 'EACCES') || Date.now() > deadline) throw e;
-        await sleep(10);
-      }
-    }
+    await this.sysfs.whenWritable(`${this.dir}/period`, timeoutMs);
   }
 
   async read(): Promise<PwmReading> {
@@ -111,11 +100,13 @@ export class PwmChannel {
     const dutyNs = target.dutyNs ?? now.dutyNs;
     const enabled = target.enabled ?? now.enabled;
     let on = now.enabled;
-    if (polarity !== now.polarity) {
-      if (on) await this.#write('enable', '0');
+    const turn = polarity !== now.polarity;
+    if (turn && on) {
+      await this.#write('enable', '0');
       on = false;
-      await this.#write('polarity', polarity);
     }
+    // Polarity after the period: a freshly exported channel has period 0, and the core refuses
+    // every state with period 0 — a polarity write too — so only the period itself goes first.
     if (periodNs !== now.periodNs) {
       if (periodNs >= now.dutyNs) {
         await this.#write('period', String(periodNs));
@@ -127,6 +118,7 @@ export class PwmChannel {
     } else if (dutyNs !== now.dutyNs) {
       await this.#write('duty_cycle', String(dutyNs));
     }
+    if (turn) await this.#write('polarity', polarity);
     if (enabled !== on) await this.#write('enable', enabled ? '1' : '0');
   }
 

@@ -157,10 +157,12 @@ export class PwmDevice implements Device {
     let done = 0;
     while (done < steps && !signal.aborted) {
       const wait = started + ((done + 1) * ms) / steps - performance.now();
-      if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => undefined);
+      // Even a late step waits on a timer: the agent runs on between any two steps, however slow the write.
+      await sleep(Math.max(0, wait), undefined, { signal }).catch(() => undefined);
       if (signal.aborted) break;
-      // Late: go straight to where the fade should be by now.
-      done = Math.min(steps, Math.max(done + 1, Math.floor(((performance.now() - started) / ms) * steps)));
+      // Late: go straight to where the fade should be by now (a 0 ms fade is due at once: elapsed / 0 may be NaN).
+      const due = ms > 0 ? Math.floor(((performance.now() - started) / ms) * steps) : steps;
+      done = Math.min(steps, Math.max(done + 1, due));
       now = await this.#step(now, { dutyNs: Math.round(from + ((to - from) * done) / steps) });
       if (performance.now() - published >= FADE_STATE_MS) {
         published = performance.now();

@@ -79,7 +79,8 @@ export function readSetArgs(a: {
   const fade = transitionMs ? { transitionMs } : {};
   if (a.value !== undefined) {
     const text = typeof a.value === 'string' ? a.value.trim() : a.value;
-    if (typeof text === 'number' || (typeof text === 'string' && text !== '' && Number.isFinite(Number(text)))) {
+    // Decimal text only: Number() would also take 0x10, 0b1 or 1e2, which no one sends as a percentage.
+    if (typeof text === 'number' || (typeof text === 'string' && /^[-+]?\d+(\.\d+)?$/.test(text))) {
       const p = Number(text);
       if (p < 0 || p > 100) throw new CommandError('bad_args', `set takes a percentage from 0 to 100, not ${p}`);
       return { on: p > 0, percent: p, ...fade };

@@ -2,6 +2,8 @@
  * A pwmchip as a model on the sim sysfs, for `sim: true` and the conformance
  * suite; it answers as drivers/pwm/core.c does (its sysfs part):
  *  - npwm: read-only; export/unexport: write-only (kernfs: EACCES otherwise);
+ *  - numbers are read as kstrto*(buf, 0) does: `+`, `0x` hex, `0` octal;
+ *    junk is EINVAL, past the C type (u32 channel, u64 ns) ERANGE;
  *  - export N: not a number → EINVAL; N ≥ npwm → ENODEV; a channel already
  *    exported, or held by a kernel driver (claim()), → EBUSY; else `pwmN/`
  *    appears with period, duty_cycle, enable, polarity and capture;
@@ -15,7 +17,7 @@
  * A new channel starts as a driver without get_state() leaves it: period 0,
  * duty 0, disabled, normal polarity.
  */
-import { SimErrno, SimSysfs, storedText, storedUnsigned } from '../../kernel/sysfs-sim.js';
+import { SimErrno, SimSysfs, storedInteger, storedText } from '../../kernel/sysfs-sim.js';
 import type { SimContext, SimParts } from '../kind.js';
 import type { Polarity } from './channel.js';
 import type { PwmOptions } from './device.js';
@@ -78,7 +80,7 @@ export class SimPwmChip {
   }
 
   #index(value: string): number {
-    const n = storedUnsigned(value);
+    const n = storedInteger(value, { base: 0, bits: 32 });
     if (n >= this.config.npwm) throw new SimErrno('ENODEV');
     return n;
   }
@@ -89,14 +91,14 @@ export class SimPwmChip {
     ch.exported = true;
     const dir = `${this.dir}/pwm${n}`;
     const apply = (next: Partial<SimPwmChannel>): void => this.#apply(ch, next);
-    this.tree.attr(`${dir}/period`, { show: () => `${ch.periodNs}\n`, store: (v) => apply({ periodNs: storedUnsigned(v) }) });
-    this.tree.attr(`${dir}/duty_cycle`, { show: () => `${ch.dutyNs}\n`, store: (v) => apply({ dutyNs: storedUnsigned(v) }) });
+    this.tree.attr(`${dir}/period`, { show: () => `${ch.periodNs}\n`, store: (v) => apply({ periodNs: storedInteger(v, { base: 0 }) }) });
+    this.tree.attr(`${dir}/duty_cycle`, { show: () => `${ch.dutyNs}\n`, store: (v) => apply({ dutyNs: storedInteger(v, { base: 0 }) }) });
     this.tree.attr(`${dir}/enable`, {
       show: () => `${ch.enabled ? 1 : 0}\n`,
       store: (v) => {
-        const e = storedText(v);
-        if (e !== '0' && e !== '1') throw new SimErrno('EINVAL');
-        apply({ enabled: e === '1' });
+        const e = storedInteger(v, { base: 0, signed: true, bits: 32 });
+        if (e !== 0 && e !== 1) throw new SimErrno('EINVAL');
+        apply({ enabled: e === 1 });
       },
     });
     this.tree.attr(`${dir}/polarity`, {

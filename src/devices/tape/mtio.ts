@@ -3,7 +3,8 @@
  * bits of `mt_gstat`, the `mt_dsreg` fields, and the decoding of a `struct
  * mtget` into the status a user reads. Both the tape kind and the st model
  * use these, so they agree on every bit by construction; the values are the
- * header's (checked by test/devices/tape/mtio.test.ts against the real header).
+ * header's (every one is in mtioConstants(), which test/kernel/c-abi.ts holds
+ * to linux/mtio.h with gcc on each architecture).
  */
 import type { MtGet } from '../../kernel/structs.js';
 
@@ -77,6 +78,19 @@ export const MT_ST_SOFTERR_MASK = 0xffff;
 /** `mt_type` values a SCSI tape reports (st sets SCSI-1 or SCSI-2 from the device's SCSI level). */
 export const MT_ISSCSI1 = 0x71;
 export const MT_ISSCSI2 = 0x72;
+
+/** Every constant above as C spells it (a GMT_ macro applied to all bits), for the header check. */
+export function mtioConstants(): Array<[string, number]> {
+  return [
+    ...Object.entries(MT).map(([k, v]): [string, number] => [`MT${k}`, v]),
+    ...Object.entries(GMT).map(([k, v]): [string, number] => [`GMT_${k}(0xffffffffUL)`, v]),
+    ['MT_ST_BLKSIZE_MASK', MT_ST_BLKSIZE_MASK],
+    ['MT_ST_DENSITY_SHIFT', MT_ST_DENSITY_SHIFT],
+    ['MT_ST_SOFTERR_MASK', MT_ST_SOFTERR_MASK],
+    ['MT_ISSCSI1', MT_ISSCSI1],
+    ['MT_ISSCSI2', MT_ISSCSI2],
+  ];
+}
 
 /**
  * Density codes of common drives (SSC density codes, as `mt status` names

@@ -58,7 +58,7 @@ export function tapeOptions(sim: boolean) {
       .int({ min: 1, max: 0xffffff })
       .default(1024 * 1024)
       .doc('largest record read/readFile accept (a larger one fails with ENOMEM)'),
-    pollMs: s.int({ min: 0 }).default(30_000).doc('refresh the status this often when idle (0: only after commands)'),
+    pollMs: s.int({ min: 0, max: 86_400_000 }).default(30_000).doc('refresh the status this often when idle (0: only after commands)'),
     sim: simOptions.optional().doc('the modelled drive (sim: true only)'),
   });
 }

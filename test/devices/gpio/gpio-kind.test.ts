@@ -111,10 +111,22 @@ describe('gpio on the gpiochip model', () => {
     expect(t.recorded.stateChanges).toBeGreaterThan(changesBefore);
   });
 
-  it('a rising-only input with debounce reports one edge for a bouncing press', async () => {
+  // Debouncing is the kernel's (gpiolib's debounce worker); the product's part is to ask for it.
+  it('debounceMs asks the kernel to debounce: the line request carries the period in µs, and none without it', async () => {
     const t = await sim({ line: 6, edge: 'rising', debounceMs: 5 });
     await t.device.open();
     expect(t.info(6).debounceUs).toBe(5000);
+    const plain = await sim({ line: 7, edge: 'rising' }, t.kernel);
+    await plain.device.open();
+    expect(t.info(7)).toMatchObject({ consumer: 'dev2mqtt' });
+    expect(t.info(7).debounceUs).toBeUndefined();
+    await plain.device.close();
+    await t.device.close();
+  });
+
+  it('with the kernel debouncing, the device reports the one edge the kernel reports for a bouncing press (the model plays gpiolib)', async () => {
+    const t = await sim({ line: 6, edge: 'rising', debounceMs: 5 });
+    await t.device.open();
     for (const level of [1, 0, 1, 0, 1] as const) t.chip.drive(6, level);
     await vi.waitFor(() => expect(t.recorded.events).toHaveLength(1), { timeout: 10_000 });
     expect(t.recorded.events[0]).toMatchObject({ edge: 'rising', seqno: 1 });

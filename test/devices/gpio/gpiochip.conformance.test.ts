@@ -10,6 +10,7 @@ import { O } from '../../../src/kernel/kernel.js';
 import { SimGpioKernel } from '../../../src/devices/gpio/sim-kernel.js';
 import { FLAG, chipInfo, lineInfo, requestLine } from '../../../src/devices/gpio/uapi.js';
 import { describeGpiochip, type GpiochipTarget } from './gpiochip-suite.js';
+import { noteSkip } from '../../helpers/tools.js';
 
 const simKernel = new SimGpioKernel([
   {
@@ -33,6 +34,7 @@ const realChip = process.env.DEV2MQTT_TEST_GPIOCHIP;
 if (realChip) {
   describeGpiochip(realTarget(realChip));
 } else {
+  noteSkip('gpiochip conformance on a real chip', 'DEV2MQTT_TEST_GPIOCHIP not set: the suite needs a GPIO chip');
   describe('gpiochip conformance: real chip', () => {
     it.skip('set DEV2MQTT_TEST_GPIOCHIP=/dev/gpiochipN (and DEV2MQTT_TEST_GPIO_LINE, DEV2MQTT_TEST_GPIO_LOOPBACK) to run this suite on hardware', () =>
       undefined);

@@ -4,14 +4,14 @@
  * base is read, not assumed (571 on a Pi 5, 512 on a Pi 4 with 6.6, 0 before),
  * the line is exported, configured, driven, and unexported on close.
  */
-import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { gpioKind } from '../../../src/devices/gpio/kind.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
 import { fakeSysfsGpio, type FakeGpioKernel } from './fake-sysfs-gpio.js';
+import { tempDir } from '../../helpers/temp.js';
 
 interface Run {
   options: Record<string, unknown>;
@@ -36,7 +36,7 @@ afterEach(() => {
 });
 
 function tree(caseName: string) {
-  const root = path.join(mkdtempSync(path.join(tmpdir(), `dev2mqtt-gpio-${caseName}-`)), 'sys');
+  const root = path.join(tempDir(`dev2mqtt-gpio-${caseName}-`), 'sys');
   cpSync(path.join(casesDir, caseName, 'sys'), root, { recursive: true, verbatimSymlinks: true });
   const kernel = fakeSysfsGpio(root);
   fakes.push(kernel);

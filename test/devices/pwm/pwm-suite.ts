@@ -81,6 +81,21 @@ export function pwmConformance(target: PwmTarget): void {
       await sysfs.write(attr('duty_cycle'), '0');
     });
 
+    it('numbers are read as kstrto*(buf, 0) reads them: +, 0x hex and 0 octal are fine; past the type is ERANGE', async () => {
+      await sysfs.write(attr('period'), '0xF4240\n');
+      expect(await sysfs.number(attr('period'))).toBe(1_000_000);
+      await sysfs.write(attr('duty_cycle'), '+0364110');
+      expect(await sysfs.number(attr('duty_cycle'))).toBe(125_000);
+      expect(await errnoOf(sysfs.write(attr('duty_cycle'), '09'))).toBe('EINVAL');
+      expect(await errnoOf(sysfs.write(attr('duty_cycle'), '18446744073709551616'))).toBe('ERANGE');
+      await sysfs.write(attr('enable'), '0x1');
+      expect(await sysfs.number(attr('enable'))).toBe(1);
+      expect(await errnoOf(sysfs.write(attr('enable'), '-1'))).toBe('EINVAL');
+      await sysfs.write(attr('enable'), '+0');
+      await sysfs.write(attr('duty_cycle'), '0');
+      expect(await errnoOf(sysfs.write(`${chipDir}/export`, '4294967296'))).toBe('ERANGE');
+    });
+
     it('enable takes 0 or 1, polarity normal or inversed; anything else is EINVAL', async () => {
       expect(await errnoOf(sysfs.write(attr('enable'), '2'))).toBe('EINVAL');
       expect(await errnoOf(sysfs.write(attr('polarity'), 'sideways'))).toBe('EINVAL');

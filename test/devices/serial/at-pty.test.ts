@@ -7,6 +7,7 @@ import { serialKind } from '../../../src/devices/serial/index.js';
 import type { SerialDevice } from '../../../src/devices/serial/device.js';
 import { toErrorBody } from '../../../src/devices/errors.js';
 import { makeTestDevice, type TestDevice } from '../../helpers/device-context.js';
+import { until } from '../../helpers/wait.js';
 import { framed, ScriptedModem, type LogEntry, type Rule } from './scripted-modem.js';
 
 const cleanup: Array<() => Promise<void>> = [];
@@ -33,11 +34,6 @@ async function failure(p: Promise<unknown>): Promise<ReturnType<typeof toErrorBo
 }
 
 const OK = framed('OK');
-
-/** Waits (by polling the event loop, never by a fixed delay) until `cond` holds. */
-async function waitFor(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 5));
-}
 
 describe('AT commands on a real pty', () => {
   it('strips the echo and returns the answer lines with the final code', async () => {
@@ -115,7 +111,7 @@ describe('AT commands on a real pty', () => {
   it('RING and +CREG outside a command are events; +CREG answering AT+CREG? is an answer', async () => {
     const { modem, t } = await setup([{ on: 'AT+CREG?', reply: [framed('+CREG: 2,1') + OK] }]);
     await modem.send(framed('RING'), framed('+CREG: 5'));
-    await waitFor(() => t.recorded.events.filter((ev) => ev.type === 'urc').length === 2);
+    await until(() => t.recorded.events.filter((ev) => ev.type === 'urc').length === 2, 'two URC events');
     await t.run('at', { command: 'AT+CREG?' }).then((r) => expect(r).toEqual({ final: 'OK', lines: ['+CREG: 2,1'] }));
     const urcs = t.recorded.events.filter((ev) => ev.type === 'urc').map((ev) => [ev.code, ev.line]);
     expect(urcs).toEqual([

@@ -15,6 +15,7 @@ import { serialKind } from '../../../src/devices/serial/index.js';
 import type { SerialDevice } from '../../../src/devices/serial/device.js';
 import { PortTermios } from '../../../src/devices/serial/termios-io.js';
 import { makeTestDevice, type TestDevice } from '../../helpers/device-context.js';
+import { noteSkip } from '../../helpers/tools.js';
 
 interface Target {
   readonly name: string;
@@ -27,6 +28,7 @@ const targets: Target[] = [{ name: 'sim', sim: true, options: {} }];
 if (realPort) {
   targets.push({ name: realPort, sim: false, options: { path: realPort, baud: Number(process.env.DEV2MQTT_TEST_SERIAL_BAUD ?? 115200) } });
 } else {
+  noteSkip('serial conformance on a real port', 'DEV2MQTT_TEST_SERIAL not set: the suite needs a serial port with a modem');
   // Hardware absence is the one legitimate skip: say so in the report rather than pass silently.
   describe('serial conformance: real port', () => {
     it.skip('set DEV2MQTT_TEST_SERIAL=/dev/ttyUSB2 (a port with a modem; DEV2MQTT_TEST_SERIAL_BAUD if not 115200) to run this suite on hardware', () =>

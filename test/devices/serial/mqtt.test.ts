@@ -4,18 +4,17 @@
  * that goes away and comes back at the same /dev/serial/by-id path.
  * The serial page's (docs/kinds/serial.md) mosquitto_pub/mosquitto_sub examples are run as written.
  */
-import { execFile, spawnSync } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
 import { startAgent, tempDir } from '../../helpers/agent.js';
 import { TestClient } from '../../helpers/mqtt-client.js';
-import { haveMosquitto, Mosquitto, mosquittoSub } from '../../helpers/mosquitto.js';
+import { startBroker } from '../../helpers/broker.js';
+import { mosquittoSub, runMosquittoPub, shellWords } from '../../helpers/mosquitto.js';
 import { framed, ScriptedModem } from './scripted-modem.js';
 
-const execFileAsync = promisify(execFile);
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
@@ -157,23 +156,19 @@ function readmeExamples(): string[][] {
   return block
     .split('\n')
     .filter((l) => l.startsWith('mosquitto_pub '))
-    .map((l) => {
-      const words: string[] = [];
-      for (const m of l.matchAll(/'([^']*)'|(\S+)/g)) words.push(m[1] ?? m[2] ?? '');
-      return words.slice(1);
-    });
+    .map((l) => shellWords(l).slice(1));
 }
 
-describe.skipIf(!haveMosquitto())('the docs/kinds/serial.md examples: a real mosquitto, mosquitto_pub and mosquitto_sub', () => {
+describe('the docs/kinds/serial.md examples: a broker, mosquitto_pub and mosquitto_sub', () => {
   it('every mosquitto_pub line of the serial section works as written', async () => {
     const examples = readmeExamples();
     expect(examples.length).toBeGreaterThanOrEqual(7);
-    const broker = await Mosquitto.start();
+    const broker = await startBroker();
     cleanup.push(() => broker.stop());
     const agent = await startAgent({
       config: {
         node: { id: 'pi-17' },
-        mqtt: { url: broker.url },
+        mqtt: { url: broker.url, protocolVersion: broker.protocolVersion },
         broker: { enabled: false },
         devices: [{ id: 'modem0', kind: 'serial', sim: true }],
       },
@@ -182,8 +177,8 @@ describe.skipIf(!haveMosquitto())('the docs/kinds/serial.md examples: a real mos
     const sub = await mosquittoSub(broker.port, 'dev2mqtt/pi-17/modem0/result', { count: examples.length });
     cleanup.push(() => sub.proc.kill());
     for (const args of examples) {
-      const r = await execFileAsync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.port), ...args]);
-      expect(r.stderr).toBe('');
+      const r = await runMosquittoPub(['-h', '127.0.0.1', '-p', String(broker.port), ...args]);
+      expect(r).toEqual({ status: 0, stderr: '' });
     }
     const out = await sub.lines;
     const got = out.map((l) => json(l.slice(l.indexOf(' ') + 1)));

@@ -5,10 +5,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { alloc, intArg } from '../../../src/kernel/codec.js';
 import { KernelError } from '../../../src/kernel/errors.js';
 import { O } from '../../../src/kernel/kernel.js';
@@ -21,6 +20,8 @@ import { serialKind } from '../../../src/devices/serial/index.js';
 import type { SerialDevice } from '../../../src/devices/serial/device.js';
 import { SerialSimKernel } from '../../../src/devices/serial/sim/kernel.js';
 import { makeTestDevice, type TestDevice } from '../../helpers/device-context.js';
+import { tempDir } from '../../helpers/temp.js';
+import { until } from '../../helpers/wait.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -39,14 +40,6 @@ async function sim(options: Record<string, unknown> = {}, open = true): Promise<
   if (!(t.ctx.kernel instanceof SerialSimKernel)) throw new Error('expected the sim kernel');
   if (open) await t.device.open();
   return { t, kernel: t.ctx.kernel };
-}
-
-async function until<T>(get: () => T | undefined): Promise<T> {
-  for (;;) {
-    const v = get();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const eventsOf = (t: TestDevice<SerialDevice>, type: string) => t.recorded.events.filter((e) => e.type === type);
@@ -81,7 +74,7 @@ describe('sim modem: AT', () => {
 
   it('a state poll of AT+CSQ fills `signal` through the device queue', async () => {
     const { t } = await sim({ polls: [{ command: 'AT+CSQ', everyMs: 60_000 }] });
-    const signal = await until(() => t.device.state().signal ?? undefined);
+    const signal = await until(() => t.device.state().signal ?? undefined, 'the signal polled');
     expect(signal).toEqual({ rssi: 21, ber: null, dbm: -71, percent: 68 });
     expect(t.device.state().polls).toMatchObject({ 'AT+CSQ': { final: 'OK', lines: ['+CSQ: 21,99'] } });
   });
@@ -99,12 +92,12 @@ describe('sim modem: lines', () => {
   it("RING arrives as a urc event and RI's trailing edge as a lines event with the rng counter", async () => {
     const { t, kernel } = await sim();
     kernel.modem.ring();
-    const lines = await until(() => eventsOf(t, 'lines')[0]);
-    const urc = await until(() => eventsOf(t, 'urc')[0]);
+    const lines = await until(() => eventsOf(t, 'lines')[0], 'a lines event');
+    const urc = await until(() => eventsOf(t, 'urc')[0], 'a URC event');
     expect(urc).toMatchObject({ type: 'urc', line: 'RING', code: 'RING' });
     expect(lines).toMatchObject({ type: 'lines', changed: ['ri'], lines: { ri: false }, counters: { rng: 1 } });
     kernel.modem.ring();
-    await until(() => (eventsOf(t, 'lines').length === 2 ? true : undefined));
+    await until(() => eventsOf(t, 'lines').length === 2, 'two lines events');
     expect(eventsOf(t, 'lines')[1]).toMatchObject({ changed: ['ri'], counters: { rng: 2 } });
   });
 
@@ -112,33 +105,54 @@ describe('sim modem: lines', () => {
     const { t, kernel } = await sim();
     await t.run('at', { command: 'AT+CLIP=1' });
     kernel.modem.ring('+4930123456');
-    await until(() => eventsOf(t, 'urc').find((e) => e.code === '+CLIP'));
+    await until(() => eventsOf(t, 'urc').find((e) => e.code === '+CLIP'), 'the +CLIP URC');
     expect(eventsOf(t, 'urc').map((e) => e.line)).toEqual(['RING', '+CLIP: "+4930123456",145']);
     await t.run('at', { command: 'ATA' });
-    const up = await until(() => eventsOf(t, 'lines').find((e) => (e.changed as string[]).includes('cd')));
+    const up = await until(() => eventsOf(t, 'lines').find((e) => (e.changed as string[]).includes('cd')), 'CD raised');
     expect(up).toMatchObject({ lines: { cd: true } });
     await t.run('setLines', { dtr: false });
-    await until(() => eventsOf(t, 'urc').find((e) => e.line === 'NO CARRIER'));
-    await until(() => eventsOf(t, 'lines').filter((e) => (e.changed as string[]).includes('cd')).length === 2 || undefined);
+    await until(() => eventsOf(t, 'urc').find((e) => e.line === 'NO CARRIER'), 'NO CARRIER');
+    await until(() => eventsOf(t, 'lines').filter((e) => (e.changed as string[]).includes('cd')).length === 2, 'CD dropped');
     expect(((await t.run('lines')) as { cd: boolean }).cd).toBe(false);
   });
 
-  it('simRingEveryMs makes the modem ring on its own', async () => {
-    const { t } = await sim({ simRingEveryMs: 20 });
-    await until(() => (eventsOf(t, 'urc').filter((e) => e.line === 'RING').length >= 2 ? true : undefined));
+  it('simRingEveryMs makes the modem ring on its own, once a period', async () => {
+    // The modem's ring clock is the test's: each ring is counted the moment it is due, with no waiting.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const { t } = await sim({ simRingEveryMs: 1000 });
+      // RI's trailing edge, as TIOCGICOUNT counts it through the device (RI falls one turn after it rose).
+      const rings = async (): Promise<number> => {
+        await new Promise((r) => setImmediate(r));
+        return (t.device.state().counters as { rng: number }).rng;
+      };
+      expect(await rings()).toBe(0);
+      vi.advanceTimersByTime(999);
+      expect(await rings()).toBe(0);
+      vi.advanceTimersByTime(1);
+      expect(await rings()).toBe(1);
+      vi.advanceTimersByTime(1000);
+      expect(await rings()).toBe(2);
+      vi.advanceTimersByTime(1000);
+      expect(await rings()).toBe(3);
+      // And each ring reached the device as a RING line it reports.
+      await until(() => eventsOf(t, 'urc').filter((e) => e.line === 'RING').length >= 3, 'three RING lines');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
 describe('sim modem: hot-unplug', () => {
   it('unplugged: lost with a disconnect error; reopening fails until it is back; then it comes back with its settings', async () => {
-    const link = path.join(mkdtempSync(path.join(tmpdir(), 'dev2mqtt-serial-')), 'modem-at');
+    const link = path.join(tempDir('dev2mqtt-serial-'), 'modem-at');
     const { t, kernel } = await sim({ path: link });
     expect(t.device.path).toBe(link);
     expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
     await t.run('configure', { baud: 57600, stopBits: 2 });
 
     kernel.modem.unplug();
-    const lost = await until(() => t.recorded.lost[0]);
+    const lost = await until(() => t.recorded.lost[0], 'the device lost');
     expect(lost).toBeInstanceOf(KernelError);
     expect((lost as KernelError).disconnected).toBe(true);
     expect((lost as KernelError).code).toBe('EIO');
@@ -168,7 +182,7 @@ describe('sim modem: hot-unplug', () => {
     expect(await t.run('at', { command: 'AT' })).toEqual({ final: 'OK', lines: [] });
     // The line watcher runs again on the new port.
     kernel.modem.ring();
-    await until(() => eventsOf(t, 'lines')[0]);
+    await until(() => eventsOf(t, 'lines')[0], 'a lines event');
   });
 
   it('a command waiting for its answer when the modem goes fails with EIO', async () => {
@@ -179,7 +193,7 @@ describe('sim modem: hot-unplug', () => {
       (err: unknown) => toErrorBody(err),
     );
     // The echo shows the command reached the modem before it goes.
-    await until(() => ((t.device.state().rxBytes as number) >= 3 ? true : undefined));
+    await until(() => (t.device.state().rxBytes as number) >= 3, 'three bytes received');
     kernel.modem.unplug();
     expect(await running).toMatchObject({ code: 'device_error', errno: 'EIO' });
     expect(t.recorded.lost).toHaveLength(1);
@@ -228,7 +242,7 @@ describe('sim kernel: the modelled requests answer like a UART driver', () => {
   });
 
   it('refuses to put its symlink over a file that is not a symlink', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-serial-'));
+    const dir = tempDir('dev2mqtt-serial-');
     const target = path.join(dir, 'ttyUSB0');
     writeFileSync(target, 'precious');
     await expect(makeTestDevice(serialKind, { sim: true, options: { path: target } })).rejects.toThrow(/not a symlink/);

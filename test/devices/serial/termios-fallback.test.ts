@@ -15,7 +15,7 @@ import { makeTestDevice } from '../../helpers/device-context.js';
 import { hookIoctls, refuse, type IoctlHook } from '../../helpers/kernel-hook.js';
 import { emulated } from '../../helpers/native.js';
 import { stty, sttyView } from '../../helpers/stty.js';
-import { requireTool } from '../../helpers/tools.js';
+import { requireTools } from '../../helpers/tools.js';
 
 const kernel = new LibcKernel();
 const cleanup: Array<() => unknown> = [];
@@ -54,7 +54,7 @@ const failure = (p: Promise<unknown>): Promise<ReturnType<typeof toErrorBody> | 
     (e: unknown) => toErrorBody(e),
   );
 
-const haveStty = requireTool('stty', 'reads the line settings back from outside');
+const haveStty = requireTools('the termios fallback suite read back by stty', 'stty');
 
 describe.skipIf(!haveStty).each(['ENOSYS', 'ENOTTY', 'EINVAL'])('a kernel that answers termios2 with %s', (errno) => {
   it('the port opens through plain termios, raw at 115200 as stty sees it, and the state says "termios"', async () => {

@@ -16,10 +16,11 @@ import { serialKind } from '../../../src/devices/serial/index.js';
 import { rawTermios, settingsFromTermios, speedBits } from '../../../src/devices/serial/termios.js';
 import { DEFAULT_SETTINGS } from '../../../src/devices/serial/options.js';
 import { termios2Speed } from '../../helpers/cprog.js';
-import { requireTool } from '../../helpers/tools.js';
+import { requireTools } from '../../helpers/tools.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
 import { hookIoctls, refuse } from '../../helpers/kernel-hook.js';
 import { stty, sttyView } from '../../helpers/stty.js';
+import { until } from '../../helpers/wait.js';
 
 const kernel = new LibcKernel();
 const cleanup: Array<() => unknown> = [];
@@ -41,8 +42,8 @@ async function openDevice(path: string, options: Record<string, unknown> = {}) {
   return t;
 }
 
-const haveStty = requireTool('stty', 'reads back the line settings from outside');
-const haveGcc = requireTool('gcc', 'compiles the termios2 reader for BOTHER speeds');
+const haveStty = requireTools('the termios suite read back by stty', 'stty');
+const haveGcc = requireTools('the BOTHER speed suite (gcc compiles its termios2 reader)', 'gcc');
 
 describe.skipIf(!haveStty)('standard speeds and line settings, seen by stty -F', () => {
   it.each([1200, 9600, 19200, 57600, 115200, 230400, 921600])('%i baud is set with its Bnnn constant', async (baud) => {
@@ -157,7 +158,7 @@ describe('the port is taken exclusively', () => {
   it('an open that fails after TIOCEXCL gives exclusivity back', async () => {
     const path = pty();
     // A rate plain termios cannot carry, on a kernel without termios2: refused with bad_args after TIOCEXCL.
-    const t = makeTestDevice(serialKind, {
+    const t = await makeTestDevice(serialKind, {
       options: { path, baud: 31250 },
       wrapKernel: (k) => hookIoctls(k, refuse(['TCGETS2', 'TCSETS2', 'TCSETSW2', 'TCSETSF2'], 'ENOSYS')),
     });
@@ -187,7 +188,7 @@ describe('a plain pty has no modem lines', () => {
     const path = pty();
     const t = await openDevice(path);
     // The watcher learns it from TIOCMIWAIT's ENOTTY, off the loop: wait for that answer.
-    while (t.device.state().lineEvents === 'watching') await new Promise((r) => setTimeout(r, 5));
+    await until(() => t.device.state().lineEvents !== 'watching', 'the line watcher giving up');
     expect(t.device.state()).toMatchObject({ lines: null, linesError: 'ENOTTY', lineEvents: 'unsupported', counters: null });
   });
 });

@@ -9,8 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LAUNCHER, runCli } from '../../helpers/cli.js';
-import { requireTool } from '../../helpers/tools.js';
+import { requireTools } from '../../helpers/tools.js';
 import { tempDir } from './sim-helpers.js';
+import { deadline } from '../../helpers/deadline.js';
 
 function configWith(tape: Record<string, unknown>): { file: string; files: string } {
   const dir = tempDir('dev2mqtt-tapecli-');
@@ -73,14 +74,14 @@ describe('dev2mqtt exec on a tape drive', () => {
     expect(r.stderr).not.toContain('\r');
   });
 
-  const haveScript = requireTool('script', 'gives the CLI a terminal to draw its progress bar on');
+  const haveScript = requireTools('the tape CLI progress bar on a terminal (script gives it one)', 'script');
   it.skipIf(!haveScript)('exec writeFile draws a progress bar on a terminal', () => {
     const { file, files } = configWith(SLOW);
     fs.writeFileSync(path.join(files, 'big.bin'), Buffer.alloc(5 * 1024 * 1024, 1));
     const cmd = [process.execPath, LAUNCHER, 'exec', '-c', file, 'tape0', 'writeFile', '{"name":"big.bin"}']
       .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
       .join(' ');
-    const r = spawnSync('script', ['-qfec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync('script', ['-qfec', cmd, '/dev/null'], { encoding: 'utf8', timeout: deadline(60_000) });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/\r\[#*\.*\] +\d+%/);
     expect(r.stdout).toContain('"ok": true');

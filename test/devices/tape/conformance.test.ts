@@ -14,6 +14,7 @@ import { catalogue } from '../../../src/kernel/requests.js';
 import { TapeIo } from '../../../src/devices/tape/tape-io.js';
 import type { SimTapeKernel } from '../../../src/devices/tape/sim/kernel.js';
 import { openSim, simKernel, where } from './sim-helpers.js';
+import { noteSkip } from '../../helpers/tools.js';
 
 interface Target {
   readonly name: string;
@@ -185,6 +186,7 @@ if (realDrive) {
     dispose: () => undefined,
   });
 } else {
+  noteSkip('mtio conformance on a real drive', 'DEV2MQTT_TEST_TAPE not set: the suite needs a tape drive with a scratch cartridge');
   describe('mtio conformance: real drive', () => {
     it.skip('set DEV2MQTT_TEST_TAPE=/dev/nstN (scratch cartridge loaded) to run this suite against a real drive', () => undefined);
   });

@@ -12,6 +12,7 @@ import type { TapeDevice } from '../../../src/devices/tape/device.js';
 import type { SimTapeKernel } from '../../../src/devices/tape/sim/kernel.js';
 import { makeTestDevice, type TestDevice } from '../../helpers/device-context.js';
 import { simKernel, tempDir } from './sim-helpers.js';
+import { until } from '../../helpers/wait.js';
 
 const FAST = { rewindMs: 0, spaceMs: 0, eomMs: 0, eraseMs: 0, retensionMs: 0, loadMs: 0, unloadMs: 0, weofMs: 0, bytesPerS: 1e12 };
 const open: TestDevice<TapeDevice>[] = [];
@@ -49,6 +50,13 @@ afterEach(async () => {
 });
 
 describe('tape kind: status', () => {
+  it('refuses a status poll period past a day in the config, where a timer would fire every 1 ms instead', () => {
+    expect(tapeKind.options(true).parse({ pollMs: 86_400_000 }).ok).toBe(true);
+    const r = tapeKind.options(true).parse({ pollMs: 3_000_000_000 });
+    expect(r.ok).toBe(false);
+    expect(r.ok ? [] : r.issues.map((i) => i.path)).toEqual(['pollMs']);
+  });
+
   it('decodes MTIOCGET like mt status', async () => {
     const t = await tape();
     expect(await t.run('status')).toMatchObject({
@@ -284,7 +292,9 @@ describe('tape kind: busy, long operations and faults', () => {
     await t.run('write', { data: 'x' });
     const order: string[] = [];
     const rewind = t.run('rewind').then(() => order.push('rewind'));
-    await new Promise<void>((r) => setTimeout(r, 20));
+    // The drive is rewinding and the test's timers still fire: the rewind holds no event loop. The
+    // poll's timer falls due long before the rewind's, so however slow the machine it looks first.
+    await until(() => simOf(t).inFlight === 'MTREW', 'the rewind in flight');
     order.push('timer');
     expect(t.device.state().busy).toMatchObject({ command: 'rewind', sinceMs: expect.any(Number) });
     expect(t.device.state()).toMatchObject({ bot: false, blockNumber: 1 });

@@ -1,14 +1,13 @@
 /** A fresh st model on a temporary image, for the model and kind tests. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hostArch } from '../../../src/kernel/arch.js';
 import { SimTapeKernel, type SimTapeOptions } from '../../../src/devices/tape/sim/kernel.js';
 import { NO_TIMING, type SimTiming } from '../../../src/devices/tape/sim/timing.js';
 import { TapeIo } from '../../../src/devices/tape/tape-io.js';
+import { tempDir as madeTempDir } from '../../helpers/temp.js';
 
 export function tempDir(prefix = 'dev2mqtt-tape-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  return madeTempDir(prefix);
 }
 
 export function simKernel(

@@ -9,6 +9,7 @@ import { isKernelError } from '../../../src/kernel/errors.js';
 import type { SimTapeKernel } from '../../../src/devices/tape/sim/kernel.js';
 import type { TapeIo } from '../../../src/devices/tape/tape-io.js';
 import { openSim, simKernel, where } from './sim-helpers.js';
+import { until } from '../../helpers/wait.js';
 
 type Step = readonly [label: string, run: (io: TapeIo) => Promise<unknown>, expected: string, outcome?: string];
 
@@ -125,7 +126,9 @@ describe('st model: positions and flags along a long sequence (variable-block mo
     const order: string[] = [];
     const rewind = io.op('REW').then(() => order.push('rewind'));
     const after = io.op('FSR', 2).catch((e: { code?: string }) => order.push(`fsr ${e.code ?? ''}`));
-    await new Promise((r) => setTimeout(r, 10));
+    // Waits for the rewind to be in flight; the poll's timer falls due long before the rewind's.
+    const k = kernel;
+    await until(() => k.inFlight === 'MTREW', 'the rewind in flight');
     expect(() => io.status()).toThrow(expect.objectContaining({ code: 'EBUSY', request: 'MTIOCGET' }));
     expect(kernel.inFlight).toBe('MTREW');
     kernel.finishNow();

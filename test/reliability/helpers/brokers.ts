@@ -11,17 +11,10 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Agent } from '../../../src/agent/agent.js';
 import { startAgent, tempDir } from '../../helpers/agent.js';
+import type { TestBroker } from '../../helpers/broker.js';
 import { freePort, Mosquitto, waitListening } from '../../helpers/mosquitto.js';
 
-export interface TestBroker {
-  readonly name: string;
-  readonly url: string;
-  /** What the agent and clients must speak: 4 (3.1.1) where the broker knows no MQTT 5. */
-  readonly protocolVersion: 4 | 5;
-  /** A clean stop and start on the same port, keeping what the broker persists. */
-  restart(): Promise<void>;
-  stop(): Promise<void>;
-}
+export type { TestBroker };
 
 export async function startAedes(): Promise<TestBroker> {
   const port = await freePort();
@@ -29,6 +22,7 @@ export async function startAedes(): Promise<TestBroker> {
   let agent = await host();
   return {
     name: 'aedes (embedded)',
+    port,
     url: `mqtt://127.0.0.1:${port}`,
     protocolVersion: 4,
     async restart() {
@@ -41,7 +35,7 @@ export async function startAedes(): Promise<TestBroker> {
 
 export async function startMosquitto(): Promise<TestBroker> {
   const m = await Mosquitto.start({ persistence: true });
-  return { name: 'mosquitto 2', url: m.url, protocolVersion: 5, restart: () => m.restart('SIGTERM'), stop: () => m.stop() };
+  return { name: 'mosquitto 2', port: m.port, url: m.url, protocolVersion: 5, restart: () => m.restart('SIGTERM'), stop: () => m.stop() };
 }
 
 export async function startNats(): Promise<TestBroker> {
@@ -80,6 +74,7 @@ export async function startNats(): Promise<TestBroker> {
   await start();
   return {
     name: 'nats-server (MQTT listener)',
+    port: mqttPort,
     url: `mqtt://127.0.0.1:${mqttPort}`,
     protocolVersion: 4,
     async restart() {

@@ -1,5 +1,6 @@
 /** A pino destination that keeps every line, so tests can read what the agent logged. */
 import { Writable } from 'node:stream';
+import { deadline } from '../../helpers/deadline.js';
 
 export class LogCapture extends Writable {
   #text = '';
@@ -35,14 +36,14 @@ export class LogCapture extends Writable {
       });
   }
 
-  /** Resolves with the first line (already logged or future) that matches. */
+  /** Resolves with the first line (already logged or future) that matches; `timeoutMs` is for an idle machine (helpers/deadline.ts). */
   waitFor(re: RegExp, timeoutMs = 30_000): Promise<string> {
     const hit = this.#find(re);
     if (hit !== undefined) return Promise.resolve(hit);
     return new Promise((resolve, reject) => {
       const t = setTimeout(
-        () => reject(new Error(`no log line matched ${re} within ${timeoutMs} ms; log:\n${this.#text.slice(-4000)}`)),
-        timeoutMs,
+        () => reject(new Error(`no log line matched ${re} within ${deadline(timeoutMs)} ms; log:\n${this.#text.slice(-4000)}`)),
+        deadline(timeoutMs),
       );
       this.#waiters.push({
         re,

@@ -9,8 +9,10 @@
 //
 // Every command carries an id in its payload and, for MQTT 5, a Response Topic
 // and that id as Correlation Data (the mqtt out node drops both on 3.1.1).
-// Until a reply has come back on the response topic, the agent's result topics
-// are listened to as well; see match-result.js.
+// Until an agent has replied on the response topic, its result topics are
+// listened to as well; see match-result.js. This is learnt per agent: on one
+// MQTT 5 broker an agent on mqtt.protocolVersion 4, or behind a 3.1.1 bridge,
+// never gets the Response Topic and answers on its result topics only.
 //
 // Node-RED drops what mqtt out is given while its broker is down, so commands
 // made while the connection is known to be down wait here for it (within their
@@ -38,9 +40,12 @@ function state() {
       /** Commands held while the broker connection is down: [{id, publish, deadline}]. */
       queued: [],
       connection: 'unknown',
-      /** Agent nodes whose result topics the listener is subscribed to (until MQTT 5 replies are seen). */
+      /** Agent nodes whose result topics the listener is subscribed to (until their MQTT 5 replies are seen). */
       listening: new Set(),
-      v5: false,
+      /** Agent nodes that have answered on the response topic: listened to there only. */
+      v5: new Set(),
+      /** id → agent of the latest commands matched on a result topic, whose MQTT 5 copy may follow. */
+      copies: new Map(),
       replyTopic: `replies/node-red/${tag}`,
       replySubscribed: false,
       tag,
@@ -50,7 +55,7 @@ function state() {
         if (this.connection === 'down') {
           return { fill: 'red', shape: 'ring', text: `disconnected · ${this.queued.length} waiting` };
         }
-        const mode = this.v5 ? 'MQTT 5 replies' : 'result topics';
+        const mode = this.v5.size === 0 ? 'result topics' : this.listening.size === 0 ? 'MQTT 5 replies' : 'MQTT 5 replies + result topics';
         const n = this.pending.size;
         return { fill: n ? 'blue' : 'green', shape: 'dot', text: `${n ? `${n} in flight` : 'idle'} · ${mode}` };
       },
@@ -127,7 +132,10 @@ if (Object.hasOwn(args, 'id')) {
   if (s.pending.has(id)) return fail('bad_payload', `a command with id "${id}" is already in flight`, { ...address, id });
 } else {
   s.seq += 1;
-  id = `nr-${s.tag}-${s.seq}`;
+  // Unguessable, not only unique: every agent sent a command learns our response topic and that
+  // command's id, and may write under replies/; with counted ids it could answer for the next
+  // command, sent to another agent.
+  id = `nr-${s.tag}-${s.seq}-${RED.util.generateId()}`;
 }
 args.id = id;
 
@@ -140,7 +148,7 @@ if (!s.replySubscribed) {
   subscribe.push({ topic: s.replyTopic, qos: 1 });
   s.replySubscribed = true;
 }
-if (!s.v5 && !s.listening.has(agent)) {
+if (!s.v5.has(agent) && !s.listening.has(agent)) {
   subscribe.push({ topic: `${base}/${agent}/+/result`, qos: 1 }, { topic: `${base}/${agent}/result`, qos: 1 });
   s.listening.add(agent);
 }
@@ -161,6 +169,9 @@ setTimeout(() => {
   const p = s.pending.get(id);
   if (!p) return;
   s.pending.delete(id);
+  // Silence may mean the agent no longer speaks MQTT 5 (reconfigured, now behind a 3.1.1 bridge):
+  // its next command listens on its result topics again, until it replies on the response topic.
+  s.v5.delete(agent);
   const unsent = s.queued.some((q) => q.id === id);
   // A command never sent must not go out later: the caller has been told it failed.
   s.queued = s.queued.filter((q) => q.id !== id);
