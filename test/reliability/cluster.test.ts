@@ -18,11 +18,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
 import { startAgent } from '../helpers/agent.js';
 import { TestClient } from '../helpers/mqtt-client.js';
-import { requireTool } from '../helpers/tools.js';
+import { requireTools } from '../helpers/tools.js';
 import { LogCapture } from './helpers/log-capture.js';
 import { NatsCluster, type NatsNode } from '../../bench/nats-cluster.mjs';
 
-const ok = requireTool('nats-server', 'the clustered broker of the failover tests');
+const ok = requireTools('the nats-server cluster suite', 'nats-server');
 const BASE = 'dev2mqtt';
 const RECONNECT_MAX_MS = 1000;
 

@@ -9,12 +9,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
 import { startAgent } from '../helpers/agent.js';
-import { haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
+import { mosquittoItself, Mosquitto } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { LogCapture } from './helpers/log-capture.js';
 import { MqttProxy } from './helpers/mqtt-proxy.js';
 
-const ok = haveMosquitto();
+const ok = mosquittoItself('the failover suite (mosquitto brokers killed and restarted)');
 const BASE = 'dev2mqtt/fo';
 
 const label = (port: number): string => `mqtt://127.0.0.1:${port}`;

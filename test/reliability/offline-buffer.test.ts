@@ -16,11 +16,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
 import { startAgent } from '../helpers/agent.js';
-import { haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
+import { mosquittoItself, Mosquitto } from '../helpers/mosquitto.js';
 import { TestClient, type Received } from '../helpers/mqtt-client.js';
 import { MqttProxy } from './helpers/mqtt-proxy.js';
 
-const ok = haveMosquitto();
+const ok = mosquittoItself('the offline-buffer suite (a mosquitto behind a proxy that cuts the link)');
 const OUTAGE_MS = 60_000;
 const BASE = 'dev2mqtt/ob';
 
