@@ -1,6 +1,8 @@
 // One process of the fleet benchmark: `count` agents, each with a sim LED and
 // its own MQTT connection, state dir and journal. Reports every `online`
-// (first connect and each reconnect) to the parent with a wall-clock time.
+// (first connect and each reconnect) to the parent with a wall-clock time and
+// the broker it is on. `servers`: a JSON list of broker URLs (a cluster's nodes:
+// each agent starts at a random one, as a fleet does).
 import path from 'node:path';
 import { pino } from 'pino';
 import { Agent } from '../dist/agent/agent.js';
@@ -9,7 +11,8 @@ import { builtinKinds } from '../dist/devices/builtin.js';
 import { KindRegistry } from '../dist/devices/registry.js';
 import { tempDir } from './brokers.mjs';
 
-const [url, prefix, countText] = process.argv.slice(2);
+const [serversJson, prefix, countText, protocolText] = process.argv.slice(2);
+const servers = JSON.parse(serversJson);
 const count = Number(countText);
 const registry = new KindRegistry(builtinKinds());
 const log = pino({ level: 'silent' });
@@ -23,20 +26,26 @@ for (let i = 0; i < count; i++) {
     env: {},
     object: {
       node: { id: node, groups: ['fleet'], stateDir: path.join(root, node) },
-      mqtt: { url, keepaliveS: 60 },
+      mqtt: { servers, keepaliveS: 60, protocolVersion: Number(protocolText) },
       telemetry: { intervalMs: 3_600_000 },
       security: { rateLimitPerS: 0, dedupeWindow: 100 },
       log: { level: 'silent' },
       devices: [{ id: 'led0', kind: 'led', sim: true, options: { name: 'led0', pollMs: 0 } }],
     },
   });
-  const agent = new Agent({ config, registry, log, onOnline: () => process.send({ online: node, t: Date.now() }) });
+  const agent = new Agent({ config, registry, log, onOnline: () => process.send({ online: node, t: Date.now(), server: agent.server }) });
   agents.push(agent);
   await agent.start();
 }
 process.send({ started: count, rss: process.memoryUsage().rss });
 process.on('message', async (m) => {
-  if (m === 'stats') process.send({ stats: { ok: agents.reduce((sum, a) => sum + a.dispatcher.stats.ok, 0) } });
+  if (m === 'stats')
+    process.send({
+      stats: {
+        ok: agents.reduce((sum, a) => sum + a.dispatcher.stats.ok, 0),
+        duplicates: agents.reduce((sum, a) => sum + a.dispatcher.stats.duplicates, 0),
+      },
+    });
   if (m === 'stop') {
     await Promise.all(agents.map((a) => a.stop()));
     process.exit(0);

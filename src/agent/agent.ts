@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { makeDir } from '../make-dir.js';
-import type { AgentConfig } from '../config/load.js';
+import { brokerUrls, type AgentConfig } from '../config/load.js';
 import type { KindRegistry } from '../devices/registry.js';
 import { readNodeHardware } from '../homeassistant/node-hardware.js';
 import { DiscoveryPublisher } from '../homeassistant/publisher.js';
@@ -38,6 +38,8 @@ export interface AgentOptions {
   readonly onEvent?: (device: string, type: string, data: Record<string, unknown>) => void;
   /** Called each time the agent has (re)subscribed and published `online` (the fleet benchmark counts reconnects). */
   readonly onOnline?: () => void;
+  /** Index into the broker list of the first one to try (tests place agents on cluster nodes); default random. */
+  readonly firstServer?: number;
 }
 
 /** Time the whole shutdown may take; the contract allows 5 s. */
@@ -85,6 +87,11 @@ export class Agent {
 
   get connected(): boolean {
     return this.#transport?.connected ?? false;
+  }
+
+  /** The broker in use (of mqtt.servers: the cluster node), as node state names it. */
+  get server(): string | undefined {
+    return this.#transport?.server;
   }
 
   /** Resolves once `online` has been published after subscribing. */
@@ -290,9 +297,10 @@ export class Agent {
 
   async #connect(): Promise<void> {
     const c = this.config;
-    let url = c.mqtt.url;
+    const embedded = brokerUrls(c.mqtt)[0] === 'embedded';
+    let servers = brokerUrls(c.mqtt);
     let protocolVersion = c.mqtt.protocolVersion as 3 | 4 | 5;
-    if (c.mqtt.url === 'embedded' || c.broker.enabled) {
+    if (embedded || c.broker.enabled) {
       // aedes is loaded only when this agent hosts the broker.
       const { startEmbeddedBroker } = await import('../transport/embedded.js');
       this.#broker = await startEmbeddedBroker(
@@ -300,22 +308,23 @@ export class Agent {
         this.log,
       );
     }
-    if (c.mqtt.url === 'embedded') {
+    if (embedded) {
       const host = this.#broker?.host.includes(':') ? `[${this.#broker.host}]` : this.#broker?.host;
-      url = `mqtt://${host === '0.0.0.0' ? '127.0.0.1' : host}:${this.#broker?.port}`;
+      servers = [`mqtt://${host === '0.0.0.0' ? '127.0.0.1' : host}:${this.#broker?.port}`];
       if (protocolVersion === 5) {
         this.log.info('the embedded broker speaks MQTT 3.1.1: connecting with 3.1.1');
         protocolVersion = 4;
       }
     }
     // Our own embedded broker with broker.auth: log in as that user unless mqtt.* names another.
-    const ownBroker = c.mqtt.url === 'embedded' && !c.mqtt.username && c.broker.auth.username !== '';
+    const ownBroker = embedded && !c.mqtt.username && c.broker.auth.username !== '';
     const username = ownBroker ? c.broker.auth.username : c.mqtt.username;
     const passwordFile = ownBroker ? c.broker.auth.passwordFile : c.mqtt.passwordFile;
     const password = (ownBroker ? '' : c.mqtt.password) || (passwordFile ? readSecretFile(passwordFile) : '');
     const transport = new MqttTransport(
       {
-        url,
+        servers,
+        ...(this.#o.firstServer !== undefined ? { firstServer: this.#o.firstServer } : {}),
         clientId: c.mqtt.clientId,
         username,
         password,
@@ -329,6 +338,7 @@ export class Agent {
         reconnectMinMs: c.mqtt.reconnectMinMs,
         reconnectMaxMs: c.mqtt.reconnectMaxMs,
         connectTimeoutMs: c.mqtt.connectTimeoutMs,
+        ackTimeoutMs: c.mqtt.ackTimeoutMs,
         will: { topic: nodeTopic(this.topics, 'status'), payload: 'offline' },
       },
       this.log,
@@ -346,6 +356,8 @@ export class Agent {
       stats: () => ({ ...this.dispatcher.stats }),
       journal: () => this.#journal?.health,
       activity: this.#activity,
+      offlineBuffer: c.telemetry.offlineBuffer,
+      stateDir: c.node.stateDir,
     });
     this.#telemetry.start();
     this.#discovery = this.#createDiscovery(transport);
@@ -362,7 +374,10 @@ export class Agent {
         this.dispatcher.handle(m);
       },
       connected: () => void this.#onConnected(),
-      disconnected: (reason) => this.log.warn({ reason }, 'disconnected from broker; reconnecting'),
+      disconnected: (reason) => {
+        this.#telemetry?.pause();
+        this.log.warn({ reason, broker: transport.server }, 'disconnected from broker; reconnecting');
+      },
     });
   }
 
@@ -404,10 +419,14 @@ export class Agent {
       const haStatus = this.#discovery?.subscription;
       await t.subscribe([...commandSubscriptions(this.topics), ...(haStatus ? [haStatus] : [])], this.config.mqtt.qos as 0 | 1 | 2);
     } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'subscribe failed');
+      // Without its subscriptions the agent would look online and hear nothing. A cluster node refuses
+      // them while it re-elects its leaders: try again, on the next node.
+      t.reconnect(`subscribe failed: ${(e as Error).message}`);
       return;
     }
     await t.publish(nodeTopic(this.topics, 'status'), 'online', { qos: 1, retain: true }).catch(() => undefined);
+    // What happened while away goes first, then the retained state: the last retained value is the current one.
+    if (this.#telemetry && !(await this.#telemetry.resume())) return;
     this.#telemetry?.announce();
     // After each device's first open: what it read then (a model, an LED's triggers) is in its first config.
     void this.#discovery?.announceAfter(this.#devicesStarted);

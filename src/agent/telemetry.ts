@@ -2,6 +2,12 @@
  * Everything the agent publishes besides results: node status and state, the
  * devices self-description, device state (retained, on change — throttled —
  * and every telemetry.intervalMs), availability and events.
+ *
+ * While the broker link is down, events and state changes go to the offline
+ * buffer with their original `ts` and `replayed: true`; `resume()` publishes
+ * them, oldest first, when the link is back, and only then goes live, so
+ * nothing new overtakes them. Replayed state changes are not retained: the
+ * retained state that follows (`announce()`) is the current one.
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
@@ -10,6 +16,8 @@ import type { CommandSpec, Device } from '../devices/kind.js';
 import type { CommandActivity } from './activity.js';
 import type { DeviceRuntime } from './device-runtime.js';
 import type { JournalHealth } from './journal.js';
+import { OfflineBuffer } from './offline-buffer.js';
+import { SpillStore } from './offline-spill.js';
 import { RAW_IOCTL_COMMAND } from './raw-ioctl.js';
 import { jsonWithBigInts as json } from './result.js';
 import { deviceTopic, nodeTopic, type TopicScheme } from './topics.js';
@@ -33,6 +41,18 @@ export interface TelemetryOptions {
 
 /** A failed command republishes the node state (its last error) at most this often. */
 const NODE_STATE_MIN_MS = 1000;
+  readonly offlineBuffer: {
+    readonly maxMessages: number;
+    readonly maxBytes: number;
+    readonly spill: boolean;
+    readonly spillMaxBytes: number;
+  };
+  /** Where the spill files go (node.stateDir). */
+  readonly stateDir: string;
+}
+
+/** Replayed messages per turn: the PUBACKs of one batch are awaited before the next (the broker paces the replay). */
+const REPLAY_BATCH = 256;
 
 interface DeviceSlot {
   lastJson?: string;
@@ -53,9 +73,16 @@ export class Telemetry {
   readonly #startedAt = Date.now();
   #interval: NodeJS.Timeout | undefined;
   #nodeTimer: NodeJS.Timeout | undefined;
+  readonly #buffer: OfflineBuffer;
+  /** Publishing directly: connected, and the buffer replayed. */
+  #live = false;
+  /** Bumped by each resume and pause: a replay interrupted by a disconnect stops. */
+  #generation = 0;
 
   constructor(o: TelemetryOptions) {
     this.#o = o;
+    const b = o.offlineBuffer;
+    this.#buffer = new OfflineBuffer(b, b.spill ? new SpillStore(o.stateDir, b.spillMaxBytes, o.log) : undefined);
   }
 
   start(): void {
@@ -67,6 +94,47 @@ export class Telemetry {
     clearInterval(this.#interval);
     clearTimeout(this.#nodeTimer);
     for (const s of this.#slots.values()) clearTimeout(s.timer);
+    // Stopped while away: what was kept survives to the next run when there is a spill.
+    if (!this.#live) this.#buffer.persist();
+  }
+
+  /** The link is down: from now on events and state changes are kept. */
+  pause(): void {
+    this.#live = false;
+    this.#generation++;
+  }
+
+  /**
+   * The link is back: what was kept goes out, oldest first — the dropped
+   * notice of each device that lost some, then the messages — and then
+   * telemetry is live. False when the link dropped again before the end
+   * (the rest waits for the next resume).
+   */
+  async resume(): Promise<boolean> {
+    const generation = ++this.#generation;
+    const t = this.#o.transport;
+    const publish = (topic: string, payload: string): Promise<void> =>
+      t.publish(topic, payload, { qos: this.#o.qos, retain: false }).catch((e: unknown) => {
+        this.#o.log.debug({ topic, err: (e as Error).message }, 'replay publish failed');
+      });
+    const dropped = this.#buffer.takeDropped();
+    if (dropped.size)
+      this.#o.log.warn({ dropped: Object.fromEntries([...dropped].map(([d, s]) => [d, s.count])) }, 'offline buffer overflowed');
+    const notices = [...dropped].map(([device, span]) =>
+      publish(
+        deviceTopic(this.#o.topics, device, 'event'),
+        json({ type: 'dropped', count: span.count, firstTs: span.firstTs, lastTs: span.lastTs, ts: span.firstTs, replayed: true }),
+      ),
+    );
+    await Promise.all(notices);
+    for (;;) {
+      if (generation !== this.#generation || !t.connected) return false;
+      const batch = this.#buffer.take(REPLAY_BATCH);
+      if (!batch.length) break;
+      await Promise.all(batch.map((m) => publish(m.topic, m.payload)));
+    }
+    this.#live = true;
+    return true;
   }
 
   /** After every (re)connect: all retained topics again, so a restarted broker is whole. */
@@ -106,6 +174,8 @@ export class Telemetry {
       commands: this.#o.stats(),
       ...(journal ? { journal: journal.state, ...(journal.reason ? { journalReason: journal.reason } : {}) } : {}),
       ...(this.#o.activity ? { commandsPerMinute: this.#o.activity.perMinute(), lastError: this.#o.activity.lastError } : {}),
+      broker: this.#o.transport.server,
+      offlineBuffer: this.#buffer.status(),
       ts: Date.now(),
     };
   }
@@ -154,7 +224,14 @@ export class Telemetry {
   }
 
   event(id: string, type: string, data: Record<string, unknown>): void {
-    this.#publish(deviceTopic(this.#o.topics, id, 'event'), json({ ...data, type, ts: Date.now() }), false);
+    const topic = deviceTopic(this.#o.topics, id, 'event');
+    const ts = Date.now();
+    if (this.#sending()) this.#publish(topic, json({ ...data, type, ts }), false);
+    else this.#buffer.push({ topic, payload: json({ ...data, type, ts, replayed: true }), device: id, ts });
+  }
+
+  #sending(): boolean {
+    return this.#live && this.#o.transport.connected;
   }
 
   #slot(id: string): DeviceSlot {
@@ -175,11 +252,18 @@ export class Telemetry {
     const d = this.#o.devices.get(id);
     if (!d) return;
     const slot = this.#slot(id);
-    const text = json(d.state());
+    const state = d.state();
+    const text = json(state);
     if (!force && text === slot.lastJson) return;
     slot.lastJson = text;
     slot.lastAt = performance.now();
-    this.#publish(deviceTopic(this.#o.topics, id, 'state'), text, true);
+    const topic = deviceTopic(this.#o.topics, id, 'state');
+    if (this.#sending()) this.#publish(topic, text, true);
+    else if (!force) {
+      // A change seen while away, kept in order with the events; a state that has its own ts keeps it.
+      const ts = Date.now();
+      this.#buffer.push({ topic, payload: json({ ts, ...state, replayed: true }), device: id, ts });
+    }
   }
 
   #publish(topic: string, payload: string, retain: boolean): void {

@@ -1,5 +1,6 @@
 /** `dev2mqtt check-config`: validates a configuration and names every problem. */
 import { parseArgs } from 'node:util';
+import { brokerUrls } from '../config/load.js';
 import type { CommandIo } from './io.js';
 import { loadOrReport } from './setup.js';
 
@@ -25,7 +26,7 @@ export async function checkConfigCommand(argv: string[], io: CommandIo): Promise
   const c = loaded.config;
   for (const w of c.warnings) io.err(`warning: ${w}\n`);
   io.out(
-    `${c.file}: valid. node ${c.node.id}, ${c.devices.length} device${c.devices.length === 1 ? '' : 's'}${c.devices.length ? ` (${c.devices.map((d) => `${d.id}:${d.kind}${d.sim ? ' sim' : ''}`).join(', ')})` : ''}, broker ${c.mqtt.url}\n`,
+    `${c.file}: valid. node ${c.node.id}, ${c.devices.length} device${c.devices.length === 1 ? '' : 's'}${c.devices.length ? ` (${c.devices.map((d) => `${d.id}:${d.kind}${d.sim ? ' sim' : ''}`).join(', ')})` : ''}, broker ${brokerUrls(c.mqtt).join(', ')}\n`,
   );
   return 0;
 }

@@ -1,6 +1,7 @@
 /** `dev2mqtt [run]`: the agent, until SIGINT or SIGTERM. */
 import { parseArgs } from 'node:util';
 import { Agent } from '../agent/agent.js';
+import { brokerUrls } from '../config/load.js';
 import { sendNotify } from '../kernel/libc-notify.js';
 import { installCrashPolicy } from './crash-policy.js';
 import type { CommandIo } from './io.js';
@@ -55,7 +56,9 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
   );
   // Under systemd (Type=notify): ready now, watchdog pings from the event loop, stopping on the way out.
   const service = new ServiceNotifier({ env: process.env, pid: process.pid, send: sendNotify, log });
-  service.ready(`node ${loaded.config.node.id}: ${loaded.config.devices.length} devices, broker ${loaded.config.mqtt.url}`);
+  service.ready(
+    `node ${loaded.config.node.id}: ${loaded.config.devices.length} devices, broker ${brokerUrls(loaded.config.mqtt).join(', ')}`,
+  );
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (sig: NodeJS.Signals): void => {

@@ -35,6 +35,11 @@ export interface AgentConfig extends Omit<AgentConfigShape, 'devices'> {
   readonly warnings: readonly string[];
 }
 
+/** The brokers the agent connects to: mqtt.servers when it lists any, else mqtt.url ("embedded" included). */
+export function brokerUrls(mqtt: { readonly url: string; readonly servers: readonly string[] }): readonly string[] {
+  return mqtt.servers.length ? mqtt.servers : [mqtt.url];
+}
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   constructor(
@@ -197,7 +202,10 @@ export async function loadConfig(opts: LoadOptions): Promise<AgentConfig> {
   checkReadable(c.broker.auth.passwordFile, 'broker.auth.passwordFile', issues);
   if (Boolean(c.mqtt.cert) !== Boolean(c.mqtt.key))
     issues.push({ path: c.mqtt.cert ? 'mqtt.key' : 'mqtt.cert', message: 'mTLS needs both cert and key' });
-  const embedded = c.mqtt.url === 'embedded' || c.broker.enabled;
+  // A cluster is mqtt.servers; a url beside it must be one of them (or the default), or which one wins is a guess.
+  if (c.mqtt.servers.length && c.mqtt.url !== 'embedded' && !c.mqtt.servers.includes(c.mqtt.url))
+    issues.push({ path: 'mqtt.url', message: `${c.mqtt.url} is not in mqtt.servers: list every broker there and leave url out` });
+  const embedded = (c.mqtt.url === 'embedded' && !c.mqtt.servers.length) || c.broker.enabled;
   if (embedded && !isLoopback(c.broker.host) && !(c.broker.auth.username && c.broker.auth.passwordFile)) {
     issues.push({
       path: 'broker.host',

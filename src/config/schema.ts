@@ -25,6 +25,7 @@ export interface AgentConfigShape {
   node: { id: string; groups: string[]; stateDir: string; journalDir: string; journalRetryMaxMs: number };
   mqtt: {
     url: string;
+    servers: string[];
     baseTopic: string;
     clientId: string;
     username: string;
@@ -41,9 +42,14 @@ export interface AgentConfigShape {
     reconnectMinMs: number;
     reconnectMaxMs: number;
     connectTimeoutMs: number;
+    ackTimeoutMs: number;
   };
   broker: { enabled: boolean; host: string; port: number; auth: { username: string; passwordFile: string } };
-  telemetry: { intervalMs: number; stateThrottleMs: number };
+  telemetry: {
+    intervalMs: number;
+    stateThrottleMs: number;
+    offlineBuffer: { maxMessages: number; maxBytes: number; spill: boolean; spillMaxBytes: number };
+  };
   homeassistant: { enabled: boolean; discoveryPrefix: string; statusTopic: string; discovery: 'device' | 'entity' };
   devices: DeviceConfig[];
   plugins: string[];
@@ -103,6 +109,9 @@ const intIn =
     );
   };
 
+/** What mqtt.url and mqtt.servers accept besides "embedded". */
+const BROKER_URL = /^(mqtts?|tcp|ssl|tls):\/\/[^/]+/;
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export function configSchema(): Schema<AgentConfigShape> {
@@ -141,11 +150,20 @@ export function configSchema(): Schema<AgentConfigShape> {
         format: (v: unknown) => {
           check(typeof v === 'string', 'must be a string');
           check(
-            v === 'embedded' || /^(mqtts?|tcp|ssl|tls):\/\/[^/]+/.test(v as string),
+            v === 'embedded' || BROKER_URL.test(v as string),
             `must be "embedded" or an mqtt://, mqtts:// URL, got ${JSON.stringify(v)}`,
           );
         },
         default: 'embedded',
+      },
+      servers: {
+        doc: 'broker URLs of a cluster (or a primary and its standbys), used instead of url: the agent starts at a random one and moves to the next on every failed attempt',
+        format: (v: unknown) => {
+          stringList('broker URL')(v);
+          for (const u of v as string[]) check(BROKER_URL.test(u), `"${u}" is not an mqtt://, mqtts:// URL`);
+          check(new Set(v as string[]).size === (v as string[]).length, 'lists a broker twice');
+        },
+        default: [],
       },
       baseTopic: { doc: 'first topic level', format: topicLevel('baseTopic'), default: 'dev2mqtt' },
       clientId: {
@@ -171,6 +189,11 @@ export function configSchema(): Schema<AgentConfigShape> {
       reconnectMinMs: { doc: 'first reconnect delay (exponential backoff with random jitter)', format: intIn(10, 600000), default: 250 },
       reconnectMaxMs: { doc: 'reconnect delay cap; a fleet spreads over [cap/2, cap]', format: intIn(100, 3600000), default: 1000 },
       connectTimeoutMs: { doc: 'give up one connection attempt after this long', format: intIn(100, 600000), default: 10000 },
+      ackTimeoutMs: {
+        doc: 'a broker that acknowledges nothing for this long while publishes wait is treated as gone: reconnect (and send them again); 0: never',
+        format: intIn(0, 3600000),
+        default: 20000,
+      },
     },
     broker: {
       enabled: { doc: 'run the embedded aedes broker (also implied by mqtt.url "embedded")', format: Boolean, default: false },
@@ -187,6 +210,20 @@ export function configSchema(): Schema<AgentConfigShape> {
         doc: 'at most one state publish per device in this window (the last state always follows)',
         format: intIn(0, 60000),
         default: 100,
+      },
+      offlineBuffer: {
+        maxMessages: {
+          doc: 'events and state changes kept while disconnected, published on reconnect (oldest dropped past this); 0: none kept',
+          format: intIn(0, 10000000),
+          default: 10000,
+        },
+        maxBytes: { doc: 'the most the kept messages may take in memory', format: intIn(0, 1024 * 1024 * 1024), default: 4 * 1024 * 1024 },
+        spill: {
+          doc: 'past the memory bounds, move the oldest to files in node.stateDir instead of dropping them (writes only while disconnected)',
+          format: Boolean,
+          default: false,
+        },
+        spillMaxBytes: { doc: 'the most the spilled files may take', format: intIn(0, 16 * 1024 * 1024 * 1024), default: 64 * 1024 * 1024 },
       },
     },
     homeassistant: {
@@ -236,7 +273,7 @@ export function configSchema(): Schema<AgentConfigShape> {
 }
 
 /** Keys holding lists: from the environment they may be written `a,b` as well as JSON. */
-export const LIST_KEYS = ['node.groups', 'plugins'] as const;
+export const LIST_KEYS = ['node.groups', 'plugins', 'mqtt.servers'] as const;
 
 /**
  * convict parses an environment value for an object or array key as JSON;

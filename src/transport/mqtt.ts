@@ -3,7 +3,9 @@
  * session, LWT `offline`, TLS/mTLS, TCP_NODELAY on our socket (a QoS 1 round
  * trip is ~40 ms with Nagle + delayed ACK, ~0.2 ms without), and reconnects
  * with exponential backoff and random jitter so a fleet does not stampede a
- * restarted broker.
+ * restarted broker — each to the next of `servers` (a cluster's nodes), so
+ * the persistent session and the commands queued in it follow the agent to
+ * a surviving node.
  */
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -11,11 +13,16 @@ import tls from 'node:tls';
 import { MqttClient, Store, type IClientOptions, type IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import { backoffDelayMs } from '../backoff.js';
+import { AckWatchdog } from './ack-watchdog.js';
+import { describeConnectError } from './connect-errors.js';
 import { Outbox } from './outbox.js';
+import { ServerList } from './servers.js';
 import type { InboundMessage, PublishOptions, Transport, TransportHandlers } from './transport.js';
 
 export interface MqttSettings {
-  readonly url: string;
+  /** One URL, or a cluster's nodes: the first tried is random unless `firstServer` says which. */
+  readonly servers: readonly string[];
+  readonly firstServer?: number;
   readonly clientId: string;
   readonly username: string;
   readonly password: string;
@@ -29,61 +36,9 @@ export interface MqttSettings {
   readonly reconnectMinMs: number;
   readonly reconnectMaxMs: number;
   readonly connectTimeoutMs: number;
+  /** See AckWatchdog; 0: never. */
+  readonly ackTimeoutMs: number;
   readonly will: { readonly topic: string; readonly payload: string };
-}
-
-interface Endpoint {
-  readonly secure: boolean;
-  readonly host: string;
-  readonly port: number;
-}
-
-export function parseBrokerUrl(url: string): Endpoint {
-  const u = new URL(url);
-  const secure = ['mqtts:', 'ssl:', 'tls:'].includes(u.protocol);
-  if (!secure && !['mqtt:', 'tcp:'].includes(u.protocol)) throw new Error(`unsupported broker URL scheme ${u.protocol}`);
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  return { secure, host, port: u.port ? Number(u.port) : secure ? 8883 : 1883 };
-}
-
-/** Explains the TLS failures people actually hit, in words that point at the config key. */
-export function describeConnectError(e: Error & { code?: string | number }): string {
-  const code = String(e.code ?? '');
-  if (
-    [
-      'SELF_SIGNED_CERT_IN_CHAIN',
-      'DEPTH_ZERO_SELF_SIGNED_CERT',
-      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-      'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-      'CERT_UNTRUSTED',
-    ].includes(code)
-  ) {
-    return `TLS: the broker's certificate is not signed by a trusted CA (${code}); set mqtt.ca to the CA that signed it`;
-  }
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `TLS: the broker's certificate does not name this host (${e.message})`;
-  if (code === 'CERT_HAS_EXPIRED') return 'TLS: the broker certificate has expired';
-  // TLS 1.3 says "certificate required"; TLS 1.2 brokers just fail the handshake when we sent none.
-  if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' || code === 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE') {
-    return `TLS: the broker requires a client certificate (${code}); set mqtt.cert and mqtt.key`;
-  }
-  if (
-    [
-      'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
-      'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
-      'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
-      'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR',
-    ].includes(code)
-  ) {
-    return `TLS: the broker refused our client certificate (${code}): is mqtt.cert signed by a CA the broker trusts?`;
-  }
-  if (code === 'ECONNREFUSED') return `connection refused (${e.message}): is the broker running?`;
-  // CONNACK 1 (3.1.1) / 132 (MQTT 5): aedes and nats-server's MQTT listener speak 3.1.1 only.
-  if (code === '1' || code === '132')
-    return `the broker does not speak this MQTT version (${e.message}): set mqtt.protocolVersion to 4 for an MQTT 3.1.1 broker`;
-  // CONNACK refusals: 4/5 in MQTT 3.1.1, 134/135 in MQTT 5. Never echo what we sent.
-  if (['4', '5', '134', '135'].includes(code))
-    return `the broker refused the login (${e.message}): check mqtt.username and mqtt.passwordFile`;
-  return e.message;
 }
 
 /**
@@ -117,6 +72,8 @@ export class MqttTransport implements Transport {
   #lastError = '';
   /** Connected since the last close: a close then is an outage, not a failed attempt. */
   #up = false;
+  readonly #servers: ServerList;
+  readonly #watchdog: AckWatchdog;
   readonly #outbox = new Outbox(() => this.#client);
   /** QoS 2 publishes not yet complete: while there are any, MQTT.js keeps its store over a reconnect. */
   #qos2InFlight = 0;
@@ -126,15 +83,22 @@ export class MqttTransport implements Transport {
     private readonly log: Logger,
   ) {
     this.protocolVersion = s.protocolVersion;
+    this.#servers = new ServerList(s.servers, s.firstServer);
+    this.#watchdog = new AckWatchdog(s.ackTimeoutMs, (waitedMs) =>
+      this.reconnect(`the broker acknowledged nothing for ${Math.round(waitedMs / 1000)} s`),
+    );
   }
 
   get connected(): boolean {
     return this.#client?.connected ?? false;
   }
 
+  get server(): string {
+    return this.#servers.current.label;
+  }
+
   start(h: TransportHandlers): void {
-    const ep = parseBrokerUrl(this.s.url);
-    const tlsFiles = ep.secure
+    const tlsFiles = this.#servers.anySecure
       ? {
           ...(this.s.ca ? { ca: readFileSync(this.s.ca) } : {}),
           ...(this.s.cert ? { cert: readFileSync(this.s.cert) } : {}),
@@ -142,6 +106,7 @@ export class MqttTransport implements Transport {
         }
       : {};
     const streamBuilder = (): net.Socket => {
+      const ep = this.#servers.current;
       if (!ep.secure) return coalesceWrites(net.createConnection({ host: ep.host, port: ep.port, noDelay: true }));
       const socket = tls.connect({
         host: ep.host,
@@ -193,7 +158,8 @@ export class MqttTransport implements Transport {
       this.#up = true;
       this.#attempt = 0;
       this.#lastError = '';
-      this.log.info({ broker: this.s.url, sessionPresent: connack.sessionPresent }, 'connected to broker');
+      this.#watchdog.connected();
+      this.log.info({ broker: this.server, sessionPresent: connack.sessionPresent }, 'connected to broker');
       this.#outbox.resend();
       h.connected(connack.sessionPresent);
     });
@@ -215,23 +181,34 @@ export class MqttTransport implements Transport {
     client.on('error', (e: Error & { code?: string | number }) => {
       const text = describeConnectError(e);
       // One line per distinct failure: a broker down for an hour must not flood the log.
-      if (text !== this.#lastError) this.log.error({ broker: this.s.url }, text);
+      if (text !== this.#lastError) this.log.error({ broker: this.server }, text);
       this.#lastError = text;
     });
     client.on('close', () => {
+      this.#watchdog.disconnected();
       if (this.#stopping) return;
       // Once per outage: a failed attempt every second for an hour must not be 3,600 warnings
       // (a new kind of failure still gets its own error line, above).
       if (this.#up) h.disconnected(this.#lastError || 'connection closed');
       this.#up = false;
+      this.#servers.advance();
       this.#scheduleReconnect();
     });
+  }
+
+  /** Drops the connection (it is not usable: subscriptions refused, acknowledgements stopped); the next server is tried. */
+  reconnect(reason: string): void {
+    const stream = this.#client?.stream;
+    if (this.#stopping || !stream) return;
+    this.log.warn({ broker: this.server, reason }, 'dropping the broker connection');
+    this.#lastError = reason;
+    stream.destroy();
   }
 
   #scheduleReconnect(): void {
     if (this.#stopping || this.#reconnectTimer) return;
     const delay = backoffDelayMs(this.s.reconnectMinMs, this.s.reconnectMaxMs, this.#attempt++);
-    this.log.debug({ delayMs: Math.round(delay), attempt: this.#attempt }, 'reconnecting');
+    this.log.debug({ delayMs: Math.round(delay), attempt: this.#attempt, broker: this.server }, 'reconnecting');
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       const client = this.#client;
@@ -251,8 +228,10 @@ export class MqttTransport implements Transport {
   subscribe(topics: readonly string[], qos: 0 | 1 | 2): Promise<void> {
     const client = this.#client;
     if (!client) return Promise.reject(new Error('not started'));
+    this.#watchdog.sent();
     return new Promise((resolve, reject) => {
       client.subscribe(topics as string[], { qos }, (err, granted) => {
+        this.#watchdog.acked();
         if (err) return reject(err);
         const refused = (granted ?? []).filter((g) => g.qos === 128 || (g.qos as number) > 2);
         if (refused.length) return reject(new Error(`broker refused subscriptions: ${refused.map((g) => g.topic).join(', ')}`));
@@ -266,10 +245,18 @@ export class MqttTransport implements Transport {
     if (!client) return Promise.reject(new Error('not started'));
     const properties = opts.correlationData && this.protocolVersion === 5 ? { properties: { correlationData: opts.correlationData } } : {};
     const qos = opts.qos ?? 0;
-    if (qos === 1) return this.#outbox.publish(topic, payload, { qos, retain: opts.retain ?? false, ...properties });
+    if (qos > 0) this.#watchdog.sent();
+    if (qos === 1) {
+      // The outbox settles it once the broker confirmed it (on this connection or a later one).
+      const confirmed = this.#outbox.publish(topic, payload, { qos, retain: opts.retain ?? false, ...properties });
+      const settled = (): void => this.#watchdog.acked();
+      confirmed.then(settled, settled);
+      return confirmed;
+    }
     const sent = new Promise<void>((resolve, reject) => {
       const attempt = (): void => {
         client.publish(topic, payload, { qos, retain: opts.retain ?? false, ...properties }, (err) => {
+          if (qos > 0 && !(err?.message === 'Connection closed' && !this.#stopping)) this.#watchdog.acked();
           if (!err) return resolve();
           // QoS 2: after a reconnect MQTT.js first resends its stored messages and holds new publishes
           // meanwhile; if that connection drops too, it fails the held ones with 'Connection closed'.
@@ -296,6 +283,7 @@ export class MqttTransport implements Transport {
     this.#stopping = true;
     this.#outbox.stop();
     clearTimeout(this.#reconnectTimer);
+    this.#watchdog.disconnected();
     const client = this.#client;
     if (!client) return;
     await Promise.race([

@@ -35,7 +35,11 @@ export interface TransportHandlers {
 export interface Transport {
   readonly protocolVersion: 3 | 4 | 5;
   readonly connected: boolean;
+  /** The broker in use (or being tried): scheme://host:port. */
+  readonly server: string;
   start(handlers: TransportHandlers): void;
+  /** Gives up the current connection (it cannot be used) and connects again, to the next server if there are several. */
+  reconnect(reason: string): void;
   subscribe(topics: readonly string[], qos: 0 | 1 | 2): Promise<void>;
   /** Resolves when the broker has it (QoS 1/2) or it is written (QoS 0). Offline QoS>0 publishes wait for the reconnect. */
   publish(topic: string, payload: string | Buffer, opts?: PublishOptions): Promise<void>;

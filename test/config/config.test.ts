@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { brokerUrls, ConfigError, loadConfig } from '../../src/config/load.js';
 import { KindRegistry } from '../../src/devices/registry.js';
 import { tempDir } from '../helpers/agent.js';
 import { runCli } from '../helpers/cli.js';
@@ -102,6 +102,46 @@ describe('configuration', () => {
     expect(c.node.groups).toEqual(['kitchen', 'hall']);
     expect(c.mqtt.password).toBe('s3cret');
     expect(await issuesOf({}, { DEV2MQTT_MQTT_QOS: '7' })).toEqual([expect.stringContaining('mqtt.qos')]);
+  });
+
+  it('mqtt.servers: a cluster instead of one url, from the file or DEV2MQTT_MQTT_SERVERS; checked like url', async () => {
+    const servers = ['mqtt://n1:1883', 'mqtt://n2:1883', 'mqtts://n3:8883'];
+    const c = await loadConfig({ object: { mqtt: { servers } }, registry: registry(), env: {} });
+    expect(c.mqtt.servers).toEqual(servers);
+    expect(brokerUrls(c.mqtt)).toEqual(servers);
+    const fromEnv = await loadConfig({ object: {}, registry: registry(), env: { DEV2MQTT_MQTT_SERVERS: 'mqtt://a:1, mqtt://b:2' } });
+    expect(brokerUrls(fromEnv.mqtt)).toEqual(['mqtt://a:1', 'mqtt://b:2']);
+    // One url alone keeps working; a url that is one of the servers is fine, another one is a contradiction.
+    expect(brokerUrls((await loadConfig({ object: { mqtt: { url: 'mqtt://one:1883' } }, registry: registry(), env: {} })).mqtt)).toEqual([
+      'mqtt://one:1883',
+    ]);
+    expect(await issuesOf({ mqtt: { url: 'mqtt://n1:1883', servers } })).toEqual([]);
+    expect(await issuesOf({ mqtt: { url: 'mqtt://elsewhere:1883', servers } })).toEqual([
+      expect.stringMatching(/^mqtt\.url: .*not in mqtt\.servers/),
+    ]);
+    expect(await issuesOf({ mqtt: { servers: ['mqtt://n1:1883', 'http://n2'] } })).toEqual([
+      expect.stringMatching(/^mqtt\.servers: .*http:\/\/n2/),
+    ]);
+    expect(await issuesOf({ mqtt: { servers: ['mqtt://n1:1883', 'mqtt://n1:1883'] } })).toEqual([
+      expect.stringMatching(/^mqtt\.servers: lists a broker twice/),
+    ]);
+    // Servers listed: no embedded broker is implied, so its checks do not apply.
+    expect(await issuesOf({ mqtt: { servers }, broker: { host: '0.0.0.0' } })).toEqual([]);
+  });
+
+  it('telemetry.offlineBuffer: bounds by default, no writes to the card unless spill is on', async () => {
+    const c = await loadConfig({ object: {}, registry: registry(), env: {} });
+    expect(c.telemetry.offlineBuffer).toEqual({
+      maxMessages: 10000,
+      maxBytes: 4 * 1024 * 1024,
+      spill: false,
+      spillMaxBytes: 64 * 1024 * 1024,
+    });
+    expect(c.mqtt.ackTimeoutMs).toBe(20000);
+    expect(await issuesOf({ telemetry: { offlineBuffer: { maxMessages: -1, spill: 7 } } })).toEqual([
+      expect.stringContaining('telemetry.offlineBuffer.maxMessages'),
+      expect.stringContaining('telemetry.offlineBuffer.spill'),
+    ]);
   });
 
   it('refuses an embedded broker on a non-loopback address without broker.auth', async () => {

@@ -30,6 +30,8 @@ export interface TestAgentOptions {
   readonly logStream?: NodeJS.WritableStream;
   readonly logLevel?: string;
   readonly start?: boolean;
+  /** Which of mqtt.servers to try first (default: a random one, as in production). */
+  readonly firstServer?: number;
 }
 
 export async function startAgent(o: TestAgentOptions = {}): Promise<Agent> {
@@ -48,7 +50,7 @@ export async function startAgent(o: TestAgentOptions = {}): Promise<Agent> {
   const config = await loadConfig({ object, registry, env: {} });
   const level = o.logLevel ?? process.env.TEST_LOG_LEVEL ?? (o.logStream ? 'debug' : 'silent');
   const log = o.logStream ? pino({ level }, o.logStream) : pino({ level });
-  const agent = new Agent({ config, registry, log });
+  const agent = new Agent({ config, registry, log, ...(o.firstServer !== undefined ? { firstServer: o.firstServer } : {}) });
   if (o.start !== false) {
     await agent.start();
     await agent.whenOnline();

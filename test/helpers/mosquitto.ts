@@ -167,7 +167,8 @@ export class Mosquitto {
   /** SIGTERM (a clean stop that saves persistence) or SIGKILL (a crash). */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const p = this.#proc;
-    if (!p || p.exitCode !== null) return;
+    // A process killed by a signal has no exit code: stopping it again must not wait for an exit that has been.
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       p.once('exit', () => resolve());
       p.kill(signal);

@@ -25,11 +25,13 @@ const LED = 'homeassistant/device/n1/led0/config';
 class FakeTransport implements Transport {
   readonly protocolVersion = 5 as const;
   connected = true;
+  readonly server = 'mqtt://fake:1883';
   fail = false;
   /** Topics whose publish the broker refuses (an ACL). */
   readonly refused = new Set<string>();
   readonly sent: Array<{ topic: string; payload: string; opts: PublishOptions | undefined }> = [];
   start(): void {}
+  reconnect(): void {}
   async subscribe(): Promise<void> {}
   async stop(): Promise<void> {}
   async publish(topic: string, payload: string | Buffer, opts?: PublishOptions): Promise<void> {

@@ -70,7 +70,7 @@ describe('the transport after a reconnect', () => {
 
     const transport = new MqttTransport(
       {
-        url: `mqtt://127.0.0.1:${port}`,
+        servers: [`mqtt://127.0.0.1:${port}`],
         clientId: 'outbox-t',
         username: '',
         password: '',
@@ -84,6 +84,7 @@ describe('the transport after a reconnect', () => {
         reconnectMinMs: 10,
         reconnectMaxMs: 100,
         connectTimeoutMs: 10_000,
+        ackTimeoutMs: 0,
         will: { topic: 'outbox-t/status', payload: 'offline' },
       },
       pino({ level: 'silent' }),

@@ -1,0 +1,152 @@
+/**
+ * The offline buffer on its own: order, the bounds, what it counts as
+ * dropped, and its spill files in a real directory (a spill that cannot
+ * write degrades to memory; the filesystem faults themselves are in
+ * test/reliability/offline-spill-faults.test.ts).
+ */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { OfflineBuffer, type HeldMessage } from '../../src/agent/offline-buffer.js';
+import { SpillStore } from '../../src/agent/offline-spill.js';
+import { tempDir as makeTempDir } from '../helpers/agent.js';
+
+const log = pino({ level: 'silent' });
+const msg = (i: number, device = 'in0'): HeldMessage => ({
+  topic: `dev2mqtt/n/${device}/event`,
+  payload: JSON.stringify({ type: 'edge', n: i, ts: 1000 + i, replayed: true }),
+  device,
+  ts: 1000 + i,
+});
+const numbers = (ms: readonly HeldMessage[]): number[] => ms.map((m) => (JSON.parse(m.payload) as { n: number }).n);
+
+function drain(b: OfflineBuffer, batch = 7): HeldMessage[] {
+  const out: HeldMessage[] = [];
+  for (let got = b.take(batch); got.length; got = b.take(batch)) out.push(...got);
+  return out;
+}
+
+describe('offline buffer (memory)', () => {
+  it('hands back what it kept, oldest first, in batches', () => {
+    const b = new OfflineBuffer({ maxMessages: 100, maxBytes: 1 << 20 });
+    for (let i = 0; i < 50; i++) b.push(msg(i));
+    expect(b.held).toBe(50);
+    expect(numbers(drain(b))).toEqual([...Array(50).keys()]);
+    expect(b.held).toBe(0);
+    expect(b.takeDropped().size).toBe(0);
+  });
+
+  it('past maxMessages the oldest go, counted per device with the span they covered, reported once', () => {
+    const b = new OfflineBuffer({ maxMessages: 10, maxBytes: 1 << 20 });
+    for (let i = 0; i < 25; i++) b.push(msg(i, i < 3 ? 'a' : 'b'));
+    expect(b.held).toBe(10);
+    expect(b.status()).toMatchObject({ held: 10, dropped: 15, spill: { state: 'off' } });
+    expect(b.takeDropped()).toEqual(
+      new Map([
+        ['a', { count: 3, firstTs: 1000, lastTs: 1002 }],
+        ['b', { count: 12, firstTs: 1003, lastTs: 1014 }],
+      ]),
+    );
+    expect(b.takeDropped().size).toBe(0);
+    expect(numbers(drain(b))).toEqual([...Array(10).keys()].map((i) => i + 15));
+  });
+
+  it('past maxBytes too', () => {
+    const one = msg(0);
+    const size = one.topic.length + one.payload.length + one.device.length + 32;
+    const b = new OfflineBuffer({ maxMessages: 1000, maxBytes: size * 4 + 10 });
+    for (let i = 0; i < 9; i++) b.push(msg(i));
+    expect(numbers(drain(b))).toEqual([5, 6, 7, 8]);
+  });
+
+  it('maxMessages 0 keeps nothing and counts everything', () => {
+    const b = new OfflineBuffer({ maxMessages: 0, maxBytes: 1 << 20 });
+    for (let i = 0; i < 5; i++) b.push(msg(i));
+    expect(b.held).toBe(0);
+    expect(b.takeDropped().get('in0')).toEqual({ count: 5, firstTs: 1000, lastTs: 1004 });
+  });
+
+  it('messages pushed while it is being drained come after the rest', () => {
+    const b = new OfflineBuffer({ maxMessages: 100, maxBytes: 1 << 20 });
+    for (let i = 0; i < 10; i++) b.push(msg(i));
+    const first = b.take(4);
+    b.push(msg(10));
+    expect(numbers([...first, ...drain(b)])).toEqual([...Array(11).keys()]);
+  });
+});
+
+describe('offline buffer with a spill directory', () => {
+  const dirs: string[] = [];
+  const tempDir = (prefix: string): string => {
+    const d = makeTempDir(prefix);
+    dirs.push(d);
+    return d;
+  };
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const spillIn = (dir: string, maxBytes = 1 << 20): SpillStore => new SpillStore(dir, maxBytes, log, 0);
+
+  it('moves the older half to a file past the memory bound, and replays files first: nothing lost, order kept', () => {
+    const dir = tempDir('dev2mqtt-spill-');
+    const b = new OfflineBuffer({ maxMessages: 10, maxBytes: 1 << 20 }, spillIn(dir));
+    for (let i = 0; i < 95; i++) b.push(msg(i));
+    expect(b.held).toBe(95);
+    expect(readdirSync(path.join(dir, 'offline')).length).toBeGreaterThan(1);
+    expect(b.status()).toMatchObject({ dropped: 0, spill: { state: 'ok' } });
+    expect(numbers(drain(b))).toEqual([...Array(95).keys()]);
+    // Replayed files are deleted.
+    expect(readdirSync(path.join(dir, 'offline'))).toEqual([]);
+    expect(b.takeDropped().size).toBe(0);
+  });
+
+  it('past spillMaxBytes the oldest file goes, reported as dropped for its devices', () => {
+    const dir = tempDir('dev2mqtt-spill-');
+    const b = new OfflineBuffer({ maxMessages: 10, maxBytes: 1 << 20 }, spillIn(dir, 1200));
+    for (let i = 0; i < 60; i++) b.push(msg(i));
+    const dropped = b.takeDropped().get('in0');
+    expect(dropped?.count).toBeGreaterThan(0);
+    const kept = numbers(drain(b));
+    // What is left is the newest, contiguous, and it starts right after what was dropped.
+    expect(kept[0]).toBe(dropped?.count);
+    expect(kept).toEqual([...Array(60 - (dropped?.count ?? 0)).keys()].map((i) => i + (dropped?.count ?? 0)));
+    expect(dropped).toEqual({ count: kept[0], firstTs: 1000, lastTs: 1000 + (kept[0] ?? 0) - 1 });
+  });
+
+  it('what memory holds at a stop is written, and the next run replays it before anything new', () => {
+    const dir = tempDir('dev2mqtt-spill-');
+    const before = new OfflineBuffer({ maxMessages: 100, maxBytes: 1 << 20 }, spillIn(dir));
+    for (let i = 0; i < 30; i++) before.push(msg(i));
+    before.persist();
+    const after = new OfflineBuffer({ maxMessages: 100, maxBytes: 1 << 20 }, spillIn(dir));
+    expect(after.held).toBe(30);
+    after.push(msg(30));
+    expect(numbers(drain(after))).toEqual([...Array(31).keys()]);
+  });
+
+  it('a torn last line (power lost mid-write) costs that line only', () => {
+    const dir = tempDir('dev2mqtt-spill-');
+    mkdirSync(path.join(dir, 'offline'));
+    const lines = [msg(0), msg(1)].map((m) => JSON.stringify(m)).join('\n');
+    writeFileSync(path.join(dir, 'offline', '000000000007.jsonl'), `${lines}\n{"topic":"dev2mq`);
+    const b = new OfflineBuffer({ maxMessages: 100, maxBytes: 1 << 20 }, spillIn(dir));
+    b.push(msg(2));
+    expect(numbers(drain(b))).toEqual([0, 1, 2]);
+  });
+
+  it('a spill that cannot write is degraded, with the reason; memory keeps the newest; it is ok again once it can', () => {
+    const dir = tempDir('dev2mqtt-spill-');
+    // A file where the directory should be: every write fails (ENOTDIR/EEXIST), the way a broken card fails.
+    writeFileSync(path.join(dir, 'offline'), 'not a directory');
+    const spill = spillIn(dir);
+    const b = new OfflineBuffer({ maxMessages: 10, maxBytes: 1 << 20 }, spill);
+    for (let i = 0; i < 25; i++) b.push(msg(i));
+    expect(b.status()).toMatchObject({ held: 10, dropped: 15, spill: { state: 'degraded' } });
+    expect(String((b.status().spill as { reason: string }).reason)).toMatch(/write .*offline: E[A-Z]+/);
+    rmSync(path.join(dir, 'offline'));
+    for (let i = 25; i < 40; i++) b.push(msg(i));
+    expect(b.status()).toMatchObject({ spill: { state: 'ok' } });
+    expect(numbers(drain(b))).toEqual([...Array(25).keys()].map((i) => i + 15));
+  });
+});
