@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Booted machines, as root: a suite of its own (vitest.machines.config.ts, npm run test:machines).
+    exclude: ['test/machines/**', 'node_modules/**'],
     globalSetup: ['test/global-setup.ts'],
     // koffi is a native addon with process-wide state: run test files in child processes.
     pool: 'forks',
