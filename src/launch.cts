@@ -29,8 +29,22 @@ function sizePool(): void {
   planThreadPool(devices);
 }
 
-sizePool();
-import('./cli.js').catch((e: unknown) => {
-  process.stderr.write(`dev2mqtt: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+/** Node 18 (Raspberry Pi OS bookworm's) lacks what the agent uses; say so instead of failing somewhere deep. */
+function refuseOldNode(): boolean {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major >= 20) return false;
+  process.stderr.write(
+    `dev2mqtt: needs Node.js 20 or later, this is ${process.version}. ` +
+      'On Raspberry Pi OS bookworm install nodejs 20 or 22 from NodeSource (docs/deploy.md), or use trixie.\n',
+  );
   process.exitCode = 1;
-});
+  return true;
+}
+
+if (!refuseOldNode()) {
+  sizePool();
+  import('./cli.js').catch((e: unknown) => {
+    process.stderr.write(`dev2mqtt: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -12,8 +12,6 @@ import type { AnyKind } from '../devices/kind.js';
 import { deviceCommandTopic, deviceTopic, nodeTopic, type TopicScheme } from '../agent/topics.js';
 import type { HaComponent, HaEntity, HaTopics } from './entities.js';
 
-/** Where users find the project (the `origin` block's support_url). */
-export const SUPPORT_URL = 'https://www.npmjs.com/package/dev2mqtt';
 const MANUFACTURER = 'dev2mqtt';
 
 export interface DiscoverySettings {
@@ -63,7 +61,8 @@ const availabilityOf = (topic: string): Record<string, string> => ({
 });
 
 function origin(s: DiscoverySettings): Record<string, string> {
-  return { name: 'dev2mqtt', sw_version: s.version, support_url: SUPPORT_URL };
+  // No support_url: the project has no public page of its own to point at yet.
+  return { name: 'dev2mqtt', sw_version: s.version };
 }
 
 function nodeDevice(s: DiscoverySettings): Record<string, unknown> {

@@ -38,7 +38,7 @@ beforeAll(() => {
 }, 300_000);
 
 describe('npm pack', () => {
-  it('holds dist/, config/, deploy/, examples/ and the shrinkwrap, and no tests, sources or maps', () => {
+  it('holds dist/, config/, deploy/, examples/, docs/ and the shrinkwrap, and no tests, sources or maps', () => {
     for (const f of [
       'package.json',
       'README.md',
@@ -52,6 +52,7 @@ describe('npm pack', () => {
       'deploy/systemd/dev2mqtt.service',
       'deploy/udev/99-dev2mqtt.rules',
       'examples/node-red/flow.json',
+      'docs/deploy.md',
     ]) {
       expect(listing, f).toContain(f);
     }

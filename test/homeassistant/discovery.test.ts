@@ -109,7 +109,7 @@ describe('Home Assistant discovery', () => {
     const nodeId = `dev2mqtt_${T.node}`;
     for (const m of expected) {
       const c = config(m);
-      expect(c.origin).toEqual({ name: 'dev2mqtt', sw_version: version(), support_url: expect.stringMatching(/^https:\/\//) });
+      expect(c.origin).toEqual({ name: 'dev2mqtt', sw_version: version() });
       const device = c.device as Config;
       expect(device).toMatchObject({ manufacturer: 'dev2mqtt', sw_version: version() });
       if (m.device) {

@@ -1,7 +1,7 @@
 /**
  * The `serial` device kind: a modem (or anything else) on a serial line,
- * through termios2, the modem-line ioctls and AT commands. See README
- * "Serial modems" for options, commands, events and a USB modem set-up.
+ * through termios2, the modem-line ioctls and AT commands. See
+ * docs/kinds/serial.md for options, commands, events and a USB modem set-up.
  */
 import { defineKind } from '../kind.js';
 import { serialCommands } from './commands.js';

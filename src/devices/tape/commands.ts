@@ -1,5 +1,5 @@
 /**
- * Status and tape-motion commands. Each is one `mt` operation (the README
+ * Status and tape-motion commands. Each is one `mt` operation (docs/kinds/tape.md
  * lists which); each returns the status after it, so a caller always knows
  * where the tape is. `rewind`, `load` and `unload` are idempotent: asking
  * again for the state the drive is in succeeds without moving anything.

@@ -1,6 +1,6 @@
 /**
  * The gpiochip conformance suite against our sim, always, and against a real
- * chip when DEV2MQTT_TEST_GPIOCHIP names one (see README, "GPIO on real
+ * chip when DEV2MQTT_TEST_GPIOCHIP names one (see docs/kinds/gpio.md, "On real
  * hardware"). Skipping the real run is right when no chip is named: it is
  * about hardware this machine lacks, not a missing tool.
  */

@@ -2,8 +2,8 @@
  * The serial conformance suite: one set of expectations on the serial
  * interface (termios2, modem lines, counters, queues, break, flush, AT),
  * run against the sim always and against a real port with a modem on it when
- * DEV2MQTT_TEST_SERIAL names one (e.g. /dev/ttyUSB2; see README "Serial
- * modems"). Where a driver may legitimately differ (a pty has no parity, a
+ * DEV2MQTT_TEST_SERIAL names one (e.g. /dev/ttyUSB2; see docs/kinds/serial.md,
+ * "Conformance suite on a Pi"). Where a driver may legitimately differ (a pty has no parity, a
  * CDC-ACM modem counts no bytes in TIOCGICOUNT), the suite checks the
  * invariant instead: what is reported is what applies.
  */
