@@ -33,9 +33,21 @@ export default tseslint.config(
     },
   },
   {
+    // The Node-RED subflow module is CommonJS, as Node-RED loads it. Its functions/ files are
+    // the bodies of function nodes: a top-level `return`, and the names Node-RED gives them.
+    files: ['examples/node-red/node-red-contrib-dev2mqtt/**/*.js'],
+    languageOptions: { sourceType: 'commonjs' },
+  },
+  {
+    files: ['examples/node-red/node-red-contrib-dev2mqtt/functions/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(['msg', 'node', 'context', 'flow', 'global', 'env', 'RED'].map((name) => [name, 'readonly'])),
+    },
+  },
+  {
     // Tests lean on vitest's asymmetric matchers (`expect.any(String)` is typed
     // `any`); the promise rules still apply there.
-    files: ['test/**/*.ts'],
+    files: ['test/**/*.ts', 'examples/node-red/test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',

@@ -1,10 +1,11 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Run by .ci/emulated-abi.mjs (vitest.emulated.config.ts): they drive an armhf or arm64 Node under qemu-user.
     // Booted machines, as root: a suite of its own (vitest.machines.config.ts, npm run test:machines).
-    exclude: ['test/machines/**', 'node_modules/**'],
+    exclude: [...configDefaults.exclude, 'test/emulated/**', 'test/machines/**'],
     globalSetup: ['test/global-setup.ts'],
     // koffi is a native addon with process-wide state: run test files in child processes.
     pool: 'forks',

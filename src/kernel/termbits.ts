@@ -169,6 +169,15 @@ export function termBits(arch: Arch): TermBits {
   return FAMILIES[arch.tty];
 }
 
+/**
+ * VMIN/VTIME in the plain `struct termios` of TCGETS/TCSETS: the slots of
+ * termios2 everywhere but sparc, whose user termios shares them with
+ * VEOF/VEOL (4 and 5) and only termios2 gives them slots of their own.
+ */
+export function plainTermiosCc(arch: Arch): { readonly VMIN: number; readonly VTIME: number } {
+  return arch.tty === 'sparc' ? { VMIN: 4, VTIME: 5 } : FAMILIES[arch.tty];
+}
+
 export interface ModemBits {
   readonly LE: number;
   readonly DTR: number;
@@ -316,4 +325,10 @@ const BAUD_TABLES: Record<TtyFamily, ReadonlyMap<number, number>> = {
 /** Rate (bit/s) → its Bnnn constant for `arch`; a rate without one needs BOTHER. */
 export function baudConstants(arch: Arch): ReadonlyMap<number, number> {
   return BAUD_TABLES[arch.tty];
+}
+
+/** Bnnn constant → its rate (bit/s) for `arch`; undefined for BOTHER or bits no table has. */
+export function baudOfBits(arch: Arch, bits: number): number | undefined {
+  for (const [rate, b] of BAUD_TABLES[arch.tty]) if (b === bits) return rate;
+  return undefined;
 }

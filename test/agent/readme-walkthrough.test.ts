@@ -4,7 +4,6 @@
  * port), each answered on its result topic as the README says.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
@@ -14,10 +13,9 @@ import { KindRegistry } from '../../src/devices/registry.js';
 import { tempDir } from '../helpers/agent.js';
 import { haveMosquitto } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
+import { demoDeviceOf, tryItPubLines } from '../helpers/readme.js';
 
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-const section = readme.slice(readme.indexOf('## Try it'), readme.indexOf('\n## ', readme.indexOf('## Try it') + 5));
-const pubLines = section.split('\n').filter((l) => l.startsWith('mosquitto_pub '));
+const pubLines = tryItPubLines;
 
 function sh(line: string): Promise<number | null> {
   return new Promise((resolve) => {
@@ -59,8 +57,7 @@ describe.skipIf(!haveMosquitto())('README walkthrough, verbatim', () => {
 
   for (const line of pubLines) {
     it(line, async () => {
-      const topic = /-t (\S+)/.exec(line)?.[1] ?? '';
-      const device = /^dev2mqtt\/demo\/([^/]+)\/cmd\//.exec(topic)?.[1];
+      const device = demoDeviceOf(line);
       const resultTopic = device ? `dev2mqtt/demo/${device}/result` : 'dev2mqtt/demo/result';
       const before = client.on(resultTopic).length;
       expect(await sh(`${line} -p ${agent.brokerPort}`)).toBe(0);

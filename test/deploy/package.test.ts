@@ -52,6 +52,9 @@ describe('npm pack', () => {
       'deploy/systemd/dev2mqtt.service',
       'deploy/udev/99-dev2mqtt.rules',
       'examples/node-red/flow.json',
+      // The Node-RED subflow module, installable from the unpacked package; its test harness stays out.
+      'examples/node-red/node-red-contrib-dev2mqtt/package.json',
+      'examples/node-red/node-red-contrib-dev2mqtt/dev2mqtt-command.js',
       'docs/deploy.md',
     ]) {
       expect(listing, f).toContain(f);

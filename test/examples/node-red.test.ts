@@ -1,33 +1,59 @@
 /**
- * examples/node-red/flow.json: it parses as a Node-RED flow (ids, wires,
- * config nodes, function bodies), every topic it sends to is a command topic
- * of the contract naming a demo device and one of its commands, and every
- * topic it listens to is one the agent publishes. Then the flow's own nodes
- * are run (injects → the function nodes' code → mqtt out) against an agent
- * with the demo devices, and each command must come back ok.
+ * The Node-RED pieces, checked without Node-RED: the subflow module
+ * (examples/node-red/node-red-contrib-dev2mqtt) registers one well-formed
+ * subflow with its function code in place, and examples/node-red/flow.json is
+ * a flow of core nodes and that subflow, sending commands the agent's kinds
+ * have and listening to topics the agent publishes.
+ *
+ * Running both in real Node-RED 4 is a separate suite (examples/node-red/test):
+ * Node-RED comes from npm through examples/node-red's own package.json, so the
+ * agent's `npm ci` stays lean. `.ci/run` installs and runs it after this one.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import vm from 'node:vm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Agent } from '../../src/agent/agent.js';
-import { deviceTopic, nodeTopic, parseCommandTopic, type TopicScheme } from '../../src/agent/topics.js';
+import { describe, expect, it } from 'vitest';
+import { deviceTopic, nodeTopic, type TopicScheme } from '../../src/agent/topics.js';
 import { builtinKinds } from '../../src/devices/builtin.js';
-import { startAgent } from '../helpers/agent.js';
 import { demoDevices } from '../helpers/demo-devices.js';
-import { TestClient } from '../helpers/mqtt-client.js';
 
 type FlowNode = Record<string, unknown> & { id: string; type: string; z?: string; wires?: string[][] };
 
+const MODULE = new URL('../../examples/node-red/node-red-contrib-dev2mqtt/', import.meta.url);
+const pkg = JSON.parse(readFileSync(new URL('package.json', MODULE), 'utf8')) as {
+  name: string;
+  version: string;
+  'node-red': { version: string; nodes: Record<string, string> };
+};
 const flow = JSON.parse(readFileSync(new URL('../../examples/node-red/flow.json', import.meta.url), 'utf8')) as FlowNode[];
-const byId = new Map(flow.map((n) => [n.id, n]));
-const tab = flow.find((n) => n.type === 'tab')!;
 const kinds = new Map(builtinKinds().map((k) => [k.kind, k]));
-
 const NODE_COMMANDS = ['ping', 'describe', 'batch', 'cancel'];
-const CORE_TYPES = new Set(['tab', 'mqtt-broker', 'inject', 'function', 'mqtt out', 'mqtt in', 'debug', 'comment']);
 
-const DEMO = demoDevices();
-const kindOf = (device: string): string | undefined => DEMO.find((d) => d.id === device)?.kind;
+interface Subflow {
+  id: string;
+  type: string;
+  in: Array<{ wires: Array<{ id: string }> }>;
+  out: Array<{ wires: Array<{ id: string; port: number }> }>;
+  env: Array<{ name: string; type: string; ui?: { type?: string } }>;
+  meta: { module: string; type: string; version: string };
+  status?: { wires: Array<{ id: string }> };
+  flow: FlowNode[];
+}
+
+/** Loads the module as Node-RED does (package.json's node-red.nodes) with a RED that records what it registers. */
+function registered(): Subflow[] {
+  const load = createRequire(MODULE);
+  const subflows: Subflow[] = [];
+  const RED = { nodes: { registerSubflow: (s: Subflow) => subflows.push(s) } };
+  for (const file of Object.values(pkg['node-red'].nodes)) (load(`./${file}`) as (red: typeof RED) => void)(RED);
+  return subflows;
+}
+
+/** A function node's code compiles as Node-RED wraps it: the body of an async function of msg. */
+function compiles(code: unknown): boolean {
+  new vm.Script(`(async function (msg) {\n${String(code)}\n})`);
+  return true;
+}
 
 /** MQTT filter matching, for the mqtt in nodes. */
 function matches(filter: string, topic: string): boolean {
@@ -40,159 +66,102 @@ function matches(filter: string, topic: string): boolean {
   return f.length === t.length;
 }
 
-interface Sent {
-  readonly inject: string;
-  readonly topic: string;
-  readonly payload: string;
-}
+describe('the dev2mqtt command subflow module', () => {
+  const subflows = registered();
+  const sf = subflows[0]!;
+  const ids = new Set(sf.flow.map((n) => n.id));
 
-/** Runs a function node's code as Node-RED does: msg in, msg (or null) out, env from the tab. */
-function runFunction(n: FlowNode, msg: Record<string, unknown>, env: Record<string, string>): Record<string, unknown> | null {
-  const warnings: string[] = [];
-  const sandbox = {
-    msg,
-    env: { get: (k: string) => env[k] },
-    node: { warn: (w: string) => warnings.push(w), error: (e: string) => warnings.push(e) },
-  };
-  const out = vm.runInNewContext(`(function () {\n${n.func as string}\n})()`, sandbox) as Record<string, unknown> | null;
-  if (warnings.length) throw new Error(`${String(n.name)} warned: ${warnings.join('; ')}`);
-  return out;
-}
+  it('registers one subflow, typed and versioned as its package', () => {
+    expect(subflows).toHaveLength(1);
+    expect(sf.type).toBe('subflow');
+    expect(sf.meta).toMatchObject({ module: pkg.name, type: 'dev2mqtt-command', version: pkg.version });
+    expect(pkg['node-red'].version).toMatch(/^>=4\./);
+  });
 
-/** Follows an inject through the flow to the mqtt out node, as the runtime would. */
-function send(inject: FlowNode, env: Record<string, string>): Sent[] {
-  const payload = inject.payloadType === 'json' ? (JSON.parse(inject.payload as string) as unknown) : inject.payload;
-  const sent: Sent[] = [];
-  const walk = (ids: string[], msg: Record<string, unknown>): void => {
-    for (const id of ids) {
-      const n = byId.get(id)!;
-      if (n.type === 'function') {
-        const out = runFunction(n, { ...msg }, env);
-        if (out) walk(n.wires?.[0] ?? [], out);
-      } else if (n.type === 'mqtt out') {
-        const p = msg.payload;
-        sent.push({
-          inject: String(inject.name),
-          topic: (n.topic as string) || String(msg.topic),
-          payload: typeof p === 'string' ? p : JSON.stringify(p),
-        });
-      }
+  it('takes one input and has ok and error outputs, and Broker, Base topic, Node and Timeout properties', () => {
+    expect(sf.in).toHaveLength(1);
+    expect(sf.out).toHaveLength(2);
+    for (const port of [...sf.in, ...sf.out, ...(sf.status ? [sf.status] : [])])
+      for (const w of port.wires) expect(ids.has(w.id), w.id).toBe(true);
+    expect(sf.env.map((e) => e.name)).toEqual(['BROKER', 'BASE_TOPIC', 'NODE_ID', 'TIMEOUT_MS']);
+    expect(sf.env[0]).toMatchObject({ type: 'mqtt-broker', ui: { type: 'conf-types' } });
+  });
+
+  it('has its function code in place, compiling, and its mqtt nodes on the Broker property', () => {
+    for (const n of sf.flow) {
+      expect(n.z, n.id).toBe(sf.id);
+      expect(n.codeFiles, n.id).toBeUndefined();
+      for (const out of n.wires ?? []) for (const target of out) expect(ids.has(target), `${n.id} → ${target}`).toBe(true);
+      if (n.type === 'function') expect(compiles(n.func), n.id).toBe(true);
+      if (n.type === 'mqtt in' || n.type === 'mqtt out') expect(n.broker, n.id).toBe('${BROKER}');
     }
-  };
-  walk(inject.wires?.[0] ?? [], { topic: inject.topic, payload });
-  return sent;
-}
-
-const tabEnv = Object.fromEntries((tab.env as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]));
+    expect(sf.flow.filter((n) => n.type === 'function').map((n) => String(n.func).length)).toEqual([
+      expect.any(Number),
+      expect.any(Number),
+    ]);
+  });
+});
 
 describe('the Node-RED example flow', () => {
-  it('is a well-formed flow of core nodes: unique ids, live wires, one tab, config nodes that exist, code that compiles', () => {
-    expect(Array.isArray(flow)).toBe(true);
+  const byId = new Map(flow.map((n) => [n.id, n]));
+  const tab = flow.find((n) => n.type === 'tab')!;
+  const CORE = new Set(['tab', 'mqtt-broker', 'comment', 'inject', 'function', 'switch', 'mqtt in', 'debug']);
+
+  it('is one tab of core nodes and the dev2mqtt command subflow, wired to nodes that exist', () => {
     expect(new Set(flow.map((n) => n.id)).size).toBe(flow.length);
     expect(flow.filter((n) => n.type === 'tab')).toHaveLength(1);
     for (const n of flow) {
-      expect(CORE_TYPES.has(n.type), `${n.id} is a ${n.type}`).toBe(true);
+      expect(CORE.has(n.type) || n.type === 'dev2mqtt-command', `${n.id} is a ${n.type}`).toBe(true);
       if (n.type !== 'tab' && n.type !== 'mqtt-broker') expect(n.z, n.id).toBe(tab.id);
-      for (const out of n.wires ?? []) for (const target of out) expect(byId.has(target), `${n.id} wires to ${target}`).toBe(true);
-      if (n.type === 'mqtt in' || n.type === 'mqtt out') expect(byId.get(n.broker as string)?.type, `${n.id} broker`).toBe('mqtt-broker');
-      if (n.type === 'function') expect(() => new vm.Script(`(function () {\n${n.func as string}\n})`), String(n.name)).not.toThrow();
-      if (n.type === 'inject' && n.payloadType === 'json') expect(() => JSON.parse(n.payload as string), String(n.name)).not.toThrow();
+      for (const out of n.wires ?? []) for (const target of out) expect(byId.has(target), `${n.id} → ${target}`).toBe(true);
+      if (n.type === 'mqtt in') expect(byId.get(n.broker as string)?.type, `${n.id} broker`).toBe('mqtt-broker');
+      if (n.type === 'dev2mqtt-command') expect(byId.get(n.BROKER as string)?.type, `${n.id} broker`).toBe('mqtt-broker');
+      if (n.type === 'function') expect(compiles(n.func), String(n.name)).toBe(true);
     }
-    expect(tabEnv.DEV2MQTT_NODE).toBeTruthy();
+    expect(flow.filter((n) => n.type === 'dev2mqtt-command')).toHaveLength(1);
   });
 
-  it('sends only command topics of the contract, each to a demo device and one of its commands', () => {
-    const t: TopicScheme = { base: tabEnv.DEV2MQTT_BASE ?? 'dev2mqtt', node: tabEnv.DEV2MQTT_NODE!, groups: [] };
+  it('sets every property of the subflow on its instance (Node-RED does not start an instance that lacks one)', () => {
+    const [sf] = registered();
+    for (const n of flow.filter((x) => x.type === 'dev2mqtt-command')) {
+      for (const e of sf!.env) expect(n[e.name], `${n.id}: ${e.name}`).toBeDefined();
+    }
+  });
+
+  it("injects name a kind of the agent's (or `node`) and a command of that kind", () => {
     const injects = flow.filter((n) => n.type === 'inject');
-    const sent = injects.flatMap((i) => send(i, tabEnv));
-    expect(sent).toHaveLength(injects.length);
-    const devicesDriven = new Set<string>();
-    for (const s of sent) {
-      const a = parseCommandTopic(t, s.topic);
-      expect(a, `${s.inject}: ${s.topic}`).not.toBeNull();
-      if (a?.scope === 'node') {
-        expect(NODE_COMMANDS, s.inject).toContain(a.command);
-        if (a.command === 'batch') devicesDriven.add((JSON.parse(s.payload) as { device: string }).device);
-      } else if (a?.scope === 'device') {
-        const kind = kindOf(a.device);
-        expect(kind, `${s.inject}: no demo device ${a.device}`).toBeDefined();
-        const commands = Object.keys(kinds.get(kind!)?.commands ?? {});
-        expect(commands, s.inject).toContain(a.command);
-        devicesDriven.add(a.device);
-      }
+    expect(injects.length).toBeGreaterThan(0);
+    const prop = (n: FlowNode, p: string): string => String((n.props as Array<{ p: string; v?: string }>).find((x) => x.p === p)?.v);
+    for (const i of injects) {
+      const kind = prop(i, 'kind');
+      const command = prop(i, 'command');
+      if (kind === 'node') expect(NODE_COMMANDS, String(i.name)).toContain(command);
+      else expect(Object.keys(kinds.get(kind)?.commands ?? {}), String(i.name)).toContain(command);
     }
-    expect([...devicesDriven].sort()).toEqual(DEMO.map((d) => d.id).sort());
+    // Every kind of the demo has an inject.
+    const driven = new Set(injects.map((i) => prop(i, 'kind')));
+    for (const d of demoDevices()) expect(driven.has(d.kind), d.kind).toBe(true);
   });
 
-  it('listens to result, event, state and availability topics of the contract', () => {
+  it("listens to the agents' device lists, node status, device availability and events", () => {
     const filters = flow.filter((n) => n.type === 'mqtt in').map((n) => n.topic as string);
-    // Every topic the contract has the agent publish, for a node `n` and each demo device.
     const t: TopicScheme = { base: 'dev2mqtt', node: 'n', groups: [] };
-    const shapes = [
-      ...(['status', 'state', 'devices', 'result'] as const).map((leaf) => nodeTopic(t, leaf)),
-      ...DEMO.flatMap((d) => (['state', 'availability', 'event', 'result'] as const).map((leaf) => deviceTopic(t, d.id, leaf))),
-    ];
-    for (const f of filters)
+    for (const topic of [
+      nodeTopic(t, 'devices'),
+      nodeTopic(t, 'status'),
+      deviceTopic(t, 'led0', 'availability'),
+      deviceTopic(t, 'button', 'event'),
+    ]) {
       expect(
-        shapes.some((s) => matches(f, s)),
-        f,
+        filters.some((f) => matches(f, topic)),
+        topic,
       ).toBe(true);
-    expect(filters.some((f) => matches(f, deviceTopic(t, 'led0', 'result')))).toBe(true);
-    expect(filters.some((f) => matches(f, nodeTopic(t, 'result')))).toBe(true);
-    expect(filters.some((f) => matches(f, deviceTopic(t, 'button', 'event')))).toBe(true);
+    }
   });
 
-  describe('run against an agent with the demo devices', () => {
-    let agent: Agent;
-    let client: TestClient;
-    const env = { ...tabEnv, DEV2MQTT_NODE: 'nr-test' };
-
-    beforeAll(async () => {
-      // The button presses itself, as in the demo config, so the flow sees edges.
-      const devices = DEMO.map((d) => (d.id === 'button' ? { ...d, options: { ...d.options, simToggleMs: 300 } } : d));
-      agent = await startAgent({ config: { node: { id: env.DEV2MQTT_NODE }, devices } });
-      client = await TestClient.connect(`mqtt://127.0.0.1:${agent.brokerPort}`);
-      await client.subscribe('dev2mqtt/#');
-    });
-    afterAll(async () => {
-      await client?.end();
-      await agent?.stop();
-    });
-
-    it('every command of the flow comes back ok, in order, and the formatter shows it', async () => {
-      const fmt = flow.find((n) => n.name === 'one line per result')!;
-      for (const inject of flow.filter((n) => n.type === 'inject')) {
-        for (const s of send(inject, env)) {
-          const a = parseCommandTopic({ base: 'dev2mqtt', node: env.DEV2MQTT_NODE, groups: [] }, s.topic)!;
-          const resultTopic = a.scope === 'device' ? s.topic.replace(/\/cmd\/[^/]+$/, '/result') : `dev2mqtt/${env.DEV2MQTT_NODE}/result`;
-          const seen = client.messages.length;
-          await client.publish(s.topic, s.payload);
-          const m = await client.next(
-            (x) =>
-              client.messages.indexOf(x) >= seen &&
-              x.topic === resultTopic &&
-              (JSON.parse(x.payload) as { command: string }).command === a.command,
-            20_000,
-            `the result of "${s.inject}"`,
-          );
-          const result = JSON.parse(m.payload) as Record<string, unknown>;
-          expect(result, s.inject).toMatchObject({ ok: true });
-          const line = runFunction(fmt, { payload: result }, env);
-          expect(line?.payload, s.inject).toMatch(/: ok \(/);
-        }
-      }
-    });
-
-    it('each mqtt in node of the flow receives what the agent publishes', async () => {
-      await client.next((m) => m.topic === `dev2mqtt/${env.DEV2MQTT_NODE}/button/event`, 20_000, 'a button edge');
-      for (const n of flow.filter((x) => x.type === 'mqtt in')) {
-        const f = n.topic as string;
-        if (f.endsWith('/event') && !f.includes('button')) continue; // tape progress and URCs need a long tape job or a ringing modem
-        expect(
-          client.messages.some((m) => matches(f, m.topic)),
-          `${String(n.name)}: ${f}`,
-        ).toBe(true);
-      }
-    });
-  });
+  // Said here so that `npm test` never passes over the Node-RED suite silently.
+  console.warn(
+    'skipping: the Node-RED suite (examples/node-red/test) runs apart, with Node-RED 4 from npm: npm ci --prefix examples/node-red && npm run test:node-red',
+  );
+  it.skip('runs in real Node-RED 4: a separate suite (needs Node-RED from npm) — npm ci --prefix examples/node-red && npm run test:node-red; .ci/run runs it', () => {});
 });

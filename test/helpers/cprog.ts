@@ -1,8 +1,12 @@
-/** Small C programs compiled with gcc at test time, to see the kernel through C's eyes. */
+/**
+ * Small C programs compiled at test time, to see the kernel through C's eyes:
+ * with gcc natively, with the ABI's cross compiler under the emulated-ABI job.
+ */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { nativeCC, spawnNativeSync } from './native.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-cprog-'));
 const built = new Map<string, string>();
@@ -13,8 +17,8 @@ export function compileC(name: string, source: string, flags: string[] = []): st
   const src = path.join(dir, `${name}.c`);
   const exe = path.join(dir, name);
   writeFileSync(src, source);
-  const r = spawnSync('gcc', ['-std=gnu11', '-O2', '-Wall', '-o', exe, src, ...flags], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`gcc ${name}: ${r.stderr}`);
+  const r = spawnSync(nativeCC, ['-std=gnu11', '-O2', '-Wall', '-o', exe, src, ...flags], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${nativeCC} ${name}: ${r.stderr}`);
   built.set(name, exe);
   return exe;
 }
@@ -40,7 +44,7 @@ int main(int argc, char **argv) {
 
 export function termios2Speed(ttyPath: string): string {
   const exe = compileC('termios2-speed', TERMIOS2_SPEED_C);
-  const r = spawnSync(exe, [ttyPath], { encoding: 'utf8' });
+  const r = spawnNativeSync(exe, [ttyPath], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`termios2-speed: ${r.stderr}`);
   return r.stdout.trim();
 }

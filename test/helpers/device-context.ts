@@ -29,7 +29,15 @@ export interface TestDevice<D extends Device> {
 
 export function makeTestDevice<O, D extends Device>(
   kind: DeviceKind<O, D>,
-  cfg: { id?: string; sim?: boolean; options?: unknown; kernel?: Kernel; stateDir?: string },
+  cfg: {
+    id?: string;
+    sim?: boolean;
+    options?: unknown;
+    kernel?: Kernel;
+    stateDir?: string;
+    /** Wraps the kernel the device gets (its sim's, or libc): to watch or answer its requests (kernel-hook.ts). */
+    wrapKernel?: (k: Kernel) => Kernel;
+  },
 ): TestDevice<D> {
   const sim = cfg.sim ?? false;
   const parsed = kind.options(sim).parse(cfg.options ?? {}, 'options');
@@ -56,7 +64,8 @@ export function makeTestDevice<O, D extends Device>(
       return next;
     },
   };
-  const kernel = cfg.kernel ?? (sim && kind.simKernel ? kind.simKernel(base) : new LibcKernel());
+  const inner = cfg.kernel ?? (sim && kind.simKernel ? kind.simKernel(base) : new LibcKernel());
+  const kernel = cfg.wrapKernel ? cfg.wrapKernel(inner) : inner;
   const ctx: DeviceContext<O> = { ...base, kernel };
   const device = kind.create(ctx);
   const run = async (

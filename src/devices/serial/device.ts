@@ -74,6 +74,9 @@ export class SerialDevice implements Device {
       handlers: { data: (chunk) => this.#onData(chunk), lost: (err) => this.#onLost(err) },
     });
     if (adjusted.length) this.#ctx.log.warn({ requested: this.#settings, applied, adjusted }, 'the driver adjusted the line settings');
+    if (port.termiosFallback) {
+      this.#ctx.log.warn({ reason: port.termiosFallback }, 'no termios2 on this port: plain termios, standard rates only');
+    }
     this.#port = port;
     this.#applied = applied;
     this.#engine.reset();
@@ -109,6 +112,7 @@ export class SerialDevice implements Device {
     return {
       open: port !== undefined,
       path: this.path,
+      termios: port?.termios ?? null,
       ...s,
       lines: lines.value,
       ...(lines.error ? { linesError: lines.error } : {}),

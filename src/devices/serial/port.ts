@@ -26,10 +26,11 @@ import type { Arch } from '../../kernel/arch.js';
 import { intArg, readInt } from '../../kernel/codec.js';
 import { KernelError } from '../../kernel/errors.js';
 import { O, type DeviceFile, type Kernel, type Watch } from '../../kernel/kernel.js';
-import { catalogue, termiosRequests, type Catalogue } from '../../kernel/requests.js';
+import { catalogue, type Catalogue } from '../../kernel/requests.js';
+import type { Termios2 } from '../../kernel/structs.js';
 import { TCFLUSH } from '../../kernel/termbits.js';
 import type { LineSettings } from './options.js';
-import { applySettings, readTermios } from './termios.js';
+import { PortTermios, type TermiosInterface } from './termios-io.js';
 
 export interface PortStats {
   rxBytes: number;
@@ -65,7 +66,8 @@ export class SerialPort {
   readonly #handlers: PortHandlers;
   readonly #stats: PortStats;
   readonly #exclusive: boolean;
-  readonly #original: Buffer;
+  readonly #termios: PortTermios;
+  readonly #original: Termios2;
   readonly #readBuf = Buffer.alloc(READ_CHUNK);
   readonly #writes: PendingWrite[] = [];
   #readWatch: Watch | undefined;
@@ -80,7 +82,9 @@ export class SerialPort {
     this.#handlers = opts.handlers;
     this.#stats = opts.stats;
     this.#exclusive = opts.exclusive;
-    this.#original = readTermios(file, arch);
+    const { termios, current } = PortTermios.open(file, arch);
+    this.#termios = termios;
+    this.#original = current;
   }
 
   /**
@@ -98,7 +102,7 @@ export class SerialPort {
     try {
       const port = new SerialPort(file, kernel.arch, opts);
       if (opts.exclusive) file.ioctl(port.#cat.get('TIOCEXCL'));
-      const { applied, adjusted } = applySettings(file, kernel.arch, settings);
+      const { applied, adjusted } = port.#termios.apply(settings);
       port.#readWatch = file.watch({ readable: true }, () => port.#onReadable());
       return { port, applied, adjusted };
     } catch (e) {
@@ -114,9 +118,19 @@ export class SerialPort {
     return !this.#closed && !this.#dead;
   }
 
+  /** termios2, or plain termios where the kernel refused termios2 (then only standard rates). */
+  get termios(): TermiosInterface {
+    return this.#termios.interface;
+  }
+
+  /** Why the port is on plain termios (e.g. "TCGETS2 answered ENOSYS"), if it fell back. */
+  get termiosFallback(): string | undefined {
+    return this.#termios.fallbackReason;
+  }
+
   configure(settings: LineSettings): { applied: LineSettings; adjusted: string[] } {
     this.#check();
-    return applySettings(this.file, this.#arch, settings);
+    return this.#termios.apply(settings);
   }
 
   /** Resolves once every byte is in the kernel's output queue (not yet on the wire: see `drain`). */
@@ -183,9 +197,8 @@ export class SerialPort {
   }
 
   async #restore(): Promise<void> {
-    const { setDrain, set } = termiosRequests(this.#arch);
     let timer: NodeJS.Timeout | undefined;
-    const drained = this.file.ioctlBlocking(setDrain, this.#original).then(
+    const drained = this.#termios.writeDrained(this.#original).then(
       () => true,
       () => false,
     );
@@ -197,7 +210,7 @@ export class SerialPort {
     if (!ok) {
       // Flow control stuck or a dead line: discard the rest (which also wakes the blocked drain).
       this.file.ioctl(this.#cat.get('TCFLSH'), TCFLUSH.OUT);
-      this.file.ioctl(set, this.#original);
+      this.#termios.write(this.#original);
     }
     if (this.#exclusive) this.file.ioctl(this.#cat.get('TIOCNXCL'));
   }

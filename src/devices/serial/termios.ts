@@ -1,27 +1,14 @@
 /**
- * Line settings ↔ the kernel's termios2 (plain termios on powerpc, which
- * already carries the speeds). Raw mode is cfmakeraw's: no line editing, no
+ * Line settings ↔ termios flags, in termios2's shape (termios-io.ts moves
+ * them through termios2 or plain termios). Raw mode is cfmakeraw's: no line editing, no
  * echo, no signals, no CR/NL translation, 8 bits through untouched; plus
  * CLOCAL so a modem dropping carrier does not hang up our descriptor, and
  * VMIN=1/VTIME=0 so poll reports a port readable as soon as one byte is in.
  */
 import type { Arch } from '../../kernel/arch.js';
-import { alloc, decode, encode } from '../../kernel/codec.js';
-import type { DeviceFile } from '../../kernel/kernel.js';
-import { termiosRequests } from '../../kernel/requests.js';
-import { termios2, type Termios2 } from '../../kernel/structs.js';
+import type { Termios2 } from '../../kernel/structs.js';
 import { baudConstants, termBits } from '../../kernel/termbits.js';
 import type { LineSettings, Parity } from './options.js';
-
-export function readTermios(file: DeviceFile, arch: Arch): Buffer {
-  const buf = alloc(termios2, arch);
-  file.ioctl(termiosRequests(arch).get, buf);
-  return buf;
-}
-
-export function writeTermios(file: DeviceFile, arch: Arch, buf: Buffer): void {
-  file.ioctl(termiosRequests(arch).set, buf);
-}
 
 /** The speed bits of c_cflag for `baud`: its Bnnn constant, or BOTHER with the rate in c_ispeed/c_ospeed. */
 export function speedBits(arch: Arch, baud: number): { cbaud: number; bother: boolean } {
@@ -30,7 +17,12 @@ export function speedBits(arch: Arch, baud: number): { cbaud: number; bother: bo
 }
 
 /** `base` (what the port had) turned into raw mode with `settings`. */
-export function rawTermios(arch: Arch, base: Termios2, settings: LineSettings): Termios2 {
+export function rawTermios(
+  arch: Arch,
+  base: Termios2,
+  settings: LineSettings,
+  cc: { readonly VMIN: number; readonly VTIME: number } = termBits(arch),
+): Termios2 {
   const t = termBits(arch);
   const iflagOff = t.IGNBRK | t.BRKINT | t.PARMRK | t.ISTRIP | t.INLCR | t.IGNCR | t.ICRNL | t.IXON | t.IXOFF | t.IXANY | t.INPCK;
   // With parity on, let the driver check it: a byte with a parity error then reads as NUL.
@@ -48,16 +40,16 @@ export function rawTermios(arch: Arch, base: Termios2, settings: LineSettings): 
   // The input speed is stated too (CIBAUD), rather than left 0 for "same as output".
   cflag |= cbaud | (cbaud << t.IBSHIFT);
 
-  const cc = [...base.c_cc];
-  cc[t.VMIN] = 1;
-  cc[t.VTIME] = 0;
+  const chars = [...base.c_cc];
+  chars[cc.VMIN] = 1;
+  chars[cc.VTIME] = 0;
   return {
     ...base,
     c_iflag: iflag >>> 0,
     c_oflag: oflag >>> 0,
     c_lflag: lflag >>> 0,
     c_cflag: cflag >>> 0,
-    c_cc: cc,
+    c_cc: chars,
     c_ispeed: settings.baud,
     c_ospeed: settings.baud,
   };
@@ -97,17 +89,4 @@ export function settingsFromTermios(arch: Arch, tio: Termios2): LineSettings {
     stopBits: tio.c_cflag & t.CSTOPB ? 2 : 1,
     rtscts: (tio.c_cflag & t.CRTSCTS) !== 0,
   };
-}
-
-/**
- * Puts the port in raw mode with `settings` and reads back what the driver
- * made of it: TCSETS2 succeeds when any part of the request could be carried
- * out, and drivers round speeds and drop bits they cannot do (CMSPAR, CSTOPB).
- */
-export function applySettings(file: DeviceFile, arch: Arch, settings: LineSettings): { applied: LineSettings; adjusted: string[] } {
-  const current = decode(termios2, arch, readTermios(file, arch));
-  writeTermios(file, arch, encode(termios2, arch, rawTermios(arch, current, settings)));
-  const applied = settingsFromTermios(arch, decode(termios2, arch, readTermios(file, arch)));
-  const adjusted = (Object.keys(settings) as Array<keyof LineSettings>).filter((k) => applied[k] !== settings[k]);
-  return { applied, adjusted };
 }

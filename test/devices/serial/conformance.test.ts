@@ -8,14 +8,12 @@
  * invariant instead: what is reported is what applies.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { decode } from '../../../src/kernel/codec.js';
 import { O } from '../../../src/kernel/kernel.js';
 import { LibcKernel } from '../../../src/kernel/libc.js';
-import { termios2 } from '../../../src/kernel/structs.js';
 import { toErrorBody } from '../../../src/devices/errors.js';
 import { serialKind } from '../../../src/devices/serial/index.js';
 import type { SerialDevice } from '../../../src/devices/serial/device.js';
-import { readTermios } from '../../../src/devices/serial/termios.js';
+import { PortTermios } from '../../../src/devices/serial/termios-io.js';
 import { makeTestDevice, type TestDevice } from '../../helpers/device-context.js';
 
 interface Target {
@@ -138,7 +136,7 @@ describe.each(targets)('serial conformance: $name', (target) => {
     const peek = (): unknown => {
       const f = libc.open(t.device.path, O.RDONLY | O.NOCTTY | O.NONBLOCK);
       try {
-        return decode(termios2, libc.arch, readTermios(f, libc.arch));
+        return PortTermios.open(f, libc.arch).current;
       } finally {
         f.close();
       }

@@ -3,7 +3,6 @@
  * on the slave for standard speeds and flags, the gcc-compiled termios2 reader
  * for BOTHER speeds (glibc 2.36's stty prints 0 for those).
  */
-import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allArches, archByName } from '../../../src/kernel/arch.js';
 import { intArg, readInt } from '../../../src/kernel/codec.js';
@@ -19,6 +18,7 @@ import { DEFAULT_SETTINGS } from '../../../src/devices/serial/options.js';
 import { termios2Speed } from '../../helpers/cprog.js';
 import { requireTool } from '../../helpers/tools.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
+import { stty, sttyView } from '../../helpers/stty.js';
 
 const kernel = new LibcKernel();
 const cleanup: Array<() => unknown> = [];
@@ -31,20 +31,6 @@ function pty(): string {
   const p = openPty(kernel);
   cleanup.push(() => p.master.close());
   return p.slavePath;
-}
-
-function stty(path: string, ...args: string[]): string {
-  const r = spawnSync('stty', ['-F', path, ...args], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`stty: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** stty -a's flags as a set (`-parenb`, `cs8`, …) and its speed. */
-function sttyView(path: string): { speed: number; flags: Set<string> } {
-  const out = stty(path, '-a');
-  const speed = Number(/speed (\d+) baud/.exec(out)?.[1]);
-  const flags = new Set(out.split('\n').slice(4).join(' ').split(/\s+/).filter(Boolean));
-  return { speed, flags };
 }
 
 async function openDevice(path: string, options: Record<string, unknown> = {}) {
