@@ -8,9 +8,10 @@
  * loopback port of its own.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { MachineCgroup } from './cgroup.js';
 
 export interface BootOptions {
   /** Machine and host name. */
@@ -31,6 +32,8 @@ export interface Run {
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const live = new Set<Machine>();
+/** Machine directories (in the temp dir) and cgroups are named `dev2mqtt-machine-<name>-XXXXXX`. */
+const PREFIX = 'dev2mqtt-machine-';
 
 // Should the test process end without stopping its machines, take them down with it.
 process.once('exit', () => {
@@ -72,6 +75,7 @@ export class Machine {
     readonly name: string,
     /** Host directory with the overlay's upper, work and merged directories. */
     readonly dir: string,
+    private readonly cgroup: MachineCgroup,
     private readonly proc: ChildProcess,
   ) {
     const keep = (d: Buffer): void => {
@@ -91,8 +95,7 @@ export class Machine {
   }
 
   static async boot(lower: string, o: BootOptions): Promise<Machine> {
-    const prefix = nspawnPrefix(o.name);
-    const dir = mkdtempSync(path.join(tmpdir(), `dev2mqtt-machine-${o.name}-`));
+    const dir = mkdtempSync(path.join(tmpdir(), `${PREFIX}${o.name}-`));
     const merged = path.join(dir, 'merged');
     for (const d of ['upper', 'work', 'merged']) mkdirSync(path.join(dir, d));
     const mount = spawnSync(
@@ -104,9 +107,12 @@ export class Machine {
       rmSync(dir, { recursive: true, force: true });
       throw new Error(`mounting the overlay for ${o.name} failed: ${mount.stderr}`);
     }
+    // From here on, whatever fails, the machine's processes, cgroups, overlay and files go with it.
+    let cgroup: MachineCgroup | undefined;
     let m: Machine | undefined;
     try {
       prepare(merged, o);
+      cgroup = MachineCgroup.make(path.basename(dir));
       const args = [
         'systemd-nspawn',
         '--register=no',
@@ -122,19 +128,31 @@ export class Machine {
         ...(o.npmCache ? [`--overlay=${o.npmCache}::/var/cache/dev2mqtt-npm`] : []),
         '-b',
       ];
-      const cmd = [...prefix, ...args];
-      m = new Machine(o.name, dir, spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
+      const cmd = cgroup.wrap([...nspawnPrefix(o.name), ...args]);
+      m = new Machine(o.name, dir, cgroup, spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
       live.add(m);
       await m.#waitBooted();
       return m;
     } catch (e) {
       if (m) await m.stop();
       else {
-        spawnSync('umount', ['-l', merged]);
-        rmSync(dir, { recursive: true, force: true });
+        await cgroup?.remove();
+        unmountAndRemove(dir);
       }
       throw e;
     }
+  }
+
+  /**
+   * Machines an earlier test process left running when it died without stopping them (SIGKILL, a stopped
+   * run): kills them and removes their cgroups, overlays and files. Returns their directories' names.
+   */
+  static async sweep(): Promise<string[]> {
+    const swept = await MachineCgroup.sweep(PREFIX);
+    const running = MachineCgroup.names(PREFIX);
+    const stale = readdirSync(tmpdir()).filter((n) => n.startsWith(PREFIX) && !running.has(n));
+    for (const n of stale) unmountAndRemove(path.join(tmpdir(), n));
+    return [...new Set([...swept, ...stale])];
   }
 
   /** Runs a bash script inside the machine as root, with a clean environment. */
@@ -182,9 +200,8 @@ export class Machine {
       if (!(await waitExit(this.proc, 10_000))) this.kill();
     }
     live.delete(this);
-    const merged = this.root;
-    if (spawnSync('umount', [merged]).status !== 0) spawnSync('umount', ['-l', merged]);
-    rmSync(this.dir, { recursive: true, force: true });
+    await this.cgroup.remove();
+    unmountAndRemove(this.dir);
     try {
       rmdirSync(`/dev/shm/dev2mqtt-reroot-${this.name}`);
     } catch {
@@ -194,11 +211,7 @@ export class Machine {
 
   /** Kills the container's PID 1 (and so everything in it) and nspawn, at once: for a test process on its way out. */
   kill(): void {
-    try {
-      if (this.#initPid) process.kill(this.#initPid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    this.cgroup.kill();
     this.proc.kill('SIGKILL');
     spawnSync('umount', ['-l', this.root]);
   }
@@ -225,6 +238,15 @@ export class Machine {
     }
     throw new Error(`${this.name} did not finish booting: ${last?.stdout ?? ''}${last?.stderr ?? ''}\n${this.#console}`);
   }
+}
+
+/** Unmounts a machine's overlay (lazily when busy) and removes its directory. */
+function unmountAndRemove(dir: string): void {
+  const merged = path.join(dir, 'merged');
+  if (readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${merged} `)) {
+    if (spawnSync('umount', [merged]).status !== 0) spawnSync('umount', ['-l', merged]);
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** What a machine gets before it boots: its host name, its sshd port and the key that may log in as pi. */

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { debianRoot } from '../helpers/debian-root.js';
+import { Machine } from '../helpers/machine.js';
 import { nextPatch, packTarball, REPO, withVersion } from '../helpers/pack.js';
 import { hasCommand, inCI } from '../helpers/tools.js';
 
@@ -52,7 +53,7 @@ function whyNot(): string {
   return '';
 }
 
-export default function setup(project: TestProject): () => void {
+export default async function setup(project: TestProject): Promise<() => void> {
   const skip = whyNot();
   const none = { root: '', npmCache: '', tarball: '', version: '', nextTarball: '', nextVersion: '' };
   if (skip) {
@@ -62,6 +63,8 @@ export default function setup(project: TestProject): () => void {
     return () => undefined;
   }
   const started = Date.now();
+  const swept = await Machine.sweep();
+  if (swept.length) console.warn(`machine suite: removed machines an earlier run left behind: ${swept.join(', ')}`);
   const root = debianRoot();
   const out = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-machines-'));
   const tarball = packTarball(out);
