@@ -116,10 +116,14 @@ uninstall() {
     done
   }
   if systemd_running; then
-    if systemctl --quiet is-active dev2mqtt.service 2>/dev/null; then
-      systemctl stop dev2mqtt.service
-      removed+=("the running service")
-    fi
+    # Not just "active": a service waiting to be restarted (activating, auto-restart) would start again.
+    case $(systemctl show -P ActiveState dev2mqtt.service 2>/dev/null) in
+      "" | inactive | failed) ;;
+      *)
+        systemctl stop dev2mqtt.service
+        removed+=("the running service")
+        ;;
+    esac
     if systemctl --quiet is-enabled dev2mqtt.service 2>/dev/null; then systemctl --quiet disable dev2mqtt.service; fi
   elif [[ -e $UNIT ]]; then
     systemctl --root="$ROOT" --quiet disable dev2mqtt.service 2>/dev/null || true
