@@ -96,6 +96,8 @@ export class Machine {
 
   static async boot(lower: string, o: BootOptions): Promise<Machine> {
     const dir = mkdtempSync(path.join(tmpdir(), `${PREFIX}${o.name}-`));
+    // At once: a sweep by another test process takes a machine directory without its cgroup for a leftover.
+    const cgroup = MachineCgroup.make(path.basename(dir));
     const merged = path.join(dir, 'merged');
     for (const d of ['upper', 'work', 'merged']) mkdirSync(path.join(dir, d));
     const mount = spawnSync(
@@ -104,15 +106,14 @@ export class Machine {
       { encoding: 'utf8' },
     );
     if (mount.status !== 0) {
+      await cgroup.remove();
       rmSync(dir, { recursive: true, force: true });
       throw new Error(`mounting the overlay for ${o.name} failed: ${mount.stderr}`);
     }
     // From here on, whatever fails, the machine's processes, cgroups, overlay and files go with it.
-    let cgroup: MachineCgroup | undefined;
     let m: Machine | undefined;
     try {
       prepare(merged, o);
-      cgroup = MachineCgroup.make(path.basename(dir));
       const args = [
         'systemd-nspawn',
         '--register=no',
@@ -136,7 +137,7 @@ export class Machine {
     } catch (e) {
       if (m) await m.stop();
       else {
-        await cgroup?.remove();
+        await cgroup.remove();
         unmountAndRemove(dir);
       }
       throw e;
