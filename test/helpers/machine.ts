@@ -5,7 +5,7 @@
  * upper directory. systemd is PID 1 inside; `sh()` runs a command in all of
  * its namespaces (nsenter), as root. The machine shares this host's network:
  * a broker a test starts on loopback is reachable, and its sshd listens on a
- * loopback port of its own.
+ * loopback port of its own (a machine without one runs no sshd).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -258,6 +258,9 @@ function prepare(merged: string, o: BootOptions): void {
   symlinkSync('/dev/null', path.join(merged, 'etc/systemd/system/systemd-remount-fs.service'));
   if (o.sshPort !== undefined)
     writeFileSync(path.join(merged, 'etc/ssh/sshd_config.d/dev2mqtt-port.conf'), `Port ${o.sshPort}\nListenAddress 127.0.0.1\n`);
+  // Without a port of its own, no sshd: the host's network is shared, and port 22 is the host's (or another
+  // machine's), where a second sshd fails and leaves the boot "degraded".
+  else for (const unit of ['ssh.service', 'ssh.socket']) symlinkSync('/dev/null', path.join(merged, 'etc/systemd/system', unit));
   if (o.authorizedKey !== undefined) {
     const ssh = path.join(merged, 'home/pi/.ssh');
     mkdirSync(ssh, { recursive: true });
