@@ -15,7 +15,7 @@
  * The armhf guest sees a kernel whose uname says aarch64 (.ci/uname-aarch64.c),
  * as 32-bit Raspberry Pi OS does on a Pi 4 or 5.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +58,40 @@ function run(cmd, args, opts = {}) {
 }
 
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * A signal (Ctrl-C, a CI timeout's SIGTERM) must not end this process before
+ * its `finally` blocks: they unlink koffi's native part from node_modules and
+ * remove the work dir. So the signal is noted and passed on, once, to the
+ * test run's whole process group (vitest, its emulated workers, the agents
+ * they started), and the job stops after cleaning up, exiting as that signal
+ * would have.
+ */
+let interrupted;
+let testRun;
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    interrupted ??= sig;
+    try {
+      if (testRun) process.kill(-testRun.pid, sig);
+    } catch {
+      // The group has just ended.
+    }
+  });
+}
+
+/** Runs the tests in a process group of their own without blocking the loop, so a signal is passed on and the cleanup runs. */
+function runTests(cmd, args, opts) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { ...opts, detached: true });
+    testRun = child;
+    child.once('error', reject);
+    child.once('exit', (status, signal) => {
+      testRun = undefined;
+      resolve({ status, signal });
+    });
+  });
+}
 
 async function timed(label, f) {
   const t0 = Date.now();
@@ -161,6 +195,7 @@ async function main() {
       return path.join(work, packed.filename);
     });
     for (const name of names) {
+      if (interrupted) break;
       const abi = ABIS[name];
       const a0 = Date.now();
       const { out: fetched } = await timed(`${name}: Node and koffi from npm`, () => ({
@@ -170,12 +205,13 @@ async function main() {
       const { out: packageDir } = await timed(`${name}: tarball installed for ${abi.npmCpu}`, () =>
         installPackage(abi, tarball, path.join(work, name)),
       );
+      if (interrupted) break;
       const unlink = linkKoffiNative(abi, fetched.koffi);
       let tests;
       try {
         const emulator = [abi.qemu, '-L', guestRoot(abi, work)];
         tests = await timed(`${name}: tests`, () =>
-          spawnSync(process.execPath, [path.join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--config', 'vitest.emulated.config.ts'], {
+          runTests(process.execPath, [path.join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--config', 'vitest.emulated.config.ts'], {
             cwd: ROOT,
             stdio: 'inherit',
             env: {
@@ -201,6 +237,11 @@ async function main() {
     fs.rmSync(work, { recursive: true, force: true });
   }
   console.log(`emulated-abi: ${costs.join('; ')}; ${seconds(Date.now() - t0)} in all`);
+  if (interrupted) {
+    console.log(`emulated-abi: stopped by ${interrupted}; node_modules and the work dir are clean`);
+    process.removeAllListeners(interrupted);
+    process.kill(process.pid, interrupted);
+  }
   if (failed) process.exitCode = 1;
 }
 

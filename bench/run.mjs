@@ -3,6 +3,7 @@
 import { flags, machine, printRows } from './lib.mjs';
 import { runFleetBench } from './fleet.mjs';
 import { runFootprintBench } from './footprint.mjs';
+import { runIdleRssBench } from './idle-rss.mjs';
 import { runIoctlBench } from './ioctl.mjs';
 import { runIsolationBench } from './isolation.mjs';
 import { runRoundtripBench } from './roundtrip.mjs';
@@ -14,6 +15,7 @@ const suites = [
   ['pipelined throughput (QoS 1, mosquitto)', runThroughputBench],
   ['isolation: LED while the tape rewinds and the modem talks', runIsolationBench],
   ['footprint and start-up', runFootprintBench],
+  ['idle RSS: the demo beside a real-device config', runIdleRssBench],
   ['fleet on one mosquitto', runFleetBench],
   ['ioctl core vs C', runIoctlBench],
   ['serial I/O: uv_poll vs tty stream vs thread pool', runSerialIoBench],

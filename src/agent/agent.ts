@@ -98,7 +98,7 @@ export class Agent {
       this.#journal = new CommandJournal(c.node.stateDir, c.security.dedupeWindow);
       this.#recovery = this.#journal.recover();
     }
-    this.#createDevices();
+    await this.#createDevices();
     this.#dispatcher = this.#createDispatcher();
     this.#devicesStarted = Promise.all([...this.devices.values()].map((d) => d.start()));
     // Devices open while the broker connection is set up: start-up costs the longer of the two.
@@ -151,7 +151,8 @@ export class Agent {
     },
   };
 
-  #createDevices(): void {
+  /** One runtime per configured device; a kind's sim model is imported here, only for the devices that ask. */
+  async #createDevices(): Promise<void> {
     const libc = (): Kernel => (this.#kernel ??= new LibcKernel());
     for (const d of this.config.devices) {
       if (this.#o.only !== undefined && d.id !== this.#o.only) continue;
@@ -159,7 +160,7 @@ export class Agent {
       if (!kind) throw new Error(`device ${d.id}: kind '${d.kind}' is not registered`);
       this.devices.set(
         d.id,
-        new DeviceRuntime({
+        await DeviceRuntime.create({
           kind,
           config: d,
           libc,

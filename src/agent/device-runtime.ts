@@ -9,8 +9,10 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { backoffDelayMs } from '../backoff.js';
 import type { ResolvedDevice } from '../config/load.js';
-import type { AnyKind, Device, DeviceContext } from '../devices/kind.js';
+import { createDevice, type ContextBase } from '../devices/context.js';
+import type { AnyKind, Device } from '../devices/kind.js';
 import type { Kernel } from '../kernel/kernel.js';
+import { Polls } from './polls.js';
 import { CommandQueue, type Job, type Outcome } from './queue.js';
 import { RawIoctl } from './raw-ioctl.js';
 
@@ -44,8 +46,9 @@ export class DeviceRuntime {
   readonly queue: CommandQueue;
   readonly log: Logger;
   /** The raw ioctl passthrough, when security.rawIoctl lists requests for this device. */
-  readonly rawIoctl: RawIoctl | undefined;
-  readonly #device: Device;
+  rawIoctl: RawIoctl | undefined;
+  #device: Device | undefined;
+  readonly #polls: Polls;
   readonly #hooks: RuntimeHooks;
   readonly #abort = new AbortController();
   readonly #opts: RuntimeOptions;
@@ -59,7 +62,14 @@ export class DeviceRuntime {
   #busy: { command: string; since: number } | undefined;
   #lastReason = '';
 
-  constructor(opts: RuntimeOptions) {
+  /** A runtime with its device made (the kind's sim imported, when the device asks for one). */
+  static async create(opts: RuntimeOptions): Promise<DeviceRuntime> {
+    const rt = new DeviceRuntime(opts);
+    await rt.#createDevice();
+    return rt;
+  }
+
+  private constructor(opts: RuntimeOptions) {
     this.#opts = opts;
     this.id = opts.config.id;
     this.kind = opts.kind;
@@ -71,9 +81,18 @@ export class DeviceRuntime {
       now: () => performance.now(),
       busyChanged: (running) => this.#busyChanged(running),
     });
-    const stateDir = path.join(opts.stateDir, 'devices', this.id);
+    this.#polls = new Polls({
+      run: (label, work, timeoutMs) => this.#run(label, work, timeoutMs),
+      active: () => this.#online && !this.#stopped,
+      idle: () => !this.queue.running && this.queue.length === 0,
+      log: this.log,
+    });
+  }
+
+  async #createDevice(): Promise<void> {
+    const stateDir = path.join(this.#opts.stateDir, 'devices', this.id);
     mkdirSync(stateDir, { recursive: true });
-    const base: Omit<DeviceContext<unknown>, 'kernel'> = {
+    const base: ContextBase = {
       id: this.id,
       name: this.config.name,
       kind: this.kind.kind,
@@ -86,13 +105,16 @@ export class DeviceRuntime {
       stateChanged: () => this.#hooks.stateChanged(this.id),
       lost: (reason) => this.lost(reason),
       enqueue: (label, work, timeoutMs) => this.enqueue(label, work, timeoutMs),
+      poll: (label, everyMs, work, pollOpts) => this.#polls.add(label, everyMs, work, pollOpts),
     };
-    const kernel = this.config.sim && this.kind.simKernel ? this.kind.simKernel(base) : opts.libc();
-    this.#device = this.kind.create({ ...base, kernel }) as Device;
-    this.rawIoctl = opts.rawIoctl?.length ? new RawIoctl(this.id, opts.rawIoctl, kernel.arch) : undefined;
-    if (this.rawIoctl && typeof this.#device.rawFile !== 'function') {
+    const { ctx, device } = await createDevice(this.kind, base, this.#opts.libc);
+    this.#device = device;
+    const raw = this.#opts.rawIoctl;
+    if (!raw?.length) return;
+    if (typeof device.rawFile !== 'function') {
       throw new Error(`security.rawIoctl.${this.id}: ${this.kind.kind} devices have no device file to pass ioctls to`);
     }
+    this.rawIoctl = new RawIoctl(this.id, raw, ctx.kernel.arch);
   }
 
   get online(): boolean {
@@ -105,6 +127,7 @@ export class DeviceRuntime {
   }
 
   get device(): Device {
+    if (!this.#device) throw new Error(`${this.id}: the device is not made yet`);
     return this.#device;
   }
 
@@ -117,7 +140,7 @@ export class DeviceRuntime {
   state(): Record<string, unknown> {
     let s: Record<string, unknown>;
     try {
-      s = this.#device.state();
+      s = this.device.state();
     } catch (e) {
       s = { error: (e as Error).message };
     }
@@ -131,13 +154,21 @@ export class DeviceRuntime {
   }
 
   enqueue<T>(label: string, work: (signal: AbortSignal) => Promise<T>, timeoutMs = 30_000): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
+    return this.#run(label, work, timeoutMs).then((o) => {
+      if (o.ok) return o.value as T;
+      throw Object.assign(new Error(o.error.message), { body: o.error });
+    });
+  }
+
+  /** Runs work in the queue; resolves with its outcome (the queue's error body on failure). */
+  #run(label: string, work: (signal: AbortSignal) => Promise<unknown>, timeoutMs: number): Promise<Outcome> {
+    return new Promise<Outcome>((resolve) => {
       this.queue.push({
         id: `${label}-${Date.now().toString(36)}`,
         label,
         timeoutMs,
         run: (abort) => work(abort.signal),
-        settle: (o: Outcome) => (o.ok ? resolve(o.value as T) : reject(Object.assign(new Error(o.error.message), { body: o.error }))),
+        settle: resolve,
       });
     });
   }
@@ -162,7 +193,7 @@ export class DeviceRuntime {
   async #open(): Promise<void> {
     if (this.#stopped) return;
     try {
-      await this.#device.open();
+      await this.device.open();
       this.#attempt = 0;
       this.#setOnline(true);
     } catch (e) {
@@ -186,8 +217,10 @@ export class DeviceRuntime {
   }
 
   async #closeQuietly(): Promise<void> {
+    // A closed device polls nothing: its polls end with it (a reopen starts them again).
+    this.#polls.stopAll();
     try {
-      await this.#device.close();
+      await this.#device?.close();
     } catch (e) {
       this.log.debug({ err: (e as Error).message }, 'close failed');
     }

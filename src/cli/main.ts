@@ -1,4 +1,5 @@
 /** argv → command. Each command lives in its own module and gets a CommandIo. */
+import { builtinKinds } from '../devices/builtin.js';
 import { version } from '../version.js';
 import { CHECK_HELP, checkConfigCommand } from './check-config.js';
 import { EXEC_HELP, execCommand } from './exec.js';
@@ -23,7 +24,7 @@ export function registerCommand(name: string, cmd: Command): void {
 registerCommand('run', { summary: 'run the agent (the default command)', help: RUN_HELP, run: runCommand });
 registerCommand('check-config', { summary: 'validate a configuration, naming every problem', help: CHECK_HELP, run: checkConfigCommand });
 registerCommand('probe', {
-  summary: 'list the LEDs, GPIO chips, serial ports and tape drives here; print a starter config',
+  summary: 'list what every device kind finds here; print a starter config',
   help: PROBE_HELP,
   run: (argv, io) => probeCommand(argv, io),
 });
@@ -38,7 +39,8 @@ registerCommand('ioctl', { summary: 'decode request codes, list the request cata
 function mainHelp(): string {
   const width = Math.max(...[...commands.keys()].map((n) => n.length)) + 2;
   const lines = [...commands].map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`);
-  return `dev2mqtt ${version()}: drive Linux devices (LEDs, GPIO, serial modems, tape drives) over MQTT
+  const kinds = builtinKinds().map((k) => k.kind);
+  return `dev2mqtt ${version()}: drive Linux devices over MQTT (kinds: ${kinds.join(', ')})
 
 Usage: dev2mqtt <command> [options]      dev2mqtt <command> --help
 

@@ -3,74 +3,50 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { builtinKinds } from '../devices/builtin.js';
+import type { AnyKind } from '../devices/kind.js';
+import { KindRegistry } from '../devices/registry.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { LibcKernel } from '../kernel/libc.js';
-import { probeMachine, type ChipFound, type ProbeResult, type ProbeRoots } from '../probe/scan.js';
+import { describeFound, foundJson, probeHost, probeMachine, type ProbeRoots } from '../probe/scan.js';
 import { starterConfig } from '../probe/starter.js';
 import { UsageError, type CommandIo } from './io.js';
 
-export const PROBE_HELP = `Usage: dev2mqtt probe [--sys-root DIR] [--dev-root DIR] [--json] [-o FILE [--force]]
+/** What each built-in kind's probe looks at, as its section of the listing is headed. */
+function probedByKinds(): string {
+  const host = probeHost({ sysRoot: '/sys', devRoot: '/dev' }, () => new LibcKernel(), []);
+  return builtinKinds()
+    .flatMap((k) => (k.probe ? [`  ${k.probe.heading(host)}`] : []))
+    .join('\n');
+}
 
-Lists the LEDs (/sys/class/leds), GPIO chips with their labels and line
-names, serial ports (/dev/ttyUSB*, ttyACM*, ttyAMA*, ttyS* with a driver,
-and their /dev/serial/by-id names) and tape drives (/dev/nst* with the SCSI
-vendor and model), then prints a starter configuration for them that
-\`dev2mqtt check-config\` accepts. GPIO lines are listed, not configured:
-pick the ones that are wired to something.
+export const PROBE_HELP = `Usage: dev2mqtt probe [--sys-root DIR] [--dev-root DIR] [--proc-root DIR] [--plugin MODULE]… [--json] [-o FILE [--force]]
+
+Asks every device kind what this machine has of it (the built-in kinds look at
+the places below; a --plugin kind at its own), then prints a starter
+configuration that \`dev2mqtt check-config\` accepts. Outputs that could drive
+something are listed, not configured: pick the ones that are wired to
+something.
+
+${probedByKinds()}
 
 Options:
   --sys-root DIR   where sysfs is mounted (default /sys)
   --dev-root DIR   where the device nodes are (default /dev)
+  --proc-root DIR  where procfs is mounted (default /proc)
+  --plugin MODULE  also ask a plug-in kind (a module path, as in the config's plugins); repeatable
   --json           print {"found": …, "config": …} as JSON
   -o, --output FILE  write the starter config to FILE (not over an existing one without --force)
   -h, --help       this text
 `;
 
 export interface ProbeDeps {
-  /** The kernel GPIO chips are asked through (tests: a sim kernel). */
+  /** The kernel device nodes are asked through (tests: a sim kernel). */
   readonly kernel: () => Kernel;
+  /** The kinds asked (default: the built-in ones). */
+  readonly kinds?: readonly AnyKind[];
 }
 
 const realKernel: ProbeDeps = { kernel: () => new LibcKernel() };
-
-function chipLines(chip: ChipFound): string[] {
-  const used = chip.lines.filter((l) => l.used);
-  const free = chip.lines.filter((l) => !l.used);
-  const label = (l: ChipFound['lines'][number]): string => (l.name ? `${l.offset}:${l.name}` : String(l.offset));
-  const out = [`  ${chip.path}  ${chip.name} '${chip.label}'  ${chip.lines.length} lines, ${used.length} in use`];
-  if (used.length) out.push(`      in use: ${used.map((l) => `${label(l)} (${l.consumer || 'unnamed'}, ${l.direction})`).join(', ')}`);
-  if (free.length) out.push(`      free:   ${free.map(label).join(' ')}`);
-  return out;
-}
-
-export function describeFound(f: ProbeResult, roots: ProbeRoots): string {
-  const lines: string[] = [];
-  const section = (title: string, items: string[]): void => {
-    lines.push(title, ...(items.length ? items : ['  (none)']), '');
-  };
-  section(
-    `LEDs (${path.join(roots.sysRoot, 'class/leds')})`,
-    f.leds.map((l) => `  ${l.name}  trigger ${l.trigger ?? '?'}, max_brightness ${l.maxBrightness ?? '?'}`),
-  );
-  section(`GPIO chips (${path.join(roots.devRoot, 'gpiochip*')})`, f.gpiochips.flatMap(chipLines));
-  const uarts = f.serial.filter((p) => !/^tty(USB|ACM)/.test(p.name)).map((p) => p.name);
-  section('Serial ports', [
-    ...f.serial.map((p) => `  ${p.path}  ${p.driver ?? 'no driver'}${p.byId ? `  ${p.byId}` : ''}`),
-    ...(uarts.length ? [`  (built-in UARTs ${uarts.join(', ')} are not in the starter config: one may be the serial console)`] : []),
-  ]);
-  section(
-    `Tape drives (${path.join(roots.devRoot, 'nst*')})`,
-    f.tapes.map(
-      (t) => `  ${t.path}  ${[t.vendor, t.model].filter(Boolean).join(' ') || 'unknown drive'}${t.revision ? ` (rev ${t.revision})` : ''}`,
-    ),
-  );
-  if (f.problems.length)
-    section(
-      'Could not read',
-      f.problems.map((p) => `  ${p}`),
-    );
-  return lines.join('\n');
-}
 
 export async function probeCommand(argv: string[], io: CommandIo, deps: ProbeDeps = realKernel): Promise<number> {
   const { values } = parseArgs({
@@ -78,6 +54,8 @@ export async function probeCommand(argv: string[], io: CommandIo, deps: ProbeDep
     options: {
       'sys-root': { type: 'string' },
       'dev-root': { type: 'string' },
+      'proc-root': { type: 'string' },
+      plugin: { type: 'string', multiple: true },
       json: { type: 'boolean' },
       output: { type: 'string', short: 'o' },
       force: { type: 'boolean' },
@@ -89,16 +67,25 @@ export async function probeCommand(argv: string[], io: CommandIo, deps: ProbeDep
     io.out(PROBE_HELP);
     return 0;
   }
-  const roots: ProbeRoots = { sysRoot: path.resolve(values['sys-root'] ?? '/sys'), devRoot: path.resolve(values['dev-root'] ?? '/dev') };
+  const roots: ProbeRoots = {
+    sysRoot: path.resolve(values['sys-root'] ?? '/sys'),
+    devRoot: path.resolve(values['dev-root'] ?? '/dev'),
+    procRoot: path.resolve(values['proc-root'] ?? '/proc'),
+  };
   if (values.output && existsSync(values.output) && !values.force)
     throw new UsageError(`${values.output} exists; add --force to replace it`);
-  const found = probeMachine(roots, deps.kernel());
-  const config = starterConfig(found, roots, new Set(builtinKinds().map((k) => k.kind)));
+  const registry = new KindRegistry(deps.kinds ?? builtinKinds());
+  // Absolute, so the starter config loads them wherever it is saved.
+  const plugins = (values.plugin ?? []).map((p) => (p.startsWith('.') ? path.resolve(p) : p));
+  await registry.loadPlugins(plugins, process.cwd());
+  const kinds = registry.names().flatMap((n) => registry.get(n) ?? []);
+  const found = await probeMachine(roots, kinds, deps.kernel);
+  const config = starterConfig(found, plugins);
   const configText = `${JSON.stringify(config, null, 2)}\n`;
   if (values.json) {
-    io.out(`${JSON.stringify({ found, config }, null, 2)}\n`);
+    io.out(`${JSON.stringify({ found: foundJson(found), config }, null, 2)}\n`);
   } else {
-    io.out(`${describeFound(found, roots)}\n`);
+    io.out(`${describeFound(found)}\n`);
   }
   if (values.output) {
     writeFileSync(values.output, configText);

@@ -25,6 +25,6 @@ export async function systemdCommand(argv: string[], io: CommandIo): Promise<num
   }
   const loaded = await loadOrReport(values.config, io);
   if (!loaded) return 1;
-  io.out(renderDropIn(sandboxFor(loaded.config.devices), loaded.config.file || 'the configuration'));
+  io.out(renderDropIn(sandboxFor(loaded.config.devices, loaded.registry), loaded.config.file || 'the configuration'));
   return 0;
 }

@@ -3,24 +3,26 @@
  * service may open (DeviceAllow=) and which sysfs paths it may write
  * (ReadWritePaths=). deploy/systemd/dev2mqtt.service allows every device of
  * the built-in kinds by class; the drop-in rendered here narrows that to the
- * configured devices, resolved on the machine it runs on (an LED's
- * /sys/class/leds/NAME is a symlink into /sys/devices, which is what a
- * read-only /sys must leave writable).
+ * configured devices, resolved on the machine it runs on. What a device
+ * needs is its kind's to say (DeviceKind.sandbox); this file names no kind.
  */
 import { realpathSync } from 'node:fs';
-import path from 'node:path';
 import type { ResolvedDevice } from '../config/load.js';
-import { chipPath } from '../devices/gpio/chip.js';
-import { ledDir } from '../devices/led/files.js';
+import type { AnyKind, SandboxHost } from '../devices/kind.js';
 
 export interface Sandbox {
   readonly deviceAllow: string[];
   readonly readWritePaths: string[];
-  /** Devices the drop-in cannot cover, with why (plug-in kinds). */
+  /** Supplementary groups the devices need beyond the unit's own (SupplementaryGroups=). */
+  readonly groups: string[];
+  /** Devices the drop-in cannot cover, with why (kinds that declare nothing), and the kinds' own remarks. */
   readonly notes: string[];
 }
 
-export type Resolve = (p: string) => string | undefined;
+export type Resolve = SandboxHost['resolve'];
+
+/** The unit's SupplementaryGroups= (deploy/systemd/dev2mqtt.service): the drop-in adds only what is beyond them. */
+export const UNIT_GROUPS: readonly string[] = ['gpio', 'dialout', 'tape'];
 
 const realpath: Resolve = (p) => {
   try {
@@ -30,66 +32,33 @@ const realpath: Resolve = (p) => {
   }
 };
 
-/** USB serial adapters get a new minor when replugged: allow their class, not one node. */
-const HOTPLUG_TTY = /^tty(USB|ACM)\d+$/;
-
-function option(d: ResolvedDevice, key: string): string | undefined {
-  const v = (d.options as Record<string, unknown> | undefined)?.[key];
-  return typeof v === 'string' ? v : undefined;
+function add(list: string[], items: readonly string[] | undefined): void {
+  for (const item of items ?? []) if (!list.includes(item)) list.push(item);
 }
 
-function add(list: string[], item: string): void {
-  if (!list.includes(item)) list.push(item);
-}
-
-export function sandboxFor(devices: readonly ResolvedDevice[], resolve: Resolve = realpath): Sandbox {
-  const deviceAllow: string[] = [];
-  const readWritePaths: string[] = [];
-  const notes: string[] = [];
+export function sandboxFor(
+  devices: readonly ResolvedDevice[],
+  kinds: { get(name: string): AnyKind | undefined },
+  resolve: Resolve = realpath,
+): Sandbox {
+  const s: Sandbox = { deviceAllow: [], readWritePaths: [], groups: [], notes: [] };
   for (const d of devices) {
     if (d.sim) continue;
-    switch (d.kind) {
-      case 'led': {
-        const dir = ledDir(option(d, 'sysfsRoot') ?? '/sys', option(d, 'name') ?? '');
-        // '-': a missing LED must not keep the service from starting (the agent retries it).
-        add(readWritePaths, `-${resolve(dir) ?? dir}`);
-        break;
-      }
-      case 'gpio': {
-        if (option(d, 'interface') === 'sysfs') {
-          const root = option(d, 'sysfsRoot') ?? '/sys';
-          // export/unexport, then the exported gpioN directory, which lives under the chip's platform device.
-          add(readWritePaths, `-${path.join(root, 'class', 'gpio')}`);
-          add(readWritePaths, `-${path.join(root, 'devices', 'platform')}`);
-          notes.push(`${d.id}: legacy sysfs GPIO needs /sys/devices/platform writable; prefer the character device`);
-          break;
-        }
-        const chip = chipPath(option(d, 'chip') ?? 'gpiochip0');
-        add(deviceAllow, chip ? `${chip} rw` : 'char-gpiochip rw');
-        break;
-      }
-      case 'serial': {
-        const p = option(d, 'path');
-        if (!p) break;
-        const node = resolve(p) ?? p;
-        add(
-          deviceAllow,
-          HOTPLUG_TTY.test(path.basename(node)) || p.startsWith('/dev/serial/')
-            ? `char-${path.basename(node).replace(/\d+$/, '')} rw`
-            : `${p} rw`,
-        );
-        break;
-      }
-      case 'tape': {
-        const p = option(d, 'path');
-        if (p) add(deviceAllow, `${p} rw`);
-        break;
-      }
-      default:
-        notes.push(`${d.id}: kind '${d.kind}' is a plug-in; add what it opens with systemctl edit dev2mqtt`);
+    const kind = kinds.get(d.kind);
+    if (!kind?.sandbox) {
+      s.notes.push(`${d.id}: kind '${d.kind}' is a plug-in; add what it opens with systemctl edit dev2mqtt`);
+      continue;
     }
+    const needs = kind.sandbox(d.options, { resolve });
+    add(s.deviceAllow, needs.deviceAllow);
+    add(s.readWritePaths, needs.readWritePaths);
+    add(
+      s.groups,
+      needs.groups?.filter((g) => !UNIT_GROUPS.includes(g)),
+    );
+    s.notes.push(...(needs.notes ?? []).map((n) => `${d.id}: ${n}`));
   }
-  return { deviceAllow, readWritePaths, notes };
+  return s;
 }
 
 export function renderDropIn(s: Sandbox, source: string): string {
@@ -101,6 +70,7 @@ export function renderDropIn(s: Sandbox, source: string): string {
     'DeviceAllow=',
     ...s.deviceAllow.map((a) => `DeviceAllow=${a}`),
     ...s.readWritePaths.map((p) => `ReadWritePaths=${p}`),
+    ...(s.groups.length ? [`SupplementaryGroups=${s.groups.join(' ')}`] : []),
   ];
   return `${lines.join('\n')}\n`;
 }

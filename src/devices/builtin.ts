@@ -2,9 +2,10 @@
 import type { AnyKind } from './kind.js';
 import { gpioKind } from './gpio/kind.js';
 import { ledKind } from './led/kind.js';
+import { pwmKind } from './pwm/kind.js';
 import { serialKind } from './serial/index.js';
 import { tapeKind } from './tape/kind.js';
 
 export function builtinKinds(): AnyKind[] {
-  return [ledKind, gpioKind, serialKind, tapeKind];
+  return [ledKind, gpioKind, serialKind, tapeKind, pwmKind];
 }

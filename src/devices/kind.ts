@@ -1,14 +1,21 @@
 /**
- * The device-kind plug-in interface. A kind is a plain object: its options
- * schema, its commands (argument schema, timeout, handler), the events it may
- * publish, its Home Assistant entities, an optional sim kernel model, and a
- * factory for device instances. The registry maps kind names to kinds;
- * `plugins` in the config adds kinds from module paths (see examples/).
+ * The device-kind plug-in interface. A kind is a plain object that carries
+ * everything the rest of the agent asks of it: its options schema, its
+ * commands (argument schema, timeout, handler), the events it may publish,
+ * its Home Assistant entities, what the systemd sandbox must open for it,
+ * what `probe` finds of it on a machine (and the starter config for that),
+ * its sim model (loaded only for a device that asks), and a factory for
+ * device instances. Nothing outside a kind's folder names it: the sandbox,
+ * probe, the CLI and Home Assistant iterate over the registered kinds. The
+ * registry maps kind names to kinds; `plugins` in the config adds kinds from
+ * module paths with the same powers (see examples/ and docs/writing-a-kind.md).
  */
 import type { Logger } from 'pino';
 import type { DeviceFile, Kernel } from '../kernel/kernel.js';
+import type { Sysfs } from '../kernel/sysfs.js';
 import type { HaDeviceInfo, HaEntity } from '../homeassistant/entities.js';
 import type { Schema } from '../schema/schema.js';
+import type { ErrorBody } from './errors.js';
 
 /** What a running command gets besides its arguments. */
 export interface CommandContext {
@@ -48,14 +55,43 @@ export function command<D, A>(spec: CommandSpec<D, A>): CommandSpec<D, unknown> 
   return spec;
 }
 
+/** Periodic work of a device (see DeviceContext.poll). */
+export interface PollOptions {
+  /** Also run once right after the current turn (after open() has returned), not only every `everyMs`. */
+  readonly now?: boolean;
+  /** How long one run may wait in the queue and run (default 30 s): `busy` or `timeout` past it. */
+  readonly timeoutMs?: number;
+  /** Skip a tick while a command holds the device, instead of queueing behind it (a tape status behind a rewind). */
+  readonly idleOnly?: boolean;
+  /**
+   * Told each failed run's error as the contract's error body: `busy` (queued behind
+   * a long command), `timeout`, `device_error` with its errno … Without it the
+   * failure is logged (warn when the error changes, debug when it repeats).
+   */
+  onError?(error: ErrorBody): void;
+  /** Told each successful run's value. */
+  onResult?(value: unknown): void;
+}
+
+export interface Poll {
+  stop(): void;
+}
+
 export interface DeviceContext<O> {
   readonly id: string;
   readonly name: string;
   readonly kind: string;
   readonly options: O;
   readonly sim: boolean;
-  /** The real kernel, or the kind's sim model when `sim: true`. */
+  /** The real kernel (device nodes, ioctls), or the kind's sim model when `sim: true`. Made on first use. */
   readonly kernel: Kernel;
+  /**
+   * sysfs as this device sees it: rooted at its `sysfsRoot` option (default
+   * `/sys`), or the kind's sim tree when `sim: true`. Made on first use.
+   */
+  readonly sysfs: Sysfs;
+  /** procfs likewise: its `procRoot` option (default `/proc`), or the sim's tree. */
+  readonly procfs: Sysfs;
   readonly log: Logger;
   /** A directory of this device's own under `node.stateDir` (sim media, caches). */
   readonly stateDir: string;
@@ -70,8 +106,80 @@ export interface DeviceContext<O> {
    * is closed, and the agent reopens it with backoff until it is back.
    */
   lost(reason: Error): void;
-  /** Runs work in this device's command queue, so it never interleaves with commands (state polls). */
+  /** Runs work in this device's command queue, so it never interleaves with commands. */
   enqueue<T>(label: string, work: (signal: AbortSignal) => Promise<T>, timeoutMs?: number): Promise<T>;
+  /**
+   * Runs `work` every `everyMs` through the device's command queue (never
+   * beside a command), while the device is online; a run still queued or
+   * running is not queued again. Started in open(), a poll ends when the
+   * device closes (or at `stop()`), so a reopen starts it afresh.
+   */
+  poll(label: string, everyMs: number, work: (signal: AbortSignal) => Promise<unknown>, opts?: PollOptions): Poll;
+}
+
+/** What a sim model is given: the device's context without the kernel and trees it is about to provide. */
+export type SimContext<O> = Omit<DeviceContext<O>, 'kernel' | 'sysfs' | 'procfs' | 'poll'>;
+
+/** What a kind's sim puts in place of the real kernel; what it leaves out stays real. */
+export interface SimParts {
+  readonly kernel?: Kernel;
+  readonly sysfs?: Sysfs;
+  readonly procfs?: Sysfs;
+}
+
+/** What the systemd drop-in must open for one real device (src/deploy/sandbox.ts renders it). */
+export interface SandboxNeeds {
+  /** DeviceAllow= entries: `/dev/nst0 rw`, `char-ttyUSB rw`. */
+  readonly deviceAllow?: readonly string[];
+  /** ReadWritePaths= entries (a leading `-`: may be missing at start). */
+  readonly readWritePaths?: readonly string[];
+  /** Supplementary groups the files belong to on a Raspberry Pi (gpio, dialout …). */
+  readonly groups?: readonly string[];
+  /** Comment lines for the drop-in: what it cannot cover, or should not. */
+  readonly notes?: readonly string[];
+}
+
+export interface SandboxHost {
+  /** A path with every link resolved on this machine, undefined when it does not exist. */
+  resolve(p: string): string | undefined;
+}
+
+/** Where `dev2mqtt probe` looks, and where it reports what it could not read. */
+export interface ProbeHost {
+  /** sysfs (`--sys-root`). */
+  readonly sysfs: Sysfs;
+  /** procfs (`--proc-root`). */
+  readonly procfs: Sysfs;
+  /** The device nodes (`--dev-root`), through the same reader. */
+  readonly dev: Sysfs;
+  /** The kernel device nodes are asked through (tests: a sim). */
+  kernel(): Kernel;
+  problem(text: string): void;
+}
+
+/** One device of the starter config: `id` is made from `name` (a kernel name: `ACT`, `ttyUSB0`). */
+export interface StarterDevice {
+  readonly name: string;
+  readonly title: string;
+  readonly options: Record<string, unknown>;
+}
+
+export interface KindProbe<F> {
+  /** The key of its findings in `probe --json` (`leds`, `gpiochips`). */
+  readonly key: string;
+  /** The heading of its section in the listing: `LEDs (/sys/class/leds)`. */
+  heading(host: ProbeHost): string;
+  /** What this machine has; unreadable items become host.problem() lines, never failures. */
+  scan(host: ProbeHost): Promise<F[]>;
+  /** The section's lines for a person (each indented by two spaces). */
+  describe(found: readonly F[]): string[];
+  /** The devices worth configuring at once; left out, the listing is all (GPIO lines: driving a guess can break things). */
+  starter?(found: readonly F[], host: ProbeHost): StarterDevice[];
+}
+
+/** Helps TypeScript check a probe against its own findings type. */
+export function defineProbe<F>(probe: KindProbe<F>): KindProbe<unknown> {
+  return probe;
 }
 
 export interface Device {
@@ -101,10 +209,18 @@ export interface DeviceKind<O = unknown, D extends Device = Device> {
   readonly events?: Readonly<Record<string, string>>;
   /** Configuration warnings that are not errors (a rewinding /dev/st0). */
   warnings?(options: O, sim: boolean): string[];
-  /** The in-process kernel model used when `sim: true` (kinds without ioctls may keep their own sim). */
-  simKernel?(ctx: Omit<DeviceContext<O>, 'kernel'>): Kernel;
+  /**
+   * The sim model for a device with `sim: true`: its kernel and/or sysfs tree.
+   * Import the model inside (`await import('./sim.js')`), so an agent whose
+   * devices are all real never loads it.
+   */
+  sim?(ctx: SimContext<O>): Promise<SimParts>;
   create(ctx: DeviceContext<O>): D;
   homeassistant?(device: HaDeviceInfo<O>): HaEntity[];
+  /** What a real device needs opened in the systemd sandbox; sim devices need nothing. */
+  sandbox?(options: O, host: SandboxHost): SandboxNeeds;
+  /** What `dev2mqtt probe` finds of this kind. */
+  readonly probe?: KindProbe<unknown>;
 }
 
 /** Any kind, as the registry holds it. */

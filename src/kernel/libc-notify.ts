@@ -4,7 +4,7 @@
  * through libc via koffi — which is why this lives beside libc.ts, the other
  * module allowed to import koffi.
  */
-import koffi from 'koffi';
+import { koffi } from './libc-koffi.js';
 import { hostArch } from './arch.js';
 import { KernelError } from './errors.js';
 
@@ -26,7 +26,7 @@ let libc: NotifyLibc | undefined;
 
 function bind(): NotifyLibc {
   if (libc) return libc;
-  const lib = koffi.load('libc.so.6');
+  const lib = koffi().load('libc.so.6');
   // koffi's functions are typed `any`; these three signatures are the whole surface.
   libc = {
     socket: lib.func('socket', 'int', ['int', 'int', 'int']) as NotifyLibc['socket'],
@@ -54,11 +54,11 @@ export function sendNotify(socketPath: string, message: string): void {
   const c = bind();
   const { addr, length } = unixAddress(socketPath);
   const fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw new KernelError({ errno: koffi.errno(), syscall: 'socket', path: socketPath });
+  if (fd < 0) throw new KernelError({ errno: koffi().errno(), syscall: 'socket', path: socketPath });
   try {
     const data = Buffer.from(message);
     const n = c.sendto(fd, data, data.length, MSG_NOSIGNAL, addr, length);
-    if (n < 0) throw new KernelError({ errno: koffi.errno(), syscall: 'sendto', path: socketPath });
+    if (n < 0) throw new KernelError({ errno: koffi().errno(), syscall: 'sendto', path: socketPath });
   } finally {
     c.close(fd);
   }

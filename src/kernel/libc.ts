@@ -1,12 +1,13 @@
 /**
  * The real kernel: libc's open/close/read/write/ioctl/poll through koffi.
- * This is the only module (with libc-types.ts) that imports koffi.
+ * Only this module, libc-notify.ts and libc-types.ts reach koffi (through
+ * libc-koffi.ts, which loads it on first use).
  *
- * errno is read with koffi.errno() right after the failing call, before any
+ * errno is read with koffi().errno() right after the failing call, before any
  * other native call can overwrite it; on `.async` calls koffi restores the
  * worker thread's errno while our callback runs (koffi >= 3.2).
  */
-import koffi from 'koffi';
+import { koffi } from './libc-koffi.js';
 import { hostArch, type Arch } from './arch.js';
 import { KernelError, type Syscall } from './errors.js';
 import { errnoNumber } from './errno.js';
@@ -41,7 +42,7 @@ let libc: Libc | undefined;
 
 function bind(): Libc {
   if (libc) return libc;
-  const lib = koffi.load('libc.so.6');
+  const lib = koffi().load('libc.so.6');
   const fn = <A extends unknown[], R>(ret: string, name: string, args: string[]): NativeFn<A, R> => lib.func(name, ret, args);
   libc = {
     open: fn('int', 'open', ['str', 'int', 'int']),
@@ -62,7 +63,7 @@ function callAsync<A extends unknown[]>(f: NativeFn<A, number>, args: A): Promis
   return new Promise((resolve, reject) => {
     f.async(...args, (err: unknown, res: number) => {
       if (err) reject(err instanceof Error ? err : new Error(JSON.stringify(err)));
-      else resolve({ res, errno: res < 0 ? koffi.errno() : 0 });
+      else resolve({ res, errno: res < 0 ? koffi().errno() : 0 });
     });
   });
 }
@@ -93,7 +94,7 @@ class LibcFile implements DeviceFile {
   read(buf: Uint8Array, length = buf.length): number | null {
     const n = this.#c.read(this.#fd, buf, Math.min(length, buf.length));
     if (n >= 0) return n;
-    const errno = koffi.errno();
+    const errno = koffi().errno();
     if (errno === EAGAIN || errno === EINTR) return null;
     throw this.#fail('read', errno);
   }
@@ -101,14 +102,14 @@ class LibcFile implements DeviceFile {
   write(data: Uint8Array): number | null {
     const n = this.#c.write(this.#fd, data, data.length);
     if (n >= 0) return n;
-    const errno = koffi.errno();
+    const errno = koffi().errno();
     if (errno === EAGAIN || errno === EINTR) return null;
     throw this.#fail('write', errno);
   }
 
   ioctl(req: IoctlRequest, arg?: IoctlArg): number {
     const r = typeof arg === 'object' ? this.#c.ioctlPtr(this.#fd, req.value, arg) : this.#c.ioctlInt(this.#fd, req.value, arg ?? 0);
-    if (r < 0) throw this.#fail('ioctl', koffi.errno(), req);
+    if (r < 0) throw this.#fail('ioctl', koffi().errno(), req);
     return r;
   }
 
@@ -144,7 +145,7 @@ class LibcFile implements DeviceFile {
   watch(opts: WatchOptions, onReady: (ev: ReadyEvents) => void): Watch {
     const want = { readable: opts.readable ?? true, writable: opts.writable ?? false, disconnect: true };
     // koffi calls back with (status, events); a negative status is libuv's error for the fd.
-    const handle = koffi.node.poll(this.#fd, want, ((status: number, ev: ReadyEvents) => {
+    const handle = koffi().node.poll(this.#fd, want, ((status: number, ev: ReadyEvents) => {
       if (status < 0) onReady({ readable: false, writable: false, disconnect: true });
       else onReady(ev);
     }) as unknown as (ev: ReadyEvents) => void);
@@ -165,7 +166,7 @@ class LibcFile implements DeviceFile {
     const fd = this.#fd;
     this.#fd = -1;
     if (this.#c.close(fd) < 0) {
-      const errno = koffi.errno();
+      const errno = koffi().errno();
       // EINTR on close still releases the descriptor on Linux; retrying could close someone else's.
       if (errno !== EINTR) throw this.#fail('close', errno);
     }
@@ -179,7 +180,7 @@ export class LibcKernel implements Kernel {
 
   open(path: string, flags: number): DeviceFile {
     const fd = this.#c.open(path, flags, 0);
-    if (fd < 0) throw new KernelError({ errno: koffi.errno(), syscall: 'open', path });
+    if (fd < 0) throw new KernelError({ errno: koffi().errno(), syscall: 'open', path });
     return new LibcFile(this.#c, fd, path);
   }
 

@@ -6,16 +6,24 @@
  */
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { probeCommand } from '../../src/cli/probe.js';
 import { builtinKinds } from '../../src/devices/builtin.js';
 import { SimGpioKernel } from '../../src/devices/gpio/sim-kernel.js';
 import { requestLine } from '../../src/devices/gpio/uapi.js';
 import { O } from '../../src/kernel/kernel.js';
-import type { ProbeResult } from '../../src/probe/scan.js';
+import { LibcKernel } from '../../src/kernel/libc.js';
+import type { ChipFound } from '../../src/devices/gpio/probe.js';
+import type { LedFound } from '../../src/devices/led/probe.js';
+import type { SerialFound } from '../../src/devices/serial/probe.js';
+import type { TapeFound } from '../../src/devices/tape/probe.js';
+import { probeHost } from '../../src/probe/scan.js';
 import type { StarterConfig } from '../../src/probe/starter.js';
 import { tempDir } from '../helpers/agent.js';
 import { runCli } from '../helpers/cli.js';
+
+const THERMAL = fileURLToPath(new URL('../../examples/plugin-kind/thermal.js', import.meta.url));
 
 const root = tempDir('dev2mqtt-probe-');
 const sys = path.join(root, 'sys');
@@ -68,6 +76,8 @@ beforeAll(() => {
   file(path.join(t, 'vendor'), 'HP      \n');
   file(path.join(t, 'model'), 'Ultrium 5-SCSI  \n');
   file(path.join(t, 'rev'), 'Z6ED\n');
+  file(path.join(sys, 'class/thermal/thermal_zone0/type'), 'cpu-thermal\n');
+  file(path.join(sys, 'class/thermal/thermal_zone0/temp'), '48312\n');
 });
 
 function simKernel(): SimGpioKernel {
@@ -119,7 +129,9 @@ describe('dev2mqtt probe', () => {
   it('finds LEDs, GPIO chips and lines through the core, serial ports with drivers and tape drives', async () => {
     const r = await probe(['--json']);
     expect(r.code).toBe(0);
-    const { found } = JSON.parse(r.out) as { found: ProbeResult };
+    const { found } = JSON.parse(r.out) as {
+      found: { leds: LedFound[]; gpiochips: ChipFound[]; serial: SerialFound[]; tapes: TapeFound[]; problems: string[] };
+    };
     expect(found.leds).toEqual([
       { name: 'ACT', maxBrightness: 255, trigger: 'mmc0', triggers: ['none', 'mmc0', 'timer', 'heartbeat'] },
       { name: 'input3::capslock', maxBrightness: 255, trigger: 'none', triggers: ['none', 'kbd-capslock'] },
@@ -198,5 +210,31 @@ describe('dev2mqtt probe', () => {
     const again = runCli(['probe', '--sys-root', sys, '--dev-root', dev, '-o', out]);
     expect(again.status).toBe(2);
     expect(again.stderr).toContain('exists; add --force');
+  });
+
+  it("--help lists where each built-in kind looks, taken from the kinds' own probes", async () => {
+    const lines = (await probe(['--help'])).out.split('\n');
+    const host = probeHost({ sysRoot: '/sys', devRoot: '/dev' }, () => new LibcKernel(), []);
+    for (const k of builtinKinds()) if (k.probe) expect(lines, k.kind).toContain(`  ${k.probe.heading(host)}`);
+    expect(lines).toContain('  PWM chips (/sys/class/pwm)');
+  });
+
+  it('asks a plug-in kind too (--plugin), whose starter devices come with the plug-in in `plugins`', () => {
+    const out = path.join(root, 'starter-plugin.json');
+    const r = runCli(['probe', '--sys-root', sys, '--dev-root', dev, '--plugin', THERMAL, '-o', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`Thermal zones (${path.join(sys, 'class/thermal')})`);
+    expect(r.stdout).toContain('thermal_zone0  cpu-thermal  48.312 °C');
+    const config = JSON.parse(readFileSync(out, 'utf8')) as StarterConfig;
+    expect(config.plugins).toEqual([THERMAL]);
+    expect(config.devices).toContainEqual({
+      id: 'cpu-thermal-0',
+      kind: 'thermal',
+      name: 'Temperature cpu-thermal',
+      options: { zone: 0, sysfsRoot: sys },
+    });
+    const check = runCli(['check-config', '-c', out]);
+    expect(check.stderr).toBe('');
+    expect(check.status).toBe(0);
   });
 });

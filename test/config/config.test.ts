@@ -158,7 +158,7 @@ describe('the shipped configs', () => {
       example.mqtt[key] = file;
     }
     const c = await loadConfig({ object: example, registry: new KindRegistry(builtinKinds()), env: {} });
-    expect(c.devices.map((d) => d.kind)).toEqual(['led', 'led', 'gpio', 'gpio', 'serial', 'tape']);
+    expect(c.devices.map((d) => d.kind)).toEqual(['led', 'led', 'gpio', 'gpio', 'serial', 'pwm', 'pwm', 'tape']);
     expect(c.devices.every((d) => !d.sim)).toBe(true);
     expect(c.mqtt.url).toMatch(/^mqtts:/);
   });

@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { ResolvedDevice } from '../../src/config/load.js';
 import { renderDropIn, sandboxFor } from '../../src/deploy/sandbox.js';
+import { builtinKinds } from '../../src/devices/builtin.js';
+import { KindRegistry } from '../../src/devices/registry.js';
 import { tempDir } from '../helpers/agent.js';
 import { runCli } from '../helpers/cli.js';
 import { requireTool } from '../helpers/tools.js';
@@ -21,6 +23,7 @@ const haveSystemd = requireTool('systemd-analyze', 'verifies the unit');
 const haveShellcheck = requireTool('shellcheck', 'lints the install script');
 const haveAnsible = requireTool('ansible-playbook', 'checks the playbook');
 
+const kinds = new KindRegistry(builtinKinds());
 const dev = (id: string, kind: string, options: Record<string, unknown>, sim = false): ResolvedDevice => ({
   id,
   kind,
@@ -78,6 +81,7 @@ describe('the systemd unit', () => {
           dev('relay', 'gpio', { chip: 'gpiochip0' }),
           dev('t', 'tape', { path: '/dev/nst0' }),
         ],
+        kinds,
         () => undefined,
       ),
       '/etc/dev2mqtt/config.json',
@@ -118,6 +122,7 @@ describe('the device drop-in', () => {
         dev('demo', 'led', { name: 'led0', sysfsRoot: '/sys' }, true),
         dev('soc', 'thermal', {}),
       ],
+      kinds,
       resolve,
     );
     expect(s.deviceAllow).toEqual(['/dev/gpiochip4 rw', 'char-gpiochip rw', 'char-ttyUSB rw', '/dev/ttyAMA0 rw', '/dev/nst0 rw']);

@@ -13,7 +13,7 @@ import type { GpioDevice } from '../../src/devices/gpio/device.js';
 import { FLAG, lineInfo } from '../../src/devices/gpio/uapi.js';
 import type { LedDevice } from '../../src/devices/led/device.js';
 import { O } from '../../src/kernel/kernel.js';
-import type { SimLed } from '../../src/devices/led/sim.js';
+import type { SimSysfs } from '../../src/kernel/sysfs-sim.js';
 import { startAgent } from '../helpers/agent.js';
 import { haveMosquitto, Mosquitto } from '../helpers/mosquitto.js';
 import { requireTool } from '../helpers/tools.js';
@@ -190,13 +190,14 @@ describe.skipIf(!haveClients)('the demo over MQTT, as a newcomer watches it', ()
     const avail = 'dev2mqtt/t1/led0/availability';
     await s.next((l) => l.topic === avail && l.payload === 'online', 'the LED online');
     const led = agent?.devices.get('led0')?.device as LedDevice;
-    const model = led.files as SimLed;
-    model.unplug();
+    // The sim's tree, as udev would see it: the LED's class device goes away and comes back.
+    const tree = led.sysfs as SimSysfs;
+    tree.unplug(led.dir);
     await pub(port, 'dev2mqtt/t1/led0/cmd/get', '{"id":"g"}');
     expect(await result('led0', 'g')).toMatchObject({ ok: false, error: { code: 'device_error', errno: 'ENOENT' } });
     await s.next((l) => l.topic === avail && l.payload === 'offline', 'the LED offline');
     const offlineAt = s.lines.length;
-    model.replug();
+    tree.replug(led.dir);
     await s.next((l) => l.topic === avail && l.payload === 'online' && s.lines.indexOf(l) >= offlineAt, 'the LED online again');
     await pub(port, 'dev2mqtt/t1/led0/cmd/set', '{"value":"OFF","id":"after"}');
     expect(await result('led0', 'after')).toMatchObject({ ok: true, result: { state: 'OFF' } });

@@ -15,7 +15,7 @@ import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { deviceTopic, nodeTopic, type TopicScheme } from '../../src/agent/topics.js';
 import { builtinKinds } from '../../src/devices/builtin.js';
-import { demoDevices } from '../helpers/demo-devices.js';
+import { curatedDemoDevices } from '../helpers/demo-devices.js';
 
 type FlowNode = Record<string, unknown> & { id: string; type: string; z?: string; wires?: string[][] };
 
@@ -140,7 +140,7 @@ describe('the Node-RED example flow', () => {
     }
     // Every kind of the demo has an inject.
     const driven = new Set(injects.map((i) => prop(i, 'kind')));
-    for (const d of demoDevices()) expect(driven.has(d.kind), d.kind).toBe(true);
+    for (const d of curatedDemoDevices()) expect(driven.has(d.kind), d.kind).toBe(true);
   });
 
   it("listens to the agents' device lists, node status, device availability and events", () => {

@@ -1,8 +1,12 @@
 /**
- * The demo devices (everything `sim: true`) exactly as config/default.json
- * lists them, for tests that need one of each kind: Home Assistant discovery,
- * the Node-RED flow. `missingKinds()` names built-in kinds the demo lacks,
- * which those tests treat as a failure: a new kind must join the demo.
+ * One sim device of every built-in kind, for tests that need one of each
+ * (Home Assistant discovery), and the demo's own (the Node-RED flow drives
+ * those). The demo's devices come first,
+ * exactly as config/default.json lists them; a kind the demo leaves out (a
+ * kind is one folder and one line in builtin.ts: joining the demo is a choice,
+ * not a step) gets a sim device on its option defaults, so every kind must run
+ * as a sim with `options: {}`. `missingKinds()` names the built-in kinds that
+ * cannot, which those tests treat as a failure.
  */
 import { readFileSync } from 'node:fs';
 import { builtinKinds } from '../../src/devices/builtin.js';
@@ -25,13 +29,29 @@ const DEFAULT = JSON.parse(readFileSync(new URL('../../config/default.json', imp
 /** The demo's node id (config/default.json). */
 export const DEMO_NODE = DEFAULT.node.id;
 
-export function demoDevices(): DemoDevice[] {
-  return DEFAULT.devices.map((d) => ({ ...d, options: { ...(d.options ?? {}) } }));
-}
-
-export function missingKinds(): string[] {
+/** Built-in kinds the demo leaves out. */
+function notInDemo(): string[] {
   const covered = new Set(DEFAULT.devices.map((d) => d.kind));
   return builtinKinds()
     .map((k) => k.kind)
     .filter((k) => !covered.has(k));
+}
+
+/** The demo's own devices, exactly as config/default.json lists them (the Node-RED flow drives each). */
+export function curatedDemoDevices(): DemoDevice[] {
+  return DEFAULT.devices.map((d) => ({ ...d, options: { ...(d.options ?? {}) } }));
+}
+
+/** The demo's devices, then one on its sim defaults for each built-in kind the demo leaves out. */
+export function demoDevices(): DemoDevice[] {
+  return [
+    ...curatedDemoDevices(),
+    ...notInDemo().map((kind) => ({ id: kind, kind, name: `${kind} (sim, defaults)`, sim: true, options: {} })),
+  ];
+}
+
+/** Built-in kinds the demo leaves out whose sim does not accept its defaults (`options: {}`). */
+export function missingKinds(): string[] {
+  const kinds = new Map(builtinKinds().map((k) => [k.kind, k]));
+  return notInDemo().filter((k) => !kinds.get(k)?.options(true).parse({}).ok);
 }

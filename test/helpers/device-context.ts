@@ -1,15 +1,22 @@
 /**
- * A DeviceContext for testing a kind without the agent or MQTT: events,
- * state changes and losses are recorded; enqueue runs the work at once (one
- * at a time, like the agent's per-device queue).
+ * A DeviceContext for testing a kind without the agent or MQTT, built by the
+ * same code the runtime uses (src/devices/context.ts: the kind's sim is
+ * imported when `sim` is set; sysfs is rooted at the `sysfsRoot` option):
+ * events, state changes and losses are recorded; enqueue runs the work at once
+ * (one at a time, like the agent's per-device queue), and so do polls, through
+ * the runtime's own poll service.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
+import { Polls } from '../../src/agent/polls.js';
+import { deviceContext, type ContextBase } from '../../src/devices/context.js';
+import { toErrorBody } from '../../src/devices/errors.js';
+import type { AnyKind, CommandContext, Device, DeviceContext, DeviceKind } from '../../src/devices/kind.js';
 import type { Kernel } from '../../src/kernel/kernel.js';
 import { LibcKernel } from '../../src/kernel/libc.js';
-import type { CommandContext, Device, DeviceContext, DeviceKind } from '../../src/devices/kind.js';
+import type { Sysfs } from '../../src/kernel/sysfs.js';
 import { formatIssues } from '../../src/schema/schema.js';
 
 export interface Recorded {
@@ -27,18 +34,27 @@ export interface TestDevice<D extends Device> {
   run(command: string, args?: unknown, opts?: { signal?: AbortSignal; requestedTimeoutMs?: number }): Promise<unknown>;
 }
 
-export function makeTestDevice<O, D extends Device>(
+/** The same context, its kernel (still made on first use) passed through `wrap`. */
+function withWrappedKernel(ctx: DeviceContext<unknown>, wrap: (k: Kernel) => Kernel): DeviceContext<unknown> {
+  let kernel: Kernel | undefined;
+  const out = Object.defineProperties({}, Object.getOwnPropertyDescriptors(ctx)) as DeviceContext<unknown>;
+  Object.defineProperty(out, 'kernel', { get: () => (kernel ??= wrap(ctx.kernel)), enumerable: true });
+  return out;
+}
+
+export async function makeTestDevice<O, D extends Device>(
   kind: DeviceKind<O, D>,
   cfg: {
     id?: string;
     sim?: boolean;
     options?: unknown;
     kernel?: Kernel;
+    sysfs?: Sysfs;
     stateDir?: string;
-    /** Wraps the kernel the device gets (its sim's, or libc): to watch or answer its requests (kernel-hook.ts). */
+    /** Wraps the kernel the device gets (its sim's, a given one, or libc): to watch or answer its requests (kernel-hook.ts). */
     wrapKernel?: (k: Kernel) => Kernel;
   },
-): TestDevice<D> {
+): Promise<TestDevice<D>> {
   const sim = cfg.sim ?? false;
   const parsed = kind.options(sim).parse(cfg.options ?? {}, 'options');
   if (!parsed.ok) throw new Error(`bad options: ${formatIssues(parsed.issues)}`);
@@ -46,7 +62,21 @@ export function makeTestDevice<O, D extends Device>(
   const abort = new AbortController();
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   let chain: Promise<unknown> = Promise.resolve();
-  const base = {
+  const polls = new Polls({
+    run: async (_label, work) => {
+      const next = chain.then(() => work(abort.signal));
+      chain = next.catch(() => undefined);
+      return next.then(
+        (value) => ({ ok: true, value }),
+        (e: unknown) => ({ ok: false, error: toErrorBody(e) }),
+      );
+    },
+    active: () => !abort.signal.aborted,
+    idle: () => true,
+    log,
+  });
+  abort.signal.addEventListener('abort', () => polls.stopAll(), { once: true });
+  const base: ContextBase = {
     id: cfg.id ?? `${kind.kind}0`,
     name: cfg.id ?? `${kind.kind}0`,
     kind: kind.kind,
@@ -63,10 +93,13 @@ export function makeTestDevice<O, D extends Device>(
       chain = next.catch(() => undefined);
       return next;
     },
+    poll: (label, everyMs, work, opts) => polls.add(label, everyMs, work, opts),
   };
-  const inner = cfg.kernel ?? (sim && kind.simKernel ? kind.simKernel(base) : new LibcKernel());
-  const kernel = cfg.wrapKernel ? cfg.wrapKernel(inner) : inner;
-  const ctx: DeviceContext<O> = { ...base, kernel };
+  // A test may bring its own kernel or tree (a recorded one, a sim it drives) in place of the kind's sim.
+  const given =
+    cfg.kernel || cfg.sysfs ? { ...(cfg.kernel ? { kernel: cfg.kernel } : {}), ...(cfg.sysfs ? { sysfs: cfg.sysfs } : {}) } : undefined;
+  const made = await deviceContext(kind as AnyKind, base, () => new LibcKernel(), given);
+  const ctx = (cfg.wrapKernel ? withWrappedKernel(made, cfg.wrapKernel) : made) as DeviceContext<O>;
   const device = kind.create(ctx);
   const run = async (
     command: string,

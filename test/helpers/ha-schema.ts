@@ -364,6 +364,13 @@ export function stateProblems(component: string, config: Record<string, unknown>
     if (numeric && value !== 'None' && !(value !== '' && Number.isFinite(Number(value)))) p.push(`numeric sensor renders '${value}'`);
     if (Array.isArray(config.options) && !config.options.includes(value)) p.push(`enum sensor renders '${value}', not an option`);
     if (value.length > 255) p.push('sensor state longer than 255 characters');
+  } else if (component === 'number') {
+    // number.py: int() if isnumeric() else float(), refused when not a number or outside min..max (defaults 1 and 100).
+    const n = Number(value);
+    const min = (config.min as number | undefined) ?? 1;
+    const max = (config.max as number | undefined) ?? 100;
+    if (value !== 'None' && (value.trim() === '' || !Number.isFinite(n))) p.push(`number renders '${value}', not a number`);
+    else if (n < min || n > max) p.push(`number ${value} outside ${min}..${max}`);
   }
   return { value, problems: p };
 }

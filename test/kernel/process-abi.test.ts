@@ -59,7 +59,7 @@ describe.runIf(want)(`this Node process (${process.arch}) decides the layout`, (
 
   it(`the tape sim is handed and fills a ${w.mtget}-byte struct mtget`, async () => {
     const seen: Array<{ name: string; size: number; bytes: number }> = [];
-    const t = makeTestDevice(tapeKind, {
+    const t = await makeTestDevice(tapeKind, {
       sim: true,
       options: { pollMs: 0 },
       wrapKernel: (k) =>

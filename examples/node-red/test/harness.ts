@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 import type { Agent } from '../../../src/agent/agent.js';
 import { startAgent } from '../../../test/helpers/agent.js';
-import { demoDevices } from '../../../test/helpers/demo-devices.js';
+import { curatedDemoDevices } from '../../../test/helpers/demo-devices.js';
 import { haveMosquitto, Mosquitto } from '../../../test/helpers/mosquitto.js';
 import type { NrMessage, NrNode, NrStatus, TestHelper } from './node-red.js';
 
@@ -37,7 +37,7 @@ export interface World {
 export async function startWorld(setup: Setup, nodeId: string): Promise<World> {
   const mosquitto = setup.broker === 'mosquitto' ? await Mosquitto.start({ persistence: true }) : undefined;
   const mqtt = mosquitto ? { url: mosquitto.url, protocolVersion: 5 } : {};
-  const agent = await startAgent({ config: { node: { id: nodeId }, mqtt, devices: demoDevices() } });
+  const agent = await startAgent({ config: { node: { id: nodeId }, mqtt, devices: curatedDemoDevices() } });
   const url = mosquitto?.url ?? `mqtt://127.0.0.1:${agent.brokerPort}`;
   return {
     agent,

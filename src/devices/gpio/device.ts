@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeviceFile } from '../../kernel/kernel.js';
-import type { Device, DeviceContext } from '../kind.js';
+import type { Device, DeviceContext, Poll } from '../kind.js';
 import { CommandError, isDisconnect } from '../errors.js';
 import type { GpioBackend, GpioOptions, LineEvents } from './backend.js';
 import type { EdgeEvent } from './uapi.js';
@@ -22,9 +22,7 @@ export class GpioDevice implements Device, LineEvents {
   #value: 0 | 1 | undefined;
   #lastEdge: LastEdge | undefined;
   #edges = 0;
-  #poll: NodeJS.Timeout | undefined;
-  readonly #onOpen: Array<() => (() => void) | undefined> = [];
-  readonly #running: Array<() => void> = [];
+  #poll: Poll | undefined;
 
   constructor(
     private readonly ctx: DeviceContext<GpioOptions>,
@@ -37,32 +35,19 @@ export class GpioDevice implements Device, LineEvents {
     await this.backend.open();
     this.#value = await this.backend.read();
     this.ctx.stateChanged();
-    for (const start of this.#onOpen) {
-      const stop = start();
-      if (stop) this.#running.push(stop);
-    }
     const o = this.ctx.options;
     // Inputs whose events do not tell every change (no edges, or one kind only) are re-read;
     // sysfs lines with edges re-read in their own wait loop, those without have none.
     const rereadBySysfsLoop = o.interface === 'sysfs' && o.edge !== 'none';
     if (o.direction === 'in' && o.edge !== 'both' && !rereadBySysfsLoop && o.pollMs > 0) {
-      this.#poll = setInterval(() => {
-        this.ctx.enqueue('poll', () => this.get()).catch((e: unknown) => this.ctx.log.debug({ err: e }, 'gpio poll failed'));
-      }, o.pollMs);
-      this.#poll.unref();
+      this.#poll = this.ctx.poll('poll', o.pollMs, () => this.get());
     }
   }
 
   async close(): Promise<void> {
-    clearInterval(this.#poll);
+    this.#poll?.stop();
     this.#poll = undefined;
-    for (const stop of this.#running.splice(0)) stop();
     await this.backend.close();
-  }
-
-  /** Starts something after each open and stops it on close (the sim's self-toggling button). */
-  onOpen(start: () => (() => void) | undefined): void {
-    this.#onOpen.push(start);
   }
 
   /** The line request's file, for raw ioctls (security.rawIoctl); legacy sysfs has none. */

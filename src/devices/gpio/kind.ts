@@ -13,13 +13,8 @@ import type { GpioOptions } from './backend.js';
 import { CdevLine } from './cdev.js';
 import { chipPath } from './chip.js';
 import { GpioDevice } from './device.js';
-import { SimGpioKernel } from './sim-kernel.js';
-import type { SimChipSpec } from './sim-chip.js';
+import { gpioProbe } from './probe.js';
 import { SysfsLine } from './sysfs-line.js';
-
-/** The sim chip: as many lines as a Raspberry Pi's main GPIO bank, named GPIO0 … GPIO53. */
-const SIM_LINES = Array.from({ length: 54 }, (_, i) => `GPIO${i}`);
-const SIM_LABEL = 'dev2mqtt-sim';
 
 const onOff = s.union(s.enum(['ON', 'OFF'], { caseInsensitive: true }), s.int({ min: 0, max: 1 }), s.boolean());
 
@@ -72,13 +67,6 @@ function options(sim: boolean): Schema<GpioOptions> {
     .refine((o) => conflicts(o, sim));
 }
 
-function simChip(chip: string): SimChipSpec {
-  const direct = chipPath(chip);
-  const name = direct && /^gpiochip\d+$/.test(path.basename(direct)) ? path.basename(direct) : 'gpiochip0';
-  // A label in the config names the sim chip, so label lookup finds it at /dev/gpiochip0.
-  return { path: direct ?? '/dev/gpiochip0', name, label: direct ? SIM_LABEL : chip, lineNames: SIM_LINES };
-}
-
 function onOffArg(v: unknown, what: string): 0 | 1 {
   const bit = parseOnOff(v);
   if (bit === undefined) throw new CommandError('bad_args', `${what} takes ${ON_OFF_WORDS}, not ${JSON.stringify(v)}`);
@@ -121,27 +109,26 @@ export const gpioKind = defineKind<GpioOptions, GpioDevice>({
       run: (gpio) => gpio.get(),
     }),
   },
-  simKernel: (ctx) => new SimGpioKernel([simChip(ctx.options.chip)]),
-  create(ctx) {
-    const o = ctx.options;
-    const device = new GpioDevice(ctx, (events) =>
-      o.interface === 'sysfs' ? new SysfsLine(ctx.kernel, o, events, ctx.log) : new CdevLine(ctx.kernel, o, events, ctx.log),
-    );
-    const toggleMs = o.simToggleMs ?? 0;
-    if (ctx.sim && toggleMs > 0 && o.direction === 'in' && ctx.kernel instanceof SimGpioKernel) {
-      const kernel = ctx.kernel;
-      const line = device.backend as CdevLine;
-      device.onOpen(() => {
-        const chip = kernel.chip(line.chipPath ?? '');
-        const offset = line.offset;
-        if (!chip || offset === undefined) return undefined;
-        const timer = setInterval(() => chip.toggle(offset), toggleMs);
-        timer.unref();
-        return () => clearInterval(timer);
-      });
+  sim: async (ctx) => (await import('./sim.js')).gpioSim(ctx),
+  sandbox(o) {
+    if (o.interface === 'sysfs') {
+      // export/unexport, then the exported gpioN directory, which lives under the chip's platform device.
+      return {
+        readWritePaths: [`-${path.join(o.sysfsRoot, 'class', 'gpio')}`, `-${path.join(o.sysfsRoot, 'devices', 'platform')}`],
+        groups: ['gpio'],
+        notes: ['legacy sysfs GPIO needs /sys/devices/platform writable; prefer the character device'],
+      };
     }
-    return device;
+    const chip = chipPath(o.chip);
+    return { deviceAllow: [chip ? `${chip} rw` : 'char-gpiochip rw'], groups: ['gpio'] };
   },
+  probe: gpioProbe,
+  create: (ctx) =>
+    new GpioDevice(ctx, (events) =>
+      ctx.options.interface === 'sysfs'
+        ? new SysfsLine(ctx.kernel, ctx.sysfs, ctx.options, events, ctx.log)
+        : new CdevLine(ctx.kernel, ctx.options, events, ctx.log),
+    ),
   homeassistant(info) {
     const value = "{{ 'ON' if value_json.value == 1 else 'OFF' }}";
     const common = { state_topic: info.topics.state, value_template: value, payload_on: 'ON', payload_off: 'OFF' };

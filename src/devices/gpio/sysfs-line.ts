@@ -10,20 +10,18 @@
  * event loop, and read it again; a poll that times out re-reads it too, so a
  * missed notification costs at most `pollMs`.
  */
-import { constants } from 'node:fs';
-import { access, readdir, readlink } from 'node:fs/promises';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { O, POLL, type Kernel } from '../../kernel/kernel.js';
+import { decimal, type Sysfs } from '../../kernel/sysfs.js';
 import { isDisconnect } from '../errors.js';
-import { decimal, readAttribute, readNumber, writeAttribute } from '../sysfs.js';
 import { settingsOf, type GpioBackend, type GpioOptions, type LineEvents } from './backend.js';
 
 /** How long udev may take to hand a freshly exported line's files to the gpio group. */
 const EXPORT_SETTLE_MS = 5000;
 
 export interface SysfsChip {
+  /** Its directory, relative to the sysfs root: `class/gpio/gpiochip512`. */
   readonly dir: string;
   readonly base: number;
   readonly ngpio: number;
@@ -32,22 +30,21 @@ export interface SysfsChip {
   readonly device: string | undefined;
 }
 
-/** Every gpiochipB directory under {root}/class/gpio with its base, size and label. */
-export async function sysfsChips(sysfsRoot: string): Promise<SysfsChip[]> {
-  const classDir = path.join(sysfsRoot, 'class', 'gpio');
-  const names = (await readdir(classDir)).filter((n) => /^gpiochip\d+$/.test(n)).sort();
+const CLASS = 'class/gpio';
+const basename = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
+
+/** Every gpiochipB directory under class/gpio with its base, size and label. */
+export async function sysfsChips(sysfs: Sysfs): Promise<SysfsChip[]> {
+  const names = (await sysfs.list(CLASS)).filter((n) => /^gpiochip\d+$/.test(n));
   return Promise.all(
     names.map(async (n) => {
-      const dir = path.join(classDir, n);
-      const device = await readlink(path.join(dir, 'device')).then(
-        (l) => path.basename(l),
-        () => undefined,
-      );
+      const dir = `${CLASS}/${n}`;
+      const device = await sysfs.readlink(`${dir}/device`).then(basename, () => undefined);
       return {
         dir,
-        base: await readNumber(path.join(dir, 'base')),
-        ngpio: await readNumber(path.join(dir, 'ngpio')),
-        label: await readAttribute(path.join(dir, 'label')),
+        base: await sysfs.number(`${dir}/base`),
+        ngpio: await sysfs.number(`${dir}/ngpio`),
+        label: await sysfs.value(`${dir}/label`),
         device,
       };
     }),
@@ -55,13 +52,12 @@ export async function sysfsChips(sysfsRoot: string): Promise<SysfsChip[]> {
 }
 
 /** `chip` as a label, a character-device name or path (`gpiochip4`, `/dev/gpiochip4`), or the sysfs directory name. */
-export async function findSysfsChip(sysfsRoot: string, chip: string): Promise<SysfsChip> {
-  const chips = await sysfsChips(sysfsRoot);
-  const want = chip.startsWith('/dev/') ? path.basename(chip) : chip;
-  const hit =
-    chips.find((c) => c.label === want) ?? chips.find((c) => c.device === want) ?? chips.find((c) => path.basename(c.dir) === want);
+export async function findSysfsChip(sysfs: Sysfs, chip: string): Promise<SysfsChip> {
+  const chips = await sysfsChips(sysfs);
+  const want = chip.startsWith('/dev/') ? basename(chip) : chip;
+  const hit = chips.find((c) => c.label === want) ?? chips.find((c) => c.device === want) ?? chips.find((c) => basename(c.dir) === want);
   if (!hit) {
-    const found = chips.map((c) => `${path.basename(c.dir)} '${c.label}' (base ${c.base}${c.device ? `, ${c.device}` : ''})`).join(', ');
+    const found = chips.map((c) => `${basename(c.dir)} '${c.label}' (base ${c.base}${c.device ? `, ${c.device}` : ''})`).join(', ');
     throw new Error(`no sysfs GPIO chip matches '${chip}'; found ${found || 'none'}`);
   }
   return hit;
@@ -77,6 +73,7 @@ export class SysfsLine implements GpioBackend {
 
   constructor(
     private readonly kernel: Kernel,
+    private readonly sysfs: Sysfs,
     private readonly o: GpioOptions,
     private readonly on: LineEvents,
     private readonly log: Logger,
@@ -87,28 +84,22 @@ export class SysfsLine implements GpioBackend {
   }
 
   async open(): Promise<void> {
-    const chip = await findSysfsChip(this.o.sysfsRoot, this.o.chip);
+    const chip = await findSysfsChip(this.sysfs, this.o.chip);
     const offset = Number(this.o.line);
     if (!Number.isInteger(offset) || offset >= chip.ngpio)
       throw new Error(`${chip.dir} has ${chip.ngpio} lines; there is no line ${String(this.o.line)}`);
     this.#number = chip.base + offset;
-    const classDir = path.join(this.o.sysfsRoot, 'class', 'gpio');
-    this.#dir = path.join(classDir, `gpio${this.#number}`);
+    this.#dir = `${CLASS}/gpio${this.#number}`;
     this.#where = {
       interface: 'sysfs',
-      chip: path.basename(chip.dir),
+      chip: basename(chip.dir),
       chipLabel: chip.label,
       base: chip.base,
       line: offset,
       sysfsNumber: this.#number,
     };
-    if (
-      !(await access(this.#dir).then(
-        () => true,
-        () => false,
-      ))
-    ) {
-      await writeAttribute(path.join(classDir, 'export'), String(this.#number));
+    if (!(await this.sysfs.exists(this.#dir))) {
+      await this.sysfs.write(`${CLASS}/export`, String(this.#number));
       this.#exported = true;
       await this.#settle();
     }
@@ -133,12 +124,12 @@ export class SysfsLine implements GpioBackend {
     this.#loop = undefined;
     if (this.#exported) {
       this.#exported = false;
-      await writeAttribute(path.join(this.o.sysfsRoot, 'class', 'gpio', 'unexport'), String(this.#number));
+      await this.sysfs.write(`${CLASS}/unexport`, String(this.#number));
     }
   }
 
   async read(): Promise<0 | 1> {
-    return (await readNumber(path.join(this.#dir, 'value'))) ? 1 : 0;
+    return (await this.sysfs.number(`${this.#dir}/value`)) ? 1 : 0;
   }
 
   async write(value: 0 | 1): Promise<void> {
@@ -146,16 +137,16 @@ export class SysfsLine implements GpioBackend {
   }
 
   #attr(name: string, value: string): Promise<void> {
-    return writeAttribute(path.join(this.#dir, name), value);
+    return this.sysfs.write(`${this.#dir}/${name}`, value);
   }
 
   /** After export the kernel creates gpioN at once, but udev may need a moment to make it ours (EACCES until then). */
   async #settle(): Promise<void> {
-    const direction = path.join(this.#dir, 'direction');
+    const direction = `${this.#dir}/direction`;
     const deadline = Date.now() + EXPORT_SETTLE_MS;
     for (;;) {
       try {
-        await access(direction, constants.W_OK);
+        await this.sysfs.access(direction, 'write');
         return;
       } catch (e) {
         const code = (e as { code?: string }).code;
@@ -166,7 +157,8 @@ export class SysfsLine implements GpioBackend {
   }
 
   async #waitForEdges(initial: 0 | 1): Promise<void> {
-    const valuePath = path.join(this.#dir, 'value');
+    // sysfs_notify's POLLPRI is a property of an open file: this wait goes through the device-node seam.
+    const valuePath = this.sysfs.path(`${this.#dir}/value`);
     const wanted = this.o.edge;
     let last = initial;
     let seqno = 0;

@@ -1,15 +1,15 @@
 /**
- * One LED: reads its attributes into a cached state (state() must be cheap),
- * changes them on command, re-reads them every `pollMs` (triggers change the
- * LED behind our back), and treats a refused or missing attribute as the
- * device being lost, so the agent marks it offline and reopens it until the
- * LED is back (open() probes, and fails while it is missing or read-only).
+ * One LED, `class/leds/NAME` on the device's sysfs (the real one under
+ * `sysfsRoot`, or the LED class model with `sim`): reads its attributes into
+ * a cached state (state() must be cheap), changes them on command, re-reads
+ * them every `pollMs` (triggers change the LED behind our back), and treats a
+ * refused or missing attribute as the device being lost, so the agent marks
+ * it offline and reopens it until the LED is back (open() probes, and fails
+ * while it is missing or read-only).
  */
-import path from 'node:path';
-import type { Device, DeviceContext } from '../kind.js';
+import type { Sysfs } from '../../kernel/sysfs.js';
+import type { Device, DeviceContext, Poll } from '../kind.js';
 import { CommandError } from '../errors.js';
-import { decimal } from '../sysfs.js';
-import type { LedAttribute, LedFiles } from './files.js';
 import { parseTriggers } from './triggers.js';
 
 export interface LedOptions {
@@ -46,7 +46,11 @@ export interface LedChange {
  * errnos after which the LED cannot be used as configured: gone (ENOENT, ENODEV,
  * ENXIO), refused (EACCES, EPERM, EINVAL) or failing (EIO).
  */
+export type LedAttribute = 'brightness' | 'max_brightness' | 'trigger' | 'delay_on' | 'delay_off';
 type Step = readonly [LedAttribute, string];
+
+/** An LED's directory relative to the sysfs root. */
+export const ledDir = (name: string): string => `class/leds/${name}`;
 
 const LOST = new Set(['ENOENT', 'ENODEV', 'ENXIO', 'EACCES', 'EPERM', 'EINVAL', 'EIO']);
 
@@ -68,33 +72,34 @@ function sameState(a: LedState, b: LedState | undefined): boolean {
 }
 
 export class LedDevice implements Device {
+  /** The LED's directory, relative to the sysfs root. */
+  readonly dir: string;
   #state: LedState | undefined;
-  #poll: NodeJS.Timeout | undefined;
+  #poll: Poll | undefined;
   /** Only an open LED is reported lost; a failing open() says so by throwing. */
   #open = false;
 
-  constructor(
-    private readonly ctx: DeviceContext<LedOptions>,
-    readonly files: LedFiles,
-  ) {}
+  constructor(private readonly ctx: DeviceContext<LedOptions>) {
+    this.dir = ledDir(ctx.options.name);
+  }
+
+  /** The tree the LED lives in (the sim's, for tests and the demo to unplug it). */
+  get sysfs(): Sysfs {
+    return this.ctx.sysfs;
+  }
 
   async open(): Promise<void> {
-    await this.files.probe();
+    // W_OK on brightness is what a Pi without the udev rule lacks (EACCES).
+    await this.sysfs.access(`${this.dir}/brightness`, 'write');
     await this.refresh();
     this.#open = true;
     const every = this.ctx.options.pollMs;
-    if (every > 0) {
-      this.#poll = setInterval(() => {
-        this.ctx.enqueue('poll', () => this.refresh()).catch((e: unknown) => this.ctx.log.debug({ err: e }, 'led poll failed'));
-      }, every);
-      this.#poll.unref();
-    }
+    if (every > 0) this.#poll = this.ctx.poll('poll', every, () => this.refresh());
   }
 
   async close(): Promise<void> {
     this.#open = false;
-    this.files.close?.();
-    clearInterval(this.#poll);
+    this.#poll?.stop();
     this.#poll = undefined;
   }
 
@@ -109,7 +114,7 @@ export class LedDevice implements Device {
       const [brightness, maxBrightness, triggerText] = await Promise.all([
         this.#readNumber('brightness'),
         this.#readNumber('max_brightness'),
-        this.files.read('trigger'),
+        this.sysfs.read(`${this.dir}/trigger`),
       ]);
       const t = parseTriggers(triggerText);
       const delays =
@@ -188,13 +193,13 @@ export class LedDevice implements Device {
 
   async #write(steps: readonly Step[]): Promise<LedState> {
     await this.#guard(async () => {
-      for (const [attr, value] of steps) await this.files.write(attr, value);
+      for (const [attr, value] of steps) await this.sysfs.write(`${this.dir}/${attr}`, value);
     });
     return this.refresh();
   }
 
-  async #readNumber(attr: LedAttribute): Promise<number> {
-    return decimal(await this.files.read(attr), path.join(this.files.dir, attr));
+  #readNumber(attr: LedAttribute): Promise<number> {
+    return this.sysfs.number(`${this.dir}/${attr}`);
   }
 
   /** Runs fs work; an errno that means "this LED cannot be used now" also tells the agent it is lost. */

@@ -4,17 +4,17 @@
  * get. Home Assistant sees a JSON-schema light with brightness and the
  * triggers as its effects.
  */
+import path from 'node:path';
 import { command, defineKind } from '../kind.js';
 import { CommandError } from '../errors.js';
 import { s, type Schema } from '../../schema/schema.js';
 import { parseOnOff } from '../switch-value.js';
-import { ledDir, SysfsLedFiles } from './files.js';
-import { LedDevice, type LedChange, type LedOptions } from './device.js';
-import { SIM_TRIGGERS, SimLed } from './sim.js';
+import { LedDevice, ledDir, type LedChange, type LedOptions } from './device.js';
+import { ledProbe } from './probe.js';
+import { SIM_MAX_BRIGHTNESS, SIM_TRIGGERS } from './triggers.js';
 
 /** sysfs names: anything but `/` and NUL (`ACT`, `input3::capslock`, `mmc0::`), never `.` or `..`. */
 const LED_NAME = /^(?!\.\.?$)[^/\0]{1,128}$/;
-const SIM_MAX_BRIGHTNESS = 255;
 /** Built into Raspberry Pi OS kernels; `effects` in the options lists others for Home Assistant. */
 const DEFAULT_EFFECTS = ['none', 'timer', 'heartbeat', 'default-on'];
 
@@ -122,17 +122,15 @@ export const ledKind = defineKind<LedOptions, LedDevice>({
       run: (led) => led.refresh(),
     }),
   },
-  create(ctx) {
-    const o = ctx.options;
-    const files = ctx.sim
-      ? new SimLed(ctx.stateDir, {
-          name: o.name,
-          maxBrightness: o.maxBrightness ?? SIM_MAX_BRIGHTNESS,
-          triggers: o.triggers ?? SIM_TRIGGERS,
-        })
-      : new SysfsLedFiles(ledDir(o.sysfsRoot, o.name));
-    return new LedDevice(ctx, files);
+  sim: async (ctx) => (await import('./sim.js')).ledSim(ctx),
+  create: (ctx) => new LedDevice(ctx),
+  sandbox(o, host) {
+    const dir = path.join(o.sysfsRoot, ledDir(o.name));
+    // '-': a missing LED must not keep the service from starting (the agent retries it).
+    // The class entry is a link into /sys/devices, which is what a read-only /sys must leave writable.
+    return { readWritePaths: [`-${host.resolve(dir) ?? dir}`], groups: ['gpio'] };
   },
+  probe: ledProbe,
   homeassistant(info) {
     const o = info.options;
     return [

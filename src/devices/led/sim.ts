@@ -1,245 +1,142 @@
 /**
- * `sim: true` for `led`: a model of one LED class device. It keeps a private
- * sysfs-like tree under the device's state dir (so `cat` works on it, and the
- * LED keeps its state across restarts, as a real one does), and answers
- * writes as drivers/leds/led-class.c, led-triggers.c and ledtrig-timer.c do:
- *  - brightness: a decimal, clamped to max_brightness; 0 also removes the
- *    trigger (brightness_store → led_trigger_remove); junk is EINVAL;
- *  - max_brightness: read-only (0444): opening it for writing is EACCES;
+ * The LED class driver as a model on the sim sysfs tree: `sim: true` LEDs
+ * run on it, and so do the LED tests' recorded trees (modelRecordedLed).
+ * It answers as drivers/leds/led-class.c, led-triggers.c and
+ * ledtrig-timer.c do:
+ *  - brightness: kstrtoul base 10 (junk is EINVAL), clamped to
+ *    max_brightness; 0 also removes the trigger (brightness_store);
+ *  - max_brightness: read-only (no store: EACCES on open for writing);
  *  - trigger: `none` or one of the listed names, else EINVAL; leaving a
  *    trigger turns the LED off; `timer` creates delay_on/delay_off (500 ms
- *    each, led_blink_setup's default) and removes them when it goes;
- *    `default-on` lights the LED at max_brightness;
- *  - delay_on/delay_off: exist only while `timer` is active (else ENOENT).
- * Tests reach the model through LedDevice.files to unplug it or to make the
- * "kernel" refuse a write (deny), which a root test process cannot get from
- * file permissions.
+ *    each, led_blink_set's default) and they go with it; `default-on` and
+ *    the blinking triggers light the LED at max_brightness;
+ *  - delay_on/delay_off: kstrtoul, and only while `timer` runs (else ENOENT).
+ * A sim device keeps its LED's state across agent restarts (saved once when
+ * the agent stops, never per command).
  */
-import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { KernelError } from '../../kernel/errors.js';
-import { ledDir, type LedAttribute, type LedFiles } from './files.js';
-import { formatTriggers, parseTriggers } from './triggers.js';
-
-/** Roughly what a Raspberry Pi kernel offers every LED (built-in triggers). */
-export const SIM_TRIGGERS = ['none', 'timer', 'oneshot', 'heartbeat', 'backlight', 'default-on', 'panic'] as const;
+import { SimErrno, SimSysfs, storedText, storedUnsigned } from '../../kernel/sysfs-sim.js';
+import type { SimContext, SimParts } from '../kind.js';
+import type { LedOptions } from './device.js';
+import { formatTriggers, parseTriggers, SIM_MAX_BRIGHTNESS, SIM_TRIGGERS } from './triggers.js';
 
 const TIMER_DEFAULT_MS = 500;
 
-export interface SimLedConfig {
-  readonly name: string;
-  readonly maxBrightness: number;
+export interface SimLedState {
+  brightness: number;
+  trigger: string;
+  delayOn: number;
+  delayOff: number;
+}
+
+export class SimLed {
+  readonly state: SimLedState;
   readonly triggers: readonly string[];
-}
-
-function unsignedOrUndefined(text: string): number | undefined {
-  const t = text.trim();
-  return /^\d+$/.test(t) ? Number(t) : undefined;
-}
-
-export class SimLed implements LedFiles {
-  readonly dir: string;
-  readonly #triggers: readonly string[];
-  /** What the tree on disk holds now, so a change rewrites only the attributes it touched. */
-  readonly #rendered = new Map<LedAttribute, string>();
-  /** Open descriptors of the mirror's files: a change is one pwrite + ftruncate. */
-  readonly #fds = new Map<LedAttribute, number>();
-  #brightness = 0;
-  #trigger = 'none';
-  #delayOn = 0;
-  #delayOff = 0;
-  #present = true;
-  readonly #denied = new Map<LedAttribute, string>();
 
   constructor(
-    stateDir: string,
-    readonly config: SimLedConfig,
+    readonly tree: SimSysfs,
+    /** The LED's directory in the tree (`devices/platform/leds/leds/ACT`). */
+    readonly dir: string,
+    readonly maxBrightness: number,
+    triggers: readonly string[],
+    initial: Partial<SimLedState> = {},
   ) {
-    this.dir = ledDir(path.join(stateDir, 'sys'), config.name);
-    this.#triggers = config.triggers.includes('none') ? config.triggers : ['none', ...config.triggers];
-    this.#restore();
-    this.#render();
+    this.triggers = triggers.includes('none') ? triggers : ['none', ...triggers];
+    this.state = { brightness: 0, trigger: 'none', delayOn: TIMER_DEFAULT_MS, delayOff: TIMER_DEFAULT_MS, ...initial };
+    if (!this.triggers.includes(this.state.trigger)) this.state.trigger = 'none';
+    this.state.brightness = Math.min(this.state.brightness, maxBrightness);
+    tree.attr(`${dir}/brightness`, {
+      show: () => `${this.state.brightness}\n`,
+      store: (v) => {
+        const n = storedUnsigned(v);
+        if (n === 0) this.#select('none');
+        this.state.brightness = Math.min(n, this.maxBrightness);
+      },
+    });
+    tree.attr(`${dir}/max_brightness`, { show: () => `${this.maxBrightness}\n` });
+    tree.attr(`${dir}/trigger`, {
+      show: () => formatTriggers({ selected: this.state.trigger, available: this.triggers }),
+      store: (v) => {
+        const name = storedText(v);
+        if (!this.triggers.includes(name)) throw new SimErrno('EINVAL');
+        this.#select(name);
+      },
+    });
+    if (this.state.trigger === 'timer') this.#timerAttributes(true);
   }
 
-  // ---- the LedFiles side: what the kind sees -------------------------------
-
-  /** Answered from the model, as sysfs show() answers from the driver; the tree on disk mirrors it. */
-  async read(attr: LedAttribute): Promise<string> {
-    if (!this.#present) throw this.#error('ENOENT', 'open', attr);
-    const text = this.#attribute(attr);
-    if (text === undefined) throw this.#error('ENOENT', 'open', attr);
-    return text.trim();
-  }
-
-  async write(attr: LedAttribute, value: string): Promise<void> {
-    this.#check(attr);
-    switch (attr) {
-      case 'brightness': {
-        const n = unsignedOrUndefined(value);
-        if (n === undefined) throw this.#error('EINVAL', 'write', attr);
-        if (n === 0) this.#selectTrigger('none');
-        this.#brightness = Math.min(n, this.config.maxBrightness);
-        break;
-      }
-      case 'max_brightness':
-        throw this.#error('EACCES', 'open', attr);
-      case 'trigger': {
-        const name = value.trim();
-        if (!this.#triggers.includes(name)) throw this.#error('EINVAL', 'write', attr);
-        this.#selectTrigger(name);
-        break;
-      }
-      case 'delay_on':
-      case 'delay_off': {
-        if (this.#trigger !== 'timer') throw this.#error('ENOENT', 'open', attr);
-        const n = unsignedOrUndefined(value);
-        if (n === undefined) throw this.#error('EINVAL', 'write', attr);
-        if (attr === 'delay_on') this.#delayOn = n;
-        else this.#delayOff = n;
-        break;
-      }
-    }
-    this.#render();
-  }
-
-  async probe(): Promise<void> {
-    this.#check('brightness');
-  }
-
-  // ---- the model's controls, for tests and the demo --------------------------
-
-  /** The LED goes away (a USB LED unplugged, a driver unbound): its directory disappears. */
-  unplug(): void {
-    this.#present = false;
-    this.close();
-    rmSync(this.dir, { recursive: true, force: true });
-    this.#rendered.clear();
-  }
-
-  /** Lets go of the mirror's descriptors (they are reopened on the next change). */
-  close(): void {
-    for (const fd of this.#fds.values()) closeSync(fd);
-    this.#fds.clear();
-  }
-
-  replug(): void {
-    this.#present = true;
-    this.#render();
-  }
-
-  /** From now on the kernel refuses writes to `attr` with `errno` (EACCES, EINVAL, EIO …); undefined lifts it. */
-  deny(attr: LedAttribute, errno: string | undefined): void {
-    if (errno) this.#denied.set(attr, errno);
-    else this.#denied.delete(attr);
-  }
-
-  // ---- the driver's rules ----------------------------------------------------
-
-  #selectTrigger(name: string): void {
-    if (name === this.#trigger) return;
-    if (this.#trigger !== 'none') {
-      // led_trigger_set: deactivating the old trigger stops blinking and sets LED_OFF.
-      this.#brightness = 0;
-      this.#delayOn = 0;
-      this.#delayOff = 0;
-    }
-    this.#trigger = name;
+  #select(name: string): void {
+    if (name === this.state.trigger) return;
+    // led_trigger_set: deactivating the old trigger stops it and sets LED_OFF.
+    if (this.state.trigger !== 'none') this.state.brightness = 0;
+    if (this.state.trigger === 'timer') this.#timerAttributes(false);
+    this.state.trigger = name;
     if (name === 'timer') {
-      this.#delayOn = TIMER_DEFAULT_MS;
-      this.#delayOff = TIMER_DEFAULT_MS;
+      this.state.delayOn = TIMER_DEFAULT_MS;
+      this.state.delayOff = TIMER_DEFAULT_MS;
+      this.#timerAttributes(true);
     }
-    // Blinking triggers and default-on light the LED at full brightness.
-    if (name !== 'none' && this.#brightness === 0) this.#brightness = this.config.maxBrightness;
+    if (name !== 'none' && this.state.brightness === 0) this.state.brightness = this.maxBrightness;
   }
 
-  #check(attr: LedAttribute): void {
-    if (!this.#present) throw this.#error('ENOENT', 'open', attr);
-    const denied = this.#denied.get(attr);
-    if (denied) throw this.#error(denied, 'open', attr);
-  }
-
-  #error(errno: string, syscall: 'open' | 'write', attr: LedAttribute): KernelError {
-    return KernelError.of(errno, { syscall, path: path.join(this.dir, attr) });
-  }
-
-  #restore(): void {
-    try {
-      const b = unsignedOrUndefined(readFileSync(path.join(this.dir, 'brightness'), 'utf8'));
-      if (b !== undefined) this.#brightness = Math.min(b, this.config.maxBrightness);
-      const t = parseTriggers(readFileSync(path.join(this.dir, 'trigger'), 'utf8')).selected;
-      if (this.#triggers.includes(t)) {
-        this.#trigger = t;
-        if (t === 'timer') {
-          this.#delayOn = unsignedOrUndefined(readFileSync(path.join(this.dir, 'delay_on'), 'utf8')) ?? TIMER_DEFAULT_MS;
-          this.#delayOff = unsignedOrUndefined(readFileSync(path.join(this.dir, 'delay_off'), 'utf8')) ?? TIMER_DEFAULT_MS;
-        }
-      }
-    } catch {
-      // A first start: no tree yet, the LED starts dark with no trigger.
+  /** ledtrig-timer adds delay_on/delay_off to the LED's directory while it is active. */
+  #timerAttributes(present: boolean): void {
+    for (const key of ['delayOn', 'delayOff'] as const) {
+      const rel = `${this.dir}/${key === 'delayOn' ? 'delay_on' : 'delay_off'}`;
+      if (!present) this.tree.remove(rel);
+      else
+        this.tree.attr(rel, {
+          show: () => `${this.state[key]}\n`,
+          store: (v) => void (this.state[key] = storedUnsigned(v)),
+        });
     }
   }
+}
 
-  /** sysfs's text for one attribute now; undefined when the LED does not have it (delay_* without timer). */
-  #attribute(attr: LedAttribute): string | undefined {
-    switch (attr) {
-      case 'brightness':
-        return `${this.#brightness}\n`;
-      case 'max_brightness':
-        return `${this.config.maxBrightness}\n`;
-      case 'trigger':
-        return formatTriggers({ selected: this.#trigger, available: this.#triggers });
-      case 'delay_on':
-        return this.#trigger === 'timer' ? `${this.#delayOn}\n` : undefined;
-      case 'delay_off':
-        return this.#trigger === 'timer' ? `${this.#delayOff}\n` : undefined;
-    }
-  }
+/** A recorded LED directory (a test's copy of a real one) taken over by the model, from the state it records. */
+export async function modelRecordedLed(tree: SimSysfs, dir: string): Promise<SimLed> {
+  const number = async (attr: string, fallback: number): Promise<number> => tree.number(`${dir}/${attr}`).catch(() => fallback);
+  const t = parseTriggers(await tree.read(`${dir}/trigger`));
+  const initial: Partial<SimLedState> = {
+    brightness: await number('brightness', 0),
+    trigger: t.selected,
+    delayOn: await number('delay_on', TIMER_DEFAULT_MS),
+    delayOff: await number('delay_off', TIMER_DEFAULT_MS),
+  };
+  const real = await tree.realpath(dir);
+  const at = real.slice(tree.root.length + 1);
+  return new SimLed(tree, at, await number('max_brightness', SIM_MAX_BRIGHTNESS), t.available, initial);
+}
 
-  /** Every attribute the LED has now, with sysfs's text for it. */
-  #attributes(): Map<LedAttribute, string> {
-    const attrs = new Map<LedAttribute, string>();
-    for (const attr of ['brightness', 'max_brightness', 'trigger', 'delay_on', 'delay_off'] as const) {
-      const text = this.#attribute(attr);
-      if (text !== undefined) attrs.set(attr, text);
-    }
-    return attrs;
-  }
-
-  /**
-   * Replaces an attribute file's text in place. Not writeFileSync: truncating to
-   * zero makes ext4 flush the file on close (auto_da_alloc), ~200 µs a write here
-   * and wear on a Pi's SD card; writing over it and cutting to length is a few µs.
-   */
-  #overwrite(attr: LedAttribute, text: string): void {
-    let fd = this.#fds.get(attr);
-    if (fd === undefined) {
-      const file = path.join(this.dir, attr);
+/** The kind's sim: one LED at class/leds/NAME, a link into devices/platform/leds as on a Raspberry Pi. */
+export function ledSim(ctx: SimContext<LedOptions>): SimParts & { led: SimLed } {
+  const o = ctx.options;
+  const tree = new SimSysfs('/sys');
+  const dir = `devices/platform/leds/leds/${o.name}`;
+  tree.link(`class/leds/${o.name}`, `../../${dir}`);
+  const saved = path.join(ctx.stateDir, 'sim-led.json');
+  const led = new SimLed(tree, dir, o.maxBrightness ?? SIM_MAX_BRIGHTNESS, o.triggers ?? SIM_TRIGGERS, restore(saved));
+  ctx.signal.addEventListener(
+    'abort',
+    () => {
       try {
-        fd = openSync(file, 'r+');
-      } catch {
-        fd = openSync(file, 'w');
+        writeFileSync(saved, `${JSON.stringify(led.state)}\n`);
+      } catch (e) {
+        ctx.log.warn({ err: e }, 'the sim LED could not save its state');
       }
-      this.#fds.set(attr, fd);
-    }
-    ftruncateSync(fd, writeSync(fd, text, 0));
-  }
+    },
+    { once: true },
+  );
+  return { sysfs: tree, led };
+}
 
-  #render(): void {
-    if (!this.#present) return;
-    if (this.#rendered.size === 0) mkdirSync(this.dir, { recursive: true });
-    const now = this.#attributes();
-    for (const [attr, text] of now) {
-      if (this.#rendered.get(attr) === text) continue;
-      this.#overwrite(attr, text);
-      this.#rendered.set(attr, text);
-    }
-    for (const attr of [...this.#rendered.keys()]) {
-      if (now.has(attr)) continue;
-      const fd = this.#fds.get(attr);
-      if (fd !== undefined) closeSync(fd);
-      this.#fds.delete(attr);
-      rmSync(path.join(this.dir, attr), { force: true });
-      this.#rendered.delete(attr);
-    }
+function restore(file: string): Partial<SimLedState> {
+  try {
+    const s = JSON.parse(readFileSync(file, 'utf8')) as Partial<SimLedState>;
+    return Object.fromEntries(Object.entries(s).filter(([, v]) => typeof v === 'number' || typeof v === 'string'));
+  } catch {
+    // A first start: the LED starts dark with no trigger.
+    return {};
   }
 }

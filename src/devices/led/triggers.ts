@@ -26,3 +26,8 @@ export function formatTriggers(t: Triggers): string {
   const words = t.available.map((name) => (name === t.selected ? `[${name}]` : name));
   return `${words.join(' ')}\n`;
 }
+
+/** What a sim LED offers when its options name none: roughly a Raspberry Pi kernel's built-in triggers. */
+export const SIM_TRIGGERS: readonly string[] = ['none', 'timer', 'oneshot', 'heartbeat', 'backlight', 'default-on', 'panic'];
+/** A sim LED's max_brightness when its options name none (also Home Assistant's default scale). */
+export const SIM_MAX_BRIGHTNESS = 255;

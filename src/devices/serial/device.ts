@@ -7,13 +7,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KernelError } from '../../kernel/errors.js';
 import type { DeviceFile } from '../../kernel/kernel.js';
-import type { Device, DeviceContext } from '../kind.js';
+import type { Device, DeviceContext, Poll } from '../kind.js';
 import { CommandError } from '../errors.js';
 import { codeOf, LineSplitter, paramsOf, UrcMatcher } from './at-codes.js';
 import { AtEngine, type AtAnswer } from './at-engine.js';
 import { ModemLines, type Lines } from './modem-lines.js';
 import { settingsOf, type LineSettings, type SerialOptions } from './options.js';
-import { parseCsq, Polls, type PollResult, type SignalQuality } from './polls.js';
+import { parseCsq, startAtPolls, type PollResult, type SignalQuality } from './polls.js';
 import { SerialPort, type FlushQueue, type PortStats } from './port.js';
 import { RxBuffer } from './rx-buffer.js';
 
@@ -24,7 +24,7 @@ export class SerialDevice implements Device {
   readonly #splitter = new LineSplitter();
   readonly #rx: RxBuffer;
   readonly #engine: AtEngine;
-  readonly #polls: Polls;
+  #polls: Poll[] = [];
   #settings: LineSettings;
   #applied: LineSettings | undefined;
   #port: SerialPort | undefined;
@@ -49,13 +49,6 @@ export class SerialDevice implements Device {
       unsolicited: ctx.options.unsolicited,
       onUnsolicited: (line, during) =>
         this.#ctx.emit('urc', { line, code: codeOf(line) ?? null, params: paramsOf(line), ...(during ? { during } : {}) }),
-      log: ctx.log,
-    });
-    this.#polls = new Polls(ctx.options.polls, {
-      enqueue: (label, work, timeoutMs) => ctx.enqueue(label, work, timeoutMs),
-      run: (command, timeoutMs, signal) => this.at(command, timeoutMs, signal),
-      onResult: (command, result) => this.#onPoll(command, result),
-      defaultTimeoutMs: ctx.options.atTimeoutMs,
       log: ctx.log,
     });
   }
@@ -84,12 +77,18 @@ export class SerialDevice implements Device {
     this.#rx.clear();
     this.#lines = new ModemLines(port.file, this.#ctx.kernel.arch);
     if (this.#ctx.options.watchLines) this.#watchLines(this.#lines);
-    this.#polls.start();
+    this.#polls = startAtPolls(
+      this.#ctx,
+      this.#ctx.options.polls,
+      this.#ctx.options.atTimeoutMs,
+      (command, timeoutMs, signal) => this.at(command, timeoutMs, signal),
+      (command, result) => this.#onPoll(command, result),
+    );
     this.#ctx.stateChanged();
   }
 
   async close(): Promise<void> {
-    this.#polls.stop();
+    this.#stopPolls();
     this.#lines?.stop();
     this.#lines = undefined;
     this.#lineWatch = 'off';
@@ -212,7 +211,7 @@ export class SerialDevice implements Device {
 
   #onLost(err: KernelError): void {
     this.#ctx.log.warn({ err: err.message }, 'serial port lost');
-    this.#polls.stop();
+    this.#stopPolls();
     this.#lines?.stop();
     this.#engine.abort(err);
     this.#rx.clear();
@@ -237,6 +236,10 @@ export class SerialDevice implements Device {
           this.#ctx.log.warn({ err: why.message }, 'modem-line watcher ended');
         }
       });
+  }
+
+  #stopPolls(): void {
+    for (const p of this.#polls.splice(0)) p.stop();
   }
 
   #onPoll(command: string, result: PollResult): void {

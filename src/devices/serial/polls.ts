@@ -1,11 +1,11 @@
 /**
  * State polls: AT commands a device runs on its own every `everyMs` (AT+CSQ
- * every minute, say), through the device queue like any command, so they
- * never cut into one. Answers land in the state; +CSQ is parsed into
- * `signal`.
+ * every minute, say), through the device queue like any command (the
+ * runtime's poll service), so they never cut into one. Answers land in the
+ * state; +CSQ is parsed into `signal`.
  */
-import type { Logger } from 'pino';
-import { toErrorBody, type ErrorBody } from '../errors.js';
+import type { ErrorBody } from '../errors.js';
+import type { DeviceContext, Poll } from '../kind.js';
 import { paramsOf } from './at-codes.js';
 import type { AtAnswer } from './at-engine.js';
 
@@ -39,60 +39,29 @@ export function parseCsq(lines: readonly string[]): SignalQuality | undefined {
   return { rssi, ber, dbm: rssi === null ? null : -113 + 2 * rssi, percent: rssi === null ? null : Math.round((rssi / 31) * 100) };
 }
 
-export interface PollDeps {
-  enqueue<T>(label: string, work: (signal: AbortSignal) => Promise<T>, timeoutMs?: number): Promise<T>;
-  run(command: string, timeoutMs: number, signal: AbortSignal): Promise<AtAnswer>;
-  onResult(command: string, result: PollResult): void;
-  readonly defaultTimeoutMs: number;
-  readonly log: Logger;
-}
-
-export class Polls {
-  readonly #specs: readonly PollSpec[];
-  readonly #deps: PollDeps;
-  readonly #timers: NodeJS.Timeout[] = [];
-  readonly #inFlight = new Set<string>();
-
-  constructor(specs: readonly PollSpec[], deps: PollDeps) {
-    this.#specs = specs;
-    this.#deps = deps;
-  }
-
-  /**
-   * Runs each poll right after the current turn (once `open` has returned and
-   * the agent has marked the device online), then every `everyMs`.
-   */
-  start(): void {
-    this.stop();
-    for (const spec of this.#specs) {
-      const first = setTimeout(() => this.#tick(spec), 0);
-      first.unref();
-      this.#timers.push(first);
-      const t = setInterval(() => this.#tick(spec), spec.everyMs);
-      t.unref();
-      this.#timers.push(t);
-    }
-  }
-
-  stop(): void {
-    for (const t of this.#timers.splice(0)) clearTimeout(t);
-  }
-
-  #tick(spec: PollSpec): void {
-    // A poll still queued behind a long command is not queued twice.
-    if (this.#inFlight.has(spec.command)) return;
-    this.#inFlight.add(spec.command);
-    const timeoutMs = spec.timeoutMs ?? this.#deps.defaultTimeoutMs;
-    this.#deps
-      .enqueue(`poll ${spec.command}`, (signal) => this.#deps.run(spec.command, timeoutMs, signal), timeoutMs + 1000)
-      .then(
-        (a) => this.#deps.onResult(spec.command, { ts: Date.now(), final: a.final, lines: a.lines }),
-        (e: unknown) => {
-          this.#deps.log.debug({ err: e, command: spec.command }, 'state poll failed');
-          this.#deps.onResult(spec.command, { ts: Date.now(), error: toErrorBody(e) });
-        },
-      )
-      .finally(() => this.#inFlight.delete(spec.command))
-      .catch(() => undefined);
-  }
+/**
+ * Starts each poll on the device runtime's poll service (ctx.poll): right
+ * after the current turn (open has returned and the device is online), then
+ * every `everyMs`. A failure's error body (`busy` behind a long command,
+ * `timeout`, `device_error` with its errno) lands in the state like an answer.
+ */
+export function startAtPolls(
+  ctx: Pick<DeviceContext<unknown>, 'poll'>,
+  specs: readonly PollSpec[],
+  defaultTimeoutMs: number,
+  run: (command: string, timeoutMs: number, signal: AbortSignal) => Promise<AtAnswer>,
+  onResult: (command: string, result: PollResult) => void,
+): Poll[] {
+  return specs.map((spec) => {
+    const timeoutMs = spec.timeoutMs ?? defaultTimeoutMs;
+    return ctx.poll(`poll ${spec.command}`, spec.everyMs, (signal) => run(spec.command, timeoutMs, signal), {
+      now: true,
+      timeoutMs: timeoutMs + 1000,
+      onResult: (value) => {
+        const a = value as AtAnswer;
+        onResult(spec.command, { ts: Date.now(), final: a.final, lines: a.lines });
+      },
+      onError: (error) => onResult(spec.command, { ts: Date.now(), error }),
+    });
+  });
 }

@@ -99,13 +99,24 @@ export class SerialPort {
     opts: { exclusive: boolean; handlers: PortHandlers; stats: PortStats },
   ): { port: SerialPort; applied: LineSettings; adjusted: string[] } {
     const file = kernel.open(path, O.RDWR | O.NOCTTY | O.NONBLOCK | O.CLOEXEC);
+    let exclusive = false;
     try {
       const port = new SerialPort(file, kernel.arch, opts);
-      if (opts.exclusive) file.ioctl(port.#cat.get('TIOCEXCL'));
+      if (opts.exclusive) {
+        file.ioctl(port.#cat.get('TIOCEXCL'));
+        exclusive = true;
+      }
       const { applied, adjusted } = port.#termios.apply(settings);
       port.#readWatch = file.watch({ readable: true }, () => port.#onReadable());
       return { port, applied, adjusted };
     } catch (e) {
+      // TIOCEXCL marks the tty, not our descriptor: while anyone else holds the tty (a pty's master) it outlives
+      // our close and makes every later open but root's EBUSY, the retry of this one included.
+      try {
+        if (exclusive) file.ioctl(catalogue(kernel.arch).get('TIOCNXCL'));
+      } catch {
+        // A tty that hung up meanwhile has no exclusivity left to give back.
+      }
       file.close();
       throw e;
     }

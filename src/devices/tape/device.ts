@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DeviceFile } from '../../kernel/kernel.js';
-import type { Device, DeviceContext } from '../kind.js';
+import type { Device, DeviceContext, Poll } from '../kind.js';
 import { KernelError, isKernelError } from '../../kernel/errors.js';
 import { CommandError, isDisconnect } from '../errors.js';
 import type { TapeStatus } from './mtio.js';
@@ -27,7 +27,7 @@ export class TapeDevice implements Device {
   #io: TapeIo | null = null;
   #status: TapeStatus | null = null;
   #busy: Busy | null = null;
-  #poll: NodeJS.Timeout | null = null;
+  #poll: Poll | undefined;
 
   constructor(readonly ctx: DeviceContext<TapeOptions>) {}
 
@@ -46,15 +46,14 @@ export class TapeDevice implements Device {
     this.#io = TapeIo.open(this.ctx.kernel, this.options.path);
     this.refresh();
     const every = this.options.pollMs;
-    if (every > 0) {
-      this.#poll = setInterval(() => this.#pollOnce(), every);
-      this.#poll.unref();
-    }
+    // A moving drive reports its status at the end of the move (busyWhile); a poll would only queue behind it.
+    if (every > 0)
+      this.#poll = this.ctx.poll('status poll', every, async () => (this.#io ? this.refresh() : undefined), { idleOnly: true });
   }
 
   async close(): Promise<void> {
-    if (this.#poll) clearInterval(this.#poll);
-    this.#poll = null;
+    this.#poll?.stop();
+    this.#poll = undefined;
     const io = this.#io;
     this.#io = null;
     io?.close();
@@ -184,14 +183,5 @@ export class TapeDevice implements Device {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-  }
-
-  #pollOnce(): void {
-    if (this.#busy || !this.#io) return;
-    this.ctx
-      .enqueue('status poll', async () => this.refresh())
-      .catch((e: unknown) => {
-        this.ctx.log.debug({ err: e }, 'tape status poll failed');
-      });
   }
 }

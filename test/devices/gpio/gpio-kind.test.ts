@@ -12,8 +12,8 @@ import type { HaTopics } from '../../../src/homeassistant/entities.js';
 import { failure } from '../../helpers/command-error.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
 
-function sim(options: Record<string, unknown>, kernel?: SimGpioKernel) {
-  const t = makeTestDevice(gpioKind, { sim: true, options: { pollMs: 0, ...options }, ...(kernel ? { kernel } : {}) });
+async function sim(options: Record<string, unknown>, kernel?: SimGpioKernel) {
+  const t = await makeTestDevice(gpioKind, { sim: true, options: { pollMs: 0, ...options }, ...(kernel ? { kernel } : {}) });
   const k = t.ctx.kernel as SimGpioKernel;
   const chip = k.chip('/dev/gpiochip0') as SimGpioChip;
   const info = (offset: number) => {
@@ -29,7 +29,7 @@ function sim(options: Record<string, unknown>, kernel?: SimGpioKernel) {
 
 describe('gpio on the gpiochip model', () => {
   it('requests the line with the consumer label dev2mqtt and releases it on close', async () => {
-    const t = sim({ line: 17, direction: 'out' });
+    const t = await sim({ line: 17, direction: 'out' });
     await t.device.open();
     expect(t.info(17)).toMatchObject({ consumer: 'dev2mqtt', name: 'GPIO17' });
     expect(t.info(17).flags & (FLAG.USED | FLAG.OUTPUT)).toBe(FLAG.USED | FLAG.OUTPUT);
@@ -49,7 +49,7 @@ describe('gpio on the gpiochip model', () => {
   });
 
   it('set and get: ON/OFF in any case, 1/0, true/false, {state}; the pin follows', async () => {
-    const t = sim({ line: 'GPIO5', direction: 'out' });
+    const t = await sim({ line: 'GPIO5', direction: 'out' });
     await t.device.open();
     await expect(t.run('set', { value: 'ON' })).resolves.toMatchObject({ value: 1, state: 'ON' });
     expect(t.chip.level(5)).toBe(1);
@@ -64,14 +64,14 @@ describe('gpio on the gpiochip model', () => {
 
   it('active-low: logical 1 drives the pin low, and a low input reads 1', async () => {
     const k = new SimGpioKernel([{ path: '/dev/gpiochip0', name: 'gpiochip0', label: 'x', lineNames: ['a', 'b', 'c'] }]);
-    const out = sim({ line: 0, direction: 'out', activeLow: true, initial: 'ON' }, k);
+    const out = await sim({ line: 0, direction: 'out', activeLow: true, initial: 'ON' }, k);
     await out.device.open();
     expect(out.device.state()).toMatchObject({ value: 1, activeLow: true });
     expect(out.chip.level(0)).toBe(0);
     await out.run('set', { value: 'OFF' });
     expect(out.chip.level(0)).toBe(1);
 
-    const inp = sim({ line: 'b', activeLow: true }, k);
+    const inp = await sim({ line: 'b', activeLow: true }, k);
     out.chip.drive(1, 0);
     await inp.device.open();
     await expect(inp.run('get')).resolves.toMatchObject({ value: 1 });
@@ -81,8 +81,8 @@ describe('gpio on the gpiochip model', () => {
 
   it('a second request of a held line is EBUSY; once released it can be had', async () => {
     const k = new SimGpioKernel([{ path: '/dev/gpiochip0', name: 'gpiochip0', label: 'x', lineNames: ['a', 'b'] }]);
-    const first = sim({ line: 1 }, k);
-    const second = sim({ line: 1 }, k);
+    const first = await sim({ line: 1 }, k);
+    const second = await sim({ line: 1 }, k);
     await first.device.open();
     await expect(second.device.open()).rejects.toMatchObject({ code: 'EBUSY', request: 'GPIO_V2_GET_LINE_IOCTL' });
     await first.device.close();
@@ -91,7 +91,7 @@ describe('gpio on the gpiochip model', () => {
   });
 
   it('edges: each is an event with the kernel timestamp and sequence numbers, and the state follows', async () => {
-    const t = sim({ line: 4, edge: 'both', bias: 'pull-up' });
+    const t = await sim({ line: 4, edge: 'both', bias: 'pull-up' });
     await t.device.open();
     expect(t.device.state()).toMatchObject({ value: 1, edges: 0, lastEdge: null });
     const changesBefore = t.recorded.stateChanges;
@@ -112,7 +112,7 @@ describe('gpio on the gpiochip model', () => {
   });
 
   it('a rising-only input with debounce reports one edge for a bouncing press', async () => {
-    const t = sim({ line: 6, edge: 'rising', debounceMs: 5 });
+    const t = await sim({ line: 6, edge: 'rising', debounceMs: 5 });
     await t.device.open();
     expect(t.info(6).debounceUs).toBe(5000);
     for (const level of [1, 0, 1, 0, 1] as const) t.chip.drive(6, level);
@@ -122,7 +122,7 @@ describe('gpio on the gpiochip model', () => {
   });
 
   it('pulse drives the line for ms and restores it; aborted midway (a timeout), it still restores', async () => {
-    const t = sim({ line: 2, direction: 'out' });
+    const t = await sim({ line: 2, direction: 'out' });
     await t.device.open();
     await expect(t.run('pulse', { ms: 5 })).resolves.toMatchObject({ value: 0, pulsedMs: 5 });
     expect(t.recorded.stateChanges).toBeGreaterThanOrEqual(3);
@@ -138,7 +138,7 @@ describe('gpio on the gpiochip model', () => {
   });
 
   it('set and pulse on an input are bad_args; options the kernel would refuse are refused up front', async () => {
-    const t = sim({ line: 3 });
+    const t = await sim({ line: 3 });
     await t.device.open();
     expect(await failure(t.run('set', { value: 'ON' }))).toMatchObject({ code: 'bad_args' });
     expect(await failure(t.run('pulse', { ms: 10 }))).toMatchObject({ code: 'bad_args' });
@@ -151,17 +151,17 @@ describe('gpio on the gpiochip model', () => {
   });
 
   it('finds the line by name and the chip by label; an unknown name says what exists', async () => {
-    const t = sim({ chip: 'pinctrl-rp1', line: 'GPIO26' });
+    const t = await sim({ chip: 'pinctrl-rp1', line: 'GPIO26' });
     await t.device.open();
     expect(t.device.state()).toMatchObject({ chip: '/dev/gpiochip0', chipLabel: 'pinctrl-rp1', line: 26 });
-    const missing = sim({ line: 'NOPE' });
+    const missing = await sim({ line: 'NOPE' });
     await expect(missing.device.open()).rejects.toThrow("has no line named 'NOPE'");
-    const far = sim({ line: 99 });
+    const far = await sim({ line: 99 });
     await expect(far.device.open()).rejects.toThrow('has 54 lines');
   });
 
   it('a chip that goes away: the input is reported lost, commands fail with ENODEV', async () => {
-    const t = sim({ line: 8, edge: 'both' });
+    const t = await sim({ line: 8, edge: 'both' });
     await t.device.open();
     t.chip.unplug();
     await vi.waitFor(() => expect(t.recorded.lost).toHaveLength(1), { timeout: 10_000 });
@@ -174,7 +174,7 @@ describe('gpio on the gpiochip model', () => {
   });
 
   it('simToggleMs: the demo button flips on its own and its edges arrive as events', async () => {
-    const t = sim({ line: 22, edge: 'both', simToggleMs: 5 });
+    const t = await sim({ line: 22, edge: 'both', simToggleMs: 5 });
     await t.device.open();
     await vi.waitFor(() => expect(t.recorded.events.length).toBeGreaterThanOrEqual(2), { timeout: 10_000 });
     expect(t.recorded.events.slice(0, 2).map((e) => e.edge)).toEqual(['rising', 'falling']);
@@ -186,7 +186,7 @@ describe('gpio on the gpiochip model', () => {
   });
 
   it('an input without edges is re-read every pollMs', async () => {
-    const t = sim({ line: 9, pollMs: 5 });
+    const t = await sim({ line: 9, pollMs: 5 });
     await t.device.open();
     expect(t.device.state()).toMatchObject({ value: 0 });
     t.chip.drive(9, 1);

@@ -48,7 +48,7 @@ describe.each(cases)('sysfs gpio: $name', ({ name, spec }) => {
   for (const [i, run] of spec.runs.entries()) {
     it(`run ${i + 1}: ${JSON.stringify(run.options)}`, async () => {
       const { root, kernel, read } = tree(name);
-      const t = makeTestDevice(gpioKind, { options: { interface: 'sysfs', sysfsRoot: root, pollMs: 20, ...run.options } });
+      const t = await makeTestDevice(gpioKind, { options: { interface: 'sysfs', sysfsRoot: root, pollMs: 20, ...run.options } });
       if (run.openError) {
         await expect(t.device.open()).rejects.toThrow(run.openError);
         return;
@@ -73,7 +73,7 @@ describe.each(cases)('sysfs gpio: $name', ({ name, spec }) => {
 describe('sysfs gpio edges', () => {
   it('a change of value is an edge event of the configured kind, with our sequence numbers', async () => {
     const { root, read } = tree('pi4-6.6');
-    const t = makeTestDevice(gpioKind, {
+    const t = await makeTestDevice(gpioKind, {
       options: { interface: 'sysfs', sysfsRoot: root, chip: 'gpiochip0', line: 22, edge: 'rising', pollMs: 10 },
     });
     await t.device.open();
@@ -95,7 +95,7 @@ describe('sysfs gpio edges', () => {
 
   it('an input without edges is re-read every pollMs, as the option says', async () => {
     const { root } = tree('pi4-6.6');
-    const t = makeTestDevice(gpioKind, {
+    const t = await makeTestDevice(gpioKind, {
       options: { interface: 'sysfs', sysfsRoot: root, chip: 'gpiochip0', line: 22, edge: 'none', pollMs: 10 },
     });
     await t.device.open();

@@ -1,32 +1,45 @@
 /**
- * `led` with `sim: true`: the model keeps a sysfs-like tree under the state
- * dir and answers as the LED class driver does; the kind runs unchanged on it.
+ * `led` with `sim: true`: the LED class model on the sim sysfs answers as the
+ * driver does, and the kind runs on it unchanged. What the kernel shows is
+ * read back through the tree, as `cat /sys/class/leds/led0/…` would.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ledKind } from '../../../src/devices/led/kind.js';
-import type { SimLed } from '../../../src/devices/led/sim.js';
 import type { HaTopics } from '../../../src/homeassistant/entities.js';
+import type { SimSysfs } from '../../../src/kernel/sysfs-sim.js';
 import { failure } from '../../helpers/command-error.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
 
-async function simLed(options: Record<string, unknown> = {}, stateDir?: string) {
-  const t = makeTestDevice(ledKind, { sim: true, options: { pollMs: 0, ...options }, ...(stateDir ? { stateDir } : {}) });
-  await t.device.open();
-  const sim = t.device.files as SimLed;
-  const file = (attr: string): string => readFileSync(path.join(sim.dir, attr), 'utf8');
-  return { ...t, sim, file };
+const temps: string[] = [];
+afterAll(() => {
+  for (const t of temps.splice(0)) rmSync(t, { recursive: true, force: true });
+});
+
+function stateDir(): string {
+  const d = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-led-sim-'));
+  temps.push(d);
+  return d;
 }
 
-describe('led sim: the model behaves as the LED class driver', () => {
-  it('keeps a sysfs-like tree under the state dir, dark and without a trigger at first', async () => {
+async function simLed(options: Record<string, unknown> = {}, dir = stateDir()) {
+  const t = await makeTestDevice(ledKind, { sim: true, options: { pollMs: 0, ...options }, stateDir: dir });
+  await t.device.open();
+  const led = t.device;
+  const tree = led.sysfs as SimSysfs;
+  const attr = async (name: string): Promise<string> => tree.read(`${led.dir}/${name}`);
+  return { ...t, tree, led, attr };
+}
+
+describe('led sim: the LED class model', () => {
+  it('is one LED at class/leds/NAME, a link into devices/platform/leds, dark and without a trigger at first', async () => {
     const t = await simLed();
-    expect(t.sim.dir).toBe(path.join(t.ctx.stateDir, 'sys', 'class', 'leds', 'led0'));
-    expect(t.file('brightness')).toBe('0\n');
-    expect(t.file('max_brightness')).toBe('255\n');
-    expect(t.file('trigger')).toBe('[none] timer oneshot heartbeat backlight default-on panic\n');
+    expect(await t.tree.realpath('class/leds/led0')).toBe('/sys/devices/platform/leds/leds/led0');
+    expect(await t.attr('brightness')).toBe('0\n');
+    expect(await t.attr('max_brightness')).toBe('255\n');
+    expect(await t.attr('trigger')).toBe('[none] timer oneshot heartbeat backlight default-on panic\n');
     expect(t.device.state()).toMatchObject({ state: 'OFF', brightness: 0, maxBrightness: 255, trigger: 'none' });
   });
 
@@ -36,22 +49,22 @@ describe('led sim: the model behaves as the LED class driver', () => {
     await expect(t.run('set', { value: 42 })).resolves.toMatchObject({ brightness: 42 });
     await expect(t.run('set', { state: 'ON', brightness: 1000 })).resolves.toMatchObject({ brightness: 100 });
     await expect(t.run('set', { value: 'off' })).resolves.toMatchObject({ state: 'OFF', brightness: 0 });
-    expect(t.file('brightness')).toBe('0\n');
+    expect(await t.attr('brightness')).toBe('0\n');
     expect(t.recorded.stateChanges).toBeGreaterThanOrEqual(4);
   });
 
   it('blink selects timer, whose delay_on/delay_off appear with it and go with it', async () => {
     const t = await simLed();
-    expect(existsSync(path.join(t.sim.dir, 'delay_on'))).toBe(false);
+    expect(await t.tree.exists(`${t.led.dir}/delay_on`)).toBe(false);
     const s = await t.run('blink', { onMs: 100, offMs: 400 });
     expect(s).toMatchObject({ state: 'ON', trigger: 'timer', delayOnMs: 100, delayOffMs: 400, brightness: 255 });
-    expect(t.file('trigger')).toContain('[timer]');
-    expect(t.file('delay_on')).toBe('100\n');
-    expect(t.file('delay_off')).toBe('400\n');
+    expect(await t.attr('trigger')).toContain('[timer]');
+    expect(await t.attr('delay_on')).toBe('100\n');
+    expect(await t.attr('delay_off')).toBe('400\n');
     // A second blink changes the delays without leaving and re-entering timer.
     await expect(t.run('blink', { onMs: 50, offMs: 50 })).resolves.toMatchObject({ delayOnMs: 50, delayOffMs: 50 });
     await expect(t.run('trigger', { name: 'none' })).resolves.toMatchObject({ trigger: 'none', state: 'OFF', brightness: 0 });
-    expect(existsSync(path.join(t.sim.dir, 'delay_on'))).toBe(false);
+    expect(await t.tree.exists(`${t.led.dir}/delay_on`)).toBe(false);
     expect(t.device.state()).not.toHaveProperty('delayOnMs');
   });
 
@@ -76,58 +89,74 @@ describe('led sim: the model behaves as the LED class driver', () => {
 
   it('a write the kernel refuses (EACCES, EINVAL) is device_error with the errno, and the LED is reported lost', async () => {
     const t = await simLed();
-    t.sim.deny('brightness', 'EACCES');
+    t.tree.deny(`${t.led.dir}/brightness`, 'EACCES');
     expect(await failure(t.run('set', { value: 'ON' }))).toMatchObject({
       code: 'device_error',
       errno: 'EACCES',
-      path: path.join(t.sim.dir, 'brightness'),
+      path: '/sys/class/leds/led0/brightness',
     });
     expect(t.recorded.lost).toHaveLength(1);
     // While the kernel refuses, open() fails, so the agent keeps it offline; once allowed it reopens.
     await t.device.close();
     await expect(t.device.open()).rejects.toMatchObject({ code: 'EACCES' });
-    t.sim.deny('brightness', undefined);
+    t.tree.deny(`${t.led.dir}/brightness`, undefined);
     await t.device.open();
 
-    t.sim.deny('trigger', 'EINVAL');
+    t.tree.deny(`${t.led.dir}/trigger`, 'EINVAL');
     expect(await failure(t.run('trigger', { name: 'heartbeat' }))).toMatchObject({ code: 'device_error', errno: 'EINVAL' });
     expect(t.recorded.lost).toHaveLength(2);
   });
 
-  it('max_brightness is read-only: writing it is EACCES, as for a 0444 sysfs attribute', async () => {
+  it('kernfs and the driver refuse what they refuse: max_brightness is read-only, junk is EINVAL, delay_on only with timer', async () => {
     const t = await simLed();
-    await expect(t.sim.write('max_brightness', '9')).rejects.toMatchObject({ code: 'EACCES' });
-    await expect(t.sim.write('brightness', 'bright')).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(t.sim.write('delay_on', '10')).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(t.tree.write(`${t.led.dir}/max_brightness`, '9')).rejects.toMatchObject({ code: 'EACCES', syscall: 'open' });
+    await expect(t.tree.write(`${t.led.dir}/brightness`, 'bright')).rejects.toMatchObject({ code: 'EINVAL', syscall: 'write' });
+    await expect(t.tree.write(`${t.led.dir}/brightness`, '-1')).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(t.tree.write(`${t.led.dir}/trigger`, 'rainbow')).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(t.tree.write(`${t.led.dir}/delay_on`, '10')).rejects.toMatchObject({ code: 'ENOENT' });
+    // What `echo` writes (a trailing newline) is read as the kernel reads it.
+    await t.tree.write(`${t.led.dir}/trigger`, 'timer\n');
+    await t.tree.write(`${t.led.dir}/delay_on`, '10\n');
+    expect(await t.attr('delay_on')).toBe('10\n');
   });
 
   it('an unplugged LED: commands fail with ENOENT and report it lost; open() fails until it is back', async () => {
     const t = await simLed();
     await t.run('set', { value: 77 });
-    t.sim.unplug();
+    t.tree.unplug(t.led.dir);
     expect(await failure(t.run('get'))).toMatchObject({ code: 'device_error', errno: 'ENOENT' });
     expect(t.recorded.lost).toHaveLength(1);
     await t.device.close();
     await expect(t.device.open()).rejects.toMatchObject({ code: 'ENOENT' });
-    t.sim.replug();
+    t.tree.replug(t.led.dir);
     await t.device.open();
     expect(t.device.state()).toMatchObject({ brightness: 77 });
   });
 
-  it('keeps its state across restarts, as a real LED does', async () => {
-    const stateDir = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-led-keep-'));
-    const first = await simLed({}, stateDir);
+  it('an LED that goes away while a read is in flight: ENODEV, as kernfs answers, and it is reported lost', async () => {
+    const t = await simLed();
+    const reading = failure(t.run('get'));
+    t.tree.remove(t.led.dir);
+    expect(await reading).toMatchObject({ code: 'device_error', errno: 'ENODEV' });
+    expect(t.recorded.lost).toHaveLength(1);
+  });
+
+  it('keeps its state across agent restarts (saved once when the agent stops, not per command)', async () => {
+    const dir = stateDir();
+    const first = await simLed({}, dir);
     await first.run('blink', { onMs: 30, offMs: 70 });
     await first.device.close();
-    const second = await simLed({}, stateDir);
+    first.abort.abort();
+    const second = await simLed({}, dir);
     expect(second.device.state()).toMatchObject({ trigger: 'timer', delayOnMs: 30, delayOffMs: 70 });
   });
 
   it('polls: a change behind its back is noticed and published', async () => {
-    const t = makeTestDevice(ledKind, { sim: true, options: { pollMs: 10 } });
+    const t = await makeTestDevice(ledKind, { sim: true, options: { pollMs: 10 }, stateDir: stateDir() });
     await t.device.open();
     const before = t.recorded.stateChanges;
-    await (t.device.files as SimLed).write('brightness', '5');
+    const led = t.device;
+    await led.sysfs.write(`${led.dir}/brightness`, '5');
     await vi.waitFor(() => expect(t.device.state()).toMatchObject({ brightness: 5 }), { timeout: 10_000, interval: 10 });
     expect(t.recorded.stateChanges).toBe(before + 1);
     await t.device.close();

@@ -17,7 +17,7 @@ afterEach(async () => {
 async function setup(rules: Rule[], options: Record<string, unknown> = {}): Promise<{ modem: ScriptedModem; t: TestDevice<SerialDevice> }> {
   const modem = await ScriptedModem.start(rules);
   cleanup.push(() => modem.close());
-  const t = makeTestDevice(serialKind, { options: { path: modem.slavePath, ...options } });
+  const t = await makeTestDevice(serialKind, { options: { path: modem.slavePath, ...options } });
   await t.device.open();
   cleanup.push(() => t.device.close());
   return { modem, t };

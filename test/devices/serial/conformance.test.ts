@@ -40,7 +40,7 @@ afterEach(async () => {
 });
 
 async function open(target: Target, extra: Record<string, unknown> = {}): Promise<TestDevice<SerialDevice>> {
-  const t = makeTestDevice(serialKind, { sim: target.sim, options: { ...target.options, ...extra } });
+  const t = await makeTestDevice(serialKind, { sim: target.sim, options: { ...target.options, ...extra } });
   cleanup.push(() => t.abort.abort());
   cleanup.push(() => t.device.close());
   await t.device.open();
@@ -130,7 +130,7 @@ describe.each(targets)('serial conformance: $name', (target) => {
   });
 
   it('close gives back the termios the port had', async () => {
-    const t = makeTestDevice(serialKind, { sim: target.sim, options: target.options });
+    const t = await makeTestDevice(serialKind, { sim: target.sim, options: target.options });
     cleanup.push(() => t.abort.abort());
     const libc = new LibcKernel();
     const peek = (): unknown => {

@@ -33,7 +33,7 @@ interface Sim {
 }
 
 async function sim(options: Record<string, unknown> = {}, open = true): Promise<Sim> {
-  const t = makeTestDevice(serialKind, { sim: true, options });
+  const t = await makeTestDevice(serialKind, { sim: true, options });
   cleanup.push(() => t.abort.abort());
   cleanup.push(() => t.device.close());
   if (!(t.ctx.kernel instanceof SerialSimKernel)) throw new Error('expected the sim kernel');
@@ -227,11 +227,11 @@ describe('sim kernel: the modelled requests answer like a UART driver', () => {
     expect(() => f.ioctl(catalogue(kernel.arch).get('TIOCMGET'), intArg(kernel.arch))).toThrow(expect.objectContaining({ code: 'ENOTTY' }));
   });
 
-  it('refuses to put its symlink over a file that is not a symlink', () => {
+  it('refuses to put its symlink over a file that is not a symlink', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'dev2mqtt-serial-'));
     const target = path.join(dir, 'ttyUSB0');
     writeFileSync(target, 'precious');
-    expect(() => makeTestDevice(serialKind, { sim: true, options: { path: target } })).toThrow(/not a symlink/);
+    await expect(makeTestDevice(serialKind, { sim: true, options: { path: target } })).rejects.toThrow(/not a symlink/);
     expect(fs.readFileSync(target, 'utf8')).toBe('precious');
   });
 });

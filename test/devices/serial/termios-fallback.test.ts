@@ -34,9 +34,9 @@ function pty(): string {
 const sttySpeed = (path: string): number => sttyView(path).speed;
 
 /** A serial device on `path` whose kernel answers through `hook`; `used` lists every ioctl it asked for. */
-function device(path: string, hook: IoctlHook, options: Record<string, unknown> = {}) {
+async function device(path: string, hook: IoctlHook, options: Record<string, unknown> = {}) {
   const used: string[] = [];
-  const t = makeTestDevice(serialKind, {
+  const t = await makeTestDevice(serialKind, {
     options: { path, ...options },
     wrapKernel: (k) =>
       hookIoctls(k, (req, arg, file) => {
@@ -59,7 +59,7 @@ const haveStty = requireTool('stty', 'reads the line settings back from outside'
 describe.skipIf(!haveStty).each(['ENOSYS', 'ENOTTY', 'EINVAL'])('a kernel that answers termios2 with %s', (errno) => {
   it('the port opens through plain termios, raw at 115200 as stty sees it, and the state says "termios"', async () => {
     const path = pty();
-    const { t, used } = device(path, refuse(TERMIOS2, errno));
+    const { t, used } = await device(path, refuse(TERMIOS2, errno));
     await t.device.open();
     expect(t.device.state()).toMatchObject({ open: true, termios: 'termios', baud: 115200, dataBits: 8, parity: 'none' });
     const out = stty(path, '-a');
@@ -73,7 +73,7 @@ describe.skipIf(!haveStty).each(['ENOSYS', 'ENOTTY', 'EINVAL'])('a kernel that a
 
   it('configure moves between standard rates with TCSETS', async () => {
     const path = pty();
-    const { t } = device(path, refuse(TERMIOS2, errno));
+    const { t } = await device(path, refuse(TERMIOS2, errno));
     await t.device.open();
     expect(await t.run('configure', { baud: 9600, stopBits: 2 })).toMatchObject({ baud: 9600, stopBits: 2, adjusted: [] });
     expect(sttySpeed(path)).toBe(9600);
@@ -83,7 +83,7 @@ describe.skipIf(!haveStty).each(['ENOSYS', 'ENOTTY', 'EINVAL'])('a kernel that a
 
   it('a rate without a Bnnn constant is bad_args naming the reason, and the line keeps its speed', async () => {
     const path = pty();
-    const { t } = device(path, refuse(TERMIOS2, errno));
+    const { t } = await device(path, refuse(TERMIOS2, errno));
     await t.device.open();
     const e = await failure(t.run('configure', { baud: 250000 }));
     expect(e).toMatchObject({ code: 'bad_args', termios: 'termios' });
@@ -97,12 +97,12 @@ describe.skipIf(!haveStty).each(['ENOSYS', 'ENOTTY', 'EINVAL'])('a kernel that a
 
   it('configured with such a rate, the port does not open, and says why', async () => {
     const path = pty();
-    const { t } = device(path, refuse(TERMIOS2, errno), { baud: 31250 });
+    const { t } = await device(path, refuse(TERMIOS2, errno), { baud: 31250 });
     const e = await failure(t.device.open());
     expect(e).toMatchObject({ code: 'bad_args' });
     expect(e?.message).toContain('baud 31250 needs termios2');
     expect(t.device.state()).toMatchObject({ open: false, termios: null });
-    // The descriptor was closed again: the port is not held exclusively.
+    // stty can open it again; as root that holds even on an exclusive tty, so termios-pty.test.ts checks TIOCGEXCL.
     expect(() => stty(path, '-a')).not.toThrow();
   });
 
@@ -110,7 +110,7 @@ describe.skipIf(!haveStty).each(['ENOSYS', 'ENOTTY', 'EINVAL'])('a kernel that a
     const path = pty();
     stty(path, '9600', 'cstopb', '-clocal', 'icanon', 'echo', 'ixon');
     const before = stty(path, '-g');
-    const { t, used } = device(path, refuse(TERMIOS2, errno), { baud: 460800 });
+    const { t, used } = await device(path, refuse(TERMIOS2, errno), { baud: 460800 });
     await t.device.open();
     expect(sttySpeed(path)).toBe(460800);
     await t.device.close();
@@ -123,7 +123,7 @@ describe.skipIf(!haveStty)('when termios2 is refused', () => {
   // Under qemu-user TCGETS2 itself answers ENOSYS, so this case's premise (TCGETS2 works) exists only natively.
   it.skipIf(emulated)('TCGETS2 works but TCSETS2 answers EINVAL: the port falls back as it sets', async () => {
     const path = pty();
-    const { t, used } = device(path, refuse(['TCSETS2', 'TCSETSW2', 'TCSETSF2'], 'EINVAL'));
+    const { t, used } = await device(path, refuse(['TCSETS2', 'TCSETSW2', 'TCSETSF2'], 'EINVAL'));
     await t.device.open();
     expect(t.device.state()).toMatchObject({ open: true, termios: 'termios', baud: 115200 });
     expect(sttySpeed(path)).toBe(115200);
@@ -134,7 +134,7 @@ describe.skipIf(!haveStty)('when termios2 is refused', () => {
 
   it('any other answer to TCGETS2 is the port failing, named as such', async () => {
     const path = pty();
-    const { t, used } = device(path, refuse(['TCGETS2'], 'EIO'));
+    const { t, used } = await device(path, refuse(['TCGETS2'], 'EIO'));
     const e = await t.device.open().then(
       () => undefined,
       (err: unknown) => err,
@@ -149,7 +149,7 @@ describe("this machine's own kernel", () => {
   // Natively the kernel has termios2. Under the emulated-ABI job QEMU 7.2 refuses it for real (ENOSYS).
   it(`drives a pty with ${emulated ? 'plain termios (qemu-user has no termios2)' : 'termios2'}`, async () => {
     const path = pty();
-    const t = makeTestDevice(serialKind, { options: { path, baud: 57600 } });
+    const t = await makeTestDevice(serialKind, { options: { path, baud: 57600 } });
     cleanup.push(() => t.device.close());
     await t.device.open();
     expect(t.device.state()).toMatchObject({ open: true, baud: 57600, termios: emulated ? 'termios' : 'termios2' });

@@ -18,6 +18,7 @@ import { DEFAULT_SETTINGS } from '../../../src/devices/serial/options.js';
 import { termios2Speed } from '../../helpers/cprog.js';
 import { requireTool } from '../../helpers/tools.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
+import { hookIoctls, refuse } from '../../helpers/kernel-hook.js';
 import { stty, sttyView } from '../../helpers/stty.js';
 
 const kernel = new LibcKernel();
@@ -34,7 +35,7 @@ function pty(): string {
 }
 
 async function openDevice(path: string, options: Record<string, unknown> = {}) {
-  const t = makeTestDevice(serialKind, { options: { path, ...options } });
+  const t = await makeTestDevice(serialKind, { options: { path, ...options } });
   await t.device.open();
   cleanup.push(() => t.device.close());
   return t;
@@ -148,6 +149,19 @@ describe('the port is taken exclusively', () => {
     const t = await openDevice(path);
     expect(excl(path)).toBe(1);
     await t.device.close();
+    expect(excl(path)).toBe(0);
+  });
+
+  // The flag belongs to the tty, not to our descriptor: while anyone else holds the tty (a pty's master, a
+  // modem manager) it outlives our close, and every later open but root's, the agent's own retry included, is EBUSY.
+  it('an open that fails after TIOCEXCL gives exclusivity back', async () => {
+    const path = pty();
+    // A rate plain termios cannot carry, on a kernel without termios2: refused with bad_args after TIOCEXCL.
+    const t = await makeTestDevice(serialKind, {
+      options: { path, baud: 31250 },
+      wrapKernel: (k) => hookIoctls(k, refuse(['TCGETS2', 'TCSETS2', 'TCSETSW2', 'TCSETSF2'], 'ENOSYS')),
+    });
+    await expect(t.device.open()).rejects.toMatchObject({ code: 'bad_args' });
     expect(excl(path)).toBe(0);
   });
 

@@ -19,7 +19,7 @@ const open: TestDevice<TapeDevice>[] = [];
 async function tape(
   o: { sim?: Record<string, unknown>; options?: Record<string, unknown>; stateDir?: string } = {},
 ): Promise<TestDevice<TapeDevice>> {
-  const t = makeTestDevice(tapeKind, {
+  const t = await makeTestDevice(tapeKind, {
     sim: true,
     stateDir: o.stateDir,
     options: { pollMs: 0, ...o.options, sim: { ...o.sim, timing: { ...FAST, ...(o.sim?.timing as object | undefined) } } },
@@ -78,7 +78,7 @@ describe('tape kind: status', () => {
   it("lays the structs out for the kernel's architecture: a 32-bit ARM kernel gets its 28-byte mtget", async () => {
     const { archByName } = await import('../../../src/kernel/arch.js');
     const kernel = simKernel({ arch: archByName('armhf') });
-    const t = makeTestDevice(tapeKind, { sim: false, options: { path: '/dev/nst0', pollMs: 0 }, kernel });
+    const t = await makeTestDevice(tapeKind, { sim: false, options: { path: '/dev/nst0', pollMs: 0 }, kernel });
     await t.device.open();
     try {
       await t.run('write', { data: 'arm' });
@@ -267,7 +267,7 @@ describe('tape kind: files', () => {
 
   it('without filesDir on a real drive, file commands are forbidden', async () => {
     const kernel = simKernel();
-    const t = makeTestDevice(tapeKind, { sim: false, options: { path: '/dev/nst0', pollMs: 0 }, kernel });
+    const t = await makeTestDevice(tapeKind, { sim: false, options: { path: '/dev/nst0', pollMs: 0 }, kernel });
     await t.device.open();
     expect(await errorOf(t.run('writeFile', { name: 'x' }))).toMatchObject({
       code: 'forbidden',

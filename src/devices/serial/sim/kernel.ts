@@ -11,7 +11,7 @@ import { KernelError } from '../../../kernel/errors.js';
 import type { DeviceFile, IoctlArg, Kernel, ReadyEvents, Watch, WatchOptions } from '../../../kernel/kernel.js';
 import { LibcKernel } from '../../../kernel/libc.js';
 import { catalogue, type IoctlRequest } from '../../../kernel/requests.js';
-import type { DeviceContext } from '../../kind.js';
+import type { SimContext } from '../../kind.js';
 import type { SerialOptions } from '../options.js';
 import type { SimLines } from './lines.js';
 import { SimModem, type Plug } from './modem.js';
@@ -26,7 +26,7 @@ export class SerialSimKernel implements Kernel {
   readonly #libc: LibcKernel;
   readonly #modelled: Map<number, Modelled>;
 
-  constructor(linkPath: string, ctx: Omit<DeviceContext<SerialOptions>, 'kernel'>) {
+  constructor(linkPath: string, ctx: SimContext<SerialOptions>) {
     this.#libc = new LibcKernel();
     this.arch = this.#libc.arch;
     const cat = catalogue(this.arch);
