@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // Run by .ci/emulated-abi.mjs (vitest.emulated.config.ts): they drive an armhf or arm64 Node under qemu-user.
-    exclude: [...configDefaults.exclude, 'test/emulated/**'],
+    // Booted machines, as root: a suite of its own (vitest.machines.config.ts, npm run test:machines).
+    exclude: [...configDefaults.exclude, 'test/emulated/**', 'test/machines/**'],
     globalSetup: ['test/global-setup.ts'],
     // Each test file removes the temp dirs it made (helpers/temp.ts).
     setupFiles: ['test/setup-cleanup.ts'],

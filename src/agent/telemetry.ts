@@ -37,10 +37,6 @@ export interface TelemetryOptions {
   readonly journal?: () => JournalHealth | undefined;
   /** Commands per minute and the last error, for the node state. */
   readonly activity?: CommandActivity;
-}
-
-/** A failed command republishes the node state (its last error) at most this often. */
-const NODE_STATE_MIN_MS = 1000;
   readonly offlineBuffer: {
     readonly maxMessages: number;
     readonly maxBytes: number;
@@ -50,6 +46,9 @@ const NODE_STATE_MIN_MS = 1000;
   /** Where the spill files go (node.stateDir). */
   readonly stateDir: string;
 }
+
+/** A failed command republishes the node state (its last error) at most this often. */
+const NODE_STATE_MIN_MS = 1000;
 
 /** Replayed messages per turn: the PUBACKs of one batch are awaited before the next (the broker paces the replay). */
 const REPLAY_BATCH = 256;

@@ -6,16 +6,14 @@
  * deploy/install.sh installing that tarball into a test root — twice, the
  * second time changing nothing.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/agent.js';
+import { must, packTarball, REPO, run as runIn } from '../helpers/pack.js';
 import { inCI, requireTools } from '../helpers/tools.js';
 import { deadline } from '../helpers/deadline.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const OFFLINE = {
   ...process.env,
   npm_config_offline: 'true',
@@ -24,38 +22,20 @@ const OFFLINE = {
   npm_config_update_notifier: 'false',
 };
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = OFFLINE): SpawnSyncReturns<string> {
-  return spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: deadline(300_000) });
-}
-
-function must(r: SpawnSyncReturns<string>, what: string): string {
-  if (r.status !== 0) throw new Error(`${what} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
+const run = (cmd: string, args: string[], cwd: string): ReturnType<typeof runIn> => runIn(cmd, args, cwd, OFFLINE);
 
 let tarball = '';
 let listing: string[] = [];
 
 beforeAll(() => {
-  // The files a clean clone has (tracked, plus new ones not ignored), without tests.
-  const files = must(run('git', ['ls-files', '--cached', '--others', '--exclude-standard'], REPO), 'git ls-files')
-    .split('\n')
-    .filter((f) => f && !f.startsWith('test/') && existsSync(path.join(REPO, f)));
-  const copy = tempDir('dev2mqtt-pack-');
-  for (const f of files) cpSync(path.join(REPO, f), path.join(copy, f), { recursive: true });
-  symlinkSync(path.join(REPO, 'node_modules'), path.join(copy, 'node_modules'));
-  const out = path.join(copy, 'out');
-  mkdirSync(out);
-  const name = must(run('npm', ['pack', '--pack-destination', out, '--loglevel=error'], copy), 'npm pack')
-    .trim()
-    .split('\n')
-    .at(-1)!;
-  tarball = path.join(out, name);
+  const out = tempDir('dev2mqtt-pack-out-');
+  tarball = packTarball(out, {
+    keepCopy: (copy) => expect(existsSync(path.join(copy, 'npm-shrinkwrap.json')), 'postpack removes the shrinkwrap copy').toBe(false),
+  });
   listing = must(run('tar', ['-tzf', tarball], out), 'tar -t')
     .split('\n')
     .filter(Boolean)
     .map((f) => f.replace(/^package\//, ''));
-  expect(existsSync(path.join(copy, 'npm-shrinkwrap.json')), 'postpack removes the shrinkwrap copy').toBe(false);
 }, deadline(300_000));
 
 describe('npm pack', () => {
@@ -115,7 +95,7 @@ describe('npm pack', () => {
     const probe = run('npx', ['--no', '--', 'dev2mqtt', 'probe', '--dev-root', dev, '--sys-root', dev], app);
     expect(probe.status, probe.stderr).toBe(0);
     expect(probe.stdout).toMatch(/gpiochip0 failed: ENOTTY/);
-  });
+  }, 600_000);
 });
 
 const root = process.getuid?.() === 0;
@@ -123,6 +103,7 @@ if (!root && inCI) throw new Error('CI=true: the install.sh test needs root (it 
 const haveTools =
   root && requireTools('the install.sh suite (it enables the unit and creates the service user in a test root)', 'systemctl', 'useradd');
 
+// Each install runs npm ci (from the cache) and the agent a few times: minutes on a loaded two-core machine.
 describe.skipIf(!haveTools)('deploy/install.sh', () => {
   it('installs the tarball, user, config, udev rules, unit and drop-in into a root, and a second run changes nothing', () => {
     const target = tempDir('dev2mqtt-root-');
@@ -190,7 +171,49 @@ describe.skipIf(!haveTools)('deploy/install.sh', () => {
     expect(fourth.status, fourth.stderr).toBe(0);
     expect(fourth.stdout).toMatch(/nothing to change/);
     expect(statSync(at('etc/dev2mqtt/config.json')).mtimeMs).toBe(confMtime);
-  });
+  }, 600_000);
+
+  it('--uninstall removes the unit, drop-ins, udev rules, agent and link and says what it kept; --purge removes that too', () => {
+    const target = tempDir('dev2mqtt-root-');
+    mkdirSync(path.join(target, 'etc'), { recursive: true });
+    for (const f of ['passwd', 'group', 'shadow', 'gshadow']) cpSync(`/etc/${f}`, path.join(target, 'etc', f));
+    const script = path.join(REPO, 'deploy/install.sh');
+    const at = (p: string): string => path.join(target, p);
+    const config = path.join(tempDir(), 'config.json');
+    writeFileSync(config, JSON.stringify({ node: { id: 'pi-1' }, mqtt: { url: 'mqtt://broker.lan:1883' } }));
+    must(run('bash', [script, '--root', target, '--tarball', tarball, '--config', config], REPO), 'install.sh');
+    const installed = [
+      'etc/systemd/system/dev2mqtt.service',
+      'etc/systemd/system/dev2mqtt.service.d/10-devices.conf',
+      'etc/systemd/system/multi-user.target.wants/dev2mqtt.service',
+      'etc/udev/rules.d/99-dev2mqtt.rules',
+      'usr/local/lib/dev2mqtt/node_modules/dev2mqtt/package.json',
+      'usr/local/bin/dev2mqtt',
+    ];
+    // lstat: the wants link is absolute, /etc/systemd/system/… inside the root, dangling from here.
+    for (const p of installed) expect(statOrUndefined(at(p)), p).toBeDefined();
+
+    const un = run('bash', [script, '--root', target, '--uninstall'], REPO);
+    expect(un.status, un.stderr).toBe(0);
+    expect(un.stdout).toMatch(/removed: .*dev2mqtt\.service.*99-dev2mqtt\.rules.*\/usr\/local\/bin\/dev2mqtt.*\/usr\/local\/lib\/dev2mqtt/);
+    expect(un.stdout).toMatch(/kept: the config in .*\/etc\/dev2mqtt; the user dev2mqtt; the groups? dev2mqtt.* \(--purge removes them\)/);
+    for (const p of [...installed, 'etc/systemd/system/dev2mqtt.service.d', 'usr/local/lib/dev2mqtt'])
+      expect(statOrUndefined(at(p)), p).toBeUndefined();
+    expect(existsSync(at('etc/dev2mqtt/config.json'))).toBe(true);
+    expect(readFileSync(at('etc/passwd'), 'utf8')).toMatch(/^dev2mqtt:/m);
+
+    const again = run('bash', [script, '--root', target, '--uninstall'], REPO);
+    expect(again.stdout).toMatch(/nothing to remove/);
+    const purge = run('bash', [script, '--root', target, '--purge'], REPO);
+    expect(purge.status, purge.stderr).toBe(0);
+    expect(purge.stdout).toMatch(/removed: .*\/etc\/dev2mqtt.*the user dev2mqtt/);
+    expect(purge.stdout).not.toMatch(/kept:/);
+    expect(existsSync(at('etc/dev2mqtt'))).toBe(false);
+    expect(readFileSync(at('etc/passwd'), 'utf8')).not.toMatch(/^dev2mqtt:/m);
+    expect(readFileSync(at('etc/group'), 'utf8')).not.toMatch(/^dev2mqtt:/m);
+    // The groups that were there before stay, whatever dev2mqtt did with them.
+    for (const g of ['dialout', 'tape']) expect(readFileSync(at('etc/group'), 'utf8')).toMatch(new RegExp(`^${g}:`, 'm'));
+  }, 600_000);
 
   it('refuses a config check-config rejects, naming the command to see why', () => {
     const target = tempDir('dev2mqtt-root-');
@@ -200,6 +223,20 @@ describe.skipIf(!haveTools)('deploy/install.sh', () => {
     writeFileSync(bad, JSON.stringify({ mqtt: { url: 'http://nope' } }));
     const r = run('bash', [path.join(REPO, 'deploy/install.sh'), '--root', target, '--tarball', tarball, '--config', bad], REPO);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/config\.json is not valid; see: .*dev2mqtt check-config -c/);
-  });
+    expect(r.stderr).toMatch(/mqtt\.url/);
+    expect(r.stderr).toMatch(/bad\.json is not valid for dev2mqtt \d+\.\d+\.\d+: nothing was changed; see: .*dev2mqtt check-config -c/);
+    // Refused before anything changed: no user, no config, no agent (the staged one is gone too).
+    expect(readFileSync(path.join(target, 'etc/passwd'), 'utf8')).not.toMatch(/^dev2mqtt:/m);
+    for (const p of ['etc/dev2mqtt', 'usr/local/lib/dev2mqtt', 'usr/local/lib/dev2mqtt.new', 'usr/local/bin/dev2mqtt'])
+      expect(existsSync(path.join(target, p)), p).toBe(false);
+  }, 600_000);
 });
+
+/** lstat that says undefined for a missing path (a dangling link exists for lstat, not for existsSync). */
+function statOrUndefined(p: string): ReturnType<typeof lstatSync> | undefined {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
