@@ -52,6 +52,8 @@ export async function makeTestDevice<O, D extends Device>(
     stateDir?: string;
     /** Wraps the kernel the device gets (its sim's, a given one, or libc): to watch or answer its requests (kernel-hook.ts). */
     wrapKernel?: (k: Kernel) => Kernel;
+    /** Where the device's log goes (at info level); silent by default. */
+    logStream?: NodeJS.WritableStream;
   },
 ): Promise<TestDevice<D>> {
   const sim = cfg.sim ?? false;
@@ -59,7 +61,7 @@ export async function makeTestDevice<O, D extends Device>(
   if (!parsed.ok) throw new Error(`bad options: ${formatIssues(parsed.issues)}`);
   const recorded: Recorded = { events: [], stateChanges: 0, lost: [] };
   const abort = new AbortController();
-  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const log = cfg.logStream ? pino({ level: 'info' }, cfg.logStream) : pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   let chain: Promise<unknown> = Promise.resolve();
   const polls = new Polls({
     run: async (_label, work) => {

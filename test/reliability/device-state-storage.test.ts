@@ -151,6 +151,28 @@ describe.skipIf(!canMountTmpfs())('device state on a full or read-only disk', ()
     await t.device.open();
     await expect(t.run('at', { command: 'AT' })).resolves.toMatchObject({ final: 'OK' });
   });
+  it('a simulated modem whose disk turns read-only while it runs: its stop cannot remove the link, and says so, never throws', async () => {
+    const mount = tmpfs(256);
+    const log = new LogCapture();
+    const t = await makeTestDevice(serialKind, { sim: true, stateDir: mount.dir, logStream: log });
+    await t.device.open();
+    await expect(t.run('at', { command: 'AT' })).resolves.toMatchObject({ final: 'OK' });
+    await mount.remount('ro');
+    // The agent's stop aborts the device's signal: a throw in a listener of it is an uncaught exception.
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown): void => void uncaught.push(e);
+    process.prependListener('uncaughtException', onUncaught);
+    try {
+      await t.device.close();
+      t.abort.abort();
+      // Where Node reports a listener's throw: on the next tick.
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(uncaught).toEqual([]);
+    expect(log.text).toMatch(/sim modem: its link cannot be removed.*EROFS|EROFS.*sim modem: its link cannot be removed/);
+  });
 });
 
 describe.skipIf(!canMountTmpfs())('an agent whose stateDir is read-only from the start', () => {

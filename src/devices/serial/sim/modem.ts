@@ -92,8 +92,14 @@ export class SimModem {
     this.detach();
     plug.lines.hangUp();
     plug.pty.master.close();
-    const stat = fs.lstatSync(this.#o.linkPath, { throwIfNoEntry: false });
-    if (stat?.isSymbolicLink()) fs.rmSync(this.#o.linkPath, { force: true });
+    try {
+      const stat = fs.lstatSync(this.#o.linkPath, { throwIfNoEntry: false });
+      if (stat?.isSymbolicLink()) fs.rmSync(this.#o.linkPath, { force: true });
+    } catch (e) {
+      // A read-only or failing stateDir (this runs from the agent's stop, where a throw is uncaught): the
+      // link left behind points at no pty, and the next plugIn replaces it.
+      this.#o.log.warn({ err: (e as Error).message, link: this.#o.linkPath }, 'sim modem: its link cannot be removed');
+    }
     this.#o.log.debug({ link: this.#o.linkPath }, 'sim modem unplugged');
   }
 
