@@ -11,7 +11,7 @@ import { DEFAULT_COMMAND_TIMEOUT_MS, type CommandContext } from '../devices/kind
 import { formatIssues } from '../schema/schema.js';
 import type { InboundMessage } from '../transport/transport.js';
 import type { DeviceRuntime } from './device-runtime.js';
-import { userKey, type CommandJournal } from './journal.js';
+import { packetTag, userKey, type CommandJournal } from './journal.js';
 import { BatchFailed, runNodeCommand, type NodeCommandEnv } from './node-commands.js';
 import { parsePayload, type PayloadResult } from './payload.js';
 import { RAW_IOCTL_COMMAND, type RawIoctl } from './raw-ioctl.js';
@@ -123,6 +123,13 @@ export class Dispatcher {
       if (previous) this.#o.publish(previous, reply, encodeResult(previous));
       return;
     }
+    // Without an id, only the packet identifier tells a redelivery: of a command that ran, or that a crash
+    // caught running (a hung handler, killed by the watchdog), answered already, never run again.
+    const packet = !parsedId && parsed.ok && msg.packetId !== undefined && journal ? packetTag(msg.packetId, msg.payload) : undefined;
+    if (!replayKey && msg.dup && packet && journal?.redelivered(msg.topic, packet)) {
+      this.stats.duplicates++;
+      return;
+    }
     // Only a command that can run is worth its payload in the journal (a replay needs it); a
     // refused one with an id keeps just its result, for a redelivery; one without, nothing.
     const keep = parsed.ok || !key.startsWith('g:');
@@ -133,6 +140,7 @@ export class Dispatcher {
         receivedAtMs: Date.now(),
         ...(msg.responseTopic ? { responseTopic: msg.responseTopic } : {}),
         ...(msg.correlationData ? { correlationData: msg.correlationData.toString('base64') } : {}),
+        ...(packet ? { packet } : {}),
       });
     }
     this.#run(address, parsed, {

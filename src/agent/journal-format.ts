@@ -13,6 +13,11 @@ export interface JournaledMessage {
   /** base64 */
   readonly correlationData?: string;
   readonly receivedAtMs: number;
+  /**
+   * A command without an id: its packet identifier and a digest of its payload
+   * (journal.ts, `redelivered`), what a DUP redelivery of it is known by.
+   */
+  readonly packet?: string;
 }
 
 /**
@@ -50,7 +55,8 @@ function parseLine(text: string): Line | undefined {
         typeof m.payload === 'string' &&
         typeof m.receivedAtMs === 'number' &&
         (m.responseTopic === undefined || typeof m.responseTopic === 'string') &&
-        (m.correlationData === undefined || typeof m.correlationData === 'string');
+        (m.correlationData === undefined || typeof m.correlationData === 'string') &&
+        (m.packet === undefined || typeof m.packet === 'string');
       return ok ? (v as Line) : undefined;
     }
     case 's':

@@ -23,6 +23,7 @@
  * or failing disk the journal carries on in memory (`health` says degraded,
  * and why) and becomes a file again by itself once a write succeeds.
  */
+import { createHash } from 'node:crypto';
 import type { CommandResult } from './result.js';
 import { JournalFile, type JournalHealth } from './journal-file.js';
 import { line, parseJournal, type JournaledMessage, type Line } from './journal-format.js';
@@ -53,11 +54,23 @@ const MAX_BYTES = 32 * 1024 * 1024;
  * commands); a topic cannot hold U+0000, so the key is unambiguous.
  */
 export const userKey = (topic: string, id: string): string => `u:${topic}\u0000${id}`;
+/**
+ * A command without an id is known to a redelivery only by its packet
+ * identifier, which the broker keeps when it sends an unacknowledged message
+ * again, with the payload's digest: `{packetId}:{sha1, base64}`.
+ */
+export const packetTag = (packetId: number, payload: Buffer): string =>
+  `${packetId}:${createHash('sha1').update(payload).digest('base64')}`;
+/**
+ * Packet identifiers are 16 bits and brokers hand them out in turn: past this
+ * many remembered, an old one could be taken for a new message's.
+ */
+const MAX_PACKETS = 30_000;
 const isUserKey = (key: string): boolean => key.startsWith('u:');
 const withoutPayload = (m: JournaledMessage): JournaledMessage => (m.payload ? { ...m, payload: '' } : m);
 
-/** Drops the `count` oldest keys of `map` (insertion order) through `drop`, with one iterator. */
-function dropOldest<K, V>(map: Map<K, V>, count: number, drop: (key: K) => void): void {
+/** Drops the `count` oldest keys of `map` (a Map or Set: insertion order) through `drop`, with one iterator. */
+function dropOldest<K>(map: { keys(): Iterable<K> }, count: number, drop: (key: K) => void): void {
   const doomed: K[] = [];
   for (const key of map.keys()) {
     if (doomed.length >= count) break;
@@ -77,6 +90,8 @@ export class CommandJournal {
   readonly #started = new Set<string>();
   /** key → the result's JSON, oldest first (sender ids only: what a redelivery may ask for). */
   readonly #results = new Map<string, string>();
+  /** `topic\0packet` of recent commands without an id (their JournaledMessage.packet), oldest first. */
+  readonly #packets = new Set<string>();
   /** Results the broker has not confirmed yet, with where they go. */
   readonly #unconfirmed = new Map<string, Unconfirmed>();
   readonly #file: JournalFile;
@@ -155,6 +170,15 @@ export class CommandJournal {
     return this.#pending.has(key) || this.#results.has(key);
   }
 
+  /**
+   * Whether a DUP of a command without an id (`packet`: packetTag) is one this
+   * journal accepted already, in this run or one before it: after a crash
+   * caught it running, running it again could crash the agent again, forever.
+   */
+  redelivered(topic: string, packet: string): boolean {
+    return this.#packets.has(`${topic}\u0000${packet}`);
+  }
+
   result(key: string): CommandResult | undefined {
     const text = this.#results.get(key);
     return text === undefined ? undefined : (JSON.parse(text) as CommandResult);
@@ -229,6 +253,11 @@ export class CommandJournal {
     this.#dropPending(key);
     this.#pending.set(key, message);
     this.#bytes += message.payload.length;
+    if (message.packet !== undefined) {
+      const tag = `${message.topic}\u0000${message.packet}`;
+      this.#packets.delete(tag);
+      this.#packets.add(tag);
+    }
   }
 
   #finish(key: string, text: string, confirmed: boolean): void {
@@ -278,6 +307,8 @@ export class CommandJournal {
   #trim(slack = this.#slack): void {
     const oldest = <K, V>(m: Map<K, V>): K => m.keys().next().value as K;
     if (this.#results.size > this.window + slack) dropOldest(this.#results, this.#results.size - this.window, (k) => this.#dropResult(k));
+    const packets = Math.min(this.window, MAX_PACKETS);
+    if (this.#packets.size > packets + slack) dropOldest(this.#packets, this.#packets.size - packets, (t) => this.#packets.delete(t));
     const most = Math.max(this.window, 1000);
     if (this.#unconfirmed.size > most + slack) dropOldest(this.#unconfirmed, this.#unconfirmed.size - most, (k) => this.#confirm(k));
     while (this.#bytes > MAX_BYTES && this.#results.size) this.#dropResult(oldest(this.#results));

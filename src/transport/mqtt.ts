@@ -170,6 +170,7 @@ export class MqttTransport implements Transport {
         payload,
         qos: packet.qos,
         dup: packet.dup,
+        ...(packet.qos > 0 && packet.messageId !== undefined ? { packetId: packet.messageId } : {}),
         retain: packet.retain,
         receivedAt: performance.now(),
         ...(props?.responseTopic ? { responseTopic: props.responseTopic } : {}),

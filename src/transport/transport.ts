@@ -9,6 +9,8 @@ export interface InboundMessage {
   readonly qos: 0 | 1 | 2;
   /** A QoS 1/2 redelivery of a message the broker is not sure we got. */
   readonly dup: boolean;
+  /** QoS 1/2: the packet identifier, which a redelivery after a reconnect keeps (MQTT 3.1.1 §4.4, 5.0 §4.4). */
+  readonly packetId?: number;
   readonly retain: boolean;
   /** MQTT 5 request/response. */
   readonly responseTopic?: string;
