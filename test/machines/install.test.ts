@@ -226,9 +226,9 @@ describe.skipIf(suite.skip !== '')('deploy/install.sh on a booted Debian machine
 
     const { MainPID } = await service(pi);
     mark = mqtt.messages.length;
-    // QoS 0: a QoS 1 command that hangs the agent is never acknowledged (the PUBACK leaves a turn after the
-    // command starts), so the broker sends it again to the restarted agent, which hangs again, forever: seen
-    // here, a fault of the agent's ack timing, not of the unit; this checks the watchdog and the restart.
+    // QoS 0: this checks the watchdog and the restart. (A QoS 1 command that hangs the agent is never
+    // acknowledged, so the broker sends it again to the restarted agent, which answers it canceled and does
+    // not run it again: test/reliability/hung-command.test.ts.)
     await mqtt.publish(topic('hang0/cmd/spin'), '', { qos: 0 });
     await mqtt.next(
       afterMark(mqtt, mark, (m) => m.topic === topic('status') && m.payload === 'offline'),
