@@ -23,6 +23,9 @@ import { tempDir } from '../helpers/agent.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { requireTools } from '../helpers/tools.js';
 import { TestClient, type Received } from '../helpers/mqtt-client.js';
+import { parseDiscovery } from '../helpers/ha-discovered.js';
+import { stateProblems } from '../helpers/ha-state.js';
+import { HaTemplates, haveJinja } from '../helpers/ha-templates.js';
 import { CRASH_POLICY_LINE, spawnAgent, writeConfig, type ChildAgent } from './helpers/child-agent.js';
 import { canFailExt4, Ext4Image } from './helpers/ext4.js';
 import { canMountTmpfs, Tmpfs } from './helpers/tmpfs.js';
@@ -65,9 +68,13 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
   const mounts: Array<{ cleanup(): void }> = [];
   const children: ChildAgent[] = [];
 
+  let templates: HaTemplates | undefined;
+
   beforeAll(async () => {
     broker = await Mosquitto.start();
     client = await TestClient.connect(broker.url);
+    // Home Assistant's view of the journal needs Jinja (python3-jinja2): under CI a must, elsewhere checked where there.
+    if (haveJinja()) templates = HaTemplates.start();
   });
   // Cleaned up whatever the test did: no agent left running, no tmpfs left mounted.
   afterEach(async () => {
@@ -75,15 +82,21 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
     for (const m of mounts.splice(0)) m.cleanup();
   });
   afterAll(async () => {
+    await templates?.close();
     await client?.end();
     await broker?.stop();
   });
 
   /** One node's agent and what the test sees of it. */
-  async function setUp<M extends { readonly dir: string; cleanup(): void }>(node: string, mount: M, o: { tape?: boolean } = {}) {
+  async function setUp<M extends { readonly dir: string; cleanup(): void }>(
+    node: string,
+    mount: M,
+    o: { tape?: boolean; homeassistant?: boolean } = {},
+  ) {
     mounts.push(mount);
     const B = `dev2mqtt/${node}`;
     await client.subscribe(`${B}/#`);
+    if (o.homeassistant) await client.subscribe(`homeassistant/device/${node}/config`);
     const config = writeConfig({
       // The journal on the filesystem under test (no $RUNTIME_DIRECTORY here), retried every second while it fails.
       node: { id: node, stateDir: mount.dir, journalRetryMaxMs: 1000 },
@@ -94,6 +107,7 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
       ],
       security: { rateLimitPerS: 0 },
       telemetry: { stateThrottleMs: 0 },
+      ...(o.homeassistant ? { homeassistant: { enabled: true } } : {}),
       log: { level: 'info' },
     });
     let seq = 0;
@@ -166,6 +180,22 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
     expect(child.output()).not.toMatch(CRASH_POLICY_LINE);
   }
 
+  /** The node's "Command journal" entity as HA reads its discovery config, and what it makes of a node state. */
+  async function haJournalEntity(node: string, jinja: HaTemplates) {
+    const topic = `homeassistant/device/${node}/config`;
+    const config = await client.next((m) => m.topic === topic && m.payload !== '', 60_000, 'the node discovery config');
+    const entity = parseDiscovery('homeassistant', topic, config.payload).components.find((c) => c.key === 'binary_sensor_journal');
+    if (!entity) throw new Error(`no binary_sensor_journal in ${config.payload}`);
+    expect(entity.config.state_topic).toBe(`dev2mqtt/${node}/state`);
+    return {
+      show: (payload: string) => stateProblems(jinja, 'binary_sensor', entity.config, payload),
+      attributes: async (payload: string): Promise<unknown> => {
+        const r = await jinja.render({ mode: 'attributes', template: entity.config.json_attributes_template as string, payload });
+        return JSON.parse(r.output ?? 'null');
+      },
+    };
+  }
+
   const logLines = (child: ChildAgent, re: RegExp): number =>
     child
       .output()
@@ -173,7 +203,7 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
       .filter((l) => re.test(l)).length;
 
   it('filled to 100% mid-stream: 240 commands answered once each, degraded with ENOSPC, ok again once space is back; the tape fails only the write that needed space', async () => {
-    const t = await setUp('sf-fill', Tmpfs.mount(512), { tape: true });
+    const t = await setUp('sf-fill', Tmpfs.mount(512), { tape: true, homeassistant: true });
     const child = await t.start();
     await t.state((s) => s.journal === 'ok', 0, 'journal ok at start');
     const record = (c: string): string => c.repeat(8192);
@@ -192,10 +222,17 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
     expect(reason).toMatch(/ENOSPC/);
     expect(reason).toContain(t.mount.dir);
     expect(client.on(`${t.B}/tape0/availability`).at(-1)?.payload).toBe('online');
+    // Home Assistant's "Command journal" problem sensor, its templates rendered by Jinja on this node state.
+    const journalEntity = templates ? await haJournalEntity('sf-fill', templates) : undefined;
+    if (journalEntity) {
+      expect(await journalEntity.show(degraded.payload)).toEqual({ value: 'ON', problems: [] });
+      expect(await journalEntity.attributes(degraded.payload)).toEqual({ reason });
+    }
 
     const freedAt = client.messages.length;
     t.mount.unfill();
-    await t.state((s) => s.journal === 'ok', freedAt, 'journal ok again');
+    const okAgain = await t.state((s) => s.journal === 'ok', freedAt, 'journal ok again');
+    if (journalEntity) expect(await journalEntity.show(okAgain.payload)).toEqual({ value: 'OFF', problems: [] });
     await t.stream(60);
     expect(await t.tape('write', { data: record('c') })).toMatchObject({ ok: true });
     // On the tape: the records written while there was space, not the refused one.
