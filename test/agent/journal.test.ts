@@ -48,6 +48,26 @@ describe('command journal', () => {
     expect(probes.get('p1')?.count).toBe(2);
   });
 
+  it('knows a DUP of a command without an id by its packet id and payload; a new message with the same packet id runs', async () => {
+    agent = await startAgent();
+    client = await TestClient.connect(`mqtt://127.0.0.1:${agent.brokerPort}`);
+    await client.subscribe('dev2mqtt/t1/p1/result');
+    const results = (): number => client!.on('dev2mqtt/t1/p1/result').length;
+    const withPacket = (payload: string, dup: boolean, packetId: number) => ({ ...msg(payload, dup), packetId });
+    agent.dispatcher.handle(withPacket('', false, 7));
+    await client.next(() => results() === 1);
+    // The broker sends it again (a lost PUBACK): not run again, and no second result.
+    agent.dispatcher.handle(withPacket('', true, 7));
+    expect(agent.dispatcher.stats.duplicates).toBe(1);
+    // A packet id is reused once acknowledged: a new message (no DUP) with it runs; so does a DUP with another payload.
+    agent.dispatcher.handle(withPacket('', false, 7));
+    await client.next(() => results() === 2);
+    agent.dispatcher.handle(withPacket('{}', true, 7));
+    await client.next(() => results() === 3);
+    expect(probes.get('p1')?.count).toBe(3);
+    expect(agent.dispatcher.stats.duplicates).toBe(1);
+  });
+
   it('runs, after a restart, a command that was acknowledged but never finished', async () => {
     const stateDir = tempDir('dev2mqtt-state-');
     mkdirSync(stateDir, { recursive: true });
