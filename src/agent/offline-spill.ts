@@ -46,12 +46,26 @@ function spansOf(messages: readonly HeldMessage[]): Map<string, DroppedSpan> {
   return spans;
 }
 
+/** What the replay can publish; anything else on a line (a corrupted card) would crash it. */
+function isHeld(v: unknown): v is HeldMessage {
+  const m = v as Partial<HeldMessage> | null;
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    typeof m.topic === 'string' &&
+    typeof m.payload === 'string' &&
+    typeof m.device === 'string' &&
+    Number.isFinite(m.ts)
+  );
+}
+
 function parse(text: string): HeldMessage[] {
   const out: HeldMessage[] = [];
   for (const line of text.split('\n')) {
     if (!line) continue;
     try {
-      out.push(JSON.parse(line) as HeldMessage);
+      const m: unknown = JSON.parse(line);
+      if (isHeld(m)) out.push(m);
     } catch {
       // A torn last line (power lost mid-write): the rest is good.
     }

@@ -135,6 +135,29 @@ describe('offline buffer with a spill directory', () => {
     expect(numbers(drain(b))).toEqual([0, 1, 2]);
   });
 
+  it('a line that is JSON but not a kept message (a corrupted card) is skipped; the rest of its file replays', () => {
+    const dir = tempDir('dev2mqtt-spill-');
+    mkdirSync(path.join(dir, 'offline'));
+    const junk = [
+      'null',
+      '7',
+      '"text"',
+      '[]',
+      '{}',
+      '{"topic":5,"payload":"x","device":"in0","ts":1}',
+      '{"topic":"t","payload":"x","device":"in0"}',
+    ];
+    const lines = [JSON.stringify(msg(0)), ...junk, JSON.stringify(msg(1))].join('\n');
+    writeFileSync(path.join(dir, 'offline', '000000000003.jsonl'), `${lines}\n`);
+    const b = new OfflineBuffer({ maxMessages: 100, maxBytes: 1 << 20 }, spillIn(dir));
+    expect(b.held).toBe(2);
+    b.push(msg(2));
+    const out = drain(b);
+    // Each one something the replay can publish: a topic and a payload, never a crash on a null.
+    expect(out.every((m) => typeof m.topic === 'string' && typeof m.payload === 'string')).toBe(true);
+    expect(numbers(out)).toEqual([0, 1, 2]);
+  });
+
   it('a spill that cannot write is degraded, with the reason; memory keeps the newest; it is ok again once it can', () => {
     const dir = tempDir('dev2mqtt-spill-');
     // A file where the directory should be: every write fails (ENOTDIR/EEXIST), the way a broken card fails.
