@@ -1,8 +1,7 @@
 /**
  * The offline buffer on its own: order, the bounds, what it counts as
  * dropped, and its spill files in a real directory (a spill that cannot
- * write degrades to memory; the filesystem faults themselves are in
- * test/reliability/offline-spill-faults.test.ts).
+ * write degrades to memory: here a file where its directory should be).
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -123,6 +122,18 @@ describe('offline buffer with a spill directory', () => {
     expect(after.held).toBe(30);
     after.push(msg(30));
     expect(numbers(drain(after))).toEqual([...Array(31).keys()]);
+  });
+
+  it('a stop in the middle of a replay loses nothing: the batch not yet published, the rest of the file, memory', () => {
+    const dir = tempDir('dev2mqtt-spill-');
+    const before = new OfflineBuffer({ maxMessages: 10, maxBytes: 1 << 20 }, spillIn(dir));
+    for (let i = 0; i < 40; i++) before.push(msg(i));
+    expect(numbers(before.take(2))).toEqual([0, 1]); // published: the next take says so
+    expect(numbers(before.take(2))).toEqual([2, 3]); // handed out; the link and then the agent stop
+    before.persist();
+    const after = new OfflineBuffer({ maxMessages: 10, maxBytes: 1 << 20 }, spillIn(dir));
+    expect(numbers(drain(after))).toEqual([...Array(38).keys()].map((i) => i + 2));
+    expect(readdirSync(path.join(dir, 'offline'))).toEqual([]);
   });
 
   it('a torn last line (power lost mid-write) costs that line only', () => {
