@@ -253,6 +253,21 @@ describe('discovery publisher', () => {
     p.stop();
   });
 
+  it('looks at a burst of state changes once, a second after it starts, not once per change', async () => {
+    vi.useFakeTimers();
+    let looked = 0;
+    const { p } = publisher({ devices: () => (looked++, [led]) });
+    await p.announce();
+    looked = 0;
+    for (let i = 0; i < 50; i++) {
+      p.deviceChanged();
+      await vi.advanceTimersByTimeAsync(10);
+    }
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(looked).toBe(1);
+    p.stop();
+  });
+
   it('after a state change, republishes only the configs that changed, and only after the first announce', async () => {
     vi.useFakeTimers();
     let state: Record<string, unknown> | undefined = undefined;
