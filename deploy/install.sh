@@ -6,7 +6,7 @@
 #
 #   sudo ./install.sh --tarball dev2mqtt-0.2.0.tgz [--config my.json] [--node-id pi-17]
 #                     [--groups ground-floor,leds] [--mqtt-url mqtt://broker.lan:1883]
-#   sudo ./install.sh --uninstall        # the service, unit, drop-ins, udev rules, agent and link
+#   sudo ./install.sh --uninstall        # the service, unit, drop-ins, udev rules, agent, link and journal
 #   sudo ./install.sh --purge            # that, and the config, state, user and groups too
 #
 # Steps: Node.js from the distribution when absent (20 or later is required);
@@ -51,7 +51,8 @@ Options:
   --mqtt-url URL     set mqtt.url
   --no-start         install and enable, but do not (re)start the service
   --force            reinstall the agent even when that version is installed
-  --uninstall        remove the service, unit, drop-ins, udev rules, the agent and its link;
+  --uninstall        remove the service, unit, drop-ins, udev rules, the agent and its link,
+                     and the command journal in /run/dev2mqtt;
                      keep the config, the state, the user and the groups (and say so)
   --purge            --uninstall, and remove the config, the state, the user dev2mqtt and the
                      groups this script created
@@ -142,6 +143,9 @@ uninstall() {
   # The link only when it is ours: a dev2mqtt installed some other way stays.
   if [[ -L $BIN && $(readlink "$BIN") == ../lib/dev2mqtt/* ]]; then remove "$BIN"; fi
   remove "$APP" "$APP.old" "$STAGE" "$(in_root /var/cache/dev2mqtt)"
+  # The command journal (RuntimeDirectory=, kept across stops by RuntimeDirectoryPreserve=yes, so systemd
+  # never removes it): commands of a service that no longer exists, not state worth keeping.
+  remove "$(in_root /run/dev2mqtt)"
 
   # The group dev2mqtt, and the shared ones (gpio, dialout, tape) only where this script created them.
   for g in dev2mqtt $(grep -sv '^#' "$CREATED_GROUPS"); do if has_entry group "$g"; then groups+=("$g"); fi; done

@@ -240,13 +240,13 @@ describe.skipIf(suite.skip !== '')('deploy/install.sh on a booted Debian machine
     expect(await pi.must('journalctl -q -u dev2mqtt.service -o cat --no-pager')).toMatch(/Watchdog timeout/);
   }, 420_000);
 
-  it('--uninstall stops the service and leaves no unit, drop-in, rule, agent or link; it keeps config, state, user and groups', async () => {
+  it('--uninstall stops the service and leaves no unit, drop-in, rule, agent, link or journal; it keeps config, state, user and groups', async () => {
     const mark = mqtt.messages.length;
     const r = await pi.sh(`/root/${suite.nextVersion}/package/deploy/install.sh --uninstall`);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(
       'removed: the running service, /etc/systemd/system/dev2mqtt.service, /etc/systemd/system/dev2mqtt.service.d, ' +
-        '/etc/udev/rules.d/99-dev2mqtt.rules, /usr/local/bin/dev2mqtt, /usr/local/lib/dev2mqtt\n',
+        '/etc/udev/rules.d/99-dev2mqtt.rules, /usr/local/bin/dev2mqtt, /usr/local/lib/dev2mqtt, /run/dev2mqtt\n',
     );
     expect(r.stdout).toContain(
       'kept: the config in /etc/dev2mqtt; the state in /var/lib/dev2mqtt; the user dev2mqtt; the groups dev2mqtt gpio (--purge removes them)\n',
