@@ -191,16 +191,24 @@ case $(dpkg --print-architecture 2>/dev/null || uname -m) in
 esac
 
 # --- Node.js ----------------------------------------------------------------
+NODE_HOW="Raspberry Pi OS trixie ships 20; on bookworm and older install Node 20 or 22 first (NodeSource's nodejs packages, or nodejs.org's linux-arm64/armv7l tarball), see docs/deploy.md"
 if ! command -v node >/dev/null 2>&1; then
   [[ $ROOT == / ]] || die "node is missing: install nodejs in the image first"
-  say "installing nodejs and npm from the distribution"
   apt-get update -qq
+  # Asked before installing: Raspberry Pi OS bookworm offers 18, which would be installed only to be refused.
+  offered=$(apt-cache policy nodejs 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
+  offered=${offered#*:}
+  offered_major=${offered%%.*}
+  if ! [[ $offered_major =~ ^[0-9]+$ ]] || ((offered_major < 20)); then
+    die "Node.js is missing and the distribution offers nodejs ${offered:-none}; dev2mqtt needs 20 or later: $NODE_HOW (nothing was changed)"
+  fi
+  say "installing nodejs $offered and npm from the distribution"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
   CHANGED+=("nodejs")
 fi
 command -v npm >/dev/null 2>&1 || die "npm is missing: apt-get install npm"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
-((node_major >= 20)) || die "Node.js $(node --version) is too old; dev2mqtt needs 20 or later (Raspberry Pi OS bookworm ships 18: use trixie's nodejs, or NodeSource's nodejs 20/22 packages)"
+((node_major >= 20)) || die "Node.js $(node --version) is too old; dev2mqtt needs 20 or later: $NODE_HOW"
 
 # --- the agent, staged --------------------------------------------------------------
 if [[ -z $TARBALL ]]; then
