@@ -132,6 +132,9 @@ uninstall() {
   # What disable removes, should the unit have been gone already.
   rm -f "$(in_root /etc/systemd/system/multi-user.target.wants/dev2mqtt.service)"
   remove "$UNIT" "$DROPINS"
+  # The runtime directory (the command journal; RuntimeDirectoryPreserve keeps it after a stop) is
+  # the running service's alone: with the service gone it would stay until the next reboot.
+  remove "$(in_root /run/dev2mqtt)"
   if systemd_running; then
     systemctl daemon-reload
     systemctl reset-failed dev2mqtt.service 2>/dev/null || true
@@ -143,9 +146,6 @@ uninstall() {
   # The link only when it is ours: a dev2mqtt installed some other way stays.
   if [[ -L $BIN && $(readlink "$BIN") == ../lib/dev2mqtt/* ]]; then remove "$BIN"; fi
   remove "$APP" "$APP.old" "$STAGE" "$(in_root /var/cache/dev2mqtt)"
-  # The command journal (RuntimeDirectory=, kept across stops by RuntimeDirectoryPreserve=yes, so systemd
-  # never removes it): commands of a service that no longer exists, not state worth keeping.
-  remove "$(in_root /run/dev2mqtt)"
 
   # The group dev2mqtt, and the shared ones (gpio, dialout, tape) only where this script created them.
   for g in dev2mqtt $(grep -sv '^#' "$CREATED_GROUPS"); do if has_entry group "$g"; then groups+=("$g"); fi; done

@@ -199,7 +199,7 @@ describe.skipIf(!haveTools)('deploy/install.sh', () => {
     const un = run('bash', [script, '--root', target, '--uninstall'], REPO);
     expect(un.status, un.stderr).toBe(0);
     expect(un.stdout).toMatch(
-      /removed: .*dev2mqtt\.service.*99-dev2mqtt\.rules.*\/usr\/local\/bin\/dev2mqtt.*\/usr\/local\/lib\/dev2mqtt.*\/run\/dev2mqtt\n/,
+      /removed: .*dev2mqtt\.service.*\/run\/dev2mqtt.*99-dev2mqtt\.rules.*\/usr\/local\/bin\/dev2mqtt.*\/usr\/local\/lib\/dev2mqtt/,
     );
     expect(statOrUndefined(at('run/dev2mqtt')), 'the journal in /run/dev2mqtt').toBeUndefined();
     expect(un.stdout).toMatch(/kept: the config in .*\/etc\/dev2mqtt; the user dev2mqtt; the groups? dev2mqtt.* \(--purge removes them\)/);
