@@ -202,11 +202,13 @@ describe('w1 (DS18B20)', () => {
     expect(await t.run('get')).toMatchObject({ value: 85 });
   });
 
-  it('through `temperature`, 85000 and an empty read are refused too', async () => {
+  it('through `temperature`, 85000, 127937 and an empty read are refused too', async () => {
     const t = await sensor('pi4', { source: 'w1', id: ID });
     await vi.waitFor(() => expect(value(t)).toBe(21.375));
     for (const [text, why] of [
       ['85000\n', /power-on/],
+      // 0x07FF: the scratchpad a conversion without enough power leaves; above the 125 °C a DS18B20 can measure.
+      ['127937\n', /too little power/],
       ['', /no reading/],
     ] as const) {
       t.tree.set(`${dir}/temperature`, text);
