@@ -34,7 +34,7 @@ async function text(host: ProbeHost, rel: string, what: string): Promise<string>
 }
 
 async function scan(host: ProbeHost): Promise<HostFound[]> {
-  const zone = cpuZone(await thermalZones(host.sysfs), undefined);
+  const zone = cpuZone(await thermalZones(host.sysfs));
   const wireless = (await host.procfs.exists('net/wireless'))
     ? parseWireless(await text(host, 'net/wireless', 'Wi-Fi'))
     : new Map<string, never>();
