@@ -39,6 +39,9 @@ export interface HostOptions {
   readonly throttling: boolean;
 }
 
+/** The most mounts a host device publishes (the option's bound; probe writes no more). */
+export const MAX_MOUNTS = 32;
+
 /** Thermal zone types of a SoC or CPU package, best first: the CPU temperature when `zone` names none. */
 export const CPU_ZONE_TYPES = ['cpu-thermal', 'cpu_thermal', 'soc-thermal', 'soc_thermal', 'x86_pkg_temp', 'cpu0-thermal', 'acpitz'];
 

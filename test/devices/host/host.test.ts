@@ -219,6 +219,13 @@ describe('the parsers', () => {
     expect(parseMounts(text)).toEqual(['/media/usb stick', '/']);
   });
 
+  it('/proc/mounts: a block device once, its bind mounts and subvolumes left out (statfs gives them the same numbers)', () => {
+    const text =
+      '/dev/mmcblk0p2 / ext4 rw 0 0\n/dev/mmcblk0p2 /var/log ext4 rw 0 0\n/dev/sda1 /srv btrfs rw,subvol=/srv 0 0\n' +
+      '/dev/sda1 /home btrfs rw,subvol=/home 0 0\nnas:/export /mnt/nas nfs4 rw 0 0\n';
+    expect(parseMounts(text)).toEqual(['/', '/srv', '/mnt/nas']);
+  });
+
   it('/proc/net/wireless: the level with or without the trailing dot', () => {
     const head = 'Inter-| sta-|   Quality        |\n face | tus | link level noise |\n';
     expect(parseWireless(`${head} wlan0: 0000   70.  -40.  -256  0 0 0 0 0 0\n  wlan1: 0000   30   -80   -95  0 0 0 0 0 0\n`)).toEqual(
