@@ -131,6 +131,9 @@ uninstall() {
   # What disable removes, should the unit have been gone already.
   rm -f "$(in_root /etc/systemd/system/multi-user.target.wants/dev2mqtt.service)"
   remove "$UNIT" "$DROPINS"
+  # The runtime directory (the command journal; RuntimeDirectoryPreserve keeps it after a stop) is
+  # the running service's alone: with the service gone it would stay until the next reboot.
+  remove "$(in_root /run/dev2mqtt)"
   if systemd_running; then
     systemctl daemon-reload
     systemctl reset-failed dev2mqtt.service 2>/dev/null || true

@@ -246,7 +246,7 @@ describe.skipIf(suite.skip !== '')('deploy/install.sh on a booted Debian machine
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(
       'removed: the running service, /etc/systemd/system/dev2mqtt.service, /etc/systemd/system/dev2mqtt.service.d, ' +
-        '/etc/udev/rules.d/99-dev2mqtt.rules, /usr/local/bin/dev2mqtt, /usr/local/lib/dev2mqtt\n',
+        '/run/dev2mqtt, /etc/udev/rules.d/99-dev2mqtt.rules, /usr/local/bin/dev2mqtt, /usr/local/lib/dev2mqtt\n',
     );
     expect(r.stdout).toContain(
       'kept: the config in /etc/dev2mqtt; the state in /var/lib/dev2mqtt; the user dev2mqtt; the groups dev2mqtt gpio (--purge removes them)\n',
