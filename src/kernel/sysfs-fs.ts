@@ -2,7 +2,8 @@
  * The real tree: node:fs under a root (`/sys`, `/proc`, or a test's recorded
  * copy of one, Telegraf's HOST_SYS idea).
  *
- * Reads and writes cost one trip through libuv's thread pool each: open(2)
+ * Reads and writes cost one trip through libuv's thread pool each (a procfs
+ * tree's reads one more, for the end of its seq_file tables): open(2)
  * and close(2) of an attribute only touch kernfs, never the driver, so they
  * stay synchronous; the read(2) or write(2), where a driver's show()/store()
  * may wait on hardware, goes to the pool. (fs.promises.readFile would be
