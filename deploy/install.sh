@@ -6,7 +6,7 @@
 #
 #   sudo ./install.sh --tarball dev2mqtt-0.2.0.tgz [--config my.json] [--node-id pi-17]
 #                     [--groups ground-floor,leds] [--mqtt-url mqtt://broker.lan:1883]
-#   sudo ./install.sh --uninstall        # the service, unit, drop-ins, udev rules, agent and link
+#   sudo ./install.sh --uninstall        # the service, unit, drop-ins, udev rules, agent, link and journal
 #   sudo ./install.sh --purge            # that, and the config, state, user and groups too
 #
 # Steps: Node.js from the distribution when absent (20 or later is required);
@@ -51,7 +51,8 @@ Options:
   --mqtt-url URL     set mqtt.url
   --no-start         install and enable, but do not (re)start the service
   --force            reinstall the agent even when that version is installed
-  --uninstall        remove the service, unit, drop-ins, udev rules, the agent and its link;
+  --uninstall        remove the service, unit, drop-ins, udev rules, the agent and its link,
+                     and the command journal in /run/dev2mqtt;
                      keep the config, the state, the user and the groups (and say so)
   --purge            --uninstall, and remove the config, the state, the user dev2mqtt and the
                      groups this script created
@@ -190,16 +191,24 @@ case $(dpkg --print-architecture 2>/dev/null || uname -m) in
 esac
 
 # --- Node.js ----------------------------------------------------------------
+NODE_HOW="Raspberry Pi OS trixie ships 20; on bookworm and older install Node 20 or 22 first (NodeSource's nodejs packages, or nodejs.org's linux-arm64/armv7l tarball), see docs/deploy.md"
 if ! command -v node >/dev/null 2>&1; then
   [[ $ROOT == / ]] || die "node is missing: install nodejs in the image first"
-  say "installing nodejs and npm from the distribution"
   apt-get update -qq
+  # Asked before installing: Raspberry Pi OS bookworm offers 18, which would be installed only to be refused.
+  offered=$(apt-cache policy nodejs 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
+  offered=${offered#*:}
+  offered_major=${offered%%.*}
+  if ! [[ $offered_major =~ ^[0-9]+$ ]] || ((offered_major < 20)); then
+    die "Node.js is missing and the distribution offers nodejs ${offered:-none}; dev2mqtt needs 20 or later: $NODE_HOW (nothing was changed)"
+  fi
+  say "installing nodejs $offered and npm from the distribution"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
   CHANGED+=("nodejs")
 fi
 command -v npm >/dev/null 2>&1 || die "npm is missing: apt-get install npm"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
-((node_major >= 20)) || die "Node.js $(node --version) is too old; dev2mqtt needs 20 or later (Raspberry Pi OS bookworm ships 18: use trixie's nodejs, or NodeSource's nodejs 20/22 packages)"
+((node_major >= 20)) || die "Node.js $(node --version) is too old; dev2mqtt needs 20 or later: $NODE_HOW"
 
 # --- the agent, staged --------------------------------------------------------------
 if [[ -z $TARBALL ]]; then

@@ -41,6 +41,9 @@ export class OfflineBuffer {
   #head = 0;
   /** A spill file read back for the replay, not yet handed out: older than anything in memory. */
   #replaying: HeldMessage[] = [];
+  /** The last batch take() handed out, not known to be published until the next take(). */
+  #handedOut: HeldMessage[] = [];
+  #handedOutFromSpill = false;
   #bytes = 0;
   #dropped = new Map<string, DroppedSpan>();
   #droppedTotal = 0;
@@ -74,21 +77,42 @@ export class OfflineBuffer {
     return d;
   }
 
-  /** Up to `n` held messages, oldest first (spilled ones before those in memory), no longer held. */
+  /**
+   * Up to `n` held messages, oldest first (spilled ones before those in memory), no longer held.
+   * Called again only once the previous batch is published: until then persist() keeps that batch.
+   */
   take(n: number): HeldMessage[] {
-    if (!this.#replaying.length && this.spill?.messages) this.#replaying = this.spill.readOldest(this.#dropSpan);
-    if (this.#replaying.length) return this.#replaying.splice(0, n);
+    this.#handedOut = [];
+    if (!this.#replaying.length) {
+      // The file read last is all published: it can go.
+      this.spill?.doneReading();
+      if (this.spill?.messages) this.#replaying = this.spill.readOldest(this.#dropSpan);
+    }
+    if (this.#replaying.length) {
+      this.#handedOutFromSpill = true;
+      return (this.#handedOut = this.#replaying.splice(0, n));
+    }
     const out = this.#mem.slice(this.#head, this.#head + n);
     this.#head += out.length;
     for (const m of out) this.#bytes -= sizeOf(m);
     this.#compactIfEmptyish();
-    return out;
+    this.#handedOutFromSpill = false;
+    return (this.#handedOut = out);
   }
 
-  /** A graceful stop while disconnected: what memory holds goes to the spill files, so the next run publishes it. */
+  /**
+   * A graceful stop while disconnected (or in the middle of a replay): what is not yet published —
+   * the last batch handed out, the rest of the spill file being replayed, memory — goes to the
+   * spill files in order, so the next run publishes it.
+   */
   persist(): void {
-    if (!this.spill || this.#memCount === 0) return;
-    if (this.spill.write(this.#mem.slice(this.#head), this.#dropSpan)) {
+    if (!this.spill) return;
+    const fromSpill = this.#handedOutFromSpill ? this.#handedOut : [];
+    this.spill.keepUnread([...fromSpill, ...this.#replaying]);
+    this.#replaying = [];
+    const rest = [...(this.#handedOutFromSpill ? [] : this.#handedOut), ...this.#mem.slice(this.#head)];
+    this.#handedOut = [];
+    if (rest.length && this.spill.write(rest, this.#dropSpan)) {
       this.#mem = [];
       this.#head = 0;
       this.#bytes = 0;

@@ -46,12 +46,26 @@ function spansOf(messages: readonly HeldMessage[]): Map<string, DroppedSpan> {
   return spans;
 }
 
+/** What the replay can publish; anything else on a line (a corrupted card) would crash it. */
+function isHeld(v: unknown): v is HeldMessage {
+  const m = v as Partial<HeldMessage> | null;
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    typeof m.topic === 'string' &&
+    typeof m.payload === 'string' &&
+    typeof m.device === 'string' &&
+    Number.isFinite(m.ts)
+  );
+}
+
 function parse(text: string): HeldMessage[] {
   const out: HeldMessage[] = [];
   for (const line of text.split('\n')) {
     if (!line) continue;
     try {
-      out.push(JSON.parse(line) as HeldMessage);
+      const m: unknown = JSON.parse(line);
+      if (isHeld(m)) out.push(m);
     } catch {
       // A torn last line (power lost mid-write): the rest is good.
     }
@@ -68,6 +82,8 @@ export class SpillStore {
   #error = '';
   #failures = 0;
   #retryAt = 0;
+  /** The file whose messages the replay is publishing (read, not yet done with). */
+  #reading: string | undefined;
 
   constructor(
     stateDir: string,
@@ -122,8 +138,12 @@ export class SpillStore {
     return true;
   }
 
-  /** The oldest file's messages, and the file deleted; a file that cannot be read counts as dropped. */
+  /**
+   * The oldest file's messages; a file that cannot be read counts as dropped. The file stays on
+   * disk until doneReading(): a stop or crash before its messages are all published must not lose them.
+   */
   readOldest(dropped: DropReport): HeldMessage[] {
+    this.doneReading();
     const seg = this.#segments[0];
     if (!seg) return [];
     let messages: HeldMessage[] | undefined;
@@ -136,8 +156,34 @@ export class SpillStore {
       this.#dropOldest(dropped);
       return [];
     }
-    this.#remove(seg);
+    this.#forget(seg);
+    this.#reading = seg.file;
     return messages;
+  }
+
+  /** Every message of the file readOldest() last returned has been published: it goes. */
+  doneReading(): void {
+    const file = this.#reading;
+    if (file === undefined) return;
+    this.#reading = undefined;
+    this.#unlink(file);
+  }
+
+  /**
+   * A stop before the file being replayed is through: it keeps only `rest`, what was not yet
+   * published, and stays first in line for the next run (one write, at a stop only).
+   */
+  keepUnread(rest: readonly HeldMessage[]): void {
+    const file = this.#reading;
+    if (file === undefined) return;
+    if (!rest.length) return this.doneReading();
+    try {
+      writeFileSync(file, rest.map((m) => JSON.stringify(m)).join('\n') + '\n', { mode: 0o600 });
+      this.#reading = undefined;
+    } catch (e) {
+      // The whole file is still there: the next run publishes some messages twice, but loses none.
+      this.#failed('write', e);
+    }
   }
 
   #load(): void {
@@ -166,12 +212,15 @@ export class SpillStore {
     this.#bytes += seg.bytes;
   }
 
-  #remove(seg: Segment): void {
+  #forget(seg: Segment): void {
     this.#segments.splice(this.#segments.indexOf(seg), 1);
     this.#messages -= seg.count;
     this.#bytes -= seg.bytes;
+  }
+
+  #unlink(file: string): void {
     try {
-      unlinkSync(seg.file);
+      unlinkSync(file);
     } catch (e) {
       // Left behind, it would be replayed again after a restart: say so, but do not stop.
       this.#failed('delete', e);
@@ -181,7 +230,8 @@ export class SpillStore {
   #dropOldest(dropped: DropReport): void {
     const seg = this.#segments[0];
     if (!seg) return;
-    this.#remove(seg);
+    this.#forget(seg);
+    this.#unlink(seg.file);
     for (const [device, span] of seg.spans) dropped(device, span);
   }
 

@@ -116,17 +116,10 @@ export class Telemetry {
       t.publish(topic, payload, { qos: this.#o.qos, retain: false }).catch((e: unknown) => {
         this.#o.log.debug({ topic, err: (e as Error).message }, 'replay publish failed');
       });
-    const dropped = this.#buffer.takeDropped();
-    if (dropped.size)
-      this.#o.log.warn({ dropped: Object.fromEntries([...dropped].map(([d, s]) => [d, s.count])) }, 'offline buffer overflowed');
-    const notices = [...dropped].map(([device, span]) =>
-      publish(
-        deviceTopic(this.#o.topics, device, 'event'),
-        json({ type: 'dropped', count: span.count, firstTs: span.firstTs, lastTs: span.lastTs, ts: span.firstTs, replayed: true }),
-      ),
-    );
-    await Promise.all(notices);
     for (;;) {
+      if (generation !== this.#generation || !t.connected) return false;
+      // Before each batch: what was lost before it, also while the replay runs (events keep coming).
+      await this.#announceDropped(publish);
       if (generation !== this.#generation || !t.connected) return false;
       const batch = this.#buffer.take(REPLAY_BATCH);
       if (!batch.length) break;
@@ -134,6 +127,21 @@ export class Telemetry {
     }
     this.#live = true;
     return true;
+  }
+
+  /** One `dropped` event per device that lost messages since the last call. */
+  async #announceDropped(publish: (topic: string, payload: string) => Promise<void>): Promise<void> {
+    const dropped = this.#buffer.takeDropped();
+    if (!dropped.size) return;
+    this.#o.log.warn({ dropped: Object.fromEntries([...dropped].map(([d, s]) => [d, s.count])) }, 'offline buffer overflowed');
+    await Promise.all(
+      [...dropped].map(([device, span]) =>
+        publish(
+          deviceTopic(this.#o.topics, device, 'event'),
+          json({ type: 'dropped', count: span.count, firstTs: span.firstTs, lastTs: span.lastTs, ts: span.firstTs, replayed: true }),
+        ),
+      ),
+    );
   }
 
   /** After every (re)connect: all retained topics again, so a restarted broker is whole. */

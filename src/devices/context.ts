@@ -41,7 +41,7 @@ export async function deviceContext(
       return (sysfs ??= new FsSysfs(rootOption(base.options, 'sysfsRoot') ?? '/sys'));
     },
     get procfs(): Sysfs {
-      return (procfs ??= new FsSysfs(rootOption(base.options, 'procRoot') ?? '/proc'));
+      return (procfs ??= new FsSysfs(rootOption(base.options, 'procRoot') ?? '/proc', { toEof: true }));
     },
   };
 }

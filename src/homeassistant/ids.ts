@@ -13,8 +13,15 @@
  */
 import type { HaComponent } from './entities.js';
 
+/**
+ * How long a part may be: what kinds make of names on the machine (a host's
+ * `disk_media_pi_backup_drive_2024_used` for a USB drive a Pi mounted) fits,
+ * and the longest entity id it can give (`binary_sensor.` node `_` device `_`
+ * part, ids of 64) stays within HA's 255 characters.
+ */
+export const PART_MAX_LENGTH = 100;
 /** A part: the entity's name among its device's, [a-z0-9_]. */
-export const PART_PATTERN = /^[a-z0-9_]{1,32}$/;
+export const PART_PATTERN = new RegExp(`^[a-z0-9_]{1,${PART_MAX_LENGTH}}$`);
 
 export const nodeIdentifier = (node: string): string => `dev2mqtt:${node}`;
 export const deviceIdentifier = (node: string, device: string): string => `dev2mqtt:${node}:${device}`;

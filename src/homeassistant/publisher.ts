@@ -26,7 +26,7 @@ import {
   type HardwareMemo,
 } from './discovery.js';
 import type { HaComponent } from './entities.js';
-import { MEMORY_FILE, readMemory, samePublished, writeMemory } from './memory.js';
+import { MEMORY_FILE, readMemory, samePublished, writeMemory, type Memory } from './memory.js';
 
 export interface PublisherOptions {
   readonly transport: Transport;
@@ -53,6 +53,12 @@ export class DiscoveryPublisher {
   readonly #memo: HardwareMemo = new Map();
   /** What each topic got this session, so a change check publishes only what differs. */
   readonly #sent = new Map<string, string>();
+  /**
+   * What has been published, read from the file once and kept here: a state dir that cannot be
+   * written (read-only, full) must not have every announce clear the first scheme again, nor every
+   * change check try the file again.
+   */
+  #memory: Memory | undefined;
   #chain: Promise<unknown> = Promise.resolve();
   #birthTimer: NodeJS.Timeout | undefined;
   #changeTimer: NodeJS.Timeout | undefined;
@@ -152,7 +158,7 @@ export class DiscoveryPublisher {
   async #publish(changedOnly: boolean): Promise<number> {
     const t = this.#o.transport;
     if (this.#stopped || !t.connected || (changedOnly && !this.#announced)) return 0;
-    const memory = readMemory(this.#file, this.#o.log);
+    const memory = (this.#memory ??= readMemory(this.#file, this.#o.log));
     if (!this.#o.settings && memory.published.size === 0) return 0;
     const plan = this.plan();
     const current = plan.messages.map((m) => withRemovals(m, memory.published.get(m.topic)));
@@ -189,6 +195,7 @@ export class DiscoveryPublisher {
   }
 
   #remember(published: ReadonlyMap<string, Readonly<Record<string, HaComponent>>>): void {
+    this.#memory = { migrated: true, published };
     try {
       writeMemory(this.#file, published);
     } catch (e) {

@@ -2,7 +2,8 @@
  * The real tree: node:fs under a root (`/sys`, `/proc`, or a test's recorded
  * copy of one, Telegraf's HOST_SYS idea).
  *
- * Reads and writes cost one trip through libuv's thread pool each: open(2)
+ * Reads and writes cost one trip through libuv's thread pool each (a procfs
+ * tree's reads one more, for the end of its seq_file tables): open(2)
  * and close(2) of an attribute only touch kernfs, never the driver, so they
  * stay synchronous; the read(2) or write(2), where a driver's show()/store()
  * may wait on hardware, goes to the pool. (fs.promises.readFile would be
@@ -19,6 +20,17 @@ import { asKernelError, naturally, Sysfs, type SysfsEntry } from './sysfs.js';
 /** sysfs renders at most a page per attribute; procfs tables may need a few reads. */
 const CHUNK = 16 * 1024;
 
+export interface FsTreeOptions {
+  /**
+   * The tree's files are seq_file tables (procfs: mounts, net/dev): the
+   * kernel fills one page of whole lines per read(2) whatever was asked, so
+   * a short read is not the end and the file is read until read(2) says 0.
+   * A sysfs attribute is rendered by one show() and comes whole in the first
+   * read: reading on would cost a second trip through the pool for nothing.
+   */
+  readonly toEof?: boolean;
+}
+
 function readAt(fd: number, buf: Buffer): Promise<number> {
   return new Promise((resolve, reject) => readCb(fd, buf, 0, buf.length, null, (e, n) => (e ? reject(e) : resolve(n))));
 }
@@ -29,10 +41,12 @@ function writeAll(fd: number, data: Buffer): Promise<number> {
 
 export class FsSysfs extends Sysfs {
   readonly root: string;
+  readonly #toEof: boolean;
 
-  constructor(root: string) {
+  constructor(root: string, options: FsTreeOptions = {}) {
     super();
     this.root = path.resolve(root);
+    this.#toEof = options.toEof ?? false;
   }
 
   override path(rel: string): string {
@@ -54,8 +68,8 @@ export class FsSysfs extends Sysfs {
           throw asKernelError(e, 'read', file);
         });
         chunks.push(buf.subarray(0, n));
-        // A short read is the end: sysfs renders an attribute in one go, seq_file fills what it asked for.
-        if (n < CHUNK) break;
+        // A short read is the end of a sysfs attribute (one show() renders it), not of a seq_file table.
+        if (n === 0 || (n < CHUNK && !this.#toEof)) break;
       }
       return Buffer.concat(chunks);
     } finally {

@@ -38,7 +38,7 @@ export function probeHost(roots: ProbeRoots, kernel: () => Kernel, problems: str
   let k: Kernel | undefined;
   return {
     sysfs: new FsSysfs(roots.sysRoot),
-    procfs: new FsSysfs(roots.procRoot ?? '/proc'),
+    procfs: new FsSysfs(roots.procRoot ?? '/proc', { toEof: true }),
     dev: new FsSysfs(roots.devRoot),
     kernel: () => (k ??= kernel()),
     problem: (text) => void problems.push(text),

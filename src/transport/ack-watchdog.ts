@@ -14,6 +14,7 @@ export class AckWatchdog {
   /** When the clock started: the last acknowledgement, the first publish of a burst, or the connect. */
   #since = performance.now();
   #timer: NodeJS.Timeout | undefined;
+  #verdict: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly timeoutMs: number,
@@ -42,13 +43,25 @@ export class AckWatchdog {
   disconnected(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    clearImmediate(this.#verdict);
+    this.#verdict = undefined;
+  }
+
+  #overdue(): boolean {
+    return this.#waiting > 0 && performance.now() - this.#since > this.timeoutMs;
   }
 
   #check(): void {
-    const waited = performance.now() - this.#since;
-    if (this.#waiting > 0 && waited > this.timeoutMs) {
+    if (!this.#overdue() || this.#verdict) return;
+    // Timers run before the loop reads its sockets: after a turn held past the timeout (GC, a busy
+    // process of many agents) the acknowledgements may be sitting unread. Decide after this
+    // iteration's I/O has been read, not before.
+    this.#verdict = setImmediate(() => {
+      this.#verdict = undefined;
+      if (!this.#timer || !this.#overdue()) return;
+      const waited = performance.now() - this.#since;
       this.disconnected();
       this.stalled(waited);
-    }
+    });
   }
 }

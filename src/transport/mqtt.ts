@@ -72,6 +72,14 @@ export class MqttTransport implements Transport {
   #lastError = '';
   /** Connected since the last close: a close then is an outage, not a failed attempt. */
   #up = false;
+  /**
+   * Connections in a row dropped as useless (subscriptions refused, nothing acknowledged): each
+   * counts as a failed attempt, so a broker that always refuses (an ACL denying one of our topics)
+   * is retried with the backoff growing to its cap, not in a loop at the first step.
+   */
+  #useless = 0;
+  /** The last reason a connection was dropped for: said once as a warning, not once a connection. */
+  #lastDrop = '';
   readonly #servers: ServerList;
   readonly #watchdog: AckWatchdog;
   readonly #outbox = new Outbox(() => this.#client);
@@ -156,7 +164,7 @@ export class MqttTransport implements Transport {
 
     client.on('connect', (connack) => {
       this.#up = true;
-      this.#attempt = 0;
+      this.#attempt = this.#useless;
       this.#lastError = '';
       this.#watchdog.connected();
       this.log.info({ broker: this.server, sessionPresent: connack.sessionPresent }, 'connected to broker');
@@ -201,7 +209,10 @@ export class MqttTransport implements Transport {
   reconnect(reason: string): void {
     const stream = this.#client?.stream;
     if (this.#stopping || !stream) return;
-    this.log.warn({ broker: this.server, reason }, 'dropping the broker connection');
+    this.#useless++;
+    if (reason !== this.#lastDrop) this.log.warn({ broker: this.server, reason }, 'dropping the broker connection');
+    else this.log.debug({ broker: this.server, reason, times: this.#useless }, 'dropping the broker connection');
+    this.#lastDrop = reason;
     this.#lastError = reason;
     stream.destroy();
   }
@@ -236,6 +247,9 @@ export class MqttTransport implements Transport {
         if (err) return reject(err);
         const refused = (granted ?? []).filter((g) => g.qos === 128 || (g.qos as number) > 2);
         if (refused.length) return reject(new Error(`broker refused subscriptions: ${refused.map((g) => g.topic).join(', ')}`));
+        // This connection works: the next outage starts its backoff from the first step.
+        this.#useless = 0;
+        this.#lastDrop = '';
         resolve();
       });
     });

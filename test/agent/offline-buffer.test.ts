@@ -1,8 +1,7 @@
 /**
  * The offline buffer on its own: order, the bounds, what it counts as
  * dropped, and its spill files in a real directory (a spill that cannot
- * write degrades to memory; the filesystem faults themselves are in
- * test/reliability/offline-spill-faults.test.ts).
+ * write degrades to memory: here a file where its directory should be).
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -125,6 +124,18 @@ describe('offline buffer with a spill directory', () => {
     expect(numbers(drain(after))).toEqual([...Array(31).keys()]);
   });
 
+  it('a stop in the middle of a replay loses nothing: the batch not yet published, the rest of the file, memory', () => {
+    const dir = tempDir('dev2mqtt-spill-');
+    const before = new OfflineBuffer({ maxMessages: 10, maxBytes: 1 << 20 }, spillIn(dir));
+    for (let i = 0; i < 40; i++) before.push(msg(i));
+    expect(numbers(before.take(2))).toEqual([0, 1]); // published: the next take says so
+    expect(numbers(before.take(2))).toEqual([2, 3]); // handed out; the link and then the agent stop
+    before.persist();
+    const after = new OfflineBuffer({ maxMessages: 10, maxBytes: 1 << 20 }, spillIn(dir));
+    expect(numbers(drain(after))).toEqual([...Array(38).keys()].map((i) => i + 2));
+    expect(readdirSync(path.join(dir, 'offline'))).toEqual([]);
+  });
+
   it('a torn last line (power lost mid-write) costs that line only', () => {
     const dir = tempDir('dev2mqtt-spill-');
     mkdirSync(path.join(dir, 'offline'));
@@ -133,6 +144,29 @@ describe('offline buffer with a spill directory', () => {
     const b = new OfflineBuffer({ maxMessages: 100, maxBytes: 1 << 20 }, spillIn(dir));
     b.push(msg(2));
     expect(numbers(drain(b))).toEqual([0, 1, 2]);
+  });
+
+  it('a line that is JSON but not a kept message (a corrupted card) is skipped; the rest of its file replays', () => {
+    const dir = tempDir('dev2mqtt-spill-');
+    mkdirSync(path.join(dir, 'offline'));
+    const junk = [
+      'null',
+      '7',
+      '"text"',
+      '[]',
+      '{}',
+      '{"topic":5,"payload":"x","device":"in0","ts":1}',
+      '{"topic":"t","payload":"x","device":"in0"}',
+    ];
+    const lines = [JSON.stringify(msg(0)), ...junk, JSON.stringify(msg(1))].join('\n');
+    writeFileSync(path.join(dir, 'offline', '000000000003.jsonl'), `${lines}\n`);
+    const b = new OfflineBuffer({ maxMessages: 100, maxBytes: 1 << 20 }, spillIn(dir));
+    expect(b.held).toBe(2);
+    b.push(msg(2));
+    const out = drain(b);
+    // Each one something the replay can publish: a topic and a payload, never a crash on a null.
+    expect(out.every((m) => typeof m.topic === 'string' && typeof m.payload === 'string')).toBe(true);
+    expect(numbers(out)).toEqual([0, 1, 2]);
   });
 
   it('a spill that cannot write is degraded, with the reason; memory keeps the newest; it is ok again once it can', () => {

@@ -192,10 +192,16 @@ describe.skipIf(!haveTools)('deploy/install.sh', () => {
     ];
     // lstat: the wants link is absolute, /etc/systemd/system/… inside the root, dangling from here.
     for (const p of installed) expect(statOrUndefined(at(p)), p).toBeDefined();
+    // What the service leaves in its RuntimeDirectory= (kept across stops: RuntimeDirectoryPreserve=yes).
+    mkdirSync(at('run/dev2mqtt'), { recursive: true });
+    writeFileSync(at('run/dev2mqtt/journal.jsonl'), '{}\n');
 
     const un = run('bash', [script, '--root', target, '--uninstall'], REPO);
     expect(un.status, un.stderr).toBe(0);
-    expect(un.stdout).toMatch(/removed: .*dev2mqtt\.service.*99-dev2mqtt\.rules.*\/usr\/local\/bin\/dev2mqtt.*\/usr\/local\/lib\/dev2mqtt/);
+    expect(un.stdout).toMatch(
+      /removed: .*dev2mqtt\.service.*\/run\/dev2mqtt.*99-dev2mqtt\.rules.*\/usr\/local\/bin\/dev2mqtt.*\/usr\/local\/lib\/dev2mqtt/,
+    );
+    expect(statOrUndefined(at('run/dev2mqtt')), 'the journal in /run/dev2mqtt').toBeUndefined();
     expect(un.stdout).toMatch(/kept: the config in .*\/etc\/dev2mqtt; the user dev2mqtt; the groups? dev2mqtt.* \(--purge removes them\)/);
     for (const p of [...installed, 'etc/systemd/system/dev2mqtt.service.d', 'usr/local/lib/dev2mqtt'])
       expect(statOrUndefined(at(p)), p).toBeUndefined();

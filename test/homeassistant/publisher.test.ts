@@ -6,7 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { TopicScheme } from '../../src/agent/topics.js';
 import { gpioKind } from '../../src/devices/gpio/kind.js';
@@ -76,6 +76,7 @@ const throwing = defineKind({
 }) as AnyKind;
 
 interface Setup {
+  log?: Logger;
   enabled?: boolean;
   stateDir?: string;
   devices?: () => DiscoveryDevice[];
@@ -95,7 +96,7 @@ function publisher(o: Setup = {}) {
     statusTopic: 'homeassistant/status',
     devices: o.devices ?? (() => [led]),
     stateDir,
-    log: pino({ level: 'silent' }),
+    log: o.log ?? pino({ level: 'silent' }),
   });
   return { p, transport, stateDir, memory: path.join(stateDir, 'homeassistant-discovery.json') };
 }
@@ -225,6 +226,46 @@ describe('discovery publisher', () => {
     await p.announce();
     expect(transport.topics(true)).toEqual(['homeassistant/light/n1_led0/config']);
     expect(Object.keys(remembered(memory).published)).not.toContain('homeassistant/light/n1_led0/config');
+  });
+
+  it('with a state dir it cannot write, still clears the first scheme once, and does not retry the file at every change', async () => {
+    vi.useFakeTimers();
+    const notADir = path.join(tempDir('dev2mqtt-ha-'), 'file');
+    writeFileSync(notADir, '');
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    let brightness = 0;
+    const devices = () => [{ ...led, state: { state: 'OFF', brightness, maxBrightness: 255, trigger: 'none', triggers: ['none'] } }];
+    const { p, transport } = publisher({ stateDir: path.join(notADir, 'state'), log, devices });
+    await p.announce();
+    const cleared = transport.topics(true);
+    expect(cleared).toContain('homeassistant/light/n1_led0/config');
+    expect(lines.filter((l) => l.includes('could not remember'))).toHaveLength(1);
+    transport.sent.length = 0;
+    await p.announce();
+    expect(transport.topics(true)).toEqual([]);
+    // State changes (the config stays the same): no new attempt at the file, no new warning each time.
+    for (brightness = 1; brightness <= 5; brightness++) {
+      p.deviceChanged();
+      await vi.advanceTimersByTimeAsync(2000);
+    }
+    expect(lines.filter((l) => l.includes('could not remember'))).toHaveLength(1);
+    p.stop();
+  });
+
+  it('looks at a burst of state changes once, a second after it starts, not once per change', async () => {
+    vi.useFakeTimers();
+    let looked = 0;
+    const { p } = publisher({ devices: () => (looked++, [led]) });
+    await p.announce();
+    looked = 0;
+    for (let i = 0; i < 50; i++) {
+      p.deviceChanged();
+      await vi.advanceTimersByTimeAsync(10);
+    }
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(looked).toBe(1);
+    p.stop();
   });
 
   it('after a state change, republishes only the configs that changed, and only after the first announce', async () => {

@@ -240,7 +240,7 @@ describe.skipIf(suite.skip !== '')('deploy/install.sh on a booted Debian machine
     expect(await pi.must('journalctl -q -u dev2mqtt.service -o cat --no-pager')).toMatch(/Watchdog timeout/);
   }, 420_000);
 
-  it('--uninstall stops the service and leaves no unit, drop-in, rule, agent or link; it keeps config, state, user and groups', async () => {
+  it('--uninstall stops the service and leaves no unit, drop-in, rule, agent, link or journal; it keeps config, state, user and groups', async () => {
     const mark = mqtt.messages.length;
     const r = await pi.sh(`/root/${suite.nextVersion}/package/deploy/install.sh --uninstall`);
     expect(r.status, r.stderr).toBe(0);

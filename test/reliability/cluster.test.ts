@@ -9,7 +9,10 @@
  * killed (SIGKILL), the agent moves to a survivor, never waiting longer than
  * the backoff cap between attempts, the QoS 1 commands published while it was
  * away run exactly once, and its retained status and node state are current
- * again (the node state names the survivor). Everything is awaited as an
+ * again (the node state names the survivor); a command the agent ran but
+ * whose PUBACK never reached its node (the link cut first) is redelivered
+ * on the next node with DUP and answered from the journal, not run again.
+ * Everything is awaited as an
  * event with a deadline; retained messages are read by fresh subscribers
  * until they show the new value, because a nats node applies retained
  * messages from the replicated stream a moment after it acknowledged them.
@@ -20,6 +23,7 @@ import { startAgent } from '../helpers/agent.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { requireTools } from '../helpers/tools.js';
 import { LogCapture } from './helpers/log-capture.js';
+import { MqttProxy } from './helpers/mqtt-proxy.js';
 import { NatsCluster, type NatsNode } from '../../bench/nats-cluster.mjs';
 
 const ok = requireTools('the nats-server cluster suite', 'nats-server');
@@ -135,6 +139,42 @@ describe.skipIf(!ok)('a fleet on a three-node nats-server cluster', () => {
     await operator.publish(`${BASE}/group/fleet/led0/cmd/set`, JSON.stringify({ id: 'g-1', state: 'ON' }));
     for (let i = 0; i < 3; i++) expect(await operator.result(`${BASE}/c${i}/led0/result`, 'g-1', 30_000)).toMatchObject({ ok: true });
   }, 120_000);
+
+  it('a command in flight when the link to its node goes is redelivered on another node and runs once', async () => {
+    const c = await cluster();
+    const [a, b] = c.nodes as [NatsNode, NatsNode, NatsNode];
+    // The agent reaches node A through a proxy that swallows its PUBACKs: the command has run, A never heard.
+    const proxy = await MqttProxy.start(a.mqttPort);
+    cleanup.push(() => proxy.close());
+    const log = new LogCapture();
+    const agent = await startAgent({
+      config: {
+        node: { id: 'inflight' },
+        mqtt: { servers: [proxy.url, ...c.urls.slice(1)], protocolVersion: 4, reconnectMinMs: 200, reconnectMaxMs: RECONNECT_MAX_MS },
+        devices: [{ id: 'led0', kind: 'led', sim: true, options: { pollMs: 0 } }],
+      },
+      logStream: log,
+      logLevel: 'debug',
+      firstServer: 0,
+    });
+    cleanup.push(() => agent.stop());
+    const operator = await client(b, 'dev2mqtt-test-inflight-operator');
+    await until(() => subscribe(operator, `${BASE}/inflight/led0/result`), 'the operator subscribed', 60_000);
+    proxy.dropPubacks = true;
+    expect(await operator.command(`${BASE}/inflight/led0/cmd/set`, { state: 'ON' }, 'in-flight')).toMatchObject({ ok: true });
+    await until(() => proxy.dropped > 0, 'the PUBACK swallowed', 30_000);
+    const ranBefore = agent.dispatcher.stats.ok;
+    proxy.cut();
+    await until(() => connectedTo(log).length > 1, 'the agent on another node', 60_000);
+    // The session's unacknowledged command comes again on the new node: answered, not run again.
+    await until(() => agent.dispatcher.stats.duplicates > 0 || agent.dispatcher.stats.ok > ranBefore, 'the redelivery', 120_000);
+    expect(await operator.command(`${BASE}/inflight/led0/cmd/set`, { state: 'OFF' }, 'after')).toMatchObject({ ok: true });
+    console.log(
+      `nats cluster: in-flight command redelivered on ${connectedTo(log).at(-1)}: duplicates ${agent.dispatcher.stats.duplicates}, ran ${agent.dispatcher.stats.ok}`,
+    );
+    expect(agent.dispatcher.stats.duplicates).toBe(1);
+    expect(agent.dispatcher.stats.ok - ranBefore).toBe(1);
+  }, 240_000);
 
   it('the node an agent is on is killed: it moves to a survivor, runs what was sent meanwhile once, and is online again', async () => {
     const c = await cluster();

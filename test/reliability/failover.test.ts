@@ -103,6 +103,39 @@ describe.skipIf(!ok)('failover between mqtt.servers', () => {
     expect((await nodeStateOn(broker.port, good.url)).broker).toBe(good.url);
   }, 120_000);
 
+  it('a broker that refuses the subscriptions every time is tried again with a growing backoff, and said once', async () => {
+    const broker = await Mosquitto.start();
+    cleanup.push(() => broker.stop());
+    const refusing = await MqttProxy.start(broker.port);
+    cleanup.push(() => refusing.close());
+    // An ACL that denies one of the agent's topics looks the same: every connection is useless.
+    refusing.refuseSubscriptions = true;
+    const log = new LogCapture();
+    const minMs = 100;
+    const agent = await startAgent({
+      config: {
+        node: { id: 'fo' },
+        mqtt: { servers: [refusing.url], protocolVersion: 4, reconnectMinMs: minMs, reconnectMaxMs: 60_000 },
+        devices: [{ id: 'led0', kind: 'led', sim: true, options: { pollMs: 0 } }],
+      },
+      logStream: log,
+      logLevel: 'debug',
+      start: false,
+    });
+    cleanup.push(() => agent.stop());
+    // Never online: it is started, not awaited.
+    await agent.start();
+    const lines = await log.waitForCount(/"msg":"reconnecting"/, 5, 60_000);
+    const delays = lines.map((l) => (JSON.parse(l) as { delayMs: number }).delayMs);
+    // Each useless connection counts as a failed attempt: the wait doubles as it does for a broker
+    // that is down (the fifth step is at least 8 × the first's cap/2), never a loop at the first step.
+    expect(delays[4]).toBeGreaterThanOrEqual(8 * minMs);
+    // One warning for the lot, not one a connection.
+    const warnings = log.text.split('\n').filter((l) => l.includes('"level":40') && l.includes('dropping the broker connection'));
+    expect(warnings).toHaveLength(1);
+    expect(refusing.connections).toBeGreaterThanOrEqual(5);
+  }, 120_000);
+
   it('a broker that stops acknowledging is left after mqtt.ackTimeoutMs; what waited is sent again on the next', async () => {
     const broker = await Mosquitto.start();
     cleanup.push(() => broker.stop());

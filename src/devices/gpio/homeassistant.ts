@@ -10,10 +10,15 @@ import type { GpioOptions } from './backend.js';
 
 const STATE = '{{ value_json.state }}';
 
-/** Edge events as HA event types; other events on the topic render nothing, which HA ignores. */
+/**
+ * Edge events as HA event types; other events on the topic render nothing, which HA ignores. So do
+ * edges replayed from the offline buffer (`replayed: true`): HA would fire them as presses happening
+ * now, which is why it ignores retained event messages too. `is not defined` asks nothing of a
+ * missing key, so a live edge logs no template warning.
+ */
 function eventTemplate(types: GpioOptions['eventTypes']): string {
   const type = types === 'press' ? "'press' if value_json.value == 1 else 'release'" : 'value_json.edge';
-  return `{% if value_json.type == 'edge' %}{"event_type":"{{ ${type} }}"}{% endif %}`;
+  return `{% if value_json.type == 'edge' and value_json.replayed is not defined %}{"event_type":"{{ ${type} }}"}{% endif %}`;
 }
 
 function eventTypes(o: GpioOptions): string[] {

@@ -12,7 +12,7 @@
 import type { Device, DeviceContext, Poll } from '../kind.js';
 import { toErrorBody } from '../errors.js';
 import { statfsOf, usageOf, type FsUsage } from '../../kernel/statfs.js';
-import { thermalZones, type ThermalZone } from '../sensor/thermal.js';
+import { findZone, thermalZones, type ThermalZone } from '../sensor/thermal.js';
 import {
   cpuPercent,
   decodeThrottled,
@@ -39,12 +39,14 @@ export interface HostOptions {
   readonly throttling: boolean;
 }
 
+/** The most mounts a host device publishes (the option's bound; probe writes no more). */
+export const MAX_MOUNTS = 32;
+
 /** Thermal zone types of a SoC or CPU package, best first: the CPU temperature when `zone` names none. */
 export const CPU_ZONE_TYPES = ['cpu-thermal', 'cpu_thermal', 'soc-thermal', 'soc_thermal', 'x86_pkg_temp', 'cpu0-thermal', 'acpitz'];
 
-/** The zone the CPU temperature is read from: the configured one, else the first of a CPU type, else thermal_zone0. */
-export function cpuZone(zones: readonly ThermalZone[], want: string | undefined): ThermalZone | undefined {
-  if (want !== undefined) return zones.find((z) => z.zone === want || z.type === want || z.zone === `thermal_zone${want}`);
+/** The zone the CPU temperature is read from when `zone` names none: the first of a CPU type, else thermal_zone0. */
+export function cpuZone(zones: readonly ThermalZone[]): ThermalZone | undefined {
   for (const t of CPU_ZONE_TYPES) {
     const z = zones.find((x) => x.type === t);
     if (z) return z;
@@ -125,7 +127,7 @@ export class HostDevice implements Device {
 
   async open(): Promise<void> {
     const { sysfs } = this.ctx;
-    this.#zone = cpuZone(await thermalZones(sysfs), this.ctx.options.zone);
+    this.#zone = undefined;
     this.#throttledAt = this.ctx.options.throttling ? await throttledPath(sysfs) : undefined;
     this.#model = await boardModel(sysfs);
     this.#last = undefined;
@@ -165,6 +167,17 @@ export class HostDevice implements Device {
     };
   }
 
+  /**
+   * The CPU's zone, looked for again on each read until found: a thermal
+   * driver may bind after the agent started. A configured zone that is not
+   * there fails the item (ENOENT listing the zones), a typo is not a silent null.
+   */
+  async #cpuZone(): Promise<ThermalZone | undefined> {
+    const want = this.ctx.options.zone;
+    this.#zone ??= want !== undefined ? await findZone(this.ctx.sysfs, want) : cpuZone(await thermalZones(this.ctx.sysfs));
+    return this.#zone;
+  }
+
   /** One item's read: its value, or undefined with a `read_failed` event when it fails anew. */
   async #item<T>(what: string, read: () => Promise<T>): Promise<T | undefined> {
     try {
@@ -186,8 +199,11 @@ export class HostDevice implements Device {
   async #sample(): Promise<void> {
     const { procfs, sysfs, options: o } = this.ctx;
     const at = Date.now();
+    const temp = await this.#item('cpu.temperature', async () => {
+      const z = await this.#cpuZone();
+      return z ? sysfs.number(`class/thermal/${z.zone}/temp`) : undefined;
+    });
     const zone = this.#zone;
-    const temp = zone ? await this.#item('cpu.temperature', () => sysfs.number(`class/thermal/${zone.zone}/temp`)) : undefined;
     const load = await this.#item('cpu.load', async () => parseLoadavg(await procfs.read('loadavg')));
     const stat = await this.#item('cpu.usage', async () => parseStat(await procfs.read('stat')));
     const khz = await this.#item('cpu.frequency', async () =>

@@ -9,7 +9,7 @@
  */
 import { s, type Schema } from '../../schema/schema.js';
 import { command, defineKind, type SandboxNeeds } from '../kind.js';
-import { HostDevice, type HostOptions } from './device.js';
+import { HostDevice, MAX_MOUNTS, type HostOptions } from './device.js';
 import { hostEntities } from './homeassistant.js';
 import { hostProbe } from './probe.js';
 
@@ -28,7 +28,7 @@ function options(sim: boolean): Schema<HostOptions> {
       .optional()
       .doc('the thermal zone of the CPU temperature (thermal_zoneN or its type); default: the SoC’s or CPU package’s'),
     mounts: s
-      .array(s.string({ pattern: /^\/[^\0]*$/, patternText: 'an absolute path' }), { maxItems: 32 })
+      .array(s.string({ pattern: /^\/[^\0]*$/, patternText: 'an absolute path' }), { maxItems: MAX_MOUNTS })
       .default(['/'])
       .doc('the mount points whose use is published (statfs)'),
     interfaces: s

@@ -8,7 +8,7 @@
  */
 import { defineProbe, type ProbeHost, type StarterDevice } from '../kind.js';
 import { thermalZones } from '../sensor/thermal.js';
-import { boardModel, cpuZone, throttledPath } from './device.js';
+import { boardModel, cpuZone, MAX_MOUNTS, throttledPath } from './device.js';
 import { parseMounts, parseNetDev, parseWireless } from './readings.js';
 
 export interface HostFound {
@@ -34,16 +34,20 @@ async function text(host: ProbeHost, rel: string, what: string): Promise<string>
 }
 
 async function scan(host: ProbeHost): Promise<HostFound[]> {
-  const zone = cpuZone(await thermalZones(host.sysfs), undefined);
+  const zone = cpuZone(await thermalZones(host.sysfs));
   const wireless = (await host.procfs.exists('net/wireless'))
     ? parseWireless(await text(host, 'net/wireless', 'Wi-Fi'))
     : new Map<string, never>();
+  const mounts = parseMounts(await text(host, 'mounts', 'mounts'));
+  if (mounts.length > MAX_MOUNTS) {
+    host.problem(`host: ${mounts.length} mounts hold data; the starter config has the first ${MAX_MOUNTS} (the most a host device takes)`);
+  }
   return [
     {
       model: await boardModel(host.sysfs),
       zone: zone ? (zone.type ?? zone.zone) : undefined,
       throttled: await throttledPath(host.sysfs).then((p) => (p ? host.sysfs.path(p) : undefined)),
-      mounts: parseMounts(await text(host, 'mounts', 'mounts')),
+      mounts: mounts.slice(0, MAX_MOUNTS),
       interfaces: [...parseNetDev(await text(host, 'net/dev', 'network')).keys()].filter((i) => !VIRTUAL_IF.test(i)),
       wifi: [...wireless.keys()],
     },

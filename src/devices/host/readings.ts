@@ -119,12 +119,21 @@ const VIRTUAL_FS = new Set([
   'fuse.gvfsd-fuse',
 ]);
 
-/** `/proc/mounts`: the mount points of filesystems that hold data (octal escapes such as `\040` decoded). */
+/**
+ * `/proc/mounts`: the mount points of filesystems that hold data (octal
+ * escapes such as `\040` decoded), each block device once: its bind mounts
+ * (and btrfs subvolumes) answer statfs with the same numbers as its first.
+ */
 export function parseMounts(text: string): string[] {
   const out: string[] = [];
+  const devices = new Set<string>();
   for (const line of text.split('\n')) {
-    const [, at, type] = line.split(' ');
-    if (!at || !type || VIRTUAL_FS.has(type)) continue;
+    const [source, at, type] = line.split(' ');
+    if (!source || !at || !type || VIRTUAL_FS.has(type)) continue;
+    if (source.startsWith('/dev/')) {
+      if (devices.has(source)) continue;
+      devices.add(source);
+    }
     const point = at.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
     if (!out.includes(point)) out.push(point);
   }

@@ -9,7 +9,8 @@
  * that fails leaves the state as it was: `get` answers the error
  * (`device_error` with its errno), a failing poll emits `read_failed` once
  * per new error; an input that is gone (ENOENT, ENODEV) takes the device
- * offline until it is found again.
+ * offline until it is found again (ENXIO, a chip that does not answer on its
+ * bus, is a failed read: its files are still there).
  */
 import { CommandError, isDisconnect } from '../errors.js';
 import type { Device, DeviceContext, Poll } from '../kind.js';
@@ -184,7 +185,9 @@ export class SensorDevice implements Device {
       raw = await source.read();
     } catch (e) {
       // The input itself went away (a 1-wire sensor unplugged, a driver unbound): offline until found again.
-      if (this.#open && isDisconnect(e)) this.ctx.lost(e as Error);
+      // ENXIO from a read is the chip not answering on its bus (an I²C NACK) while its driver and files stay:
+      // a reopen would find the input at once and go online only to fail again, so it is a failed read.
+      if (this.#open && isDisconnect(e) && (e as { code?: unknown }).code !== 'ENXIO') this.ctx.lost(e as Error);
       throw e;
     }
     return tidy(raw * this.ctx.options.scale + this.ctx.options.offset, source.quantity);

@@ -15,7 +15,8 @@
  *    power dropped, or the read came too soon). From `w1_slave` the bytes tell
  *    a real 85.000 °C (COUNT REMAIN 0x10) from the power-on one (0x0C), as the
  *    driver's own check does; `temperature` has no bytes, so 85000 is refused;
- *  - 127.9375 °C with the power-on byte: too little power for a conversion.
+ *  - 127.9375 °C with the power-on byte (any 127.9375 from `temperature`):
+ *    too little power for a conversion.
  */
 import type { Sysfs } from '../../kernel/sysfs.js';
 import { badReading, fixedPoint, notFound, type SensorSource } from './source.js';
@@ -87,7 +88,8 @@ export async function w1Source(sysfs: Sysfs, id: string): Promise<SensorSource> 
       if (text.trim() === '')
         throw badReading(sysfs.path(rel), 'no reading: the conversion or the scratchpad read failed (bus error or CRC)');
       const milli = fixedPoint(text, sysfs.path(rel));
-      if (milli === POWER_ON_MILLI) throw powerOn(sysfs.path(rel), milli);
+      // No bytes to look at here; neither value is a DS18B20 measurement unchecked (127.9375 °C is above its range).
+      if (milli === POWER_ON_MILLI || milli === LOW_POWER_MILLI) throw powerOn(sysfs.path(rel), milli);
       return milli / 1000;
     },
   };

@@ -11,6 +11,7 @@ import { sandboxFor } from '../../../src/deploy/sandbox.js';
 import { builtinKinds } from '../../../src/devices/builtin.js';
 import type { HostState } from '../../../src/devices/host/device.js';
 import { hostKind } from '../../../src/devices/host/kind.js';
+import { hostProbe } from '../../../src/devices/host/probe.js';
 import type { HostFound } from '../../../src/devices/host/probe.js';
 import { KindRegistry } from '../../../src/devices/registry.js';
 import type { StarterConfig } from '../../../src/probe/starter.js';
@@ -73,6 +74,29 @@ describe('host: probe', () => {
       t.abort.abort();
       expect(sandboxFor(hosts, new KindRegistry(builtinKinds()))).toEqual({ deviceAllow: [], readWritePaths: [], groups: [], notes: [] });
     }
+  });
+
+  it('a machine with more data mounts than a host device takes gets a starter config that still loads', async () => {
+    const proc = await procTree('pi4');
+    proc.set(
+      'mounts',
+      Array.from({ length: 40 }, (_, i) => `/dev/sd${String.fromCharCode(97 + (i % 26))}${i} /srv/d${i} ext4 rw 0 0\n`).join(''),
+    );
+    const problems: string[] = [];
+    const host = {
+      sysfs: await sysTree('pi4'),
+      procfs: proc,
+      dev: proc,
+      kernel: () => {
+        throw new Error('no device node is opened here');
+      },
+      problem: (text: string) => void problems.push(text),
+    };
+    const found = await hostProbe.scan(host);
+    const [starter] = hostProbe.starter?.(found, host) ?? [];
+    expect((starter?.options as { mounts: string[] }).mounts).toHaveLength(32);
+    expect(problems).toEqual([expect.stringMatching(/40 mounts hold data; the starter config has the first 32/)]);
+    expect(hostKind.options(false).parse(starter?.options, 'options').ok).toBe(true);
   });
 
   it('lists it for a person', async () => {

@@ -107,6 +107,30 @@ describe('host on a Raspberry Pi 4', () => {
     h.t.abort.abort();
   });
 
+  it('a configured zone that is not there is read_failed ENOENT naming the zones; a zone that turns up later is read', async () => {
+    const h = await host('pi4', { zone: 'soc-thermal' });
+    const s = await h.get();
+    expect(s.cpu).toMatchObject({ temperature: null, zone: null, load1: 0.52 });
+    expect(h.t.recorded.events.map((e) => [e.type, e.what, e.error])).toEqual([
+      [
+        'read_failed',
+        'cpu.temperature',
+        expect.objectContaining({
+          errno: 'ENOENT',
+          message: expect.stringMatching(/'soc-thermal' not found.*thermal_zone0 \(cpu-thermal\)/),
+        }),
+      ],
+    ]);
+    // The driver binds late (a module loaded after the agent started): the zone is found at the next read.
+    const zone = 'devices/virtual/thermal/thermal_zone1';
+    h.sys.file(`${zone}/type`, 'soc-thermal\n');
+    h.sys.file(`${zone}/temp`, '51200\n');
+    h.sys.link('class/thermal/thermal_zone1', `../../${zone}`);
+    expect((await h.get()).cpu).toMatchObject({ temperature: 51.2, zone: 'soc-thermal' });
+    expect(h.t.recorded.events.at(-1)).toMatchObject({ type: 'read_ok', what: 'cpu.temperature' });
+    h.t.abort.abort();
+  });
+
   it('under-voltage now, then gone: the flags follow get_throttled', async () => {
     const h = await host('pi4');
     h.sys.set('devices/platform/soc/soc:firmware/get_throttled', '50005\n');
@@ -193,6 +217,13 @@ describe('the parsers', () => {
   it('/proc/mounts: only filesystems that hold data, octal escapes decoded', () => {
     const text = 'proc /proc proc rw 0 0\n/dev/sda1 /media/usb\\040stick vfat rw 0 0\ntmpfs /run tmpfs rw 0 0\n/dev/root / ext4 rw 0 0\n';
     expect(parseMounts(text)).toEqual(['/media/usb stick', '/']);
+  });
+
+  it('/proc/mounts: a block device once, its bind mounts and subvolumes left out (statfs gives them the same numbers)', () => {
+    const text =
+      '/dev/mmcblk0p2 / ext4 rw 0 0\n/dev/mmcblk0p2 /var/log ext4 rw 0 0\n/dev/sda1 /srv btrfs rw,subvol=/srv 0 0\n' +
+      '/dev/sda1 /home btrfs rw,subvol=/home 0 0\nnas:/export /mnt/nas nfs4 rw 0 0\n';
+    expect(parseMounts(text)).toEqual(['/', '/srv', '/mnt/nas']);
   });
 
   it('/proc/net/wireless: the level with or without the trailing dot', () => {

@@ -6,13 +6,14 @@
  * this machine lacks (no thermal zone, no cpufreq, no Wi-Fi in a container)
  * are null exactly where node:fs finds nothing either.
  */
-import { existsSync, readdirSync, statfsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { HostDevice, HostState } from '../../../src/devices/host/device.js';
 import { hostKind } from '../../../src/devices/host/kind.js';
+import { probeHost } from '../../../src/probe/scan.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
 
 /** Sends `bytes` over a loopback TCP connection and resolves once the far end has received them all. */
@@ -76,6 +77,28 @@ describe('host: this machine’s real /proc, /sys and statfs', () => {
     expect(t.recorded.events.map((e) => [e.type, e.what, (e.error as { errno?: string }).errno])).toEqual([
       ['read_failed', 'disk /dev2mqtt-no-such-mount', 'ENOENT'],
     ]);
+    t.abort.abort();
+  });
+
+  it('a /proc table longer than a page comes whole, though the kernel hands seq_file tables out a page a read', async () => {
+    // This process's own memory map: hundreds of lines on any Node, one per mapping, the stack among the last.
+    const whole = readFileSync('/proc/self/maps', 'utf8');
+    expect(whole.length).toBeGreaterThan(2 * 4096);
+    const t = await makeTestDevice<unknown, HostDevice>(hostKind, { options: { mounts: [], interfaces: [], wifi: [] } });
+    const probe = probeHost(
+      { sysRoot: '/sys', devRoot: '/dev' },
+      () => {
+        throw new Error('no device node is opened here');
+      },
+      [],
+    );
+    for (const procfs of [t.ctx.procfs, probe.procfs]) {
+      const text = await procfs.read('self/maps');
+      expect(text).toMatch(/\[stack\]\n/);
+      expect(text.endsWith('\n')).toBe(true);
+      // The map moves as Node allocates: the same table give or take a few mappings.
+      expect(Math.abs(text.split('\n').length - whole.split('\n').length)).toBeLessThan(whole.split('\n').length / 5);
+    }
     t.abort.abort();
   });
 });

@@ -113,7 +113,7 @@ describe('hwmon', () => {
     expect(value(t)).toBe(45.21);
   });
 
-  it('an unreadable attribute fails with its errno (EACCES, EIO, ENODATA), the state unchanged and the device still online', async () => {
+  it('an unreadable attribute fails with its errno (EACCES, EIO, ENODATA, EAGAIN, ENXIO), the state unchanged and the device still online', async () => {
     const t = await sensor('pi4', { source: 'hwmon', chip: 'sht3x', input: 'temp1' });
     await vi.waitFor(() => expect(value(t)).toBe(21.345));
     const file = 'devices/platform/soc/fe804000.i2c/i2c-1/1-0044/hwmon/hwmon2/temp1_input';
@@ -125,7 +125,8 @@ describe('hwmon', () => {
       path: '/sys/class/hwmon/hwmon2/temp1_input',
     });
     t.tree.deny(file, undefined);
-    for (const errno of ['EIO', 'ENODATA']) {
+    // ENXIO: the chip does not answer on its I²C bus, its driver and files stay; not a device gone away.
+    for (const errno of ['EIO', 'ENODATA', 'EAGAIN', 'ENXIO']) {
       t.tree.attr(file, {
         show: () => {
           throw new SimErrno(errno);
@@ -202,11 +203,13 @@ describe('w1 (DS18B20)', () => {
     expect(await t.run('get')).toMatchObject({ value: 85 });
   });
 
-  it('through `temperature`, 85000 and an empty read are refused too', async () => {
+  it('through `temperature`, 85000, 127937 and an empty read are refused too', async () => {
     const t = await sensor('pi4', { source: 'w1', id: ID });
     await vi.waitFor(() => expect(value(t)).toBe(21.375));
     for (const [text, why] of [
       ['85000\n', /power-on/],
+      // 0x07FF: the scratchpad a conversion without enough power leaves; above the 125 °C a DS18B20 can measure.
+      ['127937\n', /too little power/],
       ['', /no reading/],
     ] as const) {
       t.tree.set(`${dir}/temperature`, text);

@@ -15,6 +15,7 @@ export class LogCapture extends Writable {
       w.resolve(line);
       return false;
     });
+    this.emit('logged');
     done();
   }
 
@@ -52,6 +53,26 @@ export class LogCapture extends Writable {
           resolve(l);
         },
       });
+    });
+  }
+
+  /** Resolves with the matching lines once there are `n` of them (already logged or future). */
+  waitForCount(re: RegExp, n: number, timeoutMs = 30_000): Promise<string[]> {
+    const matching = (): string[] => this.#text.split('\n').filter((l) => re.test(l));
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const lines = matching();
+        if (lines.length < n) return;
+        clearTimeout(t);
+        this.off('logged', check);
+        resolve(lines);
+      };
+      const t = setTimeout(() => {
+        this.off('logged', check);
+        reject(new Error(`fewer than ${n} log lines matched ${re} within ${deadline(timeoutMs)} ms; log:\n${this.#text.slice(-4000)}`));
+      }, deadline(timeoutMs));
+      this.on('logged', check);
+      check();
     });
   }
 
