@@ -6,6 +6,7 @@
  */
 import { describe, it } from 'vitest';
 import { FsSysfs } from '../../../src/kernel/sysfs-fs.js';
+import { noteSkip } from '../../helpers/tools.js';
 import { pwmConformance } from './pwm-suite.js';
 import { simChip } from './sim-helpers.js';
 
@@ -18,6 +19,7 @@ if (real) {
   if (!m) throw new Error(`DEV2MQTT_TEST_PWM must be pwmchipN:channel, not '${real}'`);
   pwmConformance({ name: `real ${real}`, sysfs: new FsSysfs('/sys'), chip: m[1]!, channel: Number(m[2]) });
 } else {
+  noteSkip('PWM conformance on a real chip', 'DEV2MQTT_TEST_PWM not set: the suite needs a free PWM channel (pwmchipN:channel)');
   describe('PWM sysfs conformance: a real chip', () => {
     it.skip('set DEV2MQTT_TEST_PWM=pwmchipN:channel (a free channel) to run this suite against real hardware', () => undefined);
   });
