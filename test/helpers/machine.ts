@@ -3,8 +3,10 @@
  * boots the cached root (debian-root.ts) through an overlay, so every machine
  * starts from the same pristine root and its writes land in a throwaway
  * upper directory. systemd is PID 1 inside; `sh()` runs a command in all of
- * its namespaces (nsenter), as root. The machine shares this host's network:
- * a broker a test starts on loopback is reachable, and its sshd listens on a
+ * its namespaces and its root and working directory (nsenter -a -r -w: in a
+ * chroot the mount namespace's own root is the host's, so the namespaces
+ * alone land outside the machine), as root. The machine shares this host's
+ * network: a broker a test starts on loopback is reachable, and its sshd listens on a
  * loopback port of its own (a machine without one runs no sshd).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -159,9 +161,13 @@ export class Machine {
   /** Runs a bash script inside the machine as root, with a clean environment. */
   sh(script: string, o: { env?: Record<string, string>; input?: string } = {}): Promise<Run> {
     const env = Object.entries({ PATH, HOME: '/root', LANG: 'C.UTF-8', ...o.env }).map(([k, v]) => `${k}=${v}`);
-    const p = spawn('nsenter', ['-t', String(this.#initPid), '-a', '--', '/usr/bin/env', '-i', ...env, '/bin/bash', '-c', script], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const p = spawn(
+      'nsenter',
+      ['-t', String(this.#initPid), '-a', '-r', '-w', '--', '/usr/bin/env', '-i', ...env, '/bin/bash', '-c', script],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => {

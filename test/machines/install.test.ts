@@ -98,7 +98,7 @@ describe.skipIf(suite.skip !== '')('deploy/install.sh on a booted Debian machine
     // The service's own mount namespace, as its user with its groups and no capabilities.
     const asService = (cmd: string) =>
       pi.sh(
-        `nsenter -t ${MainPID} -m -- setpriv --reuid=dev2mqtt --regid=dev2mqtt --init-groups --inh-caps=-all --bounding-set=-all -- ${cmd}`,
+        `nsenter -t ${MainPID} -m -r -w -- setpriv --reuid=dev2mqtt --regid=dev2mqtt --init-groups --inh-caps=-all --bounding-set=-all -- ${cmd}`,
       );
     const own = (p: string): boolean => /^\/(var\/lib|run)\/dev2mqtt(\/|$)/.test(p);
     // Every directory and file it may write (access(2) knows read-only mounts), /proc and /sys aside.
