@@ -309,14 +309,11 @@ export function schemaProblems(component: string, config: Config, own: readonly 
   const classes = CLASSES[component];
   if (config.device_class !== undefined && classes && !classes.includes(config.device_class as string))
     p.push(`device_class '${String(config.device_class)}' is not a ${component} device class this test knows`);
-  if (component === 'sensor') {
-    if (config.options !== undefined && config.device_class !== 'enum') p.push('options needs device_class enum');
-    if (config.device_class === 'enum' && (config.state_class !== undefined || config.unit_of_measurement !== undefined))
-      p.push('an enum sensor takes neither state_class nor unit_of_measurement');
-  }
   if (component === 'event' && !(Array.isArray(config.event_types) && config.event_types.length))
     p.push('event_types must be a non-empty list');
   if (component === 'sensor') {
+    if (config.options !== undefined && config.device_class !== 'enum') p.push('options needs device_class enum');
+    // enum is among the non-numeric classes: the check below refuses it a state_class or a unit.
     const dc = config.device_class as string | undefined;
     const units = dc ? SENSOR_UNITS[dc] : undefined;
     if (units && config.unit_of_measurement !== undefined && !units.includes(config.unit_of_measurement as string))
