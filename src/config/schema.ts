@@ -225,7 +225,11 @@ export function configSchema(): Schema<AgentConfigShape> {
           format: intIn(0, 10000000),
           default: 10000,
         },
-        maxBytes: { doc: 'the most the kept messages may take in memory', format: intIn(0, 1024 * 1024 * 1024), default: 4 * 1024 * 1024 },
+        maxBytes: {
+          doc: 'the most the kept messages may take in memory, in UTF-8 bytes',
+          format: intIn(0, 1024 * 1024 * 1024),
+          default: 4 * 1024 * 1024,
+        },
         spill: {
           doc: 'past the memory bounds, move the oldest to files in node.stateDir instead of dropping them (writes only while disconnected)',
           format: Boolean,
