@@ -17,7 +17,7 @@ import { requireTools } from '../helpers/tools.js';
 import { until } from '../helpers/wait.js';
 import { childAgentSuite, writeConfig, type ChildAgent } from './helpers/child-agent.js';
 
-const SPINNER = fileURLToPath(new URL('../fixtures/spin-kind.js', import.meta.url));
+const HANGER = fileURLToPath(new URL('../fixtures/hang-kind.js', import.meta.url));
 
 describe.skipIf(!requireTools('a hung command across restarts', 'mosquitto'))('a command that hangs the agent', () => {
   const suite = childAgentSuite();
@@ -35,8 +35,8 @@ describe.skipIf(!requireTools('a hung command across restarts', 'mosquitto'))('a
       const config = writeConfig({
         node: { id: node, stateDir },
         mqtt: { url: broker.url },
-        plugins: [SPINNER],
-        devices: [{ id: 's1', kind: 'spinner', options: { marks } }],
+        plugins: [HANGER],
+        devices: [{ id: 's1', kind: 'hang', options: { marks } }],
         // Node state often: it counts the redelivery the agent recognised (commands.duplicates).
         telemetry: { intervalMs: 1000 },
         log: { level: 'info' },
