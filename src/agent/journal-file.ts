@@ -21,8 +21,7 @@ import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from
 import path from 'node:path';
 import { makeDir } from '../make-dir.js';
 import { backoffDelayMs } from '../backoff.js';
-import { isSystemError } from '../devices/errors.js';
-import { errnoMessage, errnoNumber } from '../kernel/errno.js';
+import { describeIoError as describe, errnoOf } from '../io-error.js';
 
 export interface JournalHealth {
   readonly state: 'ok' | 'degraded';
@@ -63,19 +62,6 @@ const IDLE_CLOSE_MS = 100;
 const RETRY_MIN_MS = 1000;
 /** The first line of every rewrite: a format version, and a write that needs space even when nothing else is kept. */
 const HEADER = '{"t":"h","v":1}';
-
-const errnoOf = (e: unknown): string | undefined => (isSystemError(e) ? e.code : undefined);
-
-/** `ENOSPC (no space left on device)`, or the error's message when it carries no errno. */
-function describe(e: unknown): string {
-  const errno = errnoOf(e);
-  if (!errno) return e instanceof Error ? e.message : String(e);
-  try {
-    return `${errno} (${errnoMessage(errnoNumber(errno))})`;
-  } catch {
-    return errno;
-  }
-}
 
 /** Writes all of `text`, past short writes (a filesystem filling up writes what fits, then fails). */
 function writeAll(fd: number, text: string): void {
