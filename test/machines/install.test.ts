@@ -206,15 +206,19 @@ describe.skipIf(suite.skip !== '')('deploy/install.sh on a booted Debian machine
 
   // An install with the plug-in, then WatchdogSec (30 s) and RestartSec (5 s) by design.
   it('is restarted by the watchdog when its event loop hangs', async () => {
-    // A plug-in kind whose command never yields (test/fixtures/hang-kind.js), installed as a user would a plug-in.
-    await pi.write('/usr/local/lib/dev2mqtt-test/hang-kind.js', readFileSync(path.join(REPO, 'test/fixtures/hang-kind.js'), 'utf8'));
+    // A plug-in kind whose command never yields (test/fixtures/hang-kind.js), installed as a user would a plug-in:
+    // importing dev2mqtt from where deploy/install.sh put it, and noting its run in the service's state directory.
+    const plugin = readFileSync(path.join(REPO, 'test/fixtures/hang-kind.js'), 'utf8');
+    const installed = plugin.replace("from 'dev2mqtt'", "from '/usr/local/lib/dev2mqtt/node_modules/dev2mqtt/dist/index.js'");
+    expect(installed, 'the plug-in imports dev2mqtt').not.toBe(plugin);
+    await pi.write('/usr/local/lib/dev2mqtt-test/hang-kind.js', installed);
     const withHang = JSON.parse(config()) as { devices: unknown[] };
     await pi.write(
       '/root/config-hang.json',
       JSON.stringify({
         ...withHang,
         plugins: ['/usr/local/lib/dev2mqtt-test/hang-kind.js'],
-        devices: [...withHang.devices, { id: 'hang0', kind: 'hang' }],
+        devices: [...withHang.devices, { id: 'hang0', kind: 'hang', options: { marks: '/var/lib/dev2mqtt/hang-runs.txt' } }],
       }),
     );
     let mark = mqtt.messages.length;

@@ -6,33 +6,20 @@
  * that systemd's Restart=on-failure starts a fresh one.
  */
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CRASH_EXIT_CODE } from '../../src/cli/crash-policy.js';
 import { tempDir } from '../helpers/agent.js';
-import { Mosquitto } from '../helpers/mosquitto.js';
 import { requireTools } from '../helpers/tools.js';
-import { TestClient } from '../helpers/mqtt-client.js';
-import { spawnAgent, writeConfig, type ChildAgent } from './helpers/child-agent.js';
+import { childAgentSuite, writeConfig } from './helpers/child-agent.js';
 
 const CRASHER = fileURLToPath(new URL('../fixtures/crash-kind.js', import.meta.url));
 
 describe.skipIf(!requireTools('the crash policy', 'mosquitto'))('the crash policy', () => {
-  let broker: Mosquitto;
-  let client: TestClient;
-  const children: ChildAgent[] = [];
-
-  beforeAll(async () => {
-    broker = await Mosquitto.start();
-    client = await TestClient.connect(broker.url);
-  });
-  afterAll(async () => {
-    for (const c of children) await c.kill('SIGKILL');
-    await client?.end();
-    await broker?.stop();
-  });
+  const suite = childAgentSuite();
 
   for (const how of ['exception', 'rejection'] as const) {
     it(`an unhandled ${how}: logged with its origin and stack, offline published, exit ${CRASH_EXIT_CODE}`, async () => {
+      const { broker, client } = suite;
       const node = `crash-${how}`;
       const status = `dev2mqtt/${node}/status`;
       const config = writeConfig({
@@ -43,8 +30,7 @@ describe.skipIf(!requireTools('the crash policy', 'mosquitto'))('the crash polic
         log: { level: 'info' },
       });
       await client.subscribe(`dev2mqtt/${node}/#`);
-      const child = spawnAgent(config);
-      children.push(child);
+      const child = suite.spawn(config);
       await client.next((m) => m.topic === status && m.payload === 'online', 60_000, 'online');
       const seen = client.on(status).length;
       expect(await client.command(`dev2mqtt/${node}/c1/cmd/throwLater`, { how }, 'arm')).toMatchObject({ ok: true });

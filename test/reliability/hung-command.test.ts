@@ -11,36 +11,23 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/agent.js';
-import { Mosquitto } from '../helpers/mosquitto.js';
 import { requireTools } from '../helpers/tools.js';
-import { TestClient } from '../helpers/mqtt-client.js';
 import { until } from '../helpers/wait.js';
-import { spawnAgent, writeConfig, type ChildAgent } from './helpers/child-agent.js';
+import { childAgentSuite, writeConfig, type ChildAgent } from './helpers/child-agent.js';
 
-const SPINNER = fileURLToPath(new URL('../fixtures/spin-kind.js', import.meta.url));
+const HANGER = fileURLToPath(new URL('../fixtures/hang-kind.js', import.meta.url));
 
 describe.skipIf(!requireTools('a hung command across restarts', 'mosquitto'))('a command that hangs the agent', () => {
-  let broker: Mosquitto;
-  let client: TestClient;
-  const children: ChildAgent[] = [];
-
-  beforeAll(async () => {
-    broker = await Mosquitto.start();
-    client = await TestClient.connect(broker.url);
-  });
-  afterAll(async () => {
-    for (const c of children) await c.kill('SIGKILL');
-    await client?.end();
-    await broker?.stop();
-  });
+  const suite = childAgentSuite();
 
   for (const [how, payload] of [
     ['without an id', ''],
     ['with an id', JSON.stringify({ id: 'stuck-1' })],
   ] as const) {
     it(`${how}: redelivered after the kill, answered canceled and not run again`, async () => {
+      const { broker, client } = suite;
       const node = `hang-${payload ? 'id' : 'noid'}`;
       const B = `dev2mqtt/${node}`;
       const stateDir = tempDir('dev2mqtt-hang-');
@@ -48,8 +35,8 @@ describe.skipIf(!requireTools('a hung command across restarts', 'mosquitto'))('a
       const config = writeConfig({
         node: { id: node, stateDir },
         mqtt: { url: broker.url },
-        plugins: [SPINNER],
-        devices: [{ id: 's1', kind: 'spinner', options: { marks } }],
+        plugins: [HANGER],
+        devices: [{ id: 's1', kind: 'hang', options: { marks } }],
         // Node state often: it counts the redelivery the agent recognised (commands.duplicates).
         telemetry: { intervalMs: 1000 },
         log: { level: 'info' },
@@ -57,8 +44,7 @@ describe.skipIf(!requireTools('a hung command across restarts', 'mosquitto'))('a
       await client.subscribe(`${B}/#`);
       const online = async (): Promise<ChildAgent> => {
         const seen = client.on(`${B}/status`).length;
-        const child = spawnAgent(config, [], { RUNTIME_DIRECTORY: '' });
-        children.push(child);
+        const child = suite.spawn(config, [], { RUNTIME_DIRECTORY: '' });
         await client.next(
           (m) => m.topic === `${B}/status` && m.payload === 'online' && client.on(`${B}/status`).indexOf(m) >= seen,
           60_000,
