@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
 import type PinoPretty from 'pino-pretty';
+import { LogOutput } from './log-output.js';
 
 // Loaded only for a terminal: a service never pays for it (start-up time and memory on a Pi).
 const requirePretty = (): typeof PinoPretty => createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
@@ -28,8 +29,11 @@ export interface LogOptions {
   readonly level: string;
   /** Pretty, colourful lines (a terminal); JSON otherwise. */
   readonly pretty?: boolean;
-  /** Where JSON lines go (tests capture them); default stdout. */
-  readonly destination?: NodeJS.WritableStream;
+  /**
+   * Where JSON lines go (tests capture them); default stdout through a LogOutput, which drops
+   * what a full or failing disk refuses instead of ending the process (log-output.ts).
+   */
+  readonly destination?: NodeJS.WritableStream | LogOutput;
 }
 
 export function createLogger(o: LogOptions): Logger {
@@ -41,5 +45,5 @@ export function createLogger(o: LogOptions): Logger {
       requirePretty()({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: o.destination ?? 1 }),
     );
   }
-  return o.destination ? pino(opts, o.destination) : pino(opts);
+  return pino(opts, o.destination ?? new LogOutput(1));
 }

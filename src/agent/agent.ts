@@ -15,6 +15,7 @@ import type { EmbeddedBroker } from '../transport/embedded.js';
 import { MqttTransport } from '../transport/mqtt.js';
 import type { Transport } from '../transport/transport.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS } from '../devices/kind.js';
+import type { LogOutput } from '../log-output.js';
 import { readSecretFile } from '../secret-file.js';
 import { version } from '../version.js';
 import { CommandActivity } from './activity.js';
@@ -40,6 +41,8 @@ export interface AgentOptions {
   readonly onOnline?: () => void;
   /** Index into the broker list of the first one to try (tests place agents on cluster nodes); default random. */
   readonly firstServer?: number;
+  /** Where `log` writes, when its health is the node's to report (node state `log`, `logReason`, `logDropped`). */
+  readonly logOutput?: LogOutput;
 }
 
 /** Time the whole shutdown may take; the contract allows 5 s. */
@@ -355,6 +358,7 @@ export class Agent {
       log: this.log,
       stats: () => ({ ...this.dispatcher.stats }),
       journal: () => this.#journal?.health,
+      ...(this.#o.logOutput ? { logOutput: this.#o.logOutput } : {}),
       activity: this.#activity,
       offlineBuffer: c.telemetry.offlineBuffer,
       stateDir: c.node.stateDir,

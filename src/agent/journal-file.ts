@@ -21,8 +21,7 @@ import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from
 import path from 'node:path';
 import { makeDir } from '../make-dir.js';
 import { backoffDelayMs } from '../backoff.js';
-import { isSystemError } from '../devices/errors.js';
-import { errnoMessage, errnoNumber } from '../kernel/errno.js';
+import { describeIoError as describe, errnoOf } from '../io-error.js';
 
 export interface JournalHealth {
   readonly state: 'ok' | 'degraded';
@@ -49,6 +48,13 @@ export interface JournalText {
   readonly file: string;
 }
 
+/** A journal file read(2) refused (EIO: a bad block): kept aside like a corrupt one (`to`), or left where it is (`error`). */
+export type UnreadableJournal = {
+  readonly file: string;
+  /** The errno and the file, e.g. `EIO (input/output error) reading …/journal.jsonl`. */
+  readonly unreadable: string;
+} & ({ readonly to: string } | { readonly error: string });
+
 export const JOURNAL_FILE = 'journal.jsonl';
 export const STALE_FILE = 'journal.stale.jsonl';
 /** Without a write for this long the file is closed (see the header). */
@@ -56,19 +62,6 @@ const IDLE_CLOSE_MS = 100;
 const RETRY_MIN_MS = 1000;
 /** The first line of every rewrite: a format version, and a write that needs space even when nothing else is kept. */
 const HEADER = '{"t":"h","v":1}';
-
-const errnoOf = (e: unknown): string | undefined => (isSystemError(e) ? e.code : undefined);
-
-/** `ENOSPC (no space left on device)`, or the error's message when it carries no errno. */
-function describe(e: unknown): string {
-  const errno = errnoOf(e);
-  if (!errno) return e instanceof Error ? e.message : String(e);
-  try {
-    return `${errno} (${errnoMessage(errnoNumber(errno))})`;
-  } catch {
-    return errno;
-  }
-}
 
 /** Writes all of `text`, past short writes (a filesystem filling up writes what fits, then fails). */
 function writeAll(fd: number, text: string): void {
@@ -110,8 +103,14 @@ export class JournalFile {
     return this.#unmarked;
   }
 
-  /** The journal a previous run left: the live file, else a stale one, else nothing. Never throws. */
-  read(): JournalText | undefined {
+  /**
+   * The journal a previous run left: the live file, else a stale one, else nothing. Never throws.
+   * A file that cannot be read at all (EIO on a bad block) is a corrupt journal with no readable
+   * line: moved aside under the corrupt name, so that a fresh journal takes its place and a person
+   * can still try to copy it off. Where even that rename fails (the card is failing as a whole),
+   * it stays where it is and the journal degrades, as for any write it cannot make.
+   */
+  read(): JournalText | UnreadableJournal | undefined {
     try {
       makeDir(this.dir);
     } catch (e) {
@@ -125,8 +124,9 @@ export class JournalFile {
         return { text: readFileSync(file, 'utf8'), stale, file };
       } catch (e) {
         if (errnoOf(e) === 'ENOENT') continue;
-        this.#degrade(e, 'reading', file);
-        return undefined;
+        const aside = this.moveAside(file);
+        if ('error' in aside) this.#degrade(e, 'reading', file);
+        return { file, unreadable: `${describe(e)} reading ${file}`, ...aside };
       }
     }
     return undefined;

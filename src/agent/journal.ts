@@ -139,7 +139,8 @@ export class CommandJournal {
     const found = this.#file.read();
     let tornTail = false;
     let corrupt: Recovery['corrupt'];
-    if (found) {
+    if (found && 'unreadable' in found) corrupt = { lines: [], ...found };
+    else if (found) {
       const parsed = parseJournal(found.text);
       for (const entry of parsed.lines) this.#load(entry);
       tornTail = parsed.tornTail;
@@ -151,7 +152,7 @@ export class CommandJournal {
     const interrupted: Array<{ key: string; message: JournaledMessage; why: InterruptedWhy }> = [];
     for (const [key, message] of this.#pending) {
       if (this.#started.has(key)) interrupted.push({ key, message, why: 'crash' });
-      else if (found?.stale) interrupted.push({ key, message, why: 'stale' });
+      else if (found && 'stale' in found && found.stale) interrupted.push({ key, message, why: 'stale' });
       else pending.push({ key, message });
     }
     const undelivered = [...this.#unconfirmed].map(([key, u]) => ({

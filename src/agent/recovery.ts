@@ -29,8 +29,17 @@ export interface Recovery {
   readonly interrupted: ReadonlyArray<{ key: string; message: JournaledMessage; why: InterruptedWhy }>;
   /** Finished, but the broker never confirmed the result: publish it again. */
   readonly undelivered: ReadonlyArray<{ key: string; message: JournaledMessage; result: CommandResult; encoded: string }>;
-  /** Lines that could not be read, anywhere but a torn last line: the file was moved aside (`to`), or could not be (`error`). */
-  readonly corrupt?: { readonly file: string; readonly lines: readonly number[]; readonly to?: string; readonly error?: string };
+  /**
+   * Lines that could not be read, anywhere but a torn last line, or the whole file (`unreadable`: the
+   * errno read(2) answered): the file was moved aside (`to`), or could not be (`error`).
+   */
+  readonly corrupt?: {
+    readonly file: string;
+    readonly lines: readonly number[];
+    readonly unreadable?: string;
+    readonly to?: string;
+    readonly error?: string;
+  };
   /** The last line was cut short (the previous run died mid-write): dropped, as expected after a crash. */
   readonly tornTail: boolean;
 }
@@ -61,6 +70,16 @@ export function reportRecovery(r: Recovery, log: Logger): void {
   const c = r.corrupt;
   if (!c) return;
   const where = c.to ? `moved aside as ${c.to}` : `could not be moved aside (${c.error ?? 'unknown error'})`;
+  if (c.unreadable) {
+    log.warn(
+      { journal: c.file, ...(c.to ? { movedTo: c.to } : {}) },
+      `the command journal could not be read (${c.unreadable}): ${where}; ` +
+        (c.to
+          ? 'started with a fresh journal; what it held (commands to finish, results for redeliveries) is lost'
+          : 'the journal is kept in memory only until its directory can be written'),
+    );
+    return;
+  }
   log.warn(
     { journal: c.file, lines: c.lines.slice(0, 20), unreadable: c.lines.length, ...(c.to ? { movedTo: c.to } : {}) },
     `the command journal had ${c.lines.length} unreadable line(s), not only a torn last one: ${where}; the readable lines were used`,

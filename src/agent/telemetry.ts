@@ -15,6 +15,7 @@ import type { Transport } from '../transport/transport.js';
 import type { CommandSpec, Device } from '../devices/kind.js';
 import type { CommandActivity } from './activity.js';
 import type { DeviceRuntime } from './device-runtime.js';
+import type { LogOutput } from '../log-output.js';
 import type { JournalHealth } from './journal.js';
 import { OfflineBuffer } from './offline-buffer.js';
 import { SpillStore } from './offline-spill.js';
@@ -35,6 +36,8 @@ export interface TelemetryOptions {
   readonly stats: () => Record<string, number>;
   /** The command journal's health, when there is a journal. */
   readonly journal?: () => JournalHealth | undefined;
+  /** Where the log goes, when a full or failing disk under it is the node's to report. */
+  readonly logOutput?: LogOutput;
   /** Commands per minute and the last error, for the node state. */
   readonly activity?: CommandActivity;
   readonly offlineBuffer: {
@@ -72,6 +75,7 @@ export class Telemetry {
   readonly #startedAt = Date.now();
   #interval: NodeJS.Timeout | undefined;
   #nodeTimer: NodeJS.Timeout | undefined;
+  #unlistenLog: (() => void) | undefined;
   readonly #buffer: OfflineBuffer;
   /** Publishing directly: connected, and the buffer replayed. */
   #live = false;
@@ -87,11 +91,14 @@ export class Telemetry {
   start(): void {
     this.#interval = setInterval(() => this.refresh(), this.#o.intervalMs);
     this.#interval.unref?.();
+    // Heard inside a log write: published from a timer, never from within it.
+    this.#unlistenLog = this.#o.logOutput?.onHealth(() => this.nodeStateChanged());
   }
 
   stop(): void {
     clearInterval(this.#interval);
     clearTimeout(this.#nodeTimer);
+    this.#unlistenLog?.();
     for (const s of this.#slots.values()) clearTimeout(s.timer);
     // Stopped while away: what was kept survives to the next run when there is a spill.
     if (!this.#live) this.#buffer.persist();
@@ -169,6 +176,7 @@ export class Telemetry {
   nodeState(): Record<string, unknown> {
     const mem = process.memoryUsage();
     const journal = this.#o.journal?.();
+    const logged = this.#o.logOutput?.health;
     return {
       node: this.#o.topics.node,
       version: this.#o.version,
@@ -180,6 +188,9 @@ export class Telemetry {
       load: os.loadavg().map((l) => Math.round(l * 100) / 100),
       commands: this.#o.stats(),
       ...(journal ? { journal: journal.state, ...(journal.reason ? { journalReason: journal.reason } : {}) } : {}),
+      ...(logged
+        ? { log: logged.state, ...(logged.state === 'degraded' ? { logReason: logged.reason, logDropped: logged.dropped } : {}) }
+        : {}),
       ...(this.#o.activity ? { commandsPerMinute: this.#o.activity.perMinute(), lastError: this.#o.activity.lastError } : {}),
       broker: this.#o.transport.server,
       offlineBuffer: this.#buffer.status(),

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { Agent } from '../agent/agent.js';
 import { brokerUrls } from '../config/load.js';
 import { sendNotify } from '../kernel/libc-notify.js';
+import { LogOutput } from '../log-output.js';
 import { installCrashPolicy } from './crash-policy.js';
 import type { CommandIo } from './io.js';
 import { ServiceNotifier } from './service-notify.js';
@@ -34,9 +35,19 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
   }
   const loaded = await loadOrReport(values.config, io);
   if (!loaded) return 1;
-  const log = loggerFor(loaded.config, io, values['log-level']);
+  // stdout may be a file on the SD card: a full or failing one drops log lines, never the agent.
+  const output = io.isTTY ? undefined : new LogOutput(1);
+  const log = loggerFor(loaded.config, io, values['log-level'], output);
+  output?.onHealth((h, was) => {
+    // Said where the gap is, once the log can be written again (while degraded it could not be read anyway).
+    if (h.state === 'ok')
+      log.warn(
+        { dropped: was.dropped, since: new Date(was.sinceMs ?? Date.now()).toISOString(), errno: was.errno },
+        `${was.dropped} log line(s) dropped: ${was.reason ?? 'writes to stdout failed'}; writing again`,
+      );
+  });
   for (const w of loaded.config.warnings) log.warn(w);
-  const agent = new Agent({ config: loaded.config, registry: loaded.registry, log });
+  const agent = new Agent({ config: loaded.config, registry: loaded.registry, log, ...(output ? { logOutput: output } : {}) });
   installCrashPolicy(() => agent, log);
   try {
     await agent.start();

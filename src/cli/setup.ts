@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type AgentConfig } from '../config/load.js';
 import { builtinKinds } from '../devices/builtin.js';
 import { KindRegistry } from '../devices/registry.js';
 import { createLogger } from '../log.js';
+import type { LogOutput } from '../log-output.js';
 import type { CommandIo } from './io.js';
 
 export interface Loaded {
@@ -24,6 +25,7 @@ export async function loadOrReport(file: string | undefined, io: CommandIo): Pro
   }
 }
 
-export function loggerFor(config: AgentConfig, io: CommandIo, level?: string): Logger {
-  return createLogger({ level: level ?? config.log.level, pretty: io.isTTY });
+/** `output`: where JSON lines go when not on a terminal (default: stdout, see log-output.ts). */
+export function loggerFor(config: AgentConfig, io: CommandIo, level?: string, output?: LogOutput): Logger {
+  return createLogger({ level: level ?? config.log.level, pretty: io.isTTY, ...(output ? { destination: output } : {}) });
 }

@@ -3,6 +3,9 @@
  *  - a corrupt line in the middle of the journal (a damaged block, not a torn
  *    tail): the file is moved aside as journal.corrupt-<time>.jsonl and
  *    reported, the readable lines are used, and start-up goes on;
+ *  - a journal that cannot be read at all (read(2) answers EIO): moved aside
+ *    under the same corrupt name and reported, start goes on with a fresh one;
+ *    on a failing card where even the rename fails, it stays and the journal degrades;
  *  - a full disk (a small tmpfs): redeliveries are still recognised, in memory;
  *  - a journal a degraded run could not keep up to date: the next start runs
  *    none of its commands again (they may have run since), it answers them;
@@ -11,7 +14,7 @@
  *    not run, since a run could not be recorded and every start would repeat it.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
@@ -20,6 +23,7 @@ import { startAgent, tempDir } from '../helpers/agent.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { probes } from '../helpers/test-kinds.js';
 import { LogCapture } from './helpers/log-capture.js';
+import { canFailExt4, Ext4Image } from './helpers/ext4.js';
 import { canMountTmpfs, Tmpfs } from './helpers/tmpfs.js';
 
 const TOPIC = 'dev2mqtt/t1/p1/cmd/count';
@@ -34,7 +38,7 @@ const line = (o: unknown): string => `${JSON.stringify(o)}\n`;
 
 let agent: Agent | undefined;
 let client: TestClient | undefined;
-const mounts: Tmpfs[] = [];
+const mounts: Array<{ cleanup(): void }> = [];
 afterEach(async () => {
   await client?.end();
   await agent?.stop();
@@ -93,6 +97,34 @@ describe('a corrupt journal', () => {
     const r = await client.result('dev2mqtt/t1/p1/result', 'done2');
     expect(r).toMatchObject({ ok: true, result: { count: 8 } });
     expect(probes.get('p1')?.count).toBe(2);
+  });
+
+  it('a journal read(2) answers with EIO: moved aside as journal.corrupt-*, reported with the errno, start goes on with a fresh journal', async () => {
+    const stateDir = tempDir('dev2mqtt-state-');
+    mkdirSync(stateDir, { recursive: true });
+    // A real EIO from the kernel on a writable directory: /proc/self/mem at offset 0 is never mapped,
+    // so read(2) fails as on a bad block, while the name itself can still be renamed.
+    symlinkSync('/proc/self/mem', path.join(stateDir, 'journal.jsonl'));
+    const log = new LogCapture();
+    agent = await startAgent({ config: { node: { stateDir } }, logStream: log });
+    client = await TestClient.connect(`mqtt://127.0.0.1:${agent.brokerPort}`);
+    await client.subscribe('dev2mqtt/t1/p1/result');
+    expect(await client.command(TOPIC, {}, 'after-eio')).toMatchObject({ ok: true });
+
+    const names = readdirSync(stateDir);
+    const aside = names.filter((f) => /^journal\.corrupt-.+\.jsonl$/.test(f));
+    expect(aside).toHaveLength(1);
+    expect(readlinkSync(path.join(stateDir, aside[0] ?? ''))).toBe('/proc/self/mem');
+    expect(names).not.toContain('journal.stale.jsonl');
+    const warning = await log.waitFor(/could not be read/);
+    expect(warning).toContain('EIO');
+    expect(warning).toContain(aside[0]);
+    // Not degraded: the fresh journal is a file of its own, written and read back whole.
+    expect(agent.journalHealth).toEqual({ state: 'ok' });
+    await agent.stop();
+    const file = path.join(stateDir, 'journal.jsonl');
+    expect(lstatSync(file).isFile()).toBe(true);
+    expect(readFileSync(file, 'utf8')).toContain('after-eio');
   });
 });
 
@@ -199,6 +231,34 @@ describe.skipIf(!canMountTmpfs())('the journal on a full or read-only tmpfs', ()
     // Writable again: it runs, as any command left unstarted by a crash does.
     await mount.remount('rw');
     const third = new CommandJournal(mount.dir, 100);
+    expect(third.recover().pending.map((p) => p.key)).toEqual([key('left')]);
+    third.close();
+  });
+});
+
+describe.skipIf(!canMountTmpfs() || !canFailExt4())('the journal on a failing card', () => {
+  it('unreadable (EIO) and not even renamable at start: left where it is, degraded with EIO, read whole again from a replaced card', () => {
+    const card = Ext4Image.create(16);
+    mounts.push(card);
+    const first = new CommandJournal(card.dir, 100);
+    first.recover();
+    first.accepted(key('left'), message('left'));
+    first.close();
+    // On the card for good before it fails (the shutdown drops what is only in ext4's journal).
+    expect(spawnSync('sync', ['-f', path.join(card.dir, 'journal.jsonl')]).status).toBe(0);
+    card.shutDown();
+    const second = new CommandJournal(card.dir, 100);
+    const r = second.recover();
+    second.close();
+    expect(second.health).toMatchObject({ state: 'degraded', errno: 'EIO' });
+    expect(r.corrupt?.unreadable).toMatch(/^EIO .*journal\.jsonl$/);
+    expect(r.corrupt?.error).toMatch(/EIO/);
+    expect(r.pending).toEqual([]);
+    // The card comes back (here: the same image mounted again): the journal is there, under its own name.
+    card.unmount();
+    card.mount();
+    expect(readdirSync(card.dir).filter((f) => f.startsWith('journal'))).toEqual(['journal.jsonl']);
+    const third = new CommandJournal(card.dir, 100);
     expect(third.recover().pending.map((p) => p.key)).toEqual([key('left')]);
     third.close();
   });

@@ -8,7 +8,10 @@
  *  - remounted read-only in the middle of a stream, and back;
  *  - read-only before the agent starts;
  *  - a failing card: ext4 shut down under the stream (every write EIO), then
- *    replaced (helpers/ext4.ts).
+ *    replaced (helpers/ext4.ts);
+ *  - stdout redirected to a log file on the card that fills up: log lines are
+ *    dropped and counted (node state `log: degraded`), the log tells the gap
+ *    once space is back, and SIGTERM on a full card still exits 0.
  * Each time: every command is answered exactly once, the agent never exits
  * (and its crash policy never fires), the node state says `journal:
  * degraded` with the errno and the path, and `ok` again once the storage is
@@ -16,7 +19,7 @@
  * disk fails the one write that needed space with device_error ENOSPC, and
  * nothing else.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/agent.js';
@@ -42,6 +45,9 @@ const FAST_TAPE = { rewindMs: 0, spaceMs: 0, eomMs: 0, eraseMs: 0, retensionMs: 
 interface NodeState {
   journal?: string;
   journalReason?: string;
+  log?: string;
+  logReason?: string;
+  logDropped?: number;
 }
 
 interface Result {
@@ -91,7 +97,7 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
   async function setUp<M extends { readonly dir: string; cleanup(): void }>(
     node: string,
     mount: M,
-    o: { tape?: boolean; homeassistant?: boolean } = {},
+    o: { tape?: boolean; homeassistant?: boolean; logFile?: string } = {},
   ) {
     mounts.push(mount);
     const B = `dev2mqtt/${node}`;
@@ -128,7 +134,10 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
     };
     const start = async (): Promise<ChildAgent> => {
       const seen = client.on(`${B}/status`).length;
-      const child = spawnAgent(config, [], { RUNTIME_DIRECTORY: '' });
+      // As `dev2mqtt run >> FILE` would: the agent's stdout is the file itself, opened for appending.
+      const logFd = o.logFile ? openSync(o.logFile, 'a') : undefined;
+      const child = spawnAgent(config, [], { RUNTIME_DIRECTORY: '' }, logFd);
+      if (logFd !== undefined) closeSync(logFd);
       children.push(child);
       current = child;
       await whileAlive(
@@ -331,4 +340,57 @@ describe.skipIf(!ok)('storage faults: a full or read-only stateDir under a runni
     },
     180_000,
   );
+
+  /**
+   * Pads a log file to the end of its last page (a valid JSON line): a full tmpfs still takes writes
+   * into a file's last page, and the test wants the next log line refused, not the tenth.
+   */
+  const fullPage = (file: string): void => {
+    const PAGE = 4096;
+    let n = PAGE - (statSync(file).size % PAGE);
+    if (n < 16) n += PAGE;
+    appendFileSync(file, `{"pad":"${'x'.repeat(n - 11)}"}\n`);
+  };
+
+  it('stdout redirected to a log file on the card, filled to 100%: the agent runs on, drops and counts log lines, tells the gap once space is back, and exits 0 on SIGTERM while full', async () => {
+    const mount = Tmpfs.mount(512);
+    const logFile = path.join(mount.dir, 'dev2mqtt.log');
+    const t = await setUp('sf-log', mount, { logFile });
+    const child = await t.start();
+    await t.state((s) => s.journal === 'ok' && s.log === 'ok', 0, 'journal and log ok at start');
+    await t.stream(40);
+    expect(readFileSync(logFile, 'utf8')).toMatch(/"msg":"agent started"/);
+
+    const filledAt = client.messages.length;
+    fullPage(logFile);
+    mount.fill();
+    // The journal's "degraded" warning is a log line the full card refuses.
+    await t.stream(80);
+    const degraded = await t.state((s) => s.log === 'degraded', filledAt, 'log degraded');
+    const during = JSON.parse(degraded.payload) as NodeState;
+    expect(during.logReason).toMatch(/^ENOSPC .* stdout/);
+    expect(during.logDropped).toBeGreaterThanOrEqual(1);
+    stillRunning(child);
+
+    const freedAt = client.messages.length;
+    mount.unfill();
+    // The journal's "back to ok" line is the first the card takes again; the gap is told right after it.
+    await t.state((s) => s.journal === 'ok' && s.log === 'ok', freedAt, 'journal and log ok again');
+    await t.stream(40);
+    const lines = readFileSync(logFile, 'utf8').split('\n').filter(Boolean);
+    const gap = lines.filter((l) => /log line\(s\) dropped: ENOSPC/.test(l));
+    expect(gap).toHaveLength(1);
+    expect((JSON.parse(gap[0] ?? '{}') as { dropped?: number }).dropped).toBeGreaterThanOrEqual(1);
+    // At most the one line the filling disk cut short; every other line is whole JSON, the crash policy's none of them.
+    expect(lines.filter((l) => !l.startsWith('{') || !l.endsWith('}')).length).toBeLessThanOrEqual(1);
+    expect(lines.join('\n')).not.toMatch(CRASH_POLICY_LINE);
+    await t.everyOneAnsweredOnce();
+    stillRunning(child);
+
+    // Full again, then stopped: nothing waits on a log line the card cannot take.
+    fullPage(logFile);
+    mount.fill();
+    await t.stream(20);
+    expect(await child.kill('SIGTERM')).toBe(0);
+  }, 180_000);
 });

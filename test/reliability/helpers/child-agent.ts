@@ -31,9 +31,10 @@ export function writeConfig(config: Record<string, unknown>, dir = tempDir('dev2
   return file;
 }
 
-export function spawnAgent(configFile: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): ChildAgent {
+/** `stdout`: a file descriptor to hand the agent as its stdout (a log file, as `>> file` does); then output() is stderr only. */
+export function spawnAgent(configFile: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, stdout?: number): ChildAgent {
   const proc = spawn(process.execPath, [LAUNCHER, 'run', '-c', configFile, ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', stdout ?? 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
   let out = '';
