@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
@@ -20,6 +20,8 @@ const made = new Set();
 process.once('exit', () => {
   for (const dir of made) rmSync(dir, { recursive: true, force: true });
 });
+// Killed (a CI step's timeout, Ctrl-C): exit, so the handlers above and the nodes' and workers' own run.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(signal, () => process.exit(128 + os.constants.signals[signal]));
 
 export function tempDir(prefix = 'dev2mqtt-bench-') {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));

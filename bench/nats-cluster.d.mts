@@ -21,6 +21,3 @@ export class NatsCluster {
   waitReplicated(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
-
-/** A connection (reconnectPeriod 0) or undefined when it could not connect; its errors are listened to. */
-export function connectOnce(url: string, opts: import('mqtt').IClientOptions): Promise<import('mqtt').MqttClient | undefined>;

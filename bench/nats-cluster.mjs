@@ -231,7 +231,7 @@ async function streams(n) {
  * late `connack timeout` after connectAsync gave up on the client, and an
  * 'error' without a listener ends the process.
  */
-export function connectOnce(url, opts) {
+function connectOnce(url, opts) {
   return new Promise((resolve) => {
     const c = mqtt.connect(url, { ...opts, reconnectPeriod: 0 });
     c.on('error', () => undefined);

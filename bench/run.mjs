@@ -2,7 +2,7 @@
 // its target and whether it is met. Figures only: nothing here fails on a number.
 import { flags, machine, printRows } from './lib.mjs';
 import { runDiscoveryBench } from './discovery.mjs';
-import { runClusterFleetBench, runFleetBench } from './fleet.mjs';
+import { runFleetBench, runNatsFleetBench, runRabbitmqFleetBench } from './fleet.mjs';
 import { runFootprintBench } from './footprint.mjs';
 import { runIdleRssBench } from './idle-rss.mjs';
 import { runIoctlBench } from './ioctl.mjs';
@@ -21,7 +21,8 @@ const suites = [
   ['footprint and start-up', runFootprintBench],
   ['idle RSS: the demo beside a real-device config', runIdleRssBench],
   ['fleet on one mosquitto', runFleetBench],
-  ['fleet on a three-node nats-server cluster', runClusterFleetBench],
+  ['fleet on a three-node nats-server cluster', runNatsFleetBench],
+  ['fleet on a three-node RabbitMQ cluster', runRabbitmqFleetBench],
   ['Home Assistant discovery per Pi', runDiscoveryBench],
   ['ioctl core vs C', runIoctlBench],
   ['serial I/O: uv_poll vs tty stream vs thread pool', runSerialIoBench],
