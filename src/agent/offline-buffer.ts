@@ -32,8 +32,12 @@ export interface OfflineBufferLimits {
   readonly maxBytes: number;
 }
 
-/** Bytes a message costs in memory, near enough: its strings. */
-const sizeOf = (m: HeldMessage): number => m.topic.length + m.payload.length + m.device.length + 32;
+/**
+ * Bytes a message costs, near enough: its strings as UTF-8 (what goes on the wire and into a
+ * spill file), not their length in UTF-16 code units, which undercounts anything non-ASCII
+ * (a modem URC's text, a device name) by up to three times.
+ */
+const sizeOf = (m: HeldMessage): number => Buffer.byteLength(m.topic) + Buffer.byteLength(m.payload) + Buffer.byteLength(m.device) + 32;
 
 export class OfflineBuffer {
   /** Oldest first; `#head` is the index of the oldest still held (shifting an array of 10,000 per message costs). */

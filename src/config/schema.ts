@@ -100,13 +100,19 @@ const oneOf =
     check(values.includes(v as T), `must be one of ${values.join(', ')}, got ${JSON.stringify(v)}`);
   };
 
+const isIntIn = (v: unknown, min: number, max: number): boolean => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+
 const intIn =
   (min: number, max: number) =>
   (v: unknown): void => {
-    check(
-      Number.isInteger(v) && (v as number) >= min && (v as number) <= max,
-      `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`,
-    );
+    check(isIntIn(v, min, max), `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  };
+
+/** 0 switches the feature off; any other value must be at least `min` (a shorter one would misfire). */
+const offOrIntIn =
+  (min: number, max: number) =>
+  (v: unknown): void => {
+    check(v === 0 || isIntIn(v, min, max), `must be 0 (never) or an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
   };
 
 /** What mqtt.url and mqtt.servers accept besides "embedded". */
@@ -190,8 +196,10 @@ export function configSchema(): Schema<AgentConfigShape> {
       reconnectMaxMs: { doc: 'reconnect delay cap; a fleet spreads over [cap/2, cap]', format: intIn(100, 3600000), default: 1000 },
       connectTimeoutMs: { doc: 'give up one connection attempt after this long', format: intIn(100, 600000), default: 10000 },
       ackTimeoutMs: {
-        doc: 'a broker that acknowledges nothing for this long while publishes wait is treated as gone: reconnect (and send them again); 0: never',
-        format: intIn(0, 3600000),
+        doc:
+          'a broker that acknowledges nothing for this long while publishes wait is treated as gone: reconnect (and send them again); ' +
+          '0: never. At least 1000: a shorter wait would drop a working connection under ordinary latency',
+        format: offOrIntIn(1000, 3600000),
         default: 20000,
       },
     },
@@ -217,7 +225,11 @@ export function configSchema(): Schema<AgentConfigShape> {
           format: intIn(0, 10000000),
           default: 10000,
         },
-        maxBytes: { doc: 'the most the kept messages may take in memory', format: intIn(0, 1024 * 1024 * 1024), default: 4 * 1024 * 1024 },
+        maxBytes: {
+          doc: 'the most the kept messages may take in memory, in UTF-8 bytes',
+          format: intIn(0, 1024 * 1024 * 1024),
+          default: 4 * 1024 * 1024,
+        },
         spill: {
           doc: 'past the memory bounds, move the oldest to files in node.stateDir instead of dropping them (writes only while disconnected)',
           format: Boolean,

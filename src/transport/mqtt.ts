@@ -194,6 +194,7 @@ export class MqttTransport implements Transport {
       this.#lastError = text;
     });
     client.on('close', () => {
+      this.#outbox.offline();
       this.#watchdog.disconnected();
       if (this.#stopping) return;
       // Once per outage: a failed attempt every second for an hour must not be 3,600 warnings

@@ -13,6 +13,12 @@
  * the one difference is that a copy it did take arrives twice (QoS 1 is at
  * least once). QoS 2 keeps MQTT.js's replay: there the packet id is what
  * makes it exactly once.
+ *
+ * Nothing is handed to MQTT.js between a lost connection and the next
+ * `connect` event: MQTT.js would store it in its own offline queue and send
+ * it from there right after the CONNACK, ahead of older publishes still
+ * waiting here, so results made during an outage would arrive out of order.
+ * Held here, everything goes out in the order it was published, once.
  */
 import type { IClientPublishOptions, MqttClient } from 'mqtt';
 
@@ -30,6 +36,8 @@ interface Entry {
 export class Outbox {
   readonly #entries = new Set<Entry>();
   #stopping = false;
+  /** Between a `connect` event and the next close: publishes go to MQTT.js at once. */
+  #online = false;
 
   constructor(private readonly client: () => MqttClient | undefined) {}
 
@@ -42,8 +50,13 @@ export class Outbox {
     return new Promise((resolve, reject) => {
       const entry: Entry = { topic, payload, options, resolve, reject, attempt: 0, inFlight: false };
       this.#entries.add(entry);
-      this.#send(entry);
+      if (this.#online) this.#send(entry);
     });
+  }
+
+  /** The connection is gone: what is published from now on waits for resend(). */
+  offline(): void {
+    this.#online = false;
   }
 
   /** Before a reconnect with an empty MQTT.js store: the attempts it held will never be answered. */
@@ -54,8 +67,9 @@ export class Outbox {
     }
   }
 
-  /** After a connect: every unconfirmed publish that is not on its way goes out again, in order. */
+  /** After a connect: every unconfirmed publish that is not on its way goes out (again), in order. */
   resend(): void {
+    this.#online = true;
     for (const e of this.#entries) if (!e.inFlight) this.#send(e);
   }
 
@@ -81,7 +95,7 @@ export class Outbox {
       // The connection went before the broker confirmed it (or before it left): it goes out
       // again on this connection if there is one, else on the next. Any other error is final.
       if (err.message === 'Connection closed' && !this.#stopping) {
-        if (client.connected) this.#send(e);
+        if (this.#online && client.connected) this.#send(e);
         return;
       }
       this.#entries.delete(e);

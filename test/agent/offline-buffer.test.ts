@@ -3,7 +3,7 @@
  * dropped, and its spill files in a real directory (a spill that cannot
  * write degrades to memory: here a file where its directory should be).
  */
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,6 +18,14 @@ const msg = (i: number, device = 'in0'): HeldMessage => ({
   device,
   ts: 1000 + i,
 });
+/** A modem URC with 2-, 3- and 4-byte UTF-8 characters: far more bytes than UTF-16 code units. */
+const urc = (i: number): HeldMessage => ({
+  topic: 'dev2mqtt/n/modem-é/event',
+  payload: JSON.stringify({ type: 'urc', line: `+CMT: "Grüße ${'€'.repeat(24)} 😀" ${i}`, ts: 1000 + i, replayed: true }),
+  device: 'modem-é',
+  ts: 1000 + i,
+});
+const bytes = (m: HeldMessage): number => Buffer.byteLength(m.topic) + Buffer.byteLength(m.payload) + Buffer.byteLength(m.device) + 32;
 const numbers = (ms: readonly HeldMessage[]): number[] => ms.map((m) => (JSON.parse(m.payload) as { n: number }).n);
 
 function drain(b: OfflineBuffer, batch = 7): HeldMessage[] {
@@ -53,10 +61,24 @@ describe('offline buffer (memory)', () => {
 
   it('past maxBytes too', () => {
     const one = msg(0);
-    const size = one.topic.length + one.payload.length + one.device.length + 32;
+    const size = Buffer.byteLength(one.topic) + Buffer.byteLength(one.payload) + Buffer.byteLength(one.device) + 32;
     const b = new OfflineBuffer({ maxMessages: 1000, maxBytes: size * 4 + 10 });
     for (let i = 0; i < 9; i++) b.push(msg(i));
     expect(numbers(drain(b))).toEqual([5, 6, 7, 8]);
+  });
+
+  it('maxBytes counts UTF-8 bytes: non-ASCII payloads (a modem URC, a device name) cannot outgrow it', () => {
+    const maxBytes = bytes(urc(0)) * 4 + 10;
+    const b = new OfflineBuffer({ maxMessages: 1000, maxBytes });
+    for (let i = 0; i < 9; i++) b.push(urc(i));
+    const heldBytes = b.status().heldBytes as number;
+    const kept = drain(b);
+    const keptBytes = kept.reduce((sum, m) => sum + bytes(m), 0);
+    expect(keptBytes).toBeLessThanOrEqual(maxBytes);
+    expect(kept.map((m) => m.ts)).toEqual([1005, 1006, 1007, 1008]);
+    expect(b.takeDropped().get('modem-é')?.count).toBe(5);
+    // Node state's heldBytes is the same count.
+    expect(heldBytes).toBe(keptBytes);
   });
 
   it('maxMessages 0 keeps nothing and counts everything', () => {
@@ -111,6 +133,17 @@ describe('offline buffer with a spill directory', () => {
     expect(kept[0]).toBe(dropped?.count);
     expect(kept).toEqual([...Array(60 - (dropped?.count ?? 0)).keys()].map((i) => i + (dropped?.count ?? 0)));
     expect(dropped).toEqual({ count: kept[0], firstTs: 1000, lastTs: 1000 + (kept[0] ?? 0) - 1 });
+  });
+
+  it('spill accounting counts UTF-8 bytes: what it says it holds is what is on disk, and spillMaxBytes bounds the files', () => {
+    const dir = tempDir('dev2mqtt-spill-');
+    const spill = spillIn(dir, 3000);
+    const b = new OfflineBuffer({ maxMessages: 4, maxBytes: 1 << 20 }, spill);
+    for (let i = 0; i < 60; i++) b.push(urc(i));
+    const onDisk = readdirSync(path.join(dir, 'offline')).reduce((sum, f) => sum + statSync(path.join(dir, 'offline', f)).size, 0);
+    expect(b.takeDropped().get('modem-é')?.count).toBeGreaterThan(0);
+    expect(spill.bytes).toBe(onDisk);
+    expect(onDisk).toBeLessThanOrEqual(3000);
   });
 
   it('what memory holds at a stop is written, and the next run replays it before anything new', () => {

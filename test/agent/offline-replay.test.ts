@@ -4,11 +4,9 @@
  * is said at once, before the messages that follow the loss — not at the
  * next outage, maybe days later.
  */
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Telemetry } from '../../src/agent/telemetry.js';
-import type { DeviceRuntime } from '../../src/agent/device-runtime.js';
 import type { PublishOptions, Transport } from '../../src/transport/transport.js';
+import { eventTelemetry } from '../helpers/transport.js';
 
 class RecordingTransport implements Transport {
   readonly protocolVersion = 4;
@@ -35,19 +33,7 @@ class RecordingTransport implements Transport {
 describe('offline replay', () => {
   it('a loss while the replay runs is announced before the messages after it', async () => {
     const transport = new RecordingTransport();
-    const telemetry = new Telemetry({
-      transport,
-      topics: { base: 'dev2mqtt', node: 'n1', groups: [] },
-      qos: 1,
-      devices: new Map<string, DeviceRuntime>(),
-      version: 'test',
-      intervalMs: 3_600_000,
-      throttleMs: 0,
-      log: pino({ level: 'silent' }),
-      stats: () => ({}),
-      offlineBuffer: { maxMessages: 4, maxBytes: 1 << 20, spill: false, spillMaxBytes: 0 },
-      stateDir: '/nonexistent',
-    });
+    const telemetry = eventTelemetry(transport, 'dev2mqtt', { maxMessages: 4, maxBytes: 1 << 20, spill: false, spillMaxBytes: 0 });
     const edge = (n: number): void => telemetry.event('in0', 'edge', { n });
     // Away: six edges into a buffer of four, the two oldest dropped.
     for (let n = 0; n < 6; n++) edge(n);

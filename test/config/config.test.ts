@@ -144,6 +144,16 @@ describe('configuration', () => {
     ]);
   });
 
+  it('mqtt.ackTimeoutMs: 0 (never) or at least a second; a shorter wait would drop working connections', async () => {
+    for (const ok of [0, 1000, 3_600_000]) expect(await issuesOf({ mqtt: { ackTimeoutMs: ok } }), String(ok)).toEqual([]);
+    for (const bad of [1, 500, 999, -1, 1000.5, 3_600_001]) {
+      expect(await issuesOf({ mqtt: { ackTimeoutMs: bad } }), String(bad)).toEqual([
+        `mqtt.ackTimeoutMs: must be 0 (never) or an integer from 1000 to 3600000, got ${JSON.stringify(bad)}`,
+      ]);
+    }
+    expect(await issuesOf({}, { DEV2MQTT_MQTT_ACKTIMEOUTMS: '250' })).toEqual([expect.stringMatching(/^mqtt\.ackTimeoutMs: .*got 250$/)]);
+  });
+
   it('refuses an embedded broker on a non-loopback address without broker.auth', async () => {
     expect(await issuesOf({ broker: { host: '0.0.0.0' } })).toEqual([expect.stringContaining('broker.host')]);
     const dir = tempDir();

@@ -6,28 +6,15 @@
  * must reconnect, announce itself and send all of them again while none is
  * acknowledged.
  */
-import net from 'node:net';
 import { Aedes } from 'aedes';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MqttTransport } from '../../src/transport/mqtt.js';
 import { freePort } from '../helpers/mosquitto.js';
+import { droppableListener, loopbackTransport, until } from '../helpers/transport.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
-
-/** Resolves once `cond` holds, checked on every event the test waits for. */
-function until(cond: () => boolean, onChange: (check: () => void) => void): Promise<void> {
-  return new Promise((resolve) => {
-    const check = (): void => {
-      if (cond()) resolve();
-    };
-    onChange(check);
-    check();
-  });
-}
 
 describe('the transport after a reconnect', () => {
   it('sends every unconfirmed QoS 1 publish again at once, connected, before any is acknowledged', async () => {
@@ -47,48 +34,14 @@ describe('the transport after a reconnect', () => {
       },
     });
     await aedes.listen();
-    const sockets = new Set<net.Socket>();
-    let server = net.createServer();
-    const listen = async (): Promise<void> => {
-      server = net.createServer((s) => {
-        sockets.add(s);
-        s.once('close', () => sockets.delete(s));
-        aedes.handle(s);
-      });
-      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    };
-    const drop = async (): Promise<void> => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sockets) s.destroy();
-      await closed;
-    };
-    await listen();
+    const broker = droppableListener(aedes, port);
+    await broker.up();
     cleanup.push(async () => {
-      await drop();
+      await broker.down();
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
     });
 
-    const transport = new MqttTransport(
-      {
-        servers: [`mqtt://127.0.0.1:${port}`],
-        clientId: 'outbox-t',
-        username: '',
-        password: '',
-        ca: '',
-        cert: '',
-        key: '',
-        rejectUnauthorized: true,
-        protocolVersion: 4,
-        keepaliveS: 30,
-        sessionExpiryS: 0,
-        reconnectMinMs: 10,
-        reconnectMaxMs: 100,
-        connectTimeoutMs: 10_000,
-        ackTimeoutMs: 0,
-        will: { topic: 'outbox-t/status', payload: 'offline' },
-      },
-      pino({ level: 'silent' }),
-    );
+    const transport = loopbackTransport(port, 'outbox-t');
     let connects = 0;
     let onConnect = (): void => undefined;
     transport.start({
@@ -117,8 +70,8 @@ describe('the transport after a reconnect', () => {
 
     // The broker goes away with all five unconfirmed, and comes back still holding its PUBACKs.
     held.length = 0;
-    await drop();
-    await listen();
+    await broker.down();
+    await broker.up();
     await until(
       () => connects === 2 && received.length === 10,
       (c) => {
