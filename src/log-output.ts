@@ -11,9 +11,22 @@
  * write costs one system call). The first line that is written again ends
  * the spell; the listener then logs what was dropped, in the log itself.
  * Nothing is buffered, so there is nothing to flush at exit.
+ *
+ * A pipe or journald's socket on stdout is non-blocking (libuv makes it so
+ * once process.stdout is touched): EAGAIN there means the reader is behind,
+ * not a failure, so the line waits for it, as a blocking stdout would, but
+ * only up to `stallMs`: a reader that stopped reading degrades the log (one
+ * wait per spell) instead of hanging the agent past its 5 s stop.
  */
 import { writeSync } from 'node:fs';
 import { describeIoError, errnoOf } from './io-error.js';
+
+/** How long one line may wait for a reader that is behind (journald busy on a slow card, `| tee`). */
+export const LOG_STALL_MS = 2000;
+/** The longest single nap while waiting: short, so a reader that catches up is followed at once. */
+const MAX_NAP_MS = 20;
+const napCell = new Int32Array(new SharedArrayBuffer(4));
+const nap = (ms: number): void => void Atomics.wait(napCell, 0, 0, ms);
 
 export interface LogHealth {
   readonly state: 'ok' | 'degraded';
@@ -37,10 +50,13 @@ export class LogOutput {
   #torn = false;
   readonly #listeners = new Set<LogHealthListener>();
 
-  /** `name`: how the reason names the fd (`stdout`). */
-  constructor(fd = 1, name = 'stdout') {
+  readonly #stallMs: number;
+
+  /** `name`: how the reason names the fd (`stdout`); `stallMs`: see LOG_STALL_MS. */
+  constructor(fd = 1, name = 'stdout', stallMs = LOG_STALL_MS) {
     this.#fd = fd;
     this.#name = name;
+    this.#stallMs = stallMs;
   }
 
   get health(): LogHealth {
@@ -57,8 +73,19 @@ export class LogOutput {
   write(line: string): boolean {
     const buf = Buffer.from(this.#torn ? `\n${line}` : line);
     let at = 0;
+    let waitedMs = 0;
     try {
-      while (at < buf.length) at += writeSync(this.#fd, buf, at, buf.length - at);
+      while (at < buf.length) {
+        try {
+          at += writeSync(this.#fd, buf, at, buf.length - at);
+        } catch (e) {
+          // Already stalled this spell: the reader is not back yet, so no second wait.
+          if (errnoOf(e) !== 'EAGAIN' || this.#health.errno === 'EAGAIN' || waitedMs >= this.#stallMs) throw e;
+          const ms = Math.min(MAX_NAP_MS, 1 + waitedMs, this.#stallMs - waitedMs);
+          nap(ms);
+          waitedMs += ms;
+        }
+      }
     } catch (e) {
       // A disk that fills up takes what fits, then refuses the rest.
       if (at > 0) this.#torn = true;

@@ -1,5 +1,7 @@
+import { closeSync, openSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
+import { LogOutput, type LogHealthListener } from '../../src/log-output.js';
 import { startAgent } from '../helpers/agent.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { probes } from '../helpers/test-kinds.js';
@@ -51,5 +53,44 @@ describe('telemetry', () => {
       'back online',
     );
     expect(await client.command('dev2mqtt/t1/p1/cmd/count', {}, 'u3')).toMatchObject({ ok: true });
+  });
+
+  it('node state carries log health; two agents sharing one log output each stop listening to it at stop', async () => {
+    // /dev/full answers every write with ENOSPC: a log file on a full card, without root.
+    const fd = openSync('/dev/full', 'w');
+    class Counted extends LogOutput {
+      listening = 0;
+      override onHealth(l: LogHealthListener): () => void {
+        this.listening++;
+        const off = super.onHealth(l);
+        return () => {
+          this.listening--;
+          off();
+        };
+      }
+    }
+    const output = new Counted(fd);
+    const other = await startAgent({ config: { node: { id: 't2' } }, logOutput: output });
+    try {
+      agent = await startAgent({ logOutput: output });
+      expect(output.listening).toBe(2);
+      client = await TestClient.connect(`mqtt://127.0.0.1:${agent.brokerPort}`);
+      await client.subscribe('dev2mqtt/t1/state');
+      const ok = await client.next((m) => m.topic === 'dev2mqtt/t1/state');
+      expect(JSON.parse(ok.payload)).toMatchObject({ log: 'ok' });
+      expect(JSON.parse(ok.payload)).not.toHaveProperty('logDropped');
+      output.write('{"msg":"refused"}\n');
+      output.write('{"msg":"refused too"}\n');
+      const degraded = await client.next((m) => m.topic === 'dev2mqtt/t1/state' && m.payload.includes('"log":"degraded"'));
+      expect(JSON.parse(degraded.payload)).toMatchObject({ logReason: expect.stringMatching(/^ENOSPC .* stdout/) as unknown });
+      expect(output.health).toMatchObject({ state: 'degraded', errno: 'ENOSPC', dropped: 2 });
+    } finally {
+      await other.stop();
+    }
+    expect(output.listening).toBe(1);
+    await agent.stop();
+    agent = undefined;
+    expect(output.listening).toBe(0);
+    closeSync(fd);
   });
 });

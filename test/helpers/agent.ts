@@ -1,6 +1,7 @@
 /** Starting agents in the test process, each with its own state dir and (by default) embedded broker. */
 import { pino } from 'pino';
 import { Agent } from '../../src/agent/agent.js';
+import type { LogOutput } from '../../src/log-output.js';
 import { loadConfig } from '../../src/config/load.js';
 import { builtinKinds } from '../../src/devices/builtin.js';
 import { KindRegistry } from '../../src/devices/registry.js';
@@ -32,6 +33,8 @@ export interface TestAgentOptions {
   readonly start?: boolean;
   /** Which of mqtt.servers to try first (default: a random one, as in production). */
   readonly firstServer?: number;
+  /** Where the node's log health comes from (node state `log`), as `dev2mqtt run` hands it over. */
+  readonly logOutput?: LogOutput;
 }
 
 export async function startAgent(o: TestAgentOptions = {}): Promise<Agent> {
@@ -50,7 +53,13 @@ export async function startAgent(o: TestAgentOptions = {}): Promise<Agent> {
   const config = await loadConfig({ object, registry, env: {} });
   const level = o.logLevel ?? process.env.TEST_LOG_LEVEL ?? (o.logStream ? 'debug' : 'silent');
   const log = o.logStream ? pino({ level }, o.logStream) : pino({ level });
-  const agent = new Agent({ config, registry, log, ...(o.firstServer !== undefined ? { firstServer: o.firstServer } : {}) });
+  const agent = new Agent({
+    config,
+    registry,
+    log,
+    ...(o.firstServer !== undefined ? { firstServer: o.firstServer } : {}),
+    ...(o.logOutput ? { logOutput: o.logOutput } : {}),
+  });
   if (o.start !== false) {
     await agent.start();
     await agent.whenOnline();
