@@ -297,6 +297,10 @@ export class MqttTransport implements Transport {
 
   async stop(timeoutMs: number): Promise<void> {
     this.#stopping = true;
+    // Connected, but MQTT.js is still replaying its store (a QoS 2 exchange was open at the drop), so the
+    // outbox holds what came since, `offline` included: hand it over now, to go out behind the replay and
+    // before the DISCONNECT, which would otherwise keep the broker from publishing the will too.
+    if (this.#client?.connected) this.#outbox.resend();
     this.#outbox.stop();
     clearTimeout(this.#reconnectTimer);
     this.#watchdog.disconnected();

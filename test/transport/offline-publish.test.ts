@@ -152,4 +152,78 @@ describe('publishes made while disconnected', () => {
       expect(connects).toBe(2);
     });
   }
+
+  it('a stop while MQTT.js still replays a QoS 2 publish after the reconnect still sends the retained `offline` (and no DISCONNECT hides it)', async () => {
+    let onChange = (): void => undefined;
+    const changed = (): void => onChange();
+    const wait = (cond: () => boolean): Promise<void> => until(cond, (c) => (onChange = c));
+
+    // The QoS 2 publish is held (no PUBREC) on the first connection and again when MQTT.js replays it.
+    const qos2Topic = 'so/n1/dev/result/qos2';
+    const status = 'so-agent/status';
+    let qos2Seen = 0;
+    let releaseQos2: (() => void) | undefined;
+    // The first `online` is not acknowledged either: it is in MQTT.js's store when the link goes.
+    let onlineSeen = 0;
+    const aedes = new Aedes({
+      authorizePublish: (_client, packet, done) => {
+        if (packet.topic === status && packet.payload.toString() === 'online' && onlineSeen++ === 0) return changed();
+        if (packet.topic !== qos2Topic) return done(null);
+        qos2Seen++;
+        releaseQos2 = () => done(null);
+        changed();
+      },
+    });
+    await aedes.listen();
+    const port = await freePort();
+    const listener = droppableListener(aedes, port);
+    await listener.up();
+    cleanup.push(async () => {
+      await listener.down();
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    });
+
+    const transport = loopbackTransport(port, 'so-agent');
+    let connects = 0;
+    let disconnects = 0;
+    transport.start({
+      message: () => undefined,
+      connected: () => {
+        connects++;
+        changed();
+      },
+      disconnected: () => {
+        disconnects++;
+        changed();
+      },
+    });
+    cleanup.push(() => transport.stop(1000));
+    await wait(() => connects === 1);
+    // MQTT.js replays its store in this order, one at a time: `online` first, then the QoS 2 publish.
+    void transport.publish(status, 'online', { qos: 1, retain: true }).catch(() => undefined);
+    void transport.publish(qos2Topic, '{}', { qos: 2 }).catch(() => undefined);
+    await wait(() => qos2Seen === 1 && onlineSeen === 1);
+
+    // The link goes (the broker publishes the will, `offline`) with the QoS 2 exchange open: MQTT.js keeps its store
+    // and replays it after the next CONNACK (`online` taken this time), and emits `connect` only once the broker has
+    // completed the QoS 2 exchange.
+    await listener.down();
+    await wait(() => disconnects === 1);
+    await listener.up();
+    await wait(() => qos2Seen === 2 && onlineSeen === 2);
+    expect(transport.connected).toBe(true);
+    expect(connects).toBe(1);
+
+    // What the agent does on SIGTERM now: `offline` (it is connected), then the transport's stop.
+    void transport.publish(status, 'offline', { qos: 1, retain: true }).catch(() => undefined);
+    const stopped = transport.stop(30_000);
+    releaseQos2?.();
+    await stopped;
+
+    const reader = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: 'so-reader', reconnectPeriod: 0 });
+    cleanup.push(() => new Promise<void>((resolve) => reader.end(true, {}, () => resolve())));
+    const retained = new Promise<string>((resolve) => reader.once('message', (_t, payload) => resolve(payload.toString())));
+    await reader.subscribeAsync(status, { qos: 1 });
+    expect(await retained).toBe('offline');
+  });
 });
