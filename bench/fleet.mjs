@@ -126,18 +126,20 @@ function waitFor(cond, timeoutMs) {
 
 /**
  * Publishes a group command on `url` and counts the distinct agents that
- * answered it. The operator is a clean session on a node that stays up, as
- * Home Assistant's or Node-RED's client is: nothing of it lives on the node
- * that is killed. It still reconnects if the node closes its connection, and
- * then MQTT.js sends an unacknowledged command again: QoS 1 is at least once,
- * the broker forwards the copy as a new message and the agents rightly run it
- * (docs/reliability.md). That is the row "operator's connection lost", beside
- * `commands run twice`.
+ * answered it. The operator is a persistent session on a node that stays up,
+ * as a Node-RED flow's client can be: while a node is lost, a survivor may
+ * still close its connection (nats-server during its elections, RabbitMQ 3.10
+ * on a refused publish: docs/brokers.md), and the results published meanwhile
+ * wait in its session. After such a drop MQTT.js sends an unacknowledged
+ * command again: QoS 1 is at least once, the broker forwards the copy as a new
+ * message and the agents rightly run it (docs/reliability.md). That is the row
+ * "operator's connection lost", beside `commands run twice`.
  */
 async function groupCommand(url, id, n, timeoutMs) {
   const deadline = Date.now() + 180_000;
   const client = mqtt.connect(url, {
     clientId: `dev2mqtt-bench-operator-${id}`,
+    clean: false,
     protocolVersion: 4,
     connectTimeout: 30_000,
     reconnectPeriod: 500,
