@@ -116,6 +116,7 @@ describe('agent lifecycle on a broker', () => {
     const agent = await startAgent({ config: { node: { id: 'rs' }, mqtt: mqtt() } });
     agents.push(agent);
     await watcher.command('dev2mqtt/rs/p1/cmd/count', {}, 'before');
+    await watcher.subscribe('dev2mqtt/rs/p1/state');
     const statusSeen = watcher.on('dev2mqtt/rs/status').length;
     await broker.restart();
     // Right away, before the agent is back: the persisted session queues these for it.
@@ -129,6 +130,16 @@ describe('agent lifecycle on a broker', () => {
     );
     for (let i = 0; i < 20; i++) expect(await watcher.result('dev2mqtt/rs/p1/result', `after-${i}`)).toMatchObject({ ok: true });
     expect(probes.get('p1')?.count).toBe(21);
+    // The queued commands run, and answer, while the agent still replays the state changes it kept
+    // offline (not retained); the retained state follows that replay, so it is the current one.
+    await watcher.next(
+      (m) =>
+        m.topic === 'dev2mqtt/rs/p1/state' &&
+        !m.payload.includes('"replayed"') &&
+        (JSON.parse(m.payload) as { count?: number }).count === 21,
+      30_000,
+      'the current state, announced after the replay',
+    );
     // Retained state as of now, published again by the agent after the restart.
     const sub = await mosquittoSub(broker.port, 'dev2mqtt/rs/p1/state', { count: 1 });
     const [line] = await sub.lines;
