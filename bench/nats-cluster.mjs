@@ -8,11 +8,10 @@
 // kills its nodes.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
-import { freePort } from './ports.mjs';
+import { freePort, listening } from './ports.mjs';
 
 const MQTT_STREAMS = ['$MQTT_sess', '$MQTT_msgs', '$MQTT_rmsgs'];
 const running = new Set();
@@ -21,17 +20,6 @@ process.once('exit', () => {
 });
 
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function listening(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 class NatsNode {
   #proc;

@@ -1,2 +1,3 @@
 /** See ports.mjs. */
 export function freePort(): Promise<number>;
+export function listening(port: number): Promise<boolean>;

@@ -34,3 +34,15 @@ export async function freePort() {
   if (any === undefined) throw new Error('cannot listen on 127.0.0.1');
   return any;
 }
+
+/** Whether something accepts connections on loopback `port` (a broker that finished starting). */
+export function listening(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}

@@ -10,11 +10,10 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
-import { freePort } from './ports.mjs';
+import { freePort, listening } from './ports.mjs';
 
 const BIN = '/usr/lib/rabbitmq/bin';
 export const RABBITMQ_SERVER = path.join(BIN, 'rabbitmq-server');
@@ -35,17 +34,6 @@ process.once('exit', () => {
 });
 
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function listening(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 function track(p) {
   running.add(p);
