@@ -200,23 +200,10 @@ export class RabbitCluster {
       // The first node boots alone, then the others join it: started together, each finds the
       // others' tables missing and boots a cluster of its own first, and the MQTT plugin's
       // client-id registry (a raft group) can be left without the node that lost that race.
-      const boot = (n) =>
-        cluster.#until(
-          async () => {
-            if (!n.alive) throw new Error(`${n.name} exited`);
-            // await_startup needs the node's VM registered with epmd already: ask until it is.
-            return n.ctl('rabbitmqctl', ['await_startup', '--timeout', '300'], 320_000).then(
-              () => true,
-              () => false,
-            );
-          },
-          `${n.name} to boot`,
-          300_000,
-        );
       await nodes[0].start();
-      await boot(nodes[0]);
+      await cluster.#boot(nodes[0]);
       await Promise.all(nodes.slice(1).map((n) => n.start()));
-      for (const n of nodes.slice(1)) await boot(n);
+      for (const n of nodes.slice(1)) await cluster.#boot(n);
       await cluster.#until(async () => (await cluster.runningNodes(nodes[0])) === 3, 'three running cluster members', 120_000);
       // Every node's MQTT side works end to end: a persistent session and its quorum queue.
       for (const n of nodes) await cluster.#until(() => takesSession(n), `${n.name} to take an MQTT session`, 120_000);
@@ -267,6 +254,14 @@ export class RabbitCluster {
     await node.kill('SIGKILL');
   }
 
+  /** Starts a killed node again on its data dir: it rejoins, and its MQTT listener takes sessions again. */
+  async restart(node) {
+    await node.start();
+    await this.#boot(node);
+    await this.#until(async () => (await this.runningNodes(node)) === 3, 'three running cluster members', 120_000);
+    await this.#until(() => takesSession(node), `${node.name} to take an MQTT session`, 120_000);
+  }
+
   /** Kills every node still running and its epmd, and removes the dir. */
   async close() {
     await Promise.all(this.#nodes.map((n) => n.kill('SIGKILL')));
@@ -278,6 +273,21 @@ export class RabbitCluster {
     }
     rmSync(this.#dir, { recursive: true, force: true });
     dirs.delete(this.#dir);
+  }
+
+  #boot(n) {
+    return this.#until(
+      async () => {
+        if (!n.alive) throw new Error(`${n.name} exited`);
+        // await_startup needs the node's VM registered with epmd already: ask until it is.
+        return n.ctl('rabbitmqctl', ['await_startup', '--timeout', '300'], 320_000).then(
+          () => true,
+          () => false,
+        );
+      },
+      `${n.name} to boot`,
+      300_000,
+    );
   }
 
   async #until(cond, what, timeoutMs) {

@@ -41,3 +41,14 @@ export function describeConnectError(e: Error & { code?: string | number }): str
     return `the broker refused the login (${e.message}): check mqtt.username and mqtt.passwordFile`;
   return e.message;
 }
+
+/**
+ * A broker that hung up on our CONNECT without a CONNACK. RabbitMQ before 3.13 does this to
+ * every MQTT 5 CONNECT (it cannot parse one and just closes), so an agent left at version 5
+ * would otherwise stay offline with nothing in its log.
+ */
+export function describeClosedBeforeConnack(protocolVersion: 3 | 4 | 5): string {
+  if (protocolVersion === 5)
+    return 'the broker closed the connection without answering our MQTT 5 CONNECT: a broker that speaks only MQTT 3.1.1 (RabbitMQ before 3.13) does that; set mqtt.protocolVersion to 4';
+  return 'the broker closed the connection without answering our CONNECT: is this an MQTT port, and does the broker accept this client id?';
+}

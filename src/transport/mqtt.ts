@@ -14,7 +14,7 @@ import { MqttClient, Store, type IClientOptions, type IPublishPacket } from 'mqt
 import type { Logger } from 'pino';
 import { backoffDelayMs } from '../backoff.js';
 import { AckWatchdog } from './ack-watchdog.js';
-import { describeConnectError } from './connect-errors.js';
+import { describeClosedBeforeConnack, describeConnectError } from './connect-errors.js';
 import { Outbox } from './outbox.js';
 import { ServerList } from './servers.js';
 import type { InboundMessage, PublishOptions, Transport, TransportHandlers } from './transport.js';
@@ -80,6 +80,9 @@ export class MqttTransport implements Transport {
   #useless = 0;
   /** The last reason a connection was dropped for: said once as a warning, not once a connection. */
   #lastDrop = '';
+  /** This attempt's socket was ended by the broker, with no error said: see the 'close' handler. */
+  #hungUp = false;
+  #attemptFailed = false;
   readonly #servers: ServerList;
   readonly #watchdog: AckWatchdog;
   readonly #outbox = new Outbox(() => this.#client);
@@ -113,9 +116,9 @@ export class MqttTransport implements Transport {
           ...(this.s.key ? { key: readFileSync(this.s.key) } : {}),
         }
       : {};
-    const streamBuilder = (): net.Socket => {
+    const connectTo = (): net.Socket => {
       const ep = this.#servers.current;
-      if (!ep.secure) return coalesceWrites(net.createConnection({ host: ep.host, port: ep.port, noDelay: true }));
+      if (!ep.secure) return net.createConnection({ host: ep.host, port: ep.port, noDelay: true });
       const socket = tls.connect({
         host: ep.host,
         port: ep.port,
@@ -124,6 +127,13 @@ export class MqttTransport implements Transport {
         ...(net.isIP(ep.host) ? {} : { servername: ep.host }),
       });
       socket.setNoDelay(true);
+      return socket;
+    };
+    const streamBuilder = (): net.Socket => {
+      const socket = connectTo();
+      this.#hungUp = false;
+      this.#attemptFailed = false;
+      socket.once('end', () => (this.#hungUp = true));
       return coalesceWrites(socket);
     };
     const v5 = this.s.protocolVersion === 5;
@@ -187,13 +197,18 @@ export class MqttTransport implements Transport {
       };
       h.message(msg);
     });
-    client.on('error', (e: Error & { code?: string | number }) => {
-      const text = describeConnectError(e);
-      // One line per distinct failure: a broker down for an hour must not flood the log.
+    // One line per distinct failure: a broker down for an hour must not flood the log.
+    const failed = (text: string): void => {
       if (text !== this.#lastError) this.log.error({ broker: this.server }, text);
       this.#lastError = text;
+    };
+    client.on('error', (e: Error & { code?: string | number }) => {
+      this.#attemptFailed = true;
+      failed(describeConnectError(e));
     });
     client.on('close', () => {
+      // MQTT.js reports no error when the broker hangs up before its CONNACK.
+      if (!this.#up && this.#hungUp && !this.#attemptFailed && !this.#stopping) failed(describeClosedBeforeConnack(this.s.protocolVersion));
       this.#outbox.offline();
       this.#watchdog.disconnected();
       if (this.#stopping) return;

@@ -25,9 +25,28 @@ export class TestClient {
     });
   }
 
-  static async connect(url: string, opts: IClientOptions = {}): Promise<TestClient> {
-    const client = await mqtt.connectAsync(url, { reconnectPeriod: 200, connectTimeout: deadline(5000), ...opts });
-    return new TestClient(client);
+  /**
+   * Listens before the CONNECT goes out: a persistent session's queued messages can come in the
+   * same read as the CONNACK, and MQTT.js emits (and acknowledges) them before `connectAsync`
+   * resolves, so a listener added after it would lose them for good.
+   */
+  static connect(url: string, opts: IClientOptions = {}): Promise<TestClient> {
+    const client = mqtt.connect(url, { reconnectPeriod: 200, connectTimeout: deadline(5000), ...opts });
+    const tc = new TestClient(client);
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        client.off('connect', done);
+        client.off('error', failed);
+        resolve(tc);
+      };
+      const failed = (e: Error): void => {
+        client.off('connect', done);
+        client.end();
+        reject(e);
+      };
+      client.once('connect', done);
+      client.once('error', failed);
+    });
   }
 
   async subscribe(topic: string | string[], qos: 0 | 1 = 1): Promise<void> {

@@ -5,10 +5,10 @@
  */
 import net from 'node:net';
 import type { Aedes } from 'aedes';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { DeviceRuntime } from '../../src/agent/device-runtime.js';
 import { Telemetry, type TelemetryOptions } from '../../src/agent/telemetry.js';
-import { MqttTransport } from '../../src/transport/mqtt.js';
+import { MqttTransport, type MqttSettings } from '../../src/transport/mqtt.js';
 import type { Transport } from '../../src/transport/transport.js';
 
 /** Resolves once `cond` holds, checked on every event the test waits for. */
@@ -48,7 +48,12 @@ export function droppableListener(aedes: Aedes, port: number): { up: () => Promi
 }
 
 /** MQTT 3.1.1 to a loopback port, reconnecting within 100 ms, no acknowledgement watchdog. */
-export function loopbackTransport(port: number, clientId: string): MqttTransport {
+export function loopbackTransport(
+  port: number,
+  clientId: string,
+  overrides: Partial<MqttSettings> = {},
+  log: Logger = pino({ level: 'silent' }),
+): MqttTransport {
   return new MqttTransport(
     {
       servers: [`mqtt://127.0.0.1:${port}`],
@@ -67,8 +72,9 @@ export function loopbackTransport(port: number, clientId: string): MqttTransport
       connectTimeoutMs: 30_000,
       ackTimeoutMs: 0,
       will: { topic: `${clientId}/status`, payload: 'offline' },
+      ...overrides,
     },
-    pino({ level: 'silent' }),
+    log,
   );
 }
 
