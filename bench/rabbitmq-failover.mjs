@@ -63,6 +63,7 @@ const base = {
 };
 const SCENARIOS = [
   { name: 'mqtt5-connect', note: 'MQTT 5 CONNECT (session expiry) on 3.10', ...base, proto: 5, kill: undefined },
+  { name: 'agent-mqtt5', note: 'the agent at mqtt.protocolVersion 5 on 3.10', ...base, proto: 5, client: 'agent', kill: undefined },
   { name: 'qos0-sub-no-kill', note: 'QoS 0 subscription, away, no node killed', ...base, subQos: 0, kill: undefined, back: 0 },
   { name: 'away-before-kill', note: 'away; published before the kill; leader on the killed node', ...base },
   { name: 'away-before-kill-wait10s', note: 'same, reconnect 10 s after the kill', ...base, delayMs: 10_000 },
@@ -171,7 +172,7 @@ async function publishOne(url, topic, payload, kind) {
 }
 
 /** A bare MQTT.js subscriber, or the agent from dist/, as the session's owner. */
-async function startAgent(cluster, id, root) {
+async function startAgent(cluster, id, root, { proto = 4, log = pino({ level: 'silent' }), waitOnline = true } = {}) {
   const [{ Agent }, { loadConfig }, { builtinKinds }, { KindRegistry }] = await Promise.all([
     import('../dist/agent/agent.js'),
     import('../dist/config/load.js'),
@@ -184,7 +185,7 @@ async function startAgent(cluster, id, root) {
     env: {},
     object: {
       node: { id, stateDir: path.join(root, id) },
-      mqtt: { servers: cluster.urls, protocolVersion: 4, keepaliveS: 30 },
+      mqtt: { servers: cluster.urls, protocolVersion: proto, keepaliveS: 30 },
       telemetry: { intervalMs: 3_600_000 },
       log: { level: 'silent' },
       devices: [{ id: 'led0', kind: 'led', sim: true, options: { name: 'led0', pollMs: 0 } }],
@@ -192,10 +193,10 @@ async function startAgent(cluster, id, root) {
   });
   let onlineTimes = 0;
   let wake;
-  const agent = new Agent({ config, registry, log: pino({ level: 'silent' }), firstServer: 0, onOnline: () => (onlineTimes++, wake?.()) });
+  const agent = new Agent({ config, registry, log, firstServer: 0, onOnline: () => (onlineTimes++, wake?.()) });
   await agent.start();
   const online = (n) => new Promise((r) => (onlineTimes >= n ? r() : (wake = () => onlineTimes >= n && r())));
-  await online(1);
+  if (waitOnline) await online(1);
   return { agent, online };
 }
 
@@ -205,6 +206,19 @@ async function runTry(cluster, sc, n) {
   const topic = sc.client === 'agent' ? `dev2mqtt/${id}/led0/cmd/set` : `d2m-fo/${id}/cmd`;
   const queue = `mqtt-subscription-${sc.client === 'agent' ? `dev2mqtt_${id}` : id}qos1`;
   const r = { try: `${sc.name}#${n}` };
+  if (sc.proto === 5 && sc.client === 'agent') {
+    // What an agent left at mqtt.protocolVersion 5 says about it: its first error line.
+    const root = tempDir('dev2mqtt-failover-');
+    let said;
+    const sink = { write: (line) => (said ??= JSON.parse(line).msg) };
+    const { agent } = await startAgent(cluster, id, root, { proto: 5, log: pino({ level: 'error' }, sink), waitOnline: false });
+    const t0 = Date.now();
+    while (!said && since(t0) < 30_000) await pause(100);
+    r.outcome = `${agent.connected ? 'connected' : 'not connected'}; its log: ${said ?? 'nothing in 30 s'}`;
+    await agent.stop();
+    rmSync(root, { recursive: true, force: true });
+    return r;
+  }
   if (sc.proto === 5) {
     try {
       const { client } = await connectOnce(nodes[0].url, id, { protocolVersion: 5, properties: { sessionExpiryInterval: 3600 } });
