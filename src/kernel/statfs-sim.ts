@@ -35,6 +35,8 @@ function normal(p: string): string {
 export class SimMounts implements Kernel {
   readonly name = 'sim:mounts';
   readonly arch: Arch = hostArch();
+  /** The modelled kernel's own ABI (a 32-bit Pi kernel: armhf); undefined is this machine's. */
+  kernelArch: Arch | undefined;
   readonly #mounts = new Map<string, FsStats>();
   readonly #failing = new Map<string, string>();
   /** How many statfs calls were answered (a test checks that a read happened). */

@@ -11,6 +11,7 @@
  */
 import type { Device, DeviceContext, Poll } from '../kind.js';
 import { toErrorBody } from '../errors.js';
+import { kernelArch } from '../../kernel/arch.js';
 import { statfsOf, usageOf, type FsUsage } from '../../kernel/statfs.js';
 import { findZone, thermalZones, type ThermalZone } from '../sensor/thermal.js';
 import {
@@ -231,13 +232,15 @@ export class HostDevice implements Device {
     const fresh = last === undefined || seconds >= MIN_RATE_S;
     const previous = this.#state;
     const network: HostState['network'] = {};
+    // A driver's own counters are the kernel's unsigned long (readings.ts counterDelta).
+    const bits = (this.ctx.kernel.kernelArch ?? kernelArch()).longSize === 4 ? 32 : 64;
     for (const i of o.interfaces) {
       const now = net.get(i);
       const before = last?.net.get(i);
       const kept = previous.network[i];
       network[i] = {
-        rxBytesPerS: !now ? null : fresh ? (rate(before?.rx, now.rx, seconds) ?? null) : (kept?.rxBytesPerS ?? null),
-        txBytesPerS: !now ? null : fresh ? (rate(before?.tx, now.tx, seconds) ?? null) : (kept?.txBytesPerS ?? null),
+        rxBytesPerS: !now ? null : fresh ? (rate(before?.rx, now.rx, seconds, bits) ?? null) : (kept?.rxBytesPerS ?? null),
+        txBytesPerS: !now ? null : fresh ? (rate(before?.tx, now.tx, seconds, bits) ?? null) : (kept?.txBytesPerS ?? null),
         rxBytes: now?.rx ?? null,
         txBytes: now?.tx ?? null,
       };

@@ -10,7 +10,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HostDevice, HostState } from '../../../src/devices/host/device.js';
 import { hostKind } from '../../../src/devices/host/kind.js';
-import { decodeThrottled, parseMounts, parseWireless } from '../../../src/devices/host/readings.js';
+import { counterDelta, decodeThrottled, parseMounts, parseWireless } from '../../../src/devices/host/readings.js';
+import { archByName } from '../../../src/kernel/arch.js';
 import type { SimSysfs } from '../../../src/kernel/sysfs-sim.js';
 import type { SimMounts } from '../../../src/kernel/statfs-sim.js';
 import { makeTestDevice, type TestDevice } from '../../helpers/device-context.js';
@@ -104,6 +105,32 @@ describe('host on a Raspberry Pi 4', () => {
     vi.setSystemTime(Date.now() + 10_000);
     h.proc.set('net/dev', dev.replace('987654321', '1000'));
     expect((await h.get()).network.eth0).toMatchObject({ rxBytesPerS: null, rxBytes: 1000 });
+    h.t.abort.abort();
+  });
+
+  it('a 32-bit kernel: a counter that wraps at 2^32 gives the right rate, a restart far from it gives none', async () => {
+    const h = await host('pi4', { interfaces: ['eth0'] });
+    h.mounts.kernelArch = archByName('armhf');
+    const dev = await h.proc.read('net/dev');
+    const rx = (n: number): void => h.proc.set('net/dev', dev.replace('987654321', String(n)));
+    const next = async (n: number): Promise<HostState['network'][string] | undefined> => {
+      vi.setSystemTime(Date.now() + 10_000);
+      rx(n);
+      return (await h.get()).network.eth0;
+    };
+    await next(2 ** 32 - 100_000);
+    // 100 000 bytes up to the wrap and 150 000 after it, in 10 s.
+    expect(await next(150_000)).toMatchObject({ rxBytesPerS: 25_000, rxBytes: 150_000 });
+    // The driver was reloaded: from 150 000 back to 1 000 is no short way round 2^32.
+    expect(await next(1_000)).toMatchObject({ rxBytesPerS: null, rxBytes: 1_000 });
+    expect(await next(51_000)).toMatchObject({ rxBytesPerS: 5_000 });
+    // A counter past 2^32 is a driver's 64-bit one: going back is a restart even on a 32-bit kernel.
+    await next(2 ** 33);
+    expect(await next(100)).toMatchObject({ rxBytesPerS: null });
+    // The same step round 2^32 on a 64-bit kernel, where every counter is 64 bits, is a restart.
+    h.mounts.kernelArch = archByName('aarch64');
+    await next(2 ** 32 - 100_000);
+    expect(await next(150_000)).toMatchObject({ rxBytesPerS: null });
     h.t.abort.abort();
   });
 
@@ -224,6 +251,17 @@ describe('the parsers', () => {
       '/dev/mmcblk0p2 / ext4 rw 0 0\n/dev/mmcblk0p2 /var/log ext4 rw 0 0\n/dev/sda1 /srv btrfs rw,subvol=/srv 0 0\n' +
       '/dev/sda1 /home btrfs rw,subvol=/home 0 0\nnas:/export /mnt/nas nfs4 rw 0 0\n';
     expect(parseMounts(text)).toEqual(['/', '/srv', '/mnt/nas']);
+  });
+
+  it('counter deltas straddling 2^32: a wrap of a 32-bit counter, a restart, a 64-bit counter', () => {
+    expect(counterDelta(2 ** 32 - 1, 0, 32)).toBe(1);
+    expect(counterDelta(2 ** 32 - 10, 5, 32)).toBe(15);
+    expect(counterDelta(2 ** 32 - 10, 5, 64)).toBeUndefined();
+    // Half the range or more the way round is a restart, not a wrap.
+    expect(counterDelta(2 ** 31, 0, 32)).toBeUndefined();
+    expect(counterDelta(2 ** 31 + 1, 0, 32)).toBe(2 ** 31 - 1);
+    expect(counterDelta(2 ** 32 + 5, 3, 32)).toBeUndefined();
+    expect(counterDelta(7, 7, 32)).toBe(0);
   });
 
   it('/proc/net/wireless: the level with or without the trailing dot', () => {
