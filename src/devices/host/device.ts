@@ -1,7 +1,8 @@
 /**
  * The node itself as a device: every `readMs` it reads /proc and /sys
  * (through the device's procfs and sysfs seams, under `procRoot` and
- * `sysfsRoot`) and statfs(2) of each configured mount, and publishes one
+ * `sysfsRoot`) and statfs(2) of each configured mount (waited on for
+ * `mountTimeoutMs` at most: mount-statfs.ts), and publishes one
  * state. No child process, no vcgencmd: the firmware's throttled bits come
  * from the Raspberry Pi firmware driver's `get_throttled` attribute where the
  * kernel has one. Rates (network bytes, CPU usage) are the change since the
@@ -12,7 +13,8 @@
 import type { Device, DeviceContext, Poll } from '../kind.js';
 import { toErrorBody } from '../errors.js';
 import { kernelArch } from '../../kernel/arch.js';
-import { statfsOf, usageOf, type FsUsage } from '../../kernel/statfs.js';
+import { usageOf, type FsUsage } from '../../kernel/statfs.js';
+import { MountStatfs } from './mount-statfs.js';
 import { findZone, thermalZones, type ThermalZone } from '../sensor/thermal.js';
 import {
   cpuPercent,
@@ -35,6 +37,7 @@ export interface HostOptions {
   readonly readMs: number;
   readonly zone?: string | undefined;
   readonly mounts: readonly string[];
+  readonly mountTimeoutMs: number;
   readonly interfaces: readonly string[];
   readonly wifi: readonly string[];
   readonly throttling: boolean;
@@ -119,11 +122,13 @@ export class HostDevice implements Device {
   #poll: Poll | undefined;
   #last: Sample | undefined;
   #state: HostState;
+  readonly #mounts: MountStatfs;
   /** The error last reported per item: an error is an event once, until it changes or the item reads again. */
   readonly #failing = new Map<string, string>();
 
   constructor(private readonly ctx: DeviceContext<HostOptions>) {
     this.#state = this.#empty();
+    this.#mounts = new MountStatfs(() => ctx.kernel, ctx.options.mountTimeoutMs);
   }
 
   async open(): Promise<void> {
@@ -215,8 +220,14 @@ export class HostDevice implements Device {
     const throttledAt = this.#throttledAt;
     const throttled = throttledAt ? await this.#item('throttled', async () => decodeThrottled(await sysfs.read(throttledAt))) : undefined;
     const memory = await this.#item('memory', async () => parseMeminfo(await procfs.read('meminfo')));
-    const disks: HostState['disks'] = {};
-    for (const m of o.mounts) disks[m] = (await this.#item(`disk ${m}`, async () => usageOf(await statfsOf(this.ctx.kernel, m)))) ?? none();
+    // All mounts at once: hung ones cost one bound between them, not one each.
+    const disks: HostState['disks'] = Object.fromEntries(
+      await Promise.all(
+        o.mounts.map(
+          async (m) => [m, (await this.#item(`disk ${m}`, async () => usageOf(await this.#mounts.statfs(m)))) ?? none()] as const,
+        ),
+      ),
+    );
     const net =
       (await this.#item('network', async () => parseNetDev(await procfs.read('net/dev')))) ?? new Map<string, { rx: number; tx: number }>();
     // No /proc/net/wireless at all is a kernel without wireless extensions (or no Wi-Fi driver): no reading, no error.

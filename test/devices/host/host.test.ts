@@ -189,6 +189,29 @@ describe('host on a Raspberry Pi 4', () => {
     h.t.abort.abort();
   });
 
+  it('a hung network mount is null with one read_failed ETIMEDOUT, is not asked again while its call sleeps, and reads once it answers', async () => {
+    const h = await host('pi4', { mounts: ['/', '/mnt/nas'], mountTimeoutMs: 200 });
+    h.mounts.hang('/mnt/nas');
+    const s = await h.get();
+    expect(s.disks['/mnt/nas']).toEqual({ totalBytes: null, usedBytes: null, availableBytes: null, usedPercent: null });
+    expect(s.disks['/']?.usedPercent).toBe(30.6);
+    expect(s.memory.usedPercent).toBe(20.2);
+    expect(h.mounts.asleep('/mnt/nas')).toBe(1);
+    // Two more reads while the first call still sleeps in the kernel: no second call, no second event.
+    await h.get();
+    expect((await h.get()).disks['/mnt/nas']?.usedPercent).toBeNull();
+    expect(h.mounts.asleep('/mnt/nas')).toBe(1);
+    expect(h.t.recorded.events.map((e) => [e.type, e.what, (e.error as { errno?: string } | undefined)?.errno])).toEqual([
+      ['read_failed', 'disk /mnt/nas', 'ETIMEDOUT'],
+    ]);
+    expect((h.t.recorded.events[0]?.error as { message: string }).message).toMatch(/statfs on \/mnt\/nas did not answer within 200 ms/);
+    // The server is back: the sleeping call returns, and the next read asks again and gets the numbers.
+    h.mounts.answer('/mnt/nas');
+    expect((await h.get()).disks['/mnt/nas']?.usedPercent).toBe(30.6);
+    expect(h.t.recorded.events.at(-1)).toMatchObject({ type: 'read_ok', what: 'disk /mnt/nas' });
+    h.t.abort.abort();
+  });
+
   it('a get_throttled that disappears (the firmware driver unbound) is null, not a stale flag', async () => {
     const h = await host('pi4');
     h.sys.remove('devices/platform/soc/soc:firmware/get_throttled');
