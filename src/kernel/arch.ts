@@ -100,8 +100,8 @@ export function archByName(name: string): Arch {
  * keeps in its own `unsigned long` (network counters) has the kernel's width.
  * A machine name without a table here falls back to the process's ABI.
  */
-export function kernelArch(): Arch {
-  return findArch(os.machine()) ?? hostArch();
+export function kernelArch(machine: string = os.machine()): Arch {
+  return findArch(machine) ?? hostArch();
 }
 
 /** The ABI of this Node.js process. */
