@@ -26,11 +26,6 @@ export class MountStatfs {
     private readonly timeoutMs: number,
   ) {}
 
-  /** Mounts whose last statfs has not returned yet. */
-  get hung(): string[] {
-    return [...this.#inKernel.keys()];
-  }
-
   async statfs(mount: string): Promise<FsStats> {
     if (this.#inKernel.has(mount)) throw this.#notAnswering(mount);
     const call = statfsOf(this.kernel(), mount);
