@@ -16,12 +16,22 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const LAUNCHER = path.join(ROOT, 'dist', 'launch.cjs');
 
 const made = new Set();
-// A bench leaves nothing in the temp dir: what it made goes when its process ends (run.mjs exits when done).
+const children = new Set();
+// A bench leaves nothing in the temp dir, and no broker or agent running: what it made goes when its
+// process ends (run.mjs exits when done), also when it is killed while it waits.
 process.once('exit', () => {
+  for (const p of children) p.kill('SIGKILL');
   for (const dir of made) rmSync(dir, { recursive: true, force: true });
 });
 // Killed (a CI step's timeout, Ctrl-C): exit, so the handlers above and the nodes' and workers' own run.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(signal, () => process.exit(128 + os.constants.signals[signal]));
+
+/** A child process (a broker, an agent, the relay) that goes when the bench's process does. */
+export function track(proc) {
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+  return proc;
+}
 
 export function tempDir(prefix = 'dev2mqtt-bench-') {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
@@ -60,7 +70,7 @@ export async function startMosquitto({ noDelay = true, port, extra = [] } = {}) 
   writeFileSync(conf, `${lines.join('\n')}\n`);
   let proc;
   const start = async () => {
-    proc = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+    proc = track(spawn('mosquitto', ['-c', conf], { stdio: 'ignore' }));
     await waitPort(p, proc, `mosquitto to listen on 127.0.0.1:${p}`);
   };
   await start();
@@ -93,10 +103,12 @@ export async function spawnAgent(config, { env = {}, stdio = 'ignore', nodeArgs 
   const cfg = { ...config, node: { stateDir: path.join(dir, 'state'), ...config.node } };
   writeFileSync(file, JSON.stringify(cfg));
   const started = performance.now();
-  const proc = spawn(process.execPath, [...launcherNodeFlags(launcher), ...nodeArgs, launcher, 'run', '-c', file], {
-    stdio,
-    env: { ...process.env, ...env },
-  });
+  const proc = track(
+    spawn(process.execPath, [...launcherNodeFlags(launcher), ...nodeArgs, launcher, 'run', '-c', file], {
+      stdio,
+      env: { ...process.env, ...env },
+    }),
+  );
   return { proc, file, started, stop: () => stopProcess(proc) };
 }
 

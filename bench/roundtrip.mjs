@@ -6,7 +6,7 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { atMost, flags, percentile, printRows, row, within } from './lib.mjs';
-import { connect, freePort, ROOT, spawnAgent, startMosquitto, stopProcess, waitOnline, waitPort } from './brokers.mjs';
+import { connect, freePort, ROOT, spawnAgent, startMosquitto, stopProcess, track, waitOnline, waitPort } from './brokers.mjs';
 
 const NODE = 'bench';
 
@@ -44,7 +44,7 @@ export function stats(times) {
 }
 
 export async function startRelay(url, base = 'relay') {
-  const proc = fork(path.join(ROOT, 'bench', 'relay.mjs'), [url, base], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const proc = track(fork(path.join(ROOT, 'bench', 'relay.mjs'), [url, base], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
   try {
     await within(new Promise((resolve) => proc.once('message', resolve)), 30_000, `the relay to subscribe on ${url}`, { proc });
   } catch (e) {
