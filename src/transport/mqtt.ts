@@ -162,6 +162,11 @@ export class MqttTransport implements Transport {
       if (acks.push(done) === 1) setImmediate(sendAcks);
     };
 
+    // MQTT.js says `connect` only once it has replayed the QoS 2 exchanges open at a drop: a broker that
+    // never completes them would hold us there, so the watchdog starts at the CONNACK itself.
+    client.on('packetreceive', (packet) => {
+      if (packet.cmd === 'connack') this.#watchdog.connected();
+    });
     client.on('connect', (connack) => {
       this.#up = true;
       this.#attempt = this.#useless;

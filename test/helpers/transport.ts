@@ -47,8 +47,8 @@ export function droppableListener(aedes: Aedes, port: number): { up: () => Promi
   };
 }
 
-/** MQTT 3.1.1 to a loopback port, reconnecting within 100 ms, no acknowledgement watchdog. */
-export function loopbackTransport(port: number, clientId: string): MqttTransport {
+/** MQTT 3.1.1 to a loopback port, reconnecting within 100 ms, no acknowledgement watchdog unless `ackTimeoutMs` says. */
+export function loopbackTransport(port: number, clientId: string, ackTimeoutMs = 0): MqttTransport {
   return new MqttTransport(
     {
       servers: [`mqtt://127.0.0.1:${port}`],
@@ -65,7 +65,7 @@ export function loopbackTransport(port: number, clientId: string): MqttTransport
       reconnectMinMs: 10,
       reconnectMaxMs: 100,
       connectTimeoutMs: 30_000,
-      ackTimeoutMs: 0,
+      ackTimeoutMs,
       will: { topic: `${clientId}/status`, payload: 'offline' },
     },
     pino({ level: 'silent' }),
