@@ -104,23 +104,45 @@ export class OfflineBuffer {
     return (this.#handedOut = out);
   }
 
+  /** The broker has every message of the last batch take() handed out. */
+  published(): void {
+    this.#handedOut = [];
+  }
+
+  /** One handed-out message the broker refused for good: counted as dropped, said before the rest. */
+  lost(m: HeldMessage): void {
+    this.#handedOut = this.#handedOut.filter((h) => h !== m);
+    this.#drop(m);
+  }
+
   /**
    * A graceful stop while disconnected (or in the middle of a replay): what is not yet published —
    * the last batch handed out, the rest of the spill file being replayed, memory — goes to the
-   * spill files in order, so the next run publishes it.
+   * spill files in order, so the next run publishes it. Without a spill (or when it cannot be
+   * written) that is lost: counted as dropped, and returned per device for the stop to say.
    */
-  persist(): void {
-    if (!this.spill) return;
+  persist(): Map<string, DroppedSpan> {
     const fromSpill = this.#handedOutFromSpill ? this.#handedOut : [];
-    this.spill.keepUnread([...fromSpill, ...this.#replaying]);
+    this.spill?.keepUnread([...fromSpill, ...this.#replaying]);
     this.#replaying = [];
     const rest = [...(this.#handedOutFromSpill ? [] : this.#handedOut), ...this.#mem.slice(this.#head)];
     this.#handedOut = [];
-    if (rest.length && this.spill.write(rest, this.#dropSpan)) {
-      this.#mem = [];
-      this.#head = 0;
-      this.#bytes = 0;
+    const kept = !rest.length || this.spill?.write(rest, this.#dropSpan) === true;
+    this.#mem = [];
+    this.#head = 0;
+    this.#bytes = 0;
+    const lost = new Map<string, DroppedSpan>();
+    if (kept) return lost;
+    for (const m of rest) {
+      this.#drop(m);
+      const span = lost.get(m.device);
+      if (!span) lost.set(m.device, { count: 1, firstTs: m.ts, lastTs: m.ts });
+      else {
+        span.count++;
+        span.lastTs = m.ts;
+      }
     }
+    return lost;
   }
 
   /** For node state. */

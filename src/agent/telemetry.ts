@@ -81,6 +81,12 @@ export class Telemetry {
   #live = false;
   /** Bumped by each resume and pause: a replay interrupted by a disconnect stops. */
   #generation = 0;
+  /**
+   * The replayed batch the broker has not yet confirmed all of. A replay the link cut short leaves it
+   * in the outbox, which sends it again first on the next connection; the next replay waits for it
+   * before it takes more, so the buffer's last batch is always what is not known to be published.
+   */
+  #unconfirmed: Promise<unknown> | undefined;
 
   constructor(o: TelemetryOptions) {
     this.#o = o;
@@ -100,8 +106,16 @@ export class Telemetry {
     clearTimeout(this.#nodeTimer);
     this.#unlistenLog?.();
     for (const s of this.#slots.values()) clearTimeout(s.timer);
-    // Stopped while away: what was kept survives to the next run when there is a spill.
-    if (!this.#live) this.#buffer.persist();
+    // Stopped while away or replaying: what is not known to be published survives to the next run when
+    // there is a spill; what cannot be kept is said, never silently gone.
+    if (this.#live) return;
+    const lost = this.#buffer.persist();
+    if (!lost.size) return;
+    const count = [...lost.values()].reduce((sum, span) => sum + span.count, 0);
+    this.#o.log.warn(
+      { lost: Object.fromEntries([...lost].map(([d, span]) => [d, span.count])), spill: this.#buffer.status().spill },
+      `offline buffer: stopped with ${count} messages not published and nowhere to keep them; they are dropped`,
+    );
   }
 
   /** The link is down: from now on events and state changes are kept. */
@@ -123,14 +137,32 @@ export class Telemetry {
       t.publish(topic, payload, { qos: this.#o.qos, retain: false }).catch((e: unknown) => {
         this.#o.log.debug({ topic, err: (e as Error).message }, 'replay publish failed');
       });
+    const stale = (): boolean => generation !== this.#generation || !t.connected;
     for (;;) {
-      if (generation !== this.#generation || !t.connected) return false;
+      if (stale()) return false;
       // Before each batch: what was lost before it, also while the replay runs (events keep coming).
       await this.#announceDropped(publish);
-      if (generation !== this.#generation || !t.connected) return false;
+      if (stale()) return false;
+      if (this.#unconfirmed) {
+        await this.#unconfirmed;
+        continue;
+      }
       const batch = this.#buffer.take(REPLAY_BATCH);
       if (!batch.length) break;
-      await Promise.all(batch.map((m) => publish(m.topic, m.payload)));
+      const confirmed = Promise.all(
+        batch.map((m) =>
+          t.publish(m.topic, m.payload, { qos: this.#o.qos, retain: false }).catch((e: unknown) => {
+            // Refused for good (not a lost link: the outbox keeps those): counted, and said before the rest.
+            this.#o.log.debug({ topic: m.topic, err: (e as Error).message }, 'replay publish failed');
+            this.#buffer.lost(m);
+          }),
+        ),
+      ).then(() => {
+        if (this.#unconfirmed === confirmed) this.#unconfirmed = undefined;
+        this.#buffer.published();
+      });
+      this.#unconfirmed = confirmed;
+      await confirmed;
     }
     this.#live = true;
     return true;

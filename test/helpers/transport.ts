@@ -73,7 +73,12 @@ export function loopbackTransport(port: number, clientId: string, ackTimeoutMs =
 }
 
 /** Telemetry of node `n1` with no devices, publishing events at QoS 1, nothing periodic. */
-export function eventTelemetry(transport: Transport, base: string, offlineBuffer: TelemetryOptions['offlineBuffer']): Telemetry {
+export function eventTelemetry(
+  transport: Transport,
+  base: string,
+  offlineBuffer: TelemetryOptions['offlineBuffer'],
+  more: Partial<Pick<TelemetryOptions, 'log' | 'stateDir'>> = {},
+): Telemetry {
   return new Telemetry({
     transport,
     topics: { base, node: 'n1', groups: [] },
@@ -86,5 +91,6 @@ export function eventTelemetry(transport: Transport, base: string, offlineBuffer
     stats: () => ({}),
     offlineBuffer,
     stateDir: '/nonexistent',
+    ...more,
   });
 }
