@@ -11,7 +11,7 @@
  * missing and from when to when. Spilled messages are always older than the
  * ones in memory: the replay reads the files first.
  */
-import type { SpillStore } from './offline-spill.js';
+import { spansOf, type SpillStore } from './offline-spill.js';
 
 export interface HeldMessage {
   readonly topic: string;
@@ -131,17 +131,9 @@ export class OfflineBuffer {
     this.#mem = [];
     this.#head = 0;
     this.#bytes = 0;
-    const lost = new Map<string, DroppedSpan>();
-    if (kept) return lost;
-    for (const m of rest) {
-      this.#drop(m);
-      const span = lost.get(m.device);
-      if (!span) lost.set(m.device, { count: 1, firstTs: m.ts, lastTs: m.ts });
-      else {
-        span.count++;
-        span.lastTs = m.ts;
-      }
-    }
+    if (kept) return new Map();
+    const lost = spansOf(rest);
+    for (const [device, span] of lost) this.#dropSpan(device, span);
     return lost;
   }
 

@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import type { DeviceRuntime } from '../../src/agent/device-runtime.js';
 import { Telemetry, type TelemetryOptions } from '../../src/agent/telemetry.js';
 import { MqttTransport } from '../../src/transport/mqtt.js';
+import { freePort } from './mosquitto.js';
 import type { Transport } from '../../src/transport/transport.js';
 
 /** Resolves once `cond` holds, checked on every event the test waits for. */
@@ -43,6 +44,26 @@ export function droppableListener(aedes: Aedes, port: number): { up: () => Promi
       const closed = new Promise<void>((resolve) => s.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       await closed;
+    },
+  };
+}
+
+/** `aedes` listening on a free loopback port the test can cut; `close` takes the listener down, then the broker. */
+export async function cuttableBroker(aedes: Aedes): Promise<{
+  port: number;
+  listener: ReturnType<typeof droppableListener>;
+  close: () => Promise<void>;
+}> {
+  await aedes.listen();
+  const port = await freePort();
+  const listener = droppableListener(aedes, port);
+  await listener.up();
+  return {
+    port,
+    listener,
+    close: async () => {
+      await listener.down();
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
     },
   };
 }

@@ -8,8 +8,7 @@
  */
 import { Aedes } from 'aedes';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/mosquitto.js';
-import { droppableListener, loopbackTransport, until } from '../helpers/transport.js';
+import { cuttableBroker, loopbackTransport, until } from '../helpers/transport.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -36,14 +35,8 @@ describe('the ack watchdog', () => {
         changed();
       },
     });
-    await aedes.listen();
-    const port = await freePort();
-    const listener = droppableListener(aedes, port);
-    await listener.up();
-    cleanup.push(async () => {
-      await listener.down();
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    });
+    const { port, close } = await cuttableBroker(aedes);
+    cleanup.push(close);
 
     const transport = loopbackTransport(port, 'wd2-agent', 200);
     let connects = 0;

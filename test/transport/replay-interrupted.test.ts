@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/mosquitto.js';
 import { tempDir } from '../helpers/temp.js';
-import { droppableListener, eventTelemetry, loopbackTransport, until } from '../helpers/transport.js';
+import { cuttableBroker, droppableListener, eventTelemetry, loopbackTransport, until } from '../helpers/transport.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -51,14 +51,8 @@ describe('an offline replay cut short, then a stop', () => {
         aedes.on('client', (client) => {
           if (client.id === AGENT) connection.set(client, ++connections);
         });
-        await aedes.listen();
-        const port = await freePort();
-        const listener = droppableListener(aedes, port);
-        await listener.up();
-        cleanup.push(async () => {
-          await listener.down();
-          await new Promise<void>((resolve) => aedes.close(() => resolve()));
-        });
+        const { port, listener, close } = await cuttableBroker(aedes);
+        cleanup.push(close);
         const takenOn = (c: number): number => seen[c]?.length ?? 0;
 
         const stateDir = tempDir('dev2mqtt-replay-cut-');

@@ -10,8 +10,7 @@
  */
 import { Aedes } from 'aedes';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/mosquitto.js';
-import { droppableListener, loopbackTransport, until } from '../helpers/transport.js';
+import { cuttableBroker, loopbackTransport, until } from '../helpers/transport.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -23,7 +22,7 @@ const HELD = 'stop-t/n1/dev/result/held';
 
 async function setup(): Promise<{
   transport: ReturnType<typeof loopbackTransport>;
-  listener: ReturnType<typeof droppableListener>;
+  listener: Awaited<ReturnType<typeof cuttableBroker>>['listener'];
   wait: (cond: () => boolean) => Promise<void>;
   seen: () => number;
   release: () => void;
@@ -42,14 +41,8 @@ async function setup(): Promise<{
       changed();
     },
   });
-  await aedes.listen();
-  const port = await freePort();
-  const listener = droppableListener(aedes, port);
-  await listener.up();
-  cleanup.push(async () => {
-    await listener.down();
-    await new Promise<void>((resolve) => aedes.close(() => resolve()));
-  });
+  const { port, listener, close } = await cuttableBroker(aedes);
+  cleanup.push(close);
   const transport = loopbackTransport(port, 'stop-agent');
   const counts = { connects: 0, disconnects: 0 };
   transport.start({
