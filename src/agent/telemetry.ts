@@ -109,6 +109,8 @@ export class Telemetry {
     // Stopped while away or replaying: what is not known to be published survives to the next run when
     // there is a spill; what cannot be kept is said, never silently gone.
     if (this.#live) return;
+    // A replay still running must not take what is now written for the next run.
+    this.#generation++;
     const lost = this.#buffer.persist();
     if (!lost.size) return;
     const count = [...lost.values()].reduce((sum, span) => sum + span.count, 0);
