@@ -118,14 +118,19 @@ export class OfflineBuffer {
   /**
    * A graceful stop while disconnected (or in the middle of a replay): what is not yet published —
    * the last batch handed out, the rest of the spill file being replayed, memory — goes to the
-   * spill files in order, so the next run publishes it. Without a spill (or when it cannot be
-   * written) that is lost: counted as dropped, and returned per device for the stop to say.
+   * spill files in order, so the next run publishes it, after `older` (published before the link went
+   * and never confirmed; behind files spilled meanwhile, if any, which nothing is written before).
+   * Without a spill (or when it cannot be written) that is lost: counted as dropped, and returned
+   * per device for the stop to say.
    */
-  persist(): Map<string, DroppedSpan> {
+  persist(older: readonly HeldMessage[] = []): Map<string, DroppedSpan> {
     const fromSpill = this.#handedOutFromSpill ? this.#handedOut : [];
-    this.spill?.keepUnread([...fromSpill, ...this.#replaying]);
+    const unread = [...fromSpill, ...this.#replaying];
+    // `older` (sent before the link went, never confirmed) goes first: into the file being replayed if there is one.
+    const olderInFile = this.spill?.replaying === true;
+    this.spill?.keepUnread(olderInFile ? [...older, ...unread] : unread);
     this.#replaying = [];
-    const rest = [...(this.#handedOutFromSpill ? [] : this.#handedOut), ...this.#mem.slice(this.#head)];
+    const rest = [...(olderInFile ? [] : older), ...(this.#handedOutFromSpill ? [] : this.#handedOut), ...this.#mem.slice(this.#head)];
     this.#handedOut = [];
     const kept = !rest.length || this.spill?.write(rest, this.#dropSpan) === true;
     this.#mem = [];

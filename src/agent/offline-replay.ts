@@ -42,6 +42,12 @@ export class OfflineReplay {
   #generation = 0;
   /** The replayed batch the broker has not yet confirmed all of (see above). */
   #unconfirmed: Promise<void> | undefined;
+  /**
+   * Events published live that the broker has not yet confirmed. A lost link leaves them in the
+   * outbox, which sends them again after the reconnect; a stop while away ends the outbox, so the
+   * stop keeps them as it keeps the buffer.
+   */
+  readonly #liveUnconfirmed = new Set<HeldMessage>();
 
   constructor(o: OfflineReplayOptions) {
     this.#o = o;
@@ -52,6 +58,19 @@ export class OfflineReplay {
   /** A message seen while away. */
   keep(m: HeldMessage): void {
     this.#buffer.push(m);
+  }
+
+  /** An event published at once (connected, nothing left to replay); the stop keeps it until the broker has it. */
+  publishLive(m: HeldMessage): void {
+    const qos = this.#o.qos;
+    if (qos > 0) this.#liveUnconfirmed.add(m);
+    this.#o.transport.publish(m.topic, m.payload, { qos, retain: false }).then(
+      () => this.#liveUnconfirmed.delete(m),
+      (e: unknown) => {
+        this.#liveUnconfirmed.delete(m);
+        this.#o.log.debug({ topic: m.topic, err: (e as Error).message }, 'publish failed');
+      },
+    );
   }
 
   /** For node state. */
@@ -104,7 +123,13 @@ export class OfflineReplay {
   stop(): void {
     // A replay still running must not take what is now written for the next run.
     this.#generation++;
-    const lost = this.#buffer.persist();
+    // Older than anything in the buffer: they were published before the link went.
+    const older = [...this.#liveUnconfirmed].map((m) => ({
+      ...m,
+      payload: json({ ...(JSON.parse(m.payload) as object), replayed: true }),
+    }));
+    this.#liveUnconfirmed.clear();
+    const lost = this.#buffer.persist(older);
     if (!lost.size) return;
     const count = [...lost.values()].reduce((sum, span) => sum + span.count, 0);
     this.#o.log.warn(

@@ -105,6 +105,11 @@ export class SpillStore {
     return this.#bytes;
   }
 
+  /** A file is being replayed (read, not yet done with). */
+  get replaying(): boolean {
+    return this.#reading !== undefined;
+  }
+
   /** Working, or failed long enough ago to try again. */
   usable(): boolean {
     return this.maxBytes > 0 && (!this.#error || performance.now() >= this.#retryAt);

@@ -215,7 +215,7 @@ export class Telemetry {
   event(id: string, type: string, data: Record<string, unknown>): void {
     const topic = deviceTopic(this.#o.topics, id, 'event');
     const ts = Date.now();
-    if (this.#sending()) this.#publish(topic, json({ ...data, type, ts }), false);
+    if (this.#sending()) this.#replay.publishLive({ topic, payload: json({ ...data, type, ts }), device: id, ts });
     else this.#replay.keep({ topic, payload: json({ ...data, type, ts, replayed: true }), device: id, ts });
   }
 
