@@ -56,7 +56,7 @@ async function logAfterHangUps(protocolVersion: 4 | 5, hangUps: number): Promise
     seen++;
     check();
   });
-  const t: MqttTransport = loopbackTransport(port, 'dev2mqtt_hangup', { protocolVersion }, pino({ level: 'info' }, sink));
+  const t: MqttTransport = loopbackTransport(port, 'dev2mqtt_hangup', 0, { protocolVersion }, pino({ level: 'info' }, sink));
   cleanup.push(() => t.stop(1000));
   t.start({ connected: () => undefined, disconnected: () => undefined, message: () => undefined });
   // A few attempts: the reason is said once, not once per attempt.
