@@ -19,6 +19,7 @@ import type { Agent } from '../../src/agent/agent.js';
 import { CommandJournal, type JournalHealth } from '../../src/agent/journal.js';
 import type { Recovery } from '../../src/agent/recovery.js';
 import { startAgent, tempDir } from '../helpers/agent.js';
+import { deadline } from '../helpers/deadline.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { dup, key, line, message, result } from './helpers/journal-lines.js';
 import { probes } from '../helpers/test-kinds.js';
@@ -38,6 +39,14 @@ afterEach(async () => {
   agent = undefined;
   client = undefined;
 });
+
+/** `p`, or a failure saying what never came (the deadline is for an idle machine, see deadline.ts). */
+function within<T>(p: Promise<T>, idleMs: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), deadline(idleMs));
+    p.then(resolve, reject).finally(() => clearTimeout(t));
+  });
+}
 
 /** A journal whose health changes and late recoveries can be waited for. */
 function watched(dir: string): {
@@ -96,8 +105,8 @@ describe('a journal start-up cannot read, not through the card’s fault', () =>
     expect(readFileSync(file, 'utf8')).toBe(text);
     chownSync(file, NOBODY, NOBODY);
     process.seteuid?.(NOBODY);
-    const found = await late;
-    await health('ok');
+    const found = await within(late, 20_000, 'the journal left unread to be read and merged');
+    await within(health('ok'), 20_000, 'the journal back to ok');
     process.seteuid?.(0);
     expect(found.interrupted.map((i) => [i.key, i.why])).toEqual([[key('left'), 'late']]);
     expect(found.pending).toEqual([]);
