@@ -7,10 +7,12 @@ import type { Logger } from 'pino';
 import { makeDir } from '../make-dir.js';
 import { brokerUrls, type AgentConfig } from '../config/load.js';
 import type { KindRegistry } from '../devices/registry.js';
+import type { HaHardware } from '../homeassistant/entities.js';
 import { readNodeHardware } from '../homeassistant/node-hardware.js';
 import { DiscoveryPublisher } from '../homeassistant/publisher.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { LibcKernel } from '../kernel/libc.js';
+import { FsSysfs } from '../kernel/sysfs-fs.js';
 import type { EmbeddedBroker } from '../transport/embedded.js';
 import { MqttTransport } from '../transport/mqtt.js';
 import type { Transport } from '../transport/transport.js';
@@ -304,6 +306,10 @@ export class Agent {
 
   async #connect(): Promise<void> {
     const c = this.config;
+    // Read before the broker connection: discovery is built with it once connected.
+    const hardware = c.homeassistant.enabled
+      ? await readNodeHardware({ sysfs: new FsSysfs('/sys'), procfs: new FsSysfs('/proc', { toEof: true }) })
+      : {};
     const embedded = brokerUrls(c.mqtt)[0] === 'embedded';
     let servers = brokerUrls(c.mqtt);
     let protocolVersion = c.mqtt.protocolVersion as 3 | 4 | 5;
@@ -368,7 +374,7 @@ export class Agent {
       stateDir: c.node.stateDir,
     });
     this.#telemetry.start();
-    this.#discovery = this.#createDiscovery(transport);
+    this.#discovery = this.#createDiscovery(transport, hardware);
     transport.start({
       message: (m) => {
         if (this.#stopping) return;
@@ -390,7 +396,7 @@ export class Agent {
   }
 
   /** Home Assistant discovery; also built when disabled, to clear what an earlier run published. */
-  #createDiscovery(transport: Transport): DiscoveryPublisher {
+  #createDiscovery(transport: Transport, hardware: HaHardware): DiscoveryPublisher {
     const c = this.config;
     const ha = c.homeassistant;
     return new DiscoveryPublisher({
@@ -402,7 +408,7 @@ export class Agent {
             version: version(),
             qos: c.mqtt.qos as 0 | 1 | 2,
             form: ha.discovery,
-            node: readNodeHardware(),
+            node: hardware,
           }
         : undefined,
       statusTopic: ha.statusTopic,
