@@ -76,8 +76,10 @@ describe('host with a mount whose call sleeps in the kernel', () => {
         return (k.statfs as (x: string) => Promise<FsStats>)('/');
       },
     });
+    // The bound applies to the real statfs of `/` too, whose pool thread a loaded CI machine may
+    // hold back a while: 3 s, not the least the option allows; only the first read waits it out.
     const t = await makeTestDevice<unknown, HostDevice>(hostKind, {
-      options: { mounts: ['/', stuck], mountTimeoutMs: 300, interfaces: ['lo'], wifi: [], throttling: false, readMs: 3_600_000 },
+      options: { mounts: ['/', stuck], mountTimeoutMs: 3000, interfaces: ['lo'], wifi: [], throttling: false, readMs: 3_600_000 },
       wrapKernel: wrap,
     });
     await t.device.open();
