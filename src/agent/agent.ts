@@ -67,6 +67,9 @@ export class Agent {
   #journal: CommandJournal | undefined;
   /** What the previous run left unfinished (see journal.ts), handled once connected. */
   #recovery: Recovery | undefined;
+  /** Found later, in a journal file start-up could not read (journal.ts onLateRecovery), while #recovery waited. */
+  #lateRecoveries: Recovery[] = [];
+  #finishedPreviousRun = false;
   #stopping = false;
   #onlineWaiters: Array<() => void> = [];
   #announcedOnline = false;
@@ -118,6 +121,7 @@ export class Agent {
       this.#journal = new CommandJournal(c.node.journalDir, c.security.dedupeWindow, {
         retryMaxMs: c.node.journalRetryMaxMs,
         onHealth: (h) => this.#journalHealthChanged(h),
+        onLateRecovery: (r) => this.#lateRecovery(r),
       });
       this.#recovery = this.#journal.recover();
       reportRecovery(this.#recovery, this.log);
@@ -458,7 +462,16 @@ export class Agent {
   #finishPreviousRun(): void {
     const r = this.#recovery;
     this.#recovery = undefined;
-    if (r) finishPreviousRun(r, this.dispatcher, this.log);
+    this.#finishedPreviousRun = true;
+    for (const each of [...(r ? [r] : []), ...this.#lateRecoveries.splice(0)]) finishPreviousRun(each, this.dispatcher, this.log);
+  }
+
+  /** The previous run's journal, read at last: its leftovers are answered as start-up's are, after them. */
+  #lateRecovery(r: Recovery): void {
+    this.log.info({ journal: this.#journal?.file }, 'the command journal left unread at start could be read: merged');
+    reportRecovery(r, this.log);
+    if (this.#finishedPreviousRun) finishPreviousRun(r, this.dispatcher, this.log);
+    else this.#lateRecoveries.push(r);
   }
 
   /** For tests: the retained topics of a device. */
