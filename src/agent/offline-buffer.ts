@@ -11,7 +11,7 @@
  * missing and from when to when. Spilled messages are always older than the
  * ones in memory: the replay reads the files first.
  */
-import type { SpillStore } from './offline-spill.js';
+import { spansOf, type SpillStore } from './offline-spill.js';
 
 export interface HeldMessage {
   readonly topic: string;
@@ -104,23 +104,42 @@ export class OfflineBuffer {
     return (this.#handedOut = out);
   }
 
+  /** The broker has every message of the last batch take() handed out. */
+  published(): void {
+    this.#handedOut = [];
+  }
+
+  /** One handed-out message the broker refused for good: counted as dropped, said before the rest. */
+  lost(m: HeldMessage): void {
+    this.#handedOut = this.#handedOut.filter((h) => h !== m);
+    this.#drop(m);
+  }
+
   /**
    * A graceful stop while disconnected (or in the middle of a replay): what is not yet published —
    * the last batch handed out, the rest of the spill file being replayed, memory — goes to the
-   * spill files in order, so the next run publishes it.
+   * spill files in order, so the next run publishes it, after `older` (published before the link went
+   * and never confirmed; behind files spilled meanwhile, if any, which nothing is written before).
+   * Without a spill (or when it cannot be written) that is lost: counted as dropped, and returned
+   * per device for the stop to say.
    */
-  persist(): void {
-    if (!this.spill) return;
+  persist(older: readonly HeldMessage[] = []): Map<string, DroppedSpan> {
     const fromSpill = this.#handedOutFromSpill ? this.#handedOut : [];
-    this.spill.keepUnread([...fromSpill, ...this.#replaying]);
+    const unread = [...fromSpill, ...this.#replaying];
+    // `older` (sent before the link went, never confirmed) goes first: into the file being replayed if there is one.
+    const olderInFile = this.spill?.replaying === true;
+    this.spill?.keepUnread(olderInFile ? [...older, ...unread] : unread);
     this.#replaying = [];
-    const rest = [...(this.#handedOutFromSpill ? [] : this.#handedOut), ...this.#mem.slice(this.#head)];
+    const rest = [...(olderInFile ? [] : older), ...(this.#handedOutFromSpill ? [] : this.#handedOut), ...this.#mem.slice(this.#head)];
     this.#handedOut = [];
-    if (rest.length && this.spill.write(rest, this.#dropSpan)) {
-      this.#mem = [];
-      this.#head = 0;
-      this.#bytes = 0;
-    }
+    const kept = !rest.length || this.spill?.write(rest, this.#dropSpan) === true;
+    this.#mem = [];
+    this.#head = 0;
+    this.#bytes = 0;
+    if (kept) return new Map();
+    const lost = spansOf(rest);
+    for (const [device, span] of lost) this.#dropSpan(device, span);
+    return lost;
   }
 
   /** For node state. */

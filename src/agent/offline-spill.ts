@@ -33,7 +33,8 @@ const SEGMENT = /^(\d{12})\.jsonl$/;
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 300_000;
 
-function spansOf(messages: readonly HeldMessage[]): Map<string, DroppedSpan> {
+/** Per device: how many of `messages`, from when to when. */
+export function spansOf(messages: readonly HeldMessage[]): Map<string, DroppedSpan> {
   const spans = new Map<string, DroppedSpan>();
   for (const m of messages) {
     const s = spans.get(m.device);
@@ -102,6 +103,11 @@ export class SpillStore {
 
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /** A file is being replayed (read, not yet done with). */
+  get replaying(): boolean {
+    return this.#reading !== undefined;
   }
 
   /** Working, or failed long enough ago to try again. */

@@ -5,8 +5,8 @@
  *
  * While the broker link is down, events and state changes go to the offline
  * buffer with their original `ts` and `replayed: true`; `resume()` publishes
- * them, oldest first, when the link is back, and only then goes live, so
- * nothing new overtakes them. Replayed state changes are not retained: the
+ * them (offline-replay.ts), oldest first, when the link is back, and only
+ * then goes live, so nothing new overtakes them. Replayed state changes are not retained: the
  * retained state that follows (`announce()`) is the current one.
  */
 import os from 'node:os';
@@ -17,8 +17,7 @@ import type { CommandActivity } from './activity.js';
 import type { DeviceRuntime } from './device-runtime.js';
 import type { LogOutput } from '../log-output.js';
 import type { JournalHealth } from './journal.js';
-import { OfflineBuffer } from './offline-buffer.js';
-import { SpillStore } from './offline-spill.js';
+import { OfflineReplay } from './offline-replay.js';
 import { RAW_IOCTL_COMMAND } from './raw-ioctl.js';
 import { jsonWithBigInts as json } from './result.js';
 import { deviceTopic, nodeTopic, type TopicScheme } from './topics.js';
@@ -53,9 +52,6 @@ export interface TelemetryOptions {
 /** A failed command republishes the node state (its last error) at most this often. */
 const NODE_STATE_MIN_MS = 1000;
 
-/** Replayed messages per turn: the PUBACKs of one batch are awaited before the next (the broker paces the replay). */
-const REPLAY_BATCH = 256;
-
 interface DeviceSlot {
   lastJson?: string;
   lastAt: number;
@@ -76,16 +72,20 @@ export class Telemetry {
   #interval: NodeJS.Timeout | undefined;
   #nodeTimer: NodeJS.Timeout | undefined;
   #unlistenLog: (() => void) | undefined;
-  readonly #buffer: OfflineBuffer;
+  readonly #replay: OfflineReplay;
   /** Publishing directly: connected, and the buffer replayed. */
   #live = false;
-  /** Bumped by each resume and pause: a replay interrupted by a disconnect stops. */
-  #generation = 0;
 
   constructor(o: TelemetryOptions) {
     this.#o = o;
-    const b = o.offlineBuffer;
-    this.#buffer = new OfflineBuffer(b, b.spill ? new SpillStore(o.stateDir, b.spillMaxBytes, o.log) : undefined);
+    this.#replay = new OfflineReplay({
+      transport: o.transport,
+      qos: o.qos,
+      log: o.log,
+      limits: o.offlineBuffer,
+      stateDir: o.stateDir,
+      eventTopic: (device) => deviceTopic(o.topics, device, 'event'),
+    });
   }
 
   start(): void {
@@ -100,14 +100,14 @@ export class Telemetry {
     clearTimeout(this.#nodeTimer);
     this.#unlistenLog?.();
     for (const s of this.#slots.values()) clearTimeout(s.timer);
-    // Stopped while away: what was kept survives to the next run when there is a spill.
-    if (!this.#live) this.#buffer.persist();
+    // Stopped while away or replaying: what is not yet published is kept for the next run, or said lost.
+    if (!this.#live) this.#replay.stop();
   }
 
   /** The link is down: from now on events and state changes are kept. */
   pause(): void {
     this.#live = false;
-    this.#generation++;
+    this.#replay.pause();
   }
 
   /**
@@ -117,38 +117,9 @@ export class Telemetry {
    * (the rest waits for the next resume).
    */
   async resume(): Promise<boolean> {
-    const generation = ++this.#generation;
-    const t = this.#o.transport;
-    const publish = (topic: string, payload: string): Promise<void> =>
-      t.publish(topic, payload, { qos: this.#o.qos, retain: false }).catch((e: unknown) => {
-        this.#o.log.debug({ topic, err: (e as Error).message }, 'replay publish failed');
-      });
-    for (;;) {
-      if (generation !== this.#generation || !t.connected) return false;
-      // Before each batch: what was lost before it, also while the replay runs (events keep coming).
-      await this.#announceDropped(publish);
-      if (generation !== this.#generation || !t.connected) return false;
-      const batch = this.#buffer.take(REPLAY_BATCH);
-      if (!batch.length) break;
-      await Promise.all(batch.map((m) => publish(m.topic, m.payload)));
-    }
+    if (!(await this.#replay.replay())) return false;
     this.#live = true;
     return true;
-  }
-
-  /** One `dropped` event per device that lost messages since the last call. */
-  async #announceDropped(publish: (topic: string, payload: string) => Promise<void>): Promise<void> {
-    const dropped = this.#buffer.takeDropped();
-    if (!dropped.size) return;
-    this.#o.log.warn({ dropped: Object.fromEntries([...dropped].map(([d, s]) => [d, s.count])) }, 'offline buffer overflowed');
-    await Promise.all(
-      [...dropped].map(([device, span]) =>
-        publish(
-          deviceTopic(this.#o.topics, device, 'event'),
-          json({ type: 'dropped', count: span.count, firstTs: span.firstTs, lastTs: span.lastTs, ts: span.firstTs, replayed: true }),
-        ),
-      ),
-    );
   }
 
   /** After every (re)connect: all retained topics again, so a restarted broker is whole. */
@@ -193,7 +164,7 @@ export class Telemetry {
         : {}),
       ...(this.#o.activity ? { commandsPerMinute: this.#o.activity.perMinute(), lastError: this.#o.activity.lastError } : {}),
       broker: this.#o.transport.server,
-      offlineBuffer: this.#buffer.status(),
+      offlineBuffer: this.#replay.status(),
       ts: Date.now(),
     };
   }
@@ -244,8 +215,8 @@ export class Telemetry {
   event(id: string, type: string, data: Record<string, unknown>): void {
     const topic = deviceTopic(this.#o.topics, id, 'event');
     const ts = Date.now();
-    if (this.#sending()) this.#publish(topic, json({ ...data, type, ts }), false);
-    else this.#buffer.push({ topic, payload: json({ ...data, type, ts, replayed: true }), device: id, ts });
+    if (this.#sending()) this.#replay.publishLive({ topic, payload: json({ ...data, type, ts }), device: id, ts });
+    else this.#replay.keep({ topic, payload: json({ ...data, type, ts, replayed: true }), device: id, ts });
   }
 
   #sending(): boolean {
@@ -280,7 +251,7 @@ export class Telemetry {
     else if (!force) {
       // A change seen while away, kept in order with the events; a state that has its own ts keeps it.
       const ts = Date.now();
-      this.#buffer.push({ topic, payload: json({ ts, ...state, replayed: true }), device: id, ts });
+      this.#replay.keep({ topic, payload: json({ ts, ...state, replayed: true }), device: id, ts });
     }
   }
 

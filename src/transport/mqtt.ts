@@ -162,6 +162,11 @@ export class MqttTransport implements Transport {
       if (acks.push(done) === 1) setImmediate(sendAcks);
     };
 
+    // MQTT.js says `connect` only once it has replayed the QoS 2 exchanges open at a drop: a broker that
+    // never completes them would hold us there, so the watchdog starts at the CONNACK itself.
+    client.on('packetreceive', (packet) => {
+      if (packet.cmd === 'connack') this.#watchdog.connected();
+    });
     client.on('connect', (connack) => {
       this.#up = true;
       this.#attempt = this.#useless;
@@ -306,10 +311,22 @@ export class MqttTransport implements Transport {
     this.#watchdog.disconnected();
     const client = this.#client;
     if (!client) return;
+    // No broker to flush to (away, or still connecting): waiting would only spend the agent's stop budget.
+    // What waits is not lost: results are in the journal, events in the offline buffer (telemetry.stop).
+    if (!client.connected) {
+      client.end(true);
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    let onClose = (): void => undefined;
     await Promise.race([
       new Promise<void>((resolve) => client.end(false, {}, () => resolve())),
-      new Promise<void>((resolve) => setTimeout(resolve, timeoutMs)),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+      // The link lost in the middle of the flush: nothing more can be acknowledged.
+      new Promise<void>((resolve) => client.once('close', (onClose = resolve))),
     ]);
+    clearTimeout(timer);
+    client.removeListener('close', onClose);
     client.end(true);
   }
 }

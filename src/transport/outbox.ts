@@ -73,10 +73,12 @@ export class Outbox {
     for (const e of this.#entries) if (!e.inFlight) this.#send(e);
   }
 
-  /** Nothing is sent again. What is unconfirmed stays unsettled, as MQTT.js leaves it: the journal has it for the next start. */
+  /**
+   * Nothing is sent again. What the broker confirms during the stop's flush still settles; what it
+   * never confirms stays unsettled, as MQTT.js leaves it: the journal has it for the next start.
+   */
   stop(): void {
     this.#stopping = true;
-    this.#entries.clear();
   }
 
   #send(e: Entry): void {
@@ -94,8 +96,8 @@ export class Outbox {
       }
       // The connection went before the broker confirmed it (or before it left): it goes out
       // again on this connection if there is one, else on the next. Any other error is final.
-      if (err.message === 'Connection closed' && !this.#stopping) {
-        if (this.#online && client.connected) this.#send(e);
+      if (err.message === 'Connection closed') {
+        if (this.#online && client.connected && !this.#stopping) this.#send(e);
         return;
       }
       this.#entries.delete(e);

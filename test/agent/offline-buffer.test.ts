@@ -95,6 +95,20 @@ describe('offline buffer (memory)', () => {
     b.push(msg(10));
     expect(numbers([...first, ...drain(b)])).toEqual([...Array(11).keys()]);
   });
+
+  it('a stop without a spill counts what is not yet published as dropped, the batch handed out included, and says per device', () => {
+    const b = new OfflineBuffer({ maxMessages: 100, maxBytes: 1 << 20 });
+    for (let i = 0; i < 10; i++) b.push(msg(i, i < 6 ? 'in0' : 'modem'));
+    b.take(3);
+    b.published(); // the broker has 0–2
+    b.take(3); // 3–5 handed out, not confirmed when the agent stops
+    const lost = b.persist();
+    expect(Object.fromEntries(lost)).toEqual({
+      in0: { count: 3, firstTs: 1003, lastTs: 1005 },
+      modem: { count: 4, firstTs: 1006, lastTs: 1009 },
+    });
+    expect(b.status()).toMatchObject({ held: 0, dropped: 7 });
+  });
 });
 
 describe('offline buffer with a spill directory', () => {

@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import type { DeviceRuntime } from '../../src/agent/device-runtime.js';
 import { Telemetry, type TelemetryOptions } from '../../src/agent/telemetry.js';
 import { MqttTransport } from '../../src/transport/mqtt.js';
+import { freePort } from './mosquitto.js';
 import type { Transport } from '../../src/transport/transport.js';
 
 /** Resolves once `cond` holds, checked on every event the test waits for. */
@@ -47,8 +48,28 @@ export function droppableListener(aedes: Aedes, port: number): { up: () => Promi
   };
 }
 
-/** MQTT 3.1.1 to a loopback port, reconnecting within 100 ms, no acknowledgement watchdog. */
-export function loopbackTransport(port: number, clientId: string): MqttTransport {
+/** `aedes` listening on a free loopback port the test can cut; `close` takes the listener down, then the broker. */
+export async function cuttableBroker(aedes: Aedes): Promise<{
+  port: number;
+  listener: ReturnType<typeof droppableListener>;
+  close: () => Promise<void>;
+}> {
+  await aedes.listen();
+  const port = await freePort();
+  const listener = droppableListener(aedes, port);
+  await listener.up();
+  return {
+    port,
+    listener,
+    close: async () => {
+      await listener.down();
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    },
+  };
+}
+
+/** MQTT 3.1.1 to a loopback port, reconnecting within 100 ms, no acknowledgement watchdog unless `ackTimeoutMs` says. */
+export function loopbackTransport(port: number, clientId: string, ackTimeoutMs = 0): MqttTransport {
   return new MqttTransport(
     {
       servers: [`mqtt://127.0.0.1:${port}`],
@@ -65,7 +86,7 @@ export function loopbackTransport(port: number, clientId: string): MqttTransport
       reconnectMinMs: 10,
       reconnectMaxMs: 100,
       connectTimeoutMs: 30_000,
-      ackTimeoutMs: 0,
+      ackTimeoutMs,
       will: { topic: `${clientId}/status`, payload: 'offline' },
     },
     pino({ level: 'silent' }),
@@ -73,7 +94,12 @@ export function loopbackTransport(port: number, clientId: string): MqttTransport
 }
 
 /** Telemetry of node `n1` with no devices, publishing events at QoS 1, nothing periodic. */
-export function eventTelemetry(transport: Transport, base: string, offlineBuffer: TelemetryOptions['offlineBuffer']): Telemetry {
+export function eventTelemetry(
+  transport: Transport,
+  base: string,
+  offlineBuffer: TelemetryOptions['offlineBuffer'],
+  more: Partial<Pick<TelemetryOptions, 'log' | 'stateDir'>> = {},
+): Telemetry {
   return new Telemetry({
     transport,
     topics: { base, node: 'n1', groups: [] },
@@ -86,5 +112,6 @@ export function eventTelemetry(transport: Transport, base: string, offlineBuffer
     stats: () => ({}),
     offlineBuffer,
     stateDir: '/nonexistent',
+    ...more,
   });
 }
