@@ -3,12 +3,12 @@
 // MQTT.js client with TCP_NODELAY (every hop gets it, so Nagle measures nothing).
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
-import { freePort } from './ports.mjs';
+import { within } from './lib.mjs';
+import { freePort, listening } from './ports.mjs';
 
 export { freePort };
 
@@ -16,12 +16,22 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const LAUNCHER = path.join(ROOT, 'dist', 'launch.cjs');
 
 const made = new Set();
-// A bench leaves nothing in the temp dir: what it made goes when its process ends (run.mjs exits when done).
+const children = new Set();
+// A bench leaves nothing in the temp dir, and no broker or agent running: what it made goes when its
+// process ends (run.mjs exits when done), also when it is killed while it waits.
 process.once('exit', () => {
+  for (const p of children) p.kill('SIGKILL');
   for (const dir of made) rmSync(dir, { recursive: true, force: true });
 });
 // Killed (a CI step's timeout, Ctrl-C): exit, so the handlers above and the nodes' and workers' own run.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(signal, () => process.exit(128 + os.constants.signals[signal]));
+
+/** A child process (a broker, an agent, the relay) that goes when the bench's process does. */
+export function track(proc) {
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+  return proc;
+}
 
 export function tempDir(prefix = 'dev2mqtt-bench-') {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
@@ -29,21 +39,17 @@ export function tempDir(prefix = 'dev2mqtt-bench-') {
   return dir;
 }
 
-export async function waitPort(port, proc) {
-  for (let i = 0; i < 1000; i++) {
-    if (proc && proc.exitCode !== null) throw new Error(`process exited with ${proc.exitCode}`);
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 10));
+/** Until something listens on loopback `port`: `what` (by `proc`, which must not exit first) names it in a give-up. */
+export async function waitPort(port, proc, what = `something to listen on 127.0.0.1:${port}`) {
+  let waiting = true;
+  const poll = (async () => {
+    while (waiting && !(await listening(port))) await new Promise((r) => setTimeout(r, 10));
+  })();
+  try {
+    await within(poll, 30_000, what, { proc });
+  } finally {
+    waiting = false;
   }
-  throw new Error(`nothing listens on ${port}`);
 }
 
 export async function startMosquitto({ noDelay = true, port, extra = [] } = {}) {
@@ -64,8 +70,8 @@ export async function startMosquitto({ noDelay = true, port, extra = [] } = {}) 
   writeFileSync(conf, `${lines.join('\n')}\n`);
   let proc;
   const start = async () => {
-    proc = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-    await waitPort(p, proc);
+    proc = track(spawn('mosquitto', ['-c', conf], { stdio: 'ignore' }));
+    await waitPort(p, proc, `mosquitto to listen on 127.0.0.1:${p}`);
   };
   await start();
   return {
@@ -97,41 +103,59 @@ export async function spawnAgent(config, { env = {}, stdio = 'ignore', nodeArgs 
   const cfg = { ...config, node: { stateDir: path.join(dir, 'state'), ...config.node } };
   writeFileSync(file, JSON.stringify(cfg));
   const started = performance.now();
-  const proc = spawn(process.execPath, [...launcherNodeFlags(launcher), ...nodeArgs, launcher, 'run', '-c', file], {
-    stdio,
-    env: { ...process.env, ...env },
-  });
+  const proc = track(
+    spawn(process.execPath, [...launcherNodeFlags(launcher), ...nodeArgs, launcher, 'run', '-c', file], {
+      stdio,
+      env: { ...process.env, ...env },
+    }),
+  );
   return { proc, file, started, stop: () => stopProcess(proc) };
 }
 
+/** Stops a child process: `signal`, then SIGKILL if it is still there after 15 s (cleanup must not hang a bench either). */
 export function stopProcess(proc, signal = 'SIGTERM') {
-  if (proc.exitCode !== null) return Promise.resolve();
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
   return new Promise((r) => {
-    proc.once('exit', r);
+    const kill = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+    proc.once('exit', () => {
+      clearTimeout(kill);
+      r();
+    });
     proc.kill(signal);
   });
 }
 
 export async function connect(url, opts = {}) {
-  const client = await mqtt.connectAsync(url, { reconnectPeriod: 200, connectTimeout: 10_000, ...opts });
+  const client = mqtt.connect(url, { reconnectPeriod: 200, connectTimeout: 10_000, ...opts });
+  try {
+    await within(
+      new Promise((resolve, reject) => {
+        client.once('connect', resolve);
+        client.once('error', reject);
+      }),
+      30_000,
+      `an MQTT connection to ${url}`,
+    );
+  } catch (e) {
+    client.end(true);
+    throw e;
+  }
   client.stream.setNoDelay?.(true);
   return client;
 }
 
-/** Waits for a retained/live `online` on a node's status topic. */
-export async function waitOnline(url, node, base = 'dev2mqtt', timeoutMs = 60_000) {
+/** Waits for a retained/live `online` on a node's status topic; `proc`: the agent's process, which must not exit first. */
+export async function waitOnline(url, node, { base = 'dev2mqtt', timeoutMs = 120_000, proc } = {}) {
   const c = await connect(url);
+  const topic = `${base}/${node}/status`;
   try {
-    await new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${node} not online`)), timeoutMs);
+    const online = new Promise((resolve) => {
       c.on('message', (_topic, payload) => {
-        if (payload.toString() === 'online') {
-          clearTimeout(t);
-          resolve();
-        }
+        if (payload.toString() === 'online') resolve();
       });
-      c.subscribe(`${base}/${node}/status`, { qos: 1 });
     });
+    c.subscribe(topic, { qos: 1 });
+    await within(online, timeoutMs, `agent ${node} to come online (${topic} on ${url})`, { proc });
   } finally {
     await c.endAsync(true);
   }

@@ -10,7 +10,7 @@
 // measured once, in its only form.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { printRows, row } from './lib.mjs';
+import { printRows, row, within } from './lib.mjs';
 import { connect, LAUNCHER, spawnAgent, startMosquitto, waitOnline } from './brokers.mjs';
 
 /** No config message for this long after `online`: the agent has said everything. */
@@ -35,11 +35,14 @@ async function retained(url, prefix) {
       else if (packet.retain && payload.length) seen.set(topic, payload.length);
     });
   });
-  await c.subscribeAsync(`${prefix}/#`, { qos: 1 });
-  await c.publishAsync(`${prefix}/dev2mqtt-marker`, 'end', { qos: 1 });
-  await done;
-  await c.endAsync(true);
-  return seen;
+  try {
+    await c.subscribeAsync(`${prefix}/#`, { qos: 1 });
+    await c.publishAsync(`${prefix}/dev2mqtt-marker`, 'end', { qos: 1 });
+    await within(done, 60_000, `the retained configs under ${prefix}/# (the marker after them)`);
+    return seen;
+  } finally {
+    await c.endAsync(true);
+  }
 }
 
 /** Starts one agent, waits until its discovery has gone quiet, and counts what stays retained. */
@@ -60,7 +63,7 @@ async function measure(broker, launcher, file, prefix, form) {
     { launcher },
   );
   try {
-    await waitOnline(broker.url, cfg.node.id);
+    await waitOnline(broker.url, cfg.node.id, { proc: agent.proc });
     const online = performance.now();
     while (performance.now() - Math.max(last, online) < QUIET_MS) await new Promise((r) => setTimeout(r, 200));
     const configs = await retained(broker.url, prefix);

@@ -16,8 +16,8 @@ import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { atLeast, atMost, flags, printRows, row } from './lib.mjs';
-import { ROOT, startMosquitto } from './brokers.mjs';
+import { atLeast, atMost, flags, printRows, row, within } from './lib.mjs';
+import { ROOT, startMosquitto, stopProcess } from './brokers.mjs';
 import mqtt from 'mqtt';
 import { NatsCluster } from './nats-cluster.mjs';
 import { RABBITMQ_SERVER, RabbitCluster } from './rabbitmq-cluster.mjs';
@@ -189,19 +189,21 @@ async function groupCommand(url, id, n, timeoutMs) {
 
 async function statsOf(procs) {
   const all = await Promise.all(
-    procs.map(
-      (p) =>
-        new Promise((resolve) => {
-          const on = (m) => {
-            if (m.stats) {
-              p.off('message', on);
-              resolve(m.stats);
-            }
-          };
-          p.on('message', on);
-          p.send('stats');
-        }),
-    ),
+    procs
+      .map(
+        (p) =>
+          new Promise((resolve) => {
+            const on = (m) => {
+              if (m.stats) {
+                p.off('message', on);
+                resolve(m.stats);
+              }
+            };
+            p.on('message', on);
+            p.send('stats');
+          }),
+      )
+      .map((got, i) => within(got, 60_000, `fleet worker ${i}'s counts`, { proc: procs[i] })),
   );
   return {
     ok: all.reduce((sum, st) => sum + st.ok, 0),
@@ -245,6 +247,8 @@ async function runFleet(broker) {
           });
         }),
       );
+      // A worker starts its agents paced (a window of them connecting at once): it ends only when they come online.
+      started[w] = within(started[w], 600_000, `fleet worker ${w} to start its ${count} agents`, { proc: p });
     }
     const t0 = Date.now();
     const reports = await Promise.all(started);
@@ -330,8 +334,14 @@ async function runFleet(broker) {
     if (broker.logs) process.stderr.write(`${bench}: the broker's last words:\n${broker.logs()}\n`);
     throw e;
   } finally {
-    for (const p of procs) p.send('stop');
-    await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null ? r() : p.once('exit', r)))));
+    for (const p of procs) if (p.connected) p.send('stop');
+    await Promise.all(
+      procs.map((p) =>
+        within(new Promise((r) => (p.exitCode !== null ? r() : p.once('exit', r))), 60_000, 'a fleet worker to stop').catch(() =>
+          stopProcess(p, 'SIGKILL'),
+        ),
+      ),
+    );
     await broker.stop();
   }
 }

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { atMost, flags, percentile, printRows, row } from './lib.mjs';
+import { atMost, flags, GaveUp, percentile, printRows, progressing, row, within } from './lib.mjs';
 import { connect, ROOT, rssOf, spawnAgent, startMosquitto, stopProcess, tempDir } from './brokers.mjs';
 import { startRelay } from './roundtrip.mjs';
 
@@ -38,36 +38,46 @@ async function nodeFloorMs() {
 /** Spawns an agent and times spawn → its `online` on the status topic. */
 async function spawnToOnline(url, node, devices, spawnOptions = {}) {
   const watcher = await connect(url);
-  const online = new Promise((resolve) => {
-    watcher.on('message', (_t, p) => {
-      if (p.toString() === 'online') resolve(performance.now());
+  try {
+    const online = new Promise((resolve) => {
+      watcher.on('message', (_t, p) => {
+        if (p.toString() === 'online') resolve(performance.now());
+      });
     });
-  });
-  await watcher.subscribeAsync(`dev2mqtt/${node}/status`, { qos: 1 });
-  const agent = await spawnAgent(
-    {
-      node: { id: node },
-      mqtt: { url },
-      log: { level: 'warn' },
-      security: { rateLimitPerS: 0 },
-      telemetry: { intervalMs: 3_600_000 },
-      devices,
-    },
-    spawnOptions,
-  );
-  const at = await online;
-  await watcher.endAsync(true);
-  return { agent, ms: at - agent.started };
+    await watcher.subscribeAsync(`dev2mqtt/${node}/status`, { qos: 1 });
+    const agent = await spawnAgent(
+      {
+        node: { id: node },
+        mqtt: { url },
+        log: { level: 'warn' },
+        security: { rateLimitPerS: 0 },
+        telemetry: { intervalMs: 3_600_000 },
+        devices,
+      },
+      spawnOptions,
+    );
+    try {
+      const at = await within(online, 120_000, `agent ${node} to come online (dev2mqtt/${node}/status on ${url})`, { proc: agent.proc });
+      return { agent, ms: at - agent.started };
+    } catch (e) {
+      await agent.stop();
+      throw e;
+    }
+  } finally {
+    await watcher.endAsync(true);
+  }
 }
 
 async function bareClientRss(url) {
   const script = `import('mqtt').then((m) => m.default.connectAsync(${JSON.stringify(url)})).then(() => process.stdout.write('up\\n'))`;
   const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((r) => proc.stdout.once('data', r));
-  await settle(QUIET_MS);
-  const rss = rssOf(proc.pid);
-  await stopProcess(proc, 'SIGKILL');
-  return rss;
+  try {
+    await within(new Promise((r) => proc.stdout.once('data', r)), 30_000, `a bare MQTT.js client to connect to ${url}`, { proc });
+    await settle(QUIET_MS);
+    return rssOf(proc.pid);
+  } finally {
+    await stopProcess(proc, 'SIGKILL');
+  }
 }
 
 /** n commands with at most `window` in flight, spread over the LED devices (`base`: the relay's too). */
@@ -87,10 +97,13 @@ async function windowed(url, node, leds, n, window = 500, base = 'dev2mqtt') {
     if (++got === n) finish();
     else if (sent < n) send();
   });
-  await client.subscribeAsync(`${base}/${node}/+/result`, { qos: 1 });
-  for (let i = 0; i < Math.min(window, n); i++) send();
-  await done;
-  await client.endAsync(true);
+  try {
+    await client.subscribeAsync(`${base}/${node}/+/result`, { qos: 1 });
+    for (let i = 0; i < Math.min(window, n); i++) send();
+    await progressing(done, () => got, 60_000, `${n} results on ${base}/${node}/+/result`);
+  } finally {
+    await client.endAsync(true);
+  }
 }
 
 const WARM_UP = 20_000;
@@ -107,7 +120,8 @@ function heapProbe() {
     async liveHeap(pid) {
       rmSync(out, { force: true });
       process.kill(pid, 'SIGUSR2');
-      for (let i = 0; i < 500 && !existsSync(out); i++) await settle(20);
+      for (let i = 0; i < 1500 && !existsSync(out); i++) await settle(20);
+      if (!existsSync(out)) throw new GaveUp(`gave up after 30 s waiting for agent ${pid}'s heap report in ${out}`);
       await settle(50);
       return JSON.parse(readFileSync(out, 'utf8')).heapUsed;
     },

@@ -41,7 +41,7 @@ export async function idleRss(url, node, devices, runs = RUNS) {
       devices,
     });
     try {
-      await waitOnline(url, `${node}-${i}`);
+      await waitOnline(url, `${node}-${i}`, { proc: agent.proc });
       await settle(QUIET_MS);
       samples.push(rssOf(agent.proc.pid));
     } finally {

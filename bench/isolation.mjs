@@ -2,7 +2,7 @@
 // sim modem answers a stream of AT commands, against the same LED idle.
 // Target: busy p99 <= 1.2 x idle p99.
 import { fileURLToPath } from 'node:url';
-import { atMost, flags, printRows, row } from './lib.mjs';
+import { atMost, flags, printRows, row, within } from './lib.mjs';
 import { connect } from './brokers.mjs';
 import { sequentialRoundTrips, stats, withAgent } from './roundtrip.mjs';
 
@@ -10,18 +10,21 @@ const NODE = 'bench';
 
 async function command(client, topic, args, id) {
   const resultTopic = topic.replace(/\/cmd\/[^/]+$/, '/result');
+  let on;
   const got = new Promise((resolve) => {
-    const on = (t, p) => {
-      if (t === resultTopic && p.toString().includes(`"id":"${id}"`)) {
-        client.off('message', on);
-        resolve(JSON.parse(p.toString()));
-      }
+    on = (t, p) => {
+      if (t === resultTopic && p.toString().includes(`"id":"${id}"`)) resolve(JSON.parse(p.toString()));
     };
     client.on('message', on);
   });
-  await client.subscribeAsync(resultTopic, { qos: 1 });
-  client.publish(topic, JSON.stringify({ ...args, id }), { qos: 1 });
-  return got;
+  try {
+    await client.subscribeAsync(resultTopic, { qos: 1 });
+    client.publish(topic, JSON.stringify({ ...args, id }), { qos: 1 });
+    // A rewind's result comes when the rewind ends: its deadline is the command's own timeout and a minute more.
+    return await within(got, (args.timeoutMs ?? 0) + 60_000, `the result of command ${id} on ${resultTopic}`);
+  } finally {
+    client.off('message', on);
+  }
 }
 
 /**
@@ -35,34 +38,43 @@ const LINE_MS_PER_AT = ((7 + 23) * 10 * 1000) / 115_200;
 async function busyPhase(url, n, rewindMs, paced, tag) {
   const on = (i) => ({ state: i % 2 ? 'ON' : 'OFF' });
   const c = await connect(url);
-  // Move off BOT, so the rewind has tape to wind back.
-  await command(c, `dev2mqtt/${NODE}/tape0/cmd/write`, { data: 'isolation', encoding: 'utf8' }, `${tag}w`);
-  const rewind = command(c, `dev2mqtt/${NODE}/tape0/cmd/rewind`, { timeoutMs: rewindMs + 30_000 }, `${tag}rw`);
   let atRunning = true;
-  let atCount = 0;
-  const atStart = performance.now();
-  const atStream = (async () => {
-    while (atRunning) {
-      const t0 = performance.now();
-      await command(c, `dev2mqtt/${NODE}/modem0/cmd/at`, { command: 'AT+CSQ' }, `${tag}at${atCount++}`);
-      const rest = LINE_MS_PER_AT - (performance.now() - t0);
-      if (paced && rest > 0) await new Promise((r) => setTimeout(r, Math.ceil(rest)));
-    }
-  })();
-  const times = [];
-  let rewindDone = false;
-  void rewind.then(() => {
-    rewindDone = true;
-  });
-  // Measure only while the rewind really runs.
-  while (!rewindDone && times.length < n * 4)
-    times.push(...(await sequentialRoundTrips(url, `dev2mqtt/${NODE}/led0/cmd/set`, `dev2mqtt/${NODE}/led0/result`, 200, on)));
-  const rewound = await rewind;
-  atRunning = false;
-  await atStream;
-  const atSeconds = (performance.now() - atStart) / 1000;
-  await c.endAsync(true);
-  return { times, atPerS: atCount / atSeconds, ok: rewound.ok };
+  let atStream = Promise.resolve();
+  try {
+    // Move off BOT, so the rewind has tape to wind back.
+    await command(c, `dev2mqtt/${NODE}/tape0/cmd/write`, { data: 'isolation', encoding: 'utf8' }, `${tag}w`);
+    const rewind = command(c, `dev2mqtt/${NODE}/tape0/cmd/rewind`, { timeoutMs: rewindMs + 30_000 }, `${tag}rw`);
+    let atCount = 0;
+    const atStart = performance.now();
+    atStream = (async () => {
+      while (atRunning) {
+        const t0 = performance.now();
+        await command(c, `dev2mqtt/${NODE}/modem0/cmd/at`, { command: 'AT+CSQ' }, `${tag}at${atCount++}`);
+        const rest = LINE_MS_PER_AT - (performance.now() - t0);
+        if (paced && rest > 0) await new Promise((r) => setTimeout(r, Math.ceil(rest)));
+      }
+    })();
+    const times = [];
+    let rewindDone = false;
+    // Its failure is awaited below; this only notes the end.
+    rewind.then(
+      () => (rewindDone = true),
+      () => (rewindDone = true),
+    );
+    // Measure only while the rewind really runs.
+    while (!rewindDone && times.length < n * 4)
+      times.push(...(await sequentialRoundTrips(url, `dev2mqtt/${NODE}/led0/cmd/set`, `dev2mqtt/${NODE}/led0/result`, 200, on)));
+    const rewound = await rewind;
+    atRunning = false;
+    await atStream;
+    const atSeconds = (performance.now() - atStart) / 1000;
+    return { times, atPerS: atCount / atSeconds, ok: rewound.ok };
+  } finally {
+    // A bench that gave up: the AT stream ends at its next command (its own give-up at the latest).
+    atRunning = false;
+    await atStream.catch(() => undefined);
+    await c.endAsync(true);
+  }
 }
 
 export async function runIsolationBench() {
@@ -80,10 +92,13 @@ export async function runIsolationBench() {
     // The modem and tape paths too: their first runs compile on the agent's one thread, and a
     // second of that inside the busy phase would be p99 of the LED, measured as interference.
     const w = await connect(url);
-    for (let i = 0; i < (flags.quick ? 300 : 1000); i++)
-      await command(w, `dev2mqtt/${NODE}/modem0/cmd/at`, { command: 'AT+CSQ' }, `wat${i}`);
-    for (let i = 0; i < 50; i++) await command(w, `dev2mqtt/${NODE}/tape0/cmd/status`, {}, `wst${i}`);
-    await w.endAsync(true);
+    try {
+      for (let i = 0; i < (flags.quick ? 300 : 1000); i++)
+        await command(w, `dev2mqtt/${NODE}/modem0/cmd/at`, { command: 'AT+CSQ' }, `wat${i}`);
+      for (let i = 0; i < 50; i++) await command(w, `dev2mqtt/${NODE}/tape0/cmd/status`, {}, `wst${i}`);
+    } finally {
+      await w.endAsync(true);
+    }
     // Idle before and after the busy phase: a p99 of sub-millisecond times swings with the
     // machine's other tenants, and one quiet or one noisy idle sample alone misstates the ratio.
     const idleBefore = await led();

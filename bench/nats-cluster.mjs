@@ -55,8 +55,11 @@ class NatsNode {
       p.once('error', reject);
     });
     await spawned;
+    const deadline = Date.now() + 30_000;
     while (!(await listening(this.mqttPort))) {
       if (!this.alive) throw new Error(`nats-server ${this.name} exited: ${this.log()}`);
+      if (Date.now() > deadline)
+        throw new Error(`gave up after 30 s waiting for nats-server ${this.name} to listen on ${this.mqttPort}: ${this.log()}`);
       await pause(20);
     }
   }

@@ -5,8 +5,8 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { atMost, flags, percentile, printRows, row } from './lib.mjs';
-import { connect, freePort, ROOT, spawnAgent, startMosquitto, stopProcess, waitOnline, waitPort } from './brokers.mjs';
+import { atMost, flags, percentile, printRows, row, within } from './lib.mjs';
+import { connect, freePort, ROOT, spawnAgent, startMosquitto, stopProcess, track, waitOnline, waitPort } from './brokers.mjs';
 
 const NODE = 'bench';
 
@@ -20,19 +20,22 @@ export async function sequentialRoundTrips(url, cmdTopic, resultTopic, n, payloa
     const id = text.slice(at + 6, text.indexOf('"', at + 6));
     waiting.get(id)?.();
   });
-  await client.subscribeAsync(resultTopic, { qos: 1 });
-  const times = [];
-  for (let i = 0; i < n; i++) {
-    const id = `rt${i}`;
-    const done = new Promise((resolve) => waiting.set(id, resolve));
-    const t0 = performance.now();
-    client.publish(cmdTopic, JSON.stringify({ id, ...payloadOf(i) }), { qos: 1 });
-    await done;
-    times.push(performance.now() - t0);
-    waiting.delete(id);
+  try {
+    await client.subscribeAsync(resultTopic, { qos: 1 });
+    const times = [];
+    for (let i = 0; i < n; i++) {
+      const id = `rt${i}`;
+      const done = new Promise((resolve) => waiting.set(id, resolve));
+      const t0 = performance.now();
+      client.publish(cmdTopic, JSON.stringify({ id, ...payloadOf(i) }), { qos: 1 });
+      await within(done, 60_000, `the result of command ${id} on ${resultTopic}`);
+      times.push(performance.now() - t0);
+      waiting.delete(id);
+    }
+    return times;
+  } finally {
+    await client.endAsync(true);
   }
-  await client.endAsync(true);
-  return times;
 }
 
 export function stats(times) {
@@ -41,11 +44,13 @@ export function stats(times) {
 }
 
 export async function startRelay(url, base = 'relay') {
-  const proc = fork(path.join(ROOT, 'bench', 'relay.mjs'), [url, base], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  await new Promise((resolve, reject) => {
-    proc.once('message', resolve);
-    proc.once('exit', (c) => reject(new Error(`relay exited ${c}`)));
-  });
+  const proc = track(fork(path.join(ROOT, 'bench', 'relay.mjs'), [url, base], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
+  try {
+    await within(new Promise((resolve) => proc.once('message', resolve)), 30_000, `the relay to subscribe on ${url}`, { proc });
+  } catch (e) {
+    await stopProcess(proc);
+    throw e;
+  }
   return proc;
 }
 
@@ -79,8 +84,8 @@ export async function withAgent(brokerKind, devices, fn) {
   }
   const agent = await spawnAgent(agentConfig(agentUrl, port, devices));
   try {
-    if (port) await waitPort(port, agent.proc);
-    await waitOnline(url, NODE);
+    if (port) await waitPort(port, agent.proc, `the agent's embedded broker to listen on 127.0.0.1:${port}`);
+    await waitOnline(url, NODE, { proc: agent.proc });
     return await fn(url, agent);
   } finally {
     await agent.stop();

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import tty from 'node:tty';
 import { fileURLToPath } from 'node:url';
-import { flags, percentile, printRows, row } from './lib.mjs';
+import { flags, percentile, printRows, row, within } from './lib.mjs';
 import { LibcKernel } from '../dist/kernel/libc.js';
 import { openPty } from '../dist/kernel/pty.js';
 import { O } from '../dist/kernel/kernel.js';
@@ -120,19 +120,24 @@ async function latency(kind, n) {
     got += b.length;
     if (got >= LINE.length) wake();
   });
-  for (let i = 0; i < n; i++) {
-    got = 0;
-    const done = new Promise((res) => {
-      wake = res;
-    });
-    const t0 = process.hrtime.bigint();
-    master.write(LINE);
-    await done;
-    samples.push(Number(process.hrtime.bigint() - t0) / 1000);
+  try {
+    for (let i = 0; i < n; i++) {
+      got = 0;
+      const done = new Promise((res) => {
+        wake = res;
+      });
+      const t0 = process.hrtime.bigint();
+      master.write(LINE);
+      await within(done, 30_000, `line ${i} through the pty (${kind} reader)`);
+      samples.push(Number(process.hrtime.bigint() - t0) / 1000);
+    }
+  } finally {
+    // Also after a give-up: the pool reader's blocked read ends only when the master closes, and a
+    // pool thread left blocked would keep the process from exiting.
+    await r.stop();
+    master.close();
+    r.closeAfterMaster?.();
   }
-  await r.stop();
-  master.close();
-  r.closeAfterMaster?.();
   samples.sort((a, b) => a - b);
   return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
 }
@@ -152,13 +157,21 @@ async function throughput(kind, bytes) {
   });
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  await pump(master, Buffer.alloc(bytes, 0x55));
-  await done;
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = process.cpuUsage(cpu0);
-  await r.stop();
-  master.close();
-  r.closeAfterMaster?.();
+  let s;
+  let cpu;
+  try {
+    await within(
+      pump(master, Buffer.alloc(bytes, 0x55)).then(() => done),
+      120_000,
+      `${bytes} bytes through the pty (${kind} reader)`,
+    );
+    s = Number(process.hrtime.bigint() - t0) / 1e9;
+    cpu = process.cpuUsage(cpu0);
+  } finally {
+    await r.stop();
+    master.close();
+    r.closeAfterMaster?.();
+  }
   const mib = bytes / 2 ** 20;
   return { mibPerS: mib / s, cpuMsPerMib: (cpu.user + cpu.system) / 1000 / mib };
 }

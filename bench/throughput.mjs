@@ -2,7 +2,7 @@
 // one — results counted, next to the relay baseline through the same broker.
 // Target: >= 50% of the relay's messages per second across 10 devices.
 import { fileURLToPath } from 'node:url';
-import { atLeast, flags, printRows, row } from './lib.mjs';
+import { atLeast, flags, printRows, progressing, row } from './lib.mjs';
 import { connect, stopProcess } from './brokers.mjs';
 import { startRelay, withAgent } from './roundtrip.mjs';
 
@@ -24,17 +24,20 @@ export async function pipelined(url, base, devices, n, { node = NODE, inFlight =
     if (++got === n) finish();
     resume?.();
   });
-  await client.subscribeAsync(`${base}/${node}/+/result`, { qos: 1 });
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    while (i - got >= inFlight) await new Promise((r) => (resume = r));
-    const dev = devices[i % devices.length];
-    client.publish(`${base}/${node}/${dev}/cmd/set`, JSON.stringify({ id: `tp${i}`, state: i % 2 ? 'ON' : 'OFF' }), { qos: 1 });
+  const what = `${n} results on ${base}/${node}/+/result`;
+  try {
+    await client.subscribeAsync(`${base}/${node}/+/result`, { qos: 1 });
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      while (i - got >= inFlight) await progressing(new Promise((r) => (resume = r)), () => got, 60_000, what);
+      const dev = devices[i % devices.length];
+      client.publish(`${base}/${node}/${dev}/cmd/set`, JSON.stringify({ id: `tp${i}`, state: i % 2 ? 'ON' : 'OFF' }), { qos: 1 });
+    }
+    await progressing(done, () => got, 60_000, what);
+    return n / ((performance.now() - t0) / 1000);
+  } finally {
+    await client.endAsync(true);
   }
-  await done;
-  const perS = n / ((performance.now() - t0) / 1000);
-  await client.endAsync(true);
-  return perS;
 }
 
 export async function runThroughputBench() {

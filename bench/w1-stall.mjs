@@ -5,7 +5,7 @@
 // queue; the LED has its own and must not wait on it.
 // Target: LED p99 while the sensor stalls <= 1.2 x its idle p99.
 import { fileURLToPath } from 'node:url';
-import { atLeast, atMost, flags, printRows, row } from './lib.mjs';
+import { atLeast, atMost, flags, printRows, row, within } from './lib.mjs';
 import { connect } from './brokers.mjs';
 import { sequentialRoundTrips, stats, withAgent } from './roundtrip.mjs';
 
@@ -16,16 +16,15 @@ const IDLE_READ_MS = 86_400_000;
 /** Sends one command and resolves with its result (matched by id). */
 function command(client, device, name, args, id) {
   const resultTopic = `dev2mqtt/${NODE}/${device}/result`;
-  return new Promise((resolve) => {
-    const on = (t, p) => {
-      if (t === resultTopic && p.toString().includes(`"id":"${id}"`)) {
-        client.off('message', on);
-        resolve(JSON.parse(p.toString()));
-      }
+  let on;
+  const got = new Promise((resolve) => {
+    on = (t, p) => {
+      if (t === resultTopic && p.toString().includes(`"id":"${id}"`)) resolve(JSON.parse(p.toString()));
     };
     client.on('message', on);
     client.publish(`dev2mqtt/${NODE}/${device}/cmd/${name}`, JSON.stringify({ ...args, id }), { qos: 1 });
   });
+  return within(got, 60_000, `the result of command ${id} on ${resultTopic}`).finally(() => client.off('message', on));
 }
 
 export async function runW1StallBench() {
@@ -43,32 +42,41 @@ export async function runW1StallBench() {
     const on = (i) => ({ state: i % 2 ? 'ON' : 'OFF' });
     const led = (count) => sequentialRoundTrips(url, `dev2mqtt/${NODE}/led0/cmd/set`, `dev2mqtt/${NODE}/led0/result`, count, on);
     const c = await connect(url);
-    await c.subscribeAsync(`dev2mqtt/${NODE}/ds18b20/result`, { qos: 1 });
-    // The first conversion (at open) and a get: the sensor's code paths compiled before anything is measured.
-    await command(c, 'ds18b20', 'get', {}, 'warm');
-    await led(flags.quick ? 300 : 1000);
-    const idleBefore = await led(n);
-
-    // Stalled: the poll converts back to back and gets queue behind it.
-    await command(c, 'ds18b20', 'configure', { readMs: 250 }, 'busy');
     let stalling = true;
+    let getLoop = Promise.resolve();
     const gets = [];
-    const getLoop = (async () => {
-      for (let i = 0; stalling; i++) {
-        const t0 = performance.now();
-        const r = await command(c, 'ds18b20', 'get', {}, `g${i}`);
-        gets.push({ ms: performance.now() - t0, ok: r.ok });
-      }
-    })();
     const busy = [];
-    // Measure for at least five stalls, so each LED sample is taken beside a conversion in flight.
-    const until = performance.now() + 5 * STALL_MS;
-    while (performance.now() < until || busy.length < n) busy.push(...(await led(200)));
-    stalling = false;
-    await getLoop;
-    await command(c, 'ds18b20', 'configure', { readMs: IDLE_READ_MS }, 'idle');
-    const idleAfter = await led(n);
-    await c.endAsync(true);
+    let idleBefore;
+    let idleAfter;
+    try {
+      await c.subscribeAsync(`dev2mqtt/${NODE}/ds18b20/result`, { qos: 1 });
+      // The first conversion (at open) and a get: the sensor's code paths compiled before anything is measured.
+      await command(c, 'ds18b20', 'get', {}, 'warm');
+      await led(flags.quick ? 300 : 1000);
+      idleBefore = await led(n);
+
+      // Stalled: the poll converts back to back and gets queue behind it.
+      await command(c, 'ds18b20', 'configure', { readMs: 250 }, 'busy');
+      getLoop = (async () => {
+        for (let i = 0; stalling; i++) {
+          const t0 = performance.now();
+          const r = await command(c, 'ds18b20', 'get', {}, `g${i}`);
+          gets.push({ ms: performance.now() - t0, ok: r.ok });
+        }
+      })();
+      // Measure for at least five stalls, so each LED sample is taken beside a conversion in flight.
+      const until = performance.now() + 5 * STALL_MS;
+      while (performance.now() < until || busy.length < n) busy.push(...(await led(200)));
+      stalling = false;
+      await getLoop;
+      await command(c, 'ds18b20', 'configure', { readMs: IDLE_READ_MS }, 'idle');
+      idleAfter = await led(n);
+    } finally {
+      // A bench that gave up: the get loop ends at its next command (its own give-up at the latest).
+      stalling = false;
+      await getLoop.catch(() => undefined);
+      await c.endAsync(true);
+    }
 
     const idle = stats([...idleBefore, ...idleAfter]);
     const stalled = stats(busy);

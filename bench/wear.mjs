@@ -14,7 +14,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { atMost, flags, printRows, row } from './lib.mjs';
+import { atMost, flags, printRows, row, within } from './lib.mjs';
 import { LAUNCHER, launcherNodeFlags, startMosquitto, stopProcess, tempDir, waitOnline } from './brokers.mjs';
 import { pipelined } from './throughput.mjs';
 
@@ -88,7 +88,7 @@ async function tracedRun(url, node, { stateDir, runtimeDir, sysfsRoot }, command
     { stdio: 'ignore', env: { ...process.env, RUNTIME_DIRECTORY: runtimeDir ?? '' } },
   );
   try {
-    await waitOnline(url, node);
+    await waitOnline(url, node, { proc: strace });
     const from = Date.now() / 1000;
     // A hundred in flight, as a busy controller sends: batched, never so many that some wait past their timeout.
     await pipelined(url, 'dev2mqtt', ['led0'], commands, { node, inFlight: 100 });
@@ -96,7 +96,7 @@ async function tracedRun(url, node, { stateDir, runtimeDir, sysfsRoot }, command
     const agentPid = Number(readFileSync(`/proc/${strace.pid}/task/${strace.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
     const exited = new Promise((r) => strace.once('exit', r));
     process.kill(agentPid, 'SIGTERM');
-    await exited;
+    await within(exited, 30_000, `agent ${node} (under strace) to stop on SIGTERM`);
     return { trace: readFileSync(traceFile, 'utf8'), from };
   } finally {
     await stopProcess(strace, 'SIGKILL');

@@ -7,10 +7,12 @@ import type { Logger } from 'pino';
 import { makeDir } from '../make-dir.js';
 import { brokerUrls, type AgentConfig } from '../config/load.js';
 import type { KindRegistry } from '../devices/registry.js';
+import type { HaHardware } from '../homeassistant/entities.js';
 import { readNodeHardware } from '../homeassistant/node-hardware.js';
 import { DiscoveryPublisher } from '../homeassistant/publisher.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { LibcKernel } from '../kernel/libc.js';
+import { FsSysfs } from '../kernel/sysfs-fs.js';
 import type { EmbeddedBroker } from '../transport/embedded.js';
 import { MqttTransport } from '../transport/mqtt.js';
 import type { Transport } from '../transport/transport.js';
@@ -65,6 +67,9 @@ export class Agent {
   #journal: CommandJournal | undefined;
   /** What the previous run left unfinished (see journal.ts), handled once connected. */
   #recovery: Recovery | undefined;
+  /** Found later, in a journal file start-up could not read (journal.ts onLateRecovery), while #recovery waited. */
+  #lateRecoveries: Recovery[] = [];
+  #finishedPreviousRun = false;
   #stopping = false;
   #onlineWaiters: Array<() => void> = [];
   #announcedOnline = false;
@@ -116,6 +121,7 @@ export class Agent {
       this.#journal = new CommandJournal(c.node.journalDir, c.security.dedupeWindow, {
         retryMaxMs: c.node.journalRetryMaxMs,
         onHealth: (h) => this.#journalHealthChanged(h),
+        onLateRecovery: (r) => this.#lateRecovery(r),
       });
       this.#recovery = this.#journal.recover();
       reportRecovery(this.#recovery, this.log);
@@ -300,6 +306,10 @@ export class Agent {
 
   async #connect(): Promise<void> {
     const c = this.config;
+    // Read before the broker connection: discovery is built with it once connected.
+    const hardware = c.homeassistant.enabled
+      ? await readNodeHardware({ sysfs: new FsSysfs('/sys'), procfs: new FsSysfs('/proc', { toEof: true }) })
+      : {};
     const embedded = brokerUrls(c.mqtt)[0] === 'embedded';
     let servers = brokerUrls(c.mqtt);
     let protocolVersion = c.mqtt.protocolVersion as 3 | 4 | 5;
@@ -364,7 +374,7 @@ export class Agent {
       stateDir: c.node.stateDir,
     });
     this.#telemetry.start();
-    this.#discovery = this.#createDiscovery(transport);
+    this.#discovery = this.#createDiscovery(transport, hardware);
     transport.start({
       message: (m) => {
         if (this.#stopping) return;
@@ -386,7 +396,7 @@ export class Agent {
   }
 
   /** Home Assistant discovery; also built when disabled, to clear what an earlier run published. */
-  #createDiscovery(transport: Transport): DiscoveryPublisher {
+  #createDiscovery(transport: Transport, hardware: HaHardware): DiscoveryPublisher {
     const c = this.config;
     const ha = c.homeassistant;
     return new DiscoveryPublisher({
@@ -398,7 +408,7 @@ export class Agent {
             version: version(),
             qos: c.mqtt.qos as 0 | 1 | 2,
             form: ha.discovery,
-            node: readNodeHardware(),
+            node: hardware,
           }
         : undefined,
       statusTopic: ha.statusTopic,
@@ -452,7 +462,16 @@ export class Agent {
   #finishPreviousRun(): void {
     const r = this.#recovery;
     this.#recovery = undefined;
-    if (r) finishPreviousRun(r, this.dispatcher, this.log);
+    this.#finishedPreviousRun = true;
+    for (const each of [...(r ? [r] : []), ...this.#lateRecoveries.splice(0)]) finishPreviousRun(each, this.dispatcher, this.log);
+  }
+
+  /** The previous run's journal, read at last: its leftovers are answered as start-up's are, after them. */
+  #lateRecovery(r: Recovery): void {
+    this.log.info({ journal: this.#journal?.file }, 'the command journal left unread at start could be read: merged');
+    reportRecovery(r, this.log);
+    if (this.#finishedPreviousRun) finishPreviousRun(r, this.dispatcher, this.log);
+    else this.#lateRecoveries.push(r);
   }
 
   /** For tests: the retained topics of a device. */

@@ -13,15 +13,21 @@
  * in it runs again). Where even the rename fails (a read-only filesystem),
  * `unmarked` says so, for the caller to act on.
  *
+ * A file start-up cannot read at all is moved aside when the medium is
+ * damaged, and otherwise left exactly where it is (journal-unreadable.ts):
+ * the journal degrades, and each retry reads it again first; once it can,
+ * its lines go to the caller (`lateRead`) before the rewrite replaces it.
+ *
  * The file is held open only while it is being written (closed after a
  * moment without writes), so an administrator can remount its filesystem
  * read-only: Linux refuses that while any file on it is open for writing.
  */
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { makeDir } from '../make-dir.js';
 import { backoffDelayMs } from '../backoff.js';
 import { describeIoError as describe, errnoOf } from '../io-error.js';
+import { damagedMedium, leftUnreadReason, remedy } from './journal-unreadable.js';
 
 export interface JournalHealth {
   readonly state: 'ok' | 'degraded';
@@ -38,6 +44,8 @@ export interface JournalFileOptions {
   readonly onHealth?: (health: JournalHealth) => void;
   /** The longest wait between two retries while degraded (the first comes after a second). */
   readonly retryMaxMs?: number;
+  /** A file start-up had to leave unread (see the header), read at last: merge it, it is about to be replaced. */
+  readonly lateRead?: (found: JournalText) => void;
 }
 
 /** What start-up found on disk. */
@@ -48,12 +56,21 @@ export interface JournalText {
   readonly file: string;
 }
 
-/** A journal file read(2) refused (EIO: a bad block): kept aside like a corrupt one (`to`), or left where it is (`error`). */
+/**
+ * A journal file read(2) refused. A damaged medium (EIO: a bad block): moved aside like a corrupt one (`to`), or
+ * where even that failed, left where it is (`error`). Any other errno: left where it is on purpose (`left`: what to do).
+ */
 export type UnreadableJournal = {
   readonly file: string;
   /** The errno and the file, e.g. `EIO (input/output error) reading …/journal.jsonl`. */
   readonly unreadable: string;
-} & ({ readonly to: string } | { readonly error: string });
+} & ({ readonly to: string } | { readonly error: string } | { readonly left: string });
+
+/** What start-up found: the newest journal it could read, and the files it could not. */
+export interface JournalFound {
+  readonly found?: JournalText;
+  readonly unreadable: readonly UnreadableJournal[];
+}
 
 export const JOURNAL_FILE = 'journal.jsonl';
 export const STALE_FILE = 'journal.stale.jsonl';
@@ -62,6 +79,9 @@ const IDLE_CLOSE_MS = 100;
 const RETRY_MIN_MS = 1000;
 /** The first line of every rewrite: a format version, and a write that needs space even when nothing else is kept. */
 const HEADER = '{"t":"h","v":1}';
+const MEMORY_ONLY =
+  'the command journal is kept in memory only; commands still run and redeliveries are still recognised, ' +
+  'but a crash or restart now loses what it would have kept. Retrying.';
 
 /** Writes all of `text`, past short writes (a filesystem filling up writes what fits, then fails). */
 function writeAll(fd: number, text: string): void {
@@ -81,6 +101,8 @@ export class JournalFile {
   #health: JournalHealth = { state: 'ok' };
   /** The file on disk may claim commands are pending that have run since, and could not be renamed stale. */
   #unmarked = false;
+  /** Files start-up could not read and left in place (see the header): read again before any rewrite. */
+  #left: string[] = [];
   #retryTimer: NodeJS.Timeout | undefined;
   #retries = 0;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -105,36 +127,77 @@ export class JournalFile {
 
   /**
    * The journal a previous run left: the live file, else a stale one, else nothing. Never throws.
-   * A file that cannot be read at all (EIO on a bad block) is a corrupt journal with no readable
-   * line: moved aside under the corrupt name, so that a fresh journal takes its place and a person
-   * can still try to copy it off. Where even that rename fails (the card is failing as a whole),
-   * it stays where it is and the journal degrades, as for any write it cannot make.
+   * The stale one is read also when the live one cannot be: it is older, but what it says ran did run,
+   * and what it holds unfinished is answered, never run (`stale`). A file that cannot be read at all
+   * is moved aside or left in place by its errno (see the header, and journal-unreadable.ts).
    */
-  read(): JournalText | UnreadableJournal | undefined {
+  read(): JournalFound {
     try {
       makeDir(this.dir);
     } catch (e) {
       this.#degrade(e, 'creating', this.dir);
     }
+    const unreadable: UnreadableJournal[] = [];
     for (const [file, stale] of [
       [this.file, false],
       [this.#stale, true],
     ] as const) {
       try {
-        return { text: readFileSync(file, 'utf8'), stale, file };
+        return { found: { text: readFileSync(file, 'utf8'), stale, file }, unreadable };
       } catch (e) {
-        if (errnoOf(e) === 'ENOENT') continue;
-        const aside = this.moveAside(file);
-        if ('error' in aside) this.#degrade(e, 'reading', file);
-        return { file, unreadable: `${describe(e)} reading ${file}`, ...aside };
+        if (errnoOf(e) !== 'ENOENT') unreadable.push(this.#unreadable(e, file));
       }
     }
-    return undefined;
+    return { unreadable };
+  }
+
+  /**
+   * A damaged medium's file is a corrupt journal with no readable line: moved aside under the corrupt
+   * name, so that a fresh journal takes its place and a person can still try to copy it off; where even
+   * that rename fails (the card is failing as a whole), it stays and the journal degrades. Any other
+   * file is left as it is, and the journal degrades until a retry can read it.
+   */
+  #unreadable(e: unknown, file: string): UnreadableJournal {
+    const unreadable = `${describe(e)} reading ${file}`;
+    const errno = errnoOf(e);
+    if (!damagedMedium(errno)) {
+      this.#left.push(file);
+      this.#degrade(e, 'reading', file, leftUnreadReason(errno, file));
+      return { file, unreadable, left: remedy(errno, file) };
+    }
+    const aside = this.moveAside(file);
+    if ('error' in aside) this.#degrade(e, 'reading', file);
+    return { file, unreadable, ...aside };
+  }
+
+  /** The files start-up left unread, oldest first, read again and handed to `lateRead`; false while one still cannot be. */
+  #readLeft(): boolean {
+    const texts: JournalText[] = [];
+    for (const [file, stale] of [
+      [this.#stale, true],
+      [this.file, false],
+    ] as const) {
+      if (!this.#left.includes(file)) continue;
+      try {
+        texts.push({ text: readFileSync(file, 'utf8'), stale, file });
+      } catch (e) {
+        // Removed by a person: there is nothing left to merge.
+        if (errnoOf(e) === 'ENOENT') continue;
+        this.#degrade(e, 'reading', file, leftUnreadReason(errnoOf(e), file));
+        return false;
+      }
+    }
+    this.#left = [];
+    for (const t of texts) this.#o.lateRead?.(t);
+    return true;
   }
 
   /** Moves a journal that holds unreadable lines out of the way, for a person to look at; returns where. */
   moveAside(file: string): { to: string } | { error: string } {
-    const to = path.join(this.dir, `journal.corrupt-${new Date().toISOString().replace(/:/g, '-')}.jsonl`);
+    const at = new Date().toISOString().replace(/:/g, '-');
+    // rename(2) replaces: two files moved aside in the same millisecond (a live and a stale one) keep both.
+    let to = path.join(this.dir, `journal.corrupt-${at}.jsonl`);
+    for (let n = 2; existsSync(to); n++) to = path.join(this.dir, `journal.corrupt-${at}-${n}.jsonl`);
     try {
       renameSync(file, to);
       return { to };
@@ -164,6 +227,8 @@ export class JournalFile {
    * over the old one). Returns whether it worked; a success ends a degraded spell.
    */
   rewrite(): boolean {
+    // Never over a file that still holds what ran before: it is read, and merged, first.
+    if (this.#left.length && !this.#readLeft()) return false;
     const tmp = `${this.file}.tmp`;
     let fd = -1;
     let doing = 'creating';
@@ -215,18 +280,16 @@ export class JournalFile {
     this.#closeFd();
   }
 
-  #degrade(e: unknown, doing: string, at: string): void {
+  #degrade(e: unknown, doing: string, at: string, consequence = MEMORY_ONLY): void {
     this.#closeFd();
     const errno = errnoOf(e);
     const was = this.#health;
     if (was.state === 'ok') this.#markStale();
-    if (was.state === 'ok' || was.errno !== errno) {
+    if (was.state === 'ok' || was.errno !== errno || !was.reason?.endsWith(consequence)) {
       this.#health = {
         state: 'degraded',
         ...(errno ? { errno } : {}),
-        reason:
-          `${describe(e)} ${doing} ${at}: the command journal is kept in memory only; commands still run and ` +
-          'redeliveries are still recognised, but a crash or restart now loses what it would have kept. Retrying.',
+        reason: `${describe(e)} ${doing} ${at}: ${consequence}`,
       };
       this.#o.onHealth?.(this.#health);
     }
@@ -245,6 +308,8 @@ export class JournalFile {
 
   /** See the header: the file on disk is now out of date; tell the next start so. */
   #markStale(): void {
+    // A file left unread is not this run's to rename (see the header).
+    if (this.#left.includes(this.file)) return;
     try {
       renameSync(this.file, this.#stale);
     } catch (e) {

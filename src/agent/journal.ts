@@ -25,9 +25,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { CommandResult } from './result.js';
-import { JournalFile, type JournalHealth } from './journal-file.js';
+import { JournalFile, type JournalHealth, type JournalText } from './journal-file.js';
 import { line, parseJournal, type JournaledMessage, type Line } from './journal-format.js';
-import type { InterruptedWhy, Recovery } from './recovery.js';
+import type { CorruptJournal, InterruptedWhy, Recovery } from './recovery.js';
 
 export type { JournalHealth } from './journal-file.js';
 export type { JournaledMessage } from './journal-format.js';
@@ -38,6 +38,12 @@ export interface JournalOptions {
   readonly onHealth?: (health: JournalHealth) => void;
   /** The longest wait between retries while degraded. */
   readonly retryMaxMs?: number;
+  /**
+   * A journal file start-up could not read and left in place (journal-file.ts) was read at last, and
+   * merged: what it holds unfinished, to be answered as start-up's `recover()` result is (its pending
+   * commands as `late`: never run this late). Called in a later turn, never after close().
+   */
+  readonly onLateRecovery?: (recovery: Recovery) => void;
 }
 
 const MAX_KEPT_RESULT = 64 * 1024;
@@ -84,6 +90,13 @@ interface Unconfirmed {
   readonly text: string;
 }
 
+const undeliveredOf = (key: string, u: Unconfirmed): Recovery['undelivered'][number] => ({
+  key,
+  message: u.message,
+  result: JSON.parse(u.text) as CommandResult,
+  encoded: u.text,
+});
+
 export class CommandJournal {
   readonly #pending = new Map<string, JournaledMessage>();
   /** Pending commands whose handler has started. */
@@ -101,6 +114,7 @@ export class CommandJournal {
   /** Lines not written yet; a flush is always scheduled while it holds any. */
   #buffer = '';
   #flushScheduled = false;
+  #closed = false;
 
   /** `dir`: node.journalDir; `window`: security.dedupeWindow (0: no journal at all). */
   constructor(
@@ -110,6 +124,7 @@ export class CommandJournal {
   ) {
     this.#file = new JournalFile(dir, {
       snapshot: () => this.#snapshot(),
+      lateRead: (found) => this.#lateRead(found, o.onLateRecovery),
       ...(o.onHealth ? { onHealth: o.onHealth } : {}),
       ...(o.retryMaxMs !== undefined ? { retryMaxMs: o.retryMaxMs } : {}),
     });
@@ -136,35 +151,30 @@ export class CommandJournal {
    */
   recover(): Recovery {
     if (this.window === 0) return { pending: [], interrupted: [], undelivered: [], tornTail: false };
-    const found = this.#file.read();
+    const { found, unreadable } = this.#file.read();
     let tornTail = false;
-    let corrupt: Recovery['corrupt'];
-    if (found && 'unreadable' in found) corrupt = { lines: [], ...found };
-    else if (found) {
+    // A file left in place (not the card's fault) is not corrupt: the health says what to do about it.
+    const corrupt: CorruptJournal[] = unreadable.filter((u) => !('left' in u)).map((u) => ({ lines: [], ...u }));
+    if (found) {
       const parsed = parseJournal(found.text);
       for (const entry of parsed.lines) this.#load(entry);
       tornTail = parsed.tornTail;
       // Moved aside, not dropped: a person may want to see what damaged it.
-      if (parsed.bad.length) corrupt = { file: found.file, lines: parsed.bad, ...this.#file.moveAside(found.file) };
+      if (parsed.bad.length) corrupt.push({ file: found.file, lines: parsed.bad, ...this.#file.moveAside(found.file) });
     }
     this.#trim(0);
     const pending: Array<{ key: string; message: JournaledMessage }> = [];
     const interrupted: Array<{ key: string; message: JournaledMessage; why: InterruptedWhy }> = [];
     for (const [key, message] of this.#pending) {
       if (this.#started.has(key)) interrupted.push({ key, message, why: 'crash' });
-      else if (found && 'stale' in found && found.stale) interrupted.push({ key, message, why: 'stale' });
+      else if (found?.stale) interrupted.push({ key, message, why: 'stale' });
       else pending.push({ key, message });
     }
-    const undelivered = [...this.#unconfirmed].map(([key, u]) => ({
-      key,
-      message: u.message,
-      result: JSON.parse(u.text) as CommandResult,
-      encoded: u.text,
-    }));
+    const undelivered = [...this.#unconfirmed].map(([key, u]) => undeliveredOf(key, u));
     const written = this.#compact();
     // Run now, they would stay pending in a file that cannot be changed: every later start would run them again.
     if (!written && this.#file.unmarked) interrupted.push(...pending.splice(0).map((p) => ({ ...p, why: 'unrecordable' as const })));
-    return { pending, interrupted, undelivered, tornTail, ...(corrupt ? { corrupt } : {}) };
+    return { pending, interrupted, undelivered, tornTail, ...(corrupt.length ? { corrupt } : {}) };
   }
 
   has(key: string): boolean {
@@ -222,10 +232,52 @@ export class CommandJournal {
   }
 
   close(): void {
+    this.#closed = true;
     this.#flush();
     // One last try: storage may have come back since the last retry.
     if (this.window > 0 && this.#file.health.state === 'degraded') this.#compact();
     this.#file.close();
+  }
+
+  /**
+   * A file start-up left unread, read at last (journal-file.ts): its lines go beneath what this run has
+   * done since (the snapshot, loaded again on top), so a command this run finished stays finished.
+   * What it holds unfinished and this run has not touched is handed over to be answered, never run.
+   */
+  #lateRead(file: JournalText, then: ((r: Recovery) => void) | undefined): void {
+    const since = parseJournal([...this.#snapshot(), ''].join('\n')).lines;
+    // Not in the snapshot (it keeps no finished command without an id): kept as they are, newest last.
+    const packets = [...this.#packets];
+    this.#pending.clear();
+    this.#started.clear();
+    this.#results.clear();
+    this.#packets.clear();
+    this.#unconfirmed.clear();
+    this.#bytes = 0;
+    const parsed = parseJournal(file.text);
+    for (const entry of parsed.lines) this.#load(entry);
+    const left = { pending: [...this.#pending], started: new Set(this.#started), unconfirmed: [...this.#unconfirmed] };
+    for (const entry of since) this.#load(entry);
+    for (const tag of packets) {
+      this.#packets.delete(tag);
+      this.#packets.add(tag);
+    }
+    this.#trim(0);
+    // Untouched since: the same object, not one this run's snapshot made again.
+    const interrupted = left.pending
+      .filter(([key, message]) => this.#pending.get(key) === message)
+      .map(([key, message]) => ({
+        key,
+        message,
+        why: left.started.has(key) ? ('crash' as const) : file.stale ? ('stale' as const) : ('late' as const),
+      }));
+    const undelivered = left.unconfirmed.filter(([key, u]) => this.#unconfirmed.get(key) === u).map(([key, u]) => undeliveredOf(key, u));
+    const corrupt: CorruptJournal[] = parsed.bad.length ? [{ file: file.file, lines: parsed.bad, ...this.#file.moveAside(file.file) }] : [];
+    const recovery: Recovery = { pending: [], interrupted, undelivered, tornTail: parsed.tornTail, ...(corrupt.length ? { corrupt } : {}) };
+    // After the rewrite that is under way: what answers these commands journals them in a file that is whole.
+    setImmediate(() => {
+      if (!this.#closed) then?.(recovery);
+    });
   }
 
   #load(entry: Line): void {

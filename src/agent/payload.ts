@@ -38,8 +38,35 @@ function parseTime(v: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * An object's first member when it is `"id"` (a string or a number), read from
+ * the head of a payload too large to parse: its `too_large` result then carries
+ * the sender's id, which is how an MQTT 3.1.1 client (no Correlation Data)
+ * matches it. A later or nested "id" cannot be told from data without parsing
+ * the whole, so only the first member counts.
+ */
+const HEAD_ID = /^\s*\{\s*"id"\s*:\s*("(?:[^"\\]|\\.){1,768}"|-?\d{1,100}(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*[,}]/;
+/** Enough bytes for `{ "id": ` and the longest id with every character escaped (\uXXXX). */
+const HEAD_BYTES = 1024;
+
+function headId(payload: Uint8Array): string | undefined {
+  const head = Buffer.from(payload.buffer, payload.byteOffset, Math.min(payload.byteLength, HEAD_BYTES)).toString('utf8');
+  const literal = HEAD_ID.exec(head)?.[1];
+  if (literal === undefined) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(literal);
+  } catch {
+    return undefined;
+  }
+  if (typeof raw === 'number') return Number.isFinite(raw) ? String(raw) : undefined;
+  return typeof raw === 'string' && raw.length > 0 && raw.length <= MAX_ID_LENGTH ? raw : undefined;
+}
+
 export function parsePayload(payload: Uint8Array, maxBytes: number): PayloadResult {
-  if (payload.length > maxBytes) return fail('too_large', `payload of ${payload.length} bytes is over the limit of ${maxBytes}`);
+  if (payload.length > maxBytes) {
+    return fail('too_large', `payload of ${payload.length} bytes is over the limit of ${maxBytes}`, headId(payload));
+  }
   if (!isUtf8(payload)) return fail('bad_payload', 'payload is not valid UTF-8');
   const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8').trim();
   if (text === '') return { ok: true, command: { args: {} } };

@@ -17,9 +17,23 @@ import type { CommandResult } from './result.js';
  * when the previous run died; `stale`, the previous run could not keep its
  * journal up to date (a storage fault), so it may have run since; `unrecordable`,
  * this run cannot write its journal, so a run could not be recorded and every
- * later start would run it again.
+ * later start would run it again; `late`, the previous run left it unstarted in
+ * a journal this run could read only later (journal-unreadable.ts), and running
+ * it that late could surprise whoever sent it.
  */
-export type InterruptedWhy = 'crash' | 'stale' | 'unrecordable';
+export type InterruptedWhy = 'crash' | 'stale' | 'unrecordable' | 'late';
+
+/**
+ * Lines that could not be read, anywhere but a torn last line, or the whole file (`unreadable`: the
+ * errno read(2) answered, on a damaged medium): the file was moved aside (`to`), or could not be (`error`).
+ */
+export interface CorruptJournal {
+  readonly file: string;
+  readonly lines: readonly number[];
+  readonly unreadable?: string;
+  readonly to?: string;
+  readonly error?: string;
+}
 
 /** What a restart has to finish, in arrival order. */
 export interface Recovery {
@@ -29,17 +43,8 @@ export interface Recovery {
   readonly interrupted: ReadonlyArray<{ key: string; message: JournaledMessage; why: InterruptedWhy }>;
   /** Finished, but the broker never confirmed the result: publish it again. */
   readonly undelivered: ReadonlyArray<{ key: string; message: JournaledMessage; result: CommandResult; encoded: string }>;
-  /**
-   * Lines that could not be read, anywhere but a torn last line, or the whole file (`unreadable`: the
-   * errno read(2) answered): the file was moved aside (`to`), or could not be (`error`).
-   */
-  readonly corrupt?: {
-    readonly file: string;
-    readonly lines: readonly number[];
-    readonly unreadable?: string;
-    readonly to?: string;
-    readonly error?: string;
-  };
+  /** Journal files that were damaged (a live one and a stale one may both be). */
+  readonly corrupt?: readonly CorruptJournal[];
   /** The last line was cut short (the previous run died mid-write): dropped, as expected after a crash. */
   readonly tornTail: boolean;
 }
@@ -62,13 +67,21 @@ const WHY: Record<InterruptedWhy, { result: string; log: string }> = {
       'recorded and every later start would run it again',
     log: 'a command left unstarted by the previous run: not running it, as the journal cannot record that it ran',
   },
+  late: {
+    result:
+      'not run: the previous run left this command unstarted in a command journal that could not be read when the agent ' +
+      'started (see the log); it was found only once that could be read, and is not run this late',
+    log: 'a command the previous run left unstarted, found once its journal could be read: answering it, not running it this late',
+  },
 };
 
 /** What start-up found wrong with the journal file, said once. */
 export function reportRecovery(r: Recovery, log: Logger): void {
   if (r.tornTail) log.info('the command journal ended in a line cut short (the previous run died mid-write): dropped that line');
-  const c = r.corrupt;
-  if (!c) return;
+  for (const c of r.corrupt ?? []) reportCorrupt(c, log);
+}
+
+function reportCorrupt(c: CorruptJournal, log: Logger): void {
   const where = c.to ? `moved aside as ${c.to}` : `could not be moved aside (${c.error ?? 'unknown error'})`;
   if (c.unreadable) {
     log.warn(

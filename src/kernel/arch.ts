@@ -93,6 +93,17 @@ export function archByName(name: string): Arch {
   return arch;
 }
 
+/**
+ * The kernel's own ABI (uname's machine), which is not always the process's:
+ * 32-bit Raspberry Pi OS runs an arm64 kernel on a Pi 4 or 5, so an armhf
+ * process there talks to a kernel whose `long` is 8 bytes. What the kernel
+ * keeps in its own `unsigned long` (network counters) has the kernel's width.
+ * A machine name without a table here falls back to the process's ABI.
+ */
+export function kernelArch(machine: string = os.machine()): Arch {
+  return findArch(machine) ?? hostArch();
+}
+
 /** The ABI of this Node.js process. */
 export function hostArch(): Arch {
   const le = os.endianness() === 'LE';

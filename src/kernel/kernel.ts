@@ -80,6 +80,11 @@ export interface Kernel {
   readonly name: string;
   /** The ABI the struct buffers are laid out for: always this process's. */
   readonly arch: Arch;
+  /**
+   * The ABI of the kernel itself where a model says (a sim of a 32-bit Pi
+   * kernel); left out, it is this machine's kernel's (arch.ts kernelArch()).
+   */
+  readonly kernelArch?: Arch;
   open(path: string, flags: number): DeviceFile;
   /** Wraps a descriptor a request handed back (GPIO_V2_GET_LINE_IOCTL's line fd). */
   adopt(fd: number, path: string): DeviceFile;

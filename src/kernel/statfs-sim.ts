@@ -5,7 +5,10 @@
  * prefix (statfs of /home/pi on a root-only system reports the root
  * filesystem); a path no mount covers is ENOENT. A test changes a filesystem
  * over time (set: the disk fills), unmounts it, or makes a path fail with an
- * errno (EACCES: a directory the service may not search; EIO: a dying card).
+ * errno (EACCES: a directory the service may not search; EIO: a dying card),
+ * or hang: a network mount whose server stopped answering, where statfs
+ * sleeps in the kernel (an NFS hard mount retries for ever) until the server
+ * is back, and then returns the numbers as usual.
  * Every path under a mount is taken to exist.
  */
 import { hostArch, type Arch } from './arch.js';
@@ -35,8 +38,12 @@ function normal(p: string): string {
 export class SimMounts implements Kernel {
   readonly name = 'sim:mounts';
   readonly arch: Arch = hostArch();
+  /** The modelled kernel's own ABI (a 32-bit Pi kernel: armhf); undefined is this machine's. */
+  kernelArch: Arch | undefined;
   readonly #mounts = new Map<string, FsStats>();
   readonly #failing = new Map<string, string>();
+  /** Per hung path, the calls asleep on it. */
+  readonly #hung = new Map<string, Array<() => void>>();
   /** How many statfs calls were answered (a test checks that a read happened). */
   calls = 0;
 
@@ -69,6 +76,23 @@ export class SimMounts implements Kernel {
     else this.#failing.delete(normal(path));
   }
 
+  /** From now on statfs of exactly `path` sleeps until answer(path), as on a mount whose server is gone. */
+  hang(path: string): void {
+    if (!this.#hung.has(normal(path))) this.#hung.set(normal(path), []);
+  }
+
+  /** The server is back: every call asleep on `path` returns, and new ones no longer wait. */
+  answer(path: string): void {
+    const asleep = this.#hung.get(normal(path)) ?? [];
+    this.#hung.delete(normal(path));
+    for (const wake of asleep) wake();
+  }
+
+  /** How many statfs calls are asleep on `path` now. */
+  asleep(path: string): number {
+    return this.#hung.get(normal(path))?.length ?? 0;
+  }
+
   mounted(): string[] {
     return [...this.#mounts.keys()];
   }
@@ -76,6 +100,8 @@ export class SimMounts implements Kernel {
   async statfs(path: string): Promise<FsStats> {
     this.calls++;
     const p = normal(path);
+    const hung = this.#hung.get(p);
+    if (hung) await new Promise<void>((wake) => hung.push(wake));
     const errno = this.#failing.get(p);
     if (errno) throw KernelError.of(errno, { syscall: 'statfs', path });
     for (let at = p; ; at = at.slice(0, Math.max(1, at.lastIndexOf('/')))) {

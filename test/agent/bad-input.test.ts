@@ -161,6 +161,19 @@ describe('bad input through mosquitto_pub (embedded broker)', () => {
     expect(await client.result(`${D}/result`, id)).toMatchObject({ id, ok: true, result: { value: expect.any(String) } });
   });
 
+  it('answers a payload over security.maxPayloadBytes whose first member is its id with too_large and that id (MQTT 3.1.1: no Correlation Data)', async () => {
+    const payload = JSON.stringify({ id: 'big-1', value: 'y'.repeat(5000) });
+    const r = await mosquittoPub(agent.brokerPort as number, `${D}/cmd/echo`, payload);
+    expect(r.status).toBe(0);
+    expect(await client.result(`${D}/result`, 'big-1')).toMatchObject({
+      id: 'big-1',
+      device: 'p1',
+      command: 'echo',
+      ok: false,
+      error: { code: 'too_large', message: expect.stringMatching(/over the limit of 4096/) },
+    });
+  });
+
   it('is still answering afterwards, and nothing was polluted', async () => {
     const r = await client.command('dev2mqtt/t1/cmd/ping', {}, 'alive');
     expect(r).toMatchObject({ ok: true, result: { pong: true } });

@@ -78,6 +78,28 @@ describe('payloads', () => {
     expect(p(atLimit)).toMatchObject({ ok: true, command: { args: { value: expect.any(String) } } });
     expect(p(`${atLimit} `)).toMatchObject({ ok: false, code: 'too_large', message: expect.stringMatching(/1025 bytes .* limit of 1024/) });
   });
+  it('echoes the id of a too_large payload when it is the first member, read without parsing the rest', () => {
+    const big = (head: string): ReturnType<typeof p> => p(`${head}"data":"${'d'.repeat(2000)}"}`);
+    expect(big('{"id":"nr-1",')).toEqual({ ok: false, code: 'too_large', message: expect.any(String), id: 'nr-1' });
+    expect(big(' {\n  "id" : 42 ,')).toMatchObject({ code: 'too_large', id: '42' });
+    expect(big('{"id":"a\\"b\\u00e9",')).toMatchObject({ code: 'too_large', id: 'a"bé' });
+    const longest = 'i'.repeat(MAX_ID_LENGTH);
+    expect(big(`{"id":"${'\\u0069'.repeat(MAX_ID_LENGTH)}",`)).toMatchObject({ code: 'too_large', id: longest });
+    // Not the object's first member, not a usable id, or not JSON: the agent makes one up, as for any payload without one.
+    for (const head of [
+      '{"data2":1,"id":"later",',
+      '{"x":{"id":"nested"},',
+      `{"id":"${longest}i",`,
+      '{"id":"",',
+      '{"id":null,',
+      '{"id":"x"',
+      'id=7 ',
+    ]) {
+      const r = big(head);
+      expect(r, head).toMatchObject({ ok: false, code: 'too_large' });
+      expect(r, head).not.toHaveProperty('id');
+    }
+  });
   it(`takes an id of exactly ${MAX_ID_LENGTH} characters; one more, or none, is bad_payload`, () => {
     const id = 'i'.repeat(MAX_ID_LENGTH);
     expect(MAX_ID_LENGTH).toBe(128);

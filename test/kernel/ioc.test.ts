@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allArches, archByName, findArch } from '../../src/kernel/arch.js';
+import { allArches, archByName, findArch, hostArch, kernelArch } from '../../src/kernel/arch.js';
 import { decode, IO, IOR, IOW, IOWR, legacy } from '../../src/kernel/ioc.js';
 import { catalogue } from '../../src/kernel/requests.js';
 import { sizeOf } from '../../src/kernel/ctypes.js';
@@ -64,6 +64,15 @@ describe('request encoding', () => {
     expect(findArch('arm64')?.name).toBe('aarch64');
     expect(findArch('ARM')?.name).toBe('armhf');
     expect(findArch('vax')).toBeUndefined();
+  });
+
+  it("the kernel's own ABI from uname's machine: a 32-bit kernel's long is 4 bytes, an arm64 kernel's 8", () => {
+    expect(kernelArch('armv7l').longSize).toBe(4);
+    expect(kernelArch('armv6l').longSize).toBe(4);
+    expect(kernelArch('i686').longSize).toBe(4);
+    expect(kernelArch('aarch64').longSize).toBe(8);
+    expect(kernelArch('x86_64').longSize).toBe(8);
+    expect(kernelArch('vax')).toBe(hostArch());
     expect(() => archByName('vax')).toThrow(/unknown architecture 'vax'/);
   });
 

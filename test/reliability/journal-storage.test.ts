@@ -18,23 +18,14 @@ import { appendFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, readli
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
-import { CommandJournal, userKey } from '../../src/agent/journal.js';
+import { CommandJournal } from '../../src/agent/journal.js';
 import { startAgent, tempDir } from '../helpers/agent.js';
 import { TestClient } from '../helpers/mqtt-client.js';
+import { dup, key, line, message, result, TOPIC } from './helpers/journal-lines.js';
 import { probes } from '../helpers/test-kinds.js';
 import { LogCapture } from './helpers/log-capture.js';
 import { canFailExt4, Ext4Image } from './helpers/ext4.js';
 import { canMountTmpfs, Tmpfs } from './helpers/tmpfs.js';
-
-const TOPIC = 'dev2mqtt/t1/p1/cmd/count';
-const key = (id: string): string => userKey(TOPIC, id);
-const message = (id: string) => ({
-  topic: TOPIC,
-  payload: Buffer.from(JSON.stringify({ id })).toString('base64'),
-  receivedAtMs: Date.now(),
-});
-const result = (id: string, count: number) => ({ id, node: 't1', device: 'p1', command: 'count', ok: true, result: { count }, ms: 1 });
-const line = (o: unknown): string => `${JSON.stringify(o)}\n`;
 
 let agent: Agent | undefined;
 let client: TestClient | undefined;
@@ -45,15 +36,6 @@ afterEach(async () => {
   agent = undefined;
   client = undefined;
   for (const m of mounts.splice(0)) m.cleanup();
-});
-
-const dup = (id: string) => ({
-  topic: TOPIC,
-  payload: Buffer.from(JSON.stringify({ id })),
-  qos: 1 as const,
-  dup: true,
-  retain: false,
-  receivedAt: performance.now(),
 });
 
 describe('a corrupt journal', () => {
@@ -251,8 +233,8 @@ describe.skipIf(!canMountTmpfs() || !canFailExt4())('the journal on a failing ca
     const r = second.recover();
     second.close();
     expect(second.health).toMatchObject({ state: 'degraded', errno: 'EIO' });
-    expect(r.corrupt?.unreadable).toMatch(/^EIO .*journal\.jsonl$/);
-    expect(r.corrupt?.error).toMatch(/EIO/);
+    expect(r.corrupt?.[0]?.unreadable).toMatch(/^EIO .*journal\.jsonl$/);
+    expect(r.corrupt?.[0]?.error).toMatch(/EIO/);
     expect(r.pending).toEqual([]);
     // The card comes back (here: the same image mounted again): the journal is there, under its own name.
     card.unmount();

@@ -173,6 +173,15 @@ for (const setup of SETUPS) {
       expect(a.outputsFor('slow')).toHaveLength(1);
     });
 
+    it("reports a payload over the agent's security.maxPayloadBytes on the error output as `too_large`, not as a timeout", async () => {
+      const limit = world.agent.config.security.maxPayloadBytes;
+      a.send({ node: AGENT, device: 'modem0', command: 'write', payload: { data: 'x'.repeat(limit) }, tag: 'big' });
+      const m = await a.err.next((x) => x.tag === 'big', 'too_large on the error output');
+      expect(m.payload).toMatchObject({ code: 'too_large', message: expect.stringMatching(new RegExp(`over the limit of ${limit}`)) });
+      expect(m.dev2mqtt).toMatchObject({ ok: false, device: 'modem0', command: 'write' });
+      expect(a.outputsFor('big')).toHaveLength(1);
+    });
+
     it('reports an unknown device on the error output with `unknown_device`', async () => {
       a.send({ node: AGENT, device: 'nope', command: 'get', tag: 'nope' });
       const m = await a.err.next((x) => x.tag === 'nope', 'the unknown_device error');

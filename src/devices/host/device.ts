@@ -1,7 +1,8 @@
 /**
  * The node itself as a device: every `readMs` it reads /proc and /sys
  * (through the device's procfs and sysfs seams, under `procRoot` and
- * `sysfsRoot`) and statfs(2) of each configured mount, and publishes one
+ * `sysfsRoot`) and statfs(2) of each configured mount (waited on for
+ * `mountTimeoutMs` at most: mount-statfs.ts), and publishes one
  * state. No child process, no vcgencmd: the firmware's throttled bits come
  * from the Raspberry Pi firmware driver's `get_throttled` attribute where the
  * kernel has one. Rates (network bytes, CPU usage) are the change since the
@@ -11,7 +12,9 @@
  */
 import type { Device, DeviceContext, Poll } from '../kind.js';
 import { toErrorBody } from '../errors.js';
-import { statfsOf, usageOf, type FsUsage } from '../../kernel/statfs.js';
+import { kernelArch } from '../../kernel/arch.js';
+import { usageOf, type FsUsage } from '../../kernel/statfs.js';
+import { MountStatfs } from './mount-statfs.js';
 import { findZone, thermalZones, type ThermalZone } from '../sensor/thermal.js';
 import {
   cpuPercent,
@@ -34,6 +37,7 @@ export interface HostOptions {
   readonly readMs: number;
   readonly zone?: string | undefined;
   readonly mounts: readonly string[];
+  readonly mountTimeoutMs: number;
   readonly interfaces: readonly string[];
   readonly wifi: readonly string[];
   readonly throttling: boolean;
@@ -118,11 +122,13 @@ export class HostDevice implements Device {
   #poll: Poll | undefined;
   #last: Sample | undefined;
   #state: HostState;
+  readonly #mounts: MountStatfs;
   /** The error last reported per item: an error is an event once, until it changes or the item reads again. */
   readonly #failing = new Map<string, string>();
 
   constructor(private readonly ctx: DeviceContext<HostOptions>) {
     this.#state = this.#empty();
+    this.#mounts = new MountStatfs(() => ctx.kernel, ctx.options.mountTimeoutMs);
   }
 
   async open(): Promise<void> {
@@ -214,8 +220,14 @@ export class HostDevice implements Device {
     const throttledAt = this.#throttledAt;
     const throttled = throttledAt ? await this.#item('throttled', async () => decodeThrottled(await sysfs.read(throttledAt))) : undefined;
     const memory = await this.#item('memory', async () => parseMeminfo(await procfs.read('meminfo')));
-    const disks: HostState['disks'] = {};
-    for (const m of o.mounts) disks[m] = (await this.#item(`disk ${m}`, async () => usageOf(await statfsOf(this.ctx.kernel, m)))) ?? none();
+    // All mounts at once: hung ones cost one bound between them, not one each.
+    const disks: HostState['disks'] = Object.fromEntries(
+      await Promise.all(
+        o.mounts.map(
+          async (m) => [m, (await this.#item(`disk ${m}`, async () => usageOf(await this.#mounts.statfs(m)))) ?? none()] as const,
+        ),
+      ),
+    );
     const net =
       (await this.#item('network', async () => parseNetDev(await procfs.read('net/dev')))) ?? new Map<string, { rx: number; tx: number }>();
     // No /proc/net/wireless at all is a kernel without wireless extensions (or no Wi-Fi driver): no reading, no error.
@@ -231,13 +243,15 @@ export class HostDevice implements Device {
     const fresh = last === undefined || seconds >= MIN_RATE_S;
     const previous = this.#state;
     const network: HostState['network'] = {};
+    // A driver's own counters are the kernel's unsigned long (readings.ts counterDelta).
+    const bits = (this.ctx.kernel.kernelArch ?? kernelArch()).longSize === 4 ? 32 : 64;
     for (const i of o.interfaces) {
       const now = net.get(i);
       const before = last?.net.get(i);
       const kept = previous.network[i];
       network[i] = {
-        rxBytesPerS: !now ? null : fresh ? (rate(before?.rx, now.rx, seconds) ?? null) : (kept?.rxBytesPerS ?? null),
-        txBytesPerS: !now ? null : fresh ? (rate(before?.tx, now.tx, seconds) ?? null) : (kept?.txBytesPerS ?? null),
+        rxBytesPerS: !now ? null : fresh ? (rate(before?.rx, now.rx, seconds, bits) ?? null) : (kept?.rxBytesPerS ?? null),
+        txBytesPerS: !now ? null : fresh ? (rate(before?.tx, now.tx, seconds, bits) ?? null) : (kept?.txBytesPerS ?? null),
         rxBytes: now?.rx ?? null,
         txBytes: now?.tx ?? null,
       };

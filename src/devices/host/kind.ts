@@ -31,6 +31,13 @@ function options(sim: boolean): Schema<HostOptions> {
       .array(s.string({ pattern: /^\/[^\0]*$/, patternText: 'an absolute path' }), { maxItems: MAX_MOUNTS })
       .default(['/'])
       .doc('the mount points whose use is published (statfs)'),
+    // At most 20 s: a get (30 s) with a hung mount still answers, with that mount null.
+    mountTimeoutMs: s
+      .int({ min: 100, max: 20_000 })
+      .default(5000)
+      .doc(
+        'a mount whose statfs has not answered in this time (a hung network mount) is null with read_failed ETIMEDOUT, and is not asked again until that call returns',
+      ),
     interfaces: s
       .array(s.string({ pattern: IFNAME, patternText: 'an interface name (eth0)' }), { maxItems: 32 })
       .default(['eth0', 'wlan0'])

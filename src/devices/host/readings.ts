@@ -73,10 +73,30 @@ export function parseNetDev(text: string): Map<string, { rx: number; tx: number 
   return out;
 }
 
-/** A byte rate between two counter reads; a counter that went back (the interface restarted, a 32-bit wrap) gives none. */
-export function rate(before: number | undefined, now: number, seconds: number): number | undefined {
-  if (before === undefined || seconds <= 0 || now < before) return undefined;
-  return Math.round((now - before) / seconds);
+/**
+ * How far a counter moved between two reads, or undefined when it restarted.
+ * /proc/net/dev prints every counter as a u64, but a driver without
+ * ndo_get_stats64 counts in `struct net_device_stats`, whose fields are
+ * `unsigned long`: 32 bits on a kernel whose `long` is 4 bytes, where such a
+ * counter wraps at 2^32 (every ~34 s at 1 Gbit/s). So with `counterBits` 32,
+ * a counter that went back from under 2^32 to a value that makes a short way
+ * round (under half the range, 2 GiB) wrapped; any other step back is a
+ * restart (the driver reloaded, the interface re-created), with no rate.
+ */
+export function counterDelta(before: number, now: number, counterBits: 32 | 64): number | undefined {
+  if (now >= before) return now - before;
+  if (counterBits !== 32 || before >= WRAP_32) return undefined;
+  const around = WRAP_32 - before + now;
+  return around < WRAP_32 / 2 ? around : undefined;
+}
+
+const WRAP_32 = 2 ** 32;
+
+/** A byte rate between two counter reads (counterDelta: a 32-bit wrap is counted, a restart gives none). */
+export function rate(before: number | undefined, now: number, seconds: number, counterBits: 32 | 64 = 64): number | undefined {
+  if (before === undefined || seconds <= 0) return undefined;
+  const moved = counterDelta(before, now, counterBits);
+  return moved === undefined ? undefined : Math.round(moved / seconds);
 }
 
 /** `/proc/net/wireless`: per interface the link quality and the signal level in dBm. */

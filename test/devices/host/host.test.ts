@@ -10,7 +10,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HostDevice, HostState } from '../../../src/devices/host/device.js';
 import { hostKind } from '../../../src/devices/host/kind.js';
-import { decodeThrottled, parseMounts, parseWireless } from '../../../src/devices/host/readings.js';
+import { counterDelta, decodeThrottled, parseMounts, parseWireless } from '../../../src/devices/host/readings.js';
+import { archByName } from '../../../src/kernel/arch.js';
 import type { SimSysfs } from '../../../src/kernel/sysfs-sim.js';
 import type { SimMounts } from '../../../src/kernel/statfs-sim.js';
 import { makeTestDevice, type TestDevice } from '../../helpers/device-context.js';
@@ -107,6 +108,32 @@ describe('host on a Raspberry Pi 4', () => {
     h.t.abort.abort();
   });
 
+  it('a 32-bit kernel: a counter that wraps at 2^32 gives the right rate, a restart far from it gives none', async () => {
+    const h = await host('pi4', { interfaces: ['eth0'] });
+    h.mounts.kernelArch = archByName('armhf');
+    const dev = await h.proc.read('net/dev');
+    const rx = (n: number): void => h.proc.set('net/dev', dev.replace('987654321', String(n)));
+    const next = async (n: number): Promise<HostState['network'][string] | undefined> => {
+      vi.setSystemTime(Date.now() + 10_000);
+      rx(n);
+      return (await h.get()).network.eth0;
+    };
+    await next(2 ** 32 - 100_000);
+    // 100 000 bytes up to the wrap and 150 000 after it, in 10 s.
+    expect(await next(150_000)).toMatchObject({ rxBytesPerS: 25_000, rxBytes: 150_000 });
+    // The driver was reloaded: from 150 000 back to 1 000 is no short way round 2^32.
+    expect(await next(1_000)).toMatchObject({ rxBytesPerS: null, rxBytes: 1_000 });
+    expect(await next(51_000)).toMatchObject({ rxBytesPerS: 5_000 });
+    // A counter past 2^32 is a driver's 64-bit one: going back is a restart even on a 32-bit kernel.
+    await next(2 ** 33);
+    expect(await next(100)).toMatchObject({ rxBytesPerS: null });
+    // The same step round 2^32 on a 64-bit kernel, where every counter is 64 bits, is a restart.
+    h.mounts.kernelArch = archByName('aarch64');
+    await next(2 ** 32 - 100_000);
+    expect(await next(150_000)).toMatchObject({ rxBytesPerS: null });
+    h.t.abort.abort();
+  });
+
   it('a configured zone that is not there is read_failed ENOENT naming the zones; a zone that turns up later is read', async () => {
     const h = await host('pi4', { zone: 'soc-thermal' });
     const s = await h.get();
@@ -159,6 +186,29 @@ describe('host on a Raspberry Pi 4', () => {
     h.proc.deny('meminfo', undefined);
     expect((await h.get()).memory.usedPercent).toBe(20.2);
     expect(h.t.recorded.events.filter((e) => e.type === 'read_ok').map((e) => e.what)).toEqual(['memory']);
+    h.t.abort.abort();
+  });
+
+  it('a hung network mount is null with one read_failed ETIMEDOUT, is not asked again while its call sleeps, and reads once it answers', async () => {
+    const h = await host('pi4', { mounts: ['/', '/mnt/nas'], mountTimeoutMs: 200 });
+    h.mounts.hang('/mnt/nas');
+    const s = await h.get();
+    expect(s.disks['/mnt/nas']).toEqual({ totalBytes: null, usedBytes: null, availableBytes: null, usedPercent: null });
+    expect(s.disks['/']?.usedPercent).toBe(30.6);
+    expect(s.memory.usedPercent).toBe(20.2);
+    expect(h.mounts.asleep('/mnt/nas')).toBe(1);
+    // Two more reads while the first call still sleeps in the kernel: no second call, no second event.
+    await h.get();
+    expect((await h.get()).disks['/mnt/nas']?.usedPercent).toBeNull();
+    expect(h.mounts.asleep('/mnt/nas')).toBe(1);
+    expect(h.t.recorded.events.map((e) => [e.type, e.what, (e.error as { errno?: string } | undefined)?.errno])).toEqual([
+      ['read_failed', 'disk /mnt/nas', 'ETIMEDOUT'],
+    ]);
+    expect((h.t.recorded.events[0]?.error as { message: string }).message).toMatch(/statfs on \/mnt\/nas did not answer within 200 ms/);
+    // The server is back: the sleeping call returns, and the next read asks again and gets the numbers.
+    h.mounts.answer('/mnt/nas');
+    expect((await h.get()).disks['/mnt/nas']?.usedPercent).toBe(30.6);
+    expect(h.t.recorded.events.at(-1)).toMatchObject({ type: 'read_ok', what: 'disk /mnt/nas' });
     h.t.abort.abort();
   });
 
@@ -224,6 +274,17 @@ describe('the parsers', () => {
       '/dev/mmcblk0p2 / ext4 rw 0 0\n/dev/mmcblk0p2 /var/log ext4 rw 0 0\n/dev/sda1 /srv btrfs rw,subvol=/srv 0 0\n' +
       '/dev/sda1 /home btrfs rw,subvol=/home 0 0\nnas:/export /mnt/nas nfs4 rw 0 0\n';
     expect(parseMounts(text)).toEqual(['/', '/srv', '/mnt/nas']);
+  });
+
+  it('counter deltas straddling 2^32: a wrap of a 32-bit counter, a restart, a 64-bit counter', () => {
+    expect(counterDelta(2 ** 32 - 1, 0, 32)).toBe(1);
+    expect(counterDelta(2 ** 32 - 10, 5, 32)).toBe(15);
+    expect(counterDelta(2 ** 32 - 10, 5, 64)).toBeUndefined();
+    // Half the range or more the way round is a restart, not a wrap.
+    expect(counterDelta(2 ** 31, 0, 32)).toBeUndefined();
+    expect(counterDelta(2 ** 31 + 1, 0, 32)).toBe(2 ** 31 - 1);
+    expect(counterDelta(2 ** 32 + 5, 3, 32)).toBeUndefined();
+    expect(counterDelta(7, 7, 32)).toBe(0);
   });
 
   it('/proc/net/wireless: the level with or without the trailing dot', () => {

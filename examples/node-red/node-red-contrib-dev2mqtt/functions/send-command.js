@@ -137,7 +137,7 @@ if (Object.hasOwn(args, 'id')) {
   // command, sent to another agent.
   id = `nr-${s.tag}-${s.seq}-${RED.util.generateId()}`;
 }
-args.id = id;
+delete args.id;
 
 const requested = Number(msg.timeout);
 const fallback = Number(env.get('TIMEOUT_MS'));
@@ -155,7 +155,9 @@ if (!s.v5.has(agent) && !s.listening.has(agent)) {
 
 const publish = {
   topic: device === undefined ? `${base}/${agent}/cmd/${command}` : `${base}/${agent}/${device}/cmd/${command}`,
-  payload: JSON.stringify(args),
+  // The id first: an agent reads it from the head of a payload too large to parse, so that its
+  // too_large result carries it too (on MQTT 3.1.1 the id is all a result is matched by).
+  payload: JSON.stringify({ id, ...args }),
   // MQTT 5 only (mqtt out leaves them out on 3.1.1): the reply comes to our topic with our id,
   // and a command still undelivered when we stop waiting (rounded up to whole seconds) is
   // dropped rather than run late.
