@@ -12,7 +12,18 @@
  * Tests run as root, which reads anything: the EACCES case reads as uid 65534
  * (seteuid, in this test process: a real EACCES from the kernel).
  */
-import { chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
@@ -163,6 +174,69 @@ describe('a journal start-up cannot read, not through the card’s fault', () =>
       await client.next((m) => m.topic === 'dev2mqtt/t1/state' && (JSON.parse(m.payload) as { journal?: string }).journal === 'ok');
       expect(probes.get('p1')?.count).toBe(1);
       process.seteuid?.(0);
+    },
+  );
+
+  it.skipIf(!asOtherUser)(
+    'readable at last, but its directory still cannot be written: what it left undone is answered only once a whole journal records the answer',
+    async () => {
+      const dir = tempDir('dev2mqtt-journal-');
+      const file = path.join(dir, 'journal.jsonl');
+      // A run as root left it, in a directory of root's that the agent's user may enter but not write.
+      writeFileSync(file, previousRun('done', 'left'), { mode: 0o600 });
+      chmodSync(dir, 0o755);
+      const healths: JournalHealth[] = [];
+      let answered: { recovery: Recovery; health: JournalHealth } | undefined;
+      let onAnswered = (): void => undefined;
+      let onHealth = (): void => undefined;
+      process.seteuid?.(NOBODY);
+      const journal = new CommandJournal(dir, 100, {
+        retryMaxMs: 1000,
+        onHealth: (h) => {
+          healths.push(h);
+          onHealth();
+        },
+        onLateRecovery: (recovery) => {
+          answered = { recovery, health: journal.health };
+          onAnswered();
+        },
+      });
+      journal.recover();
+      expect(journal.health).toMatchObject({ state: 'degraded', errno: 'EACCES' });
+
+      // A person makes it readable, not the directory writable: the retry reads and merges it, and cannot write.
+      process.seteuid?.(0);
+      chmodSync(file, 0o644);
+      process.seteuid?.(NOBODY);
+      const creating = (): boolean => healths.some((h) => h.errno === 'EACCES' && h.reason?.includes(`creating ${file}.tmp`));
+      await within(
+        new Promise<void>((resolve) => {
+          onHealth = () => creating() && resolve();
+          if (creating()) resolve();
+        }),
+        20_000,
+        'the retry that reads the journal and cannot write the merged one',
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      // Answered now, the command would be canceled here while the file still shows it waiting: a later start runs it.
+      expect(answered).toBeUndefined();
+      expect(journal.result(key('done'))).toMatchObject({ result: { count: 7 } });
+
+      process.seteuid?.(0);
+      chownSync(dir, NOBODY, NOBODY);
+      process.seteuid?.(NOBODY);
+      const late = await within(
+        new Promise<NonNullable<typeof answered>>((resolve) => {
+          onAnswered = () => answered && resolve(answered);
+        }),
+        20_000,
+        'the late recovery once the journal is written',
+      );
+      process.seteuid?.(0);
+      journal.close();
+      expect(late.health).toEqual({ state: 'ok' });
+      expect(late.recovery.interrupted.map((i) => [i.key, i.why])).toEqual([[key('left'), 'late']]);
+      expect(readFileSync(file, 'utf8')).toContain(`"k":${JSON.stringify(key('left'))}`);
     },
   );
 
