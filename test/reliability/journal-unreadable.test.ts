@@ -21,6 +21,7 @@ import {
   readFileSync,
   readlinkSync,
   renameSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -74,7 +75,10 @@ function within<T>(p: Promise<T>, idleMs: number, what: string): Promise<T> {
 }
 
 /** A journal whose health changes and late recoveries can be waited for. */
-function watched(dir: string): {
+function watched(
+  dir: string,
+  each?: (r: Recovery) => void,
+): {
   journal: CommandJournal;
   health: (state: JournalHealth['state']) => Promise<void>;
   late: Promise<Recovery>;
@@ -86,7 +90,10 @@ function watched(dir: string): {
     onHealth: (h) => {
       for (const w of waiters.filter((x) => x.state === h.state)) w.resolve();
     },
-    onLateRecovery: (r) => late(r),
+    onLateRecovery: (r) => {
+      each?.(r);
+      late(r);
+    },
   });
   return {
     journal,
@@ -275,6 +282,29 @@ describe('a journal start-up cannot read, not through the card’s fault', () =>
     await client.next((m) => m.topic === 'dev2mqtt/t1/state' && (JSON.parse(m.payload) as { journal?: string }).journal === 'ok');
     expect(journals()).toEqual(['journal.jsonl']);
     expect(readFileSync(file, 'utf8')).toContain(`"k":${JSON.stringify(key('done'))}`);
+  });
+
+  it('a live and a stale journal both unreadable (ELOOP), then put right: the live one, newer, is merged above the stale one', async () => {
+    const dir = tempDir('dev2mqtt-journal-');
+    const live = path.join(dir, 'journal.jsonl');
+    const stale = path.join(dir, 'journal.stale.jsonl');
+    symlinkSync('journal.jsonl', live);
+    symlinkSync('journal.stale.jsonl', stale);
+    const recoveries: Recovery[] = [];
+    const { journal, health } = watched(dir, (r) => recoveries.push(r));
+    journal.recover();
+    expect(journal.health).toMatchObject({ state: 'degraded', errno: 'ELOOP' });
+    // The stale one is older: it shows `x` accepted; the live one, written after, shows it finished.
+    const header = line({ t: 'h', v: 1 });
+    rmSync(stale);
+    writeFileSync(stale, header + line({ t: 'a', k: key('x'), m: message('x') }));
+    rmSync(live);
+    writeFileSync(live, header + line({ t: 'r', k: key('x'), r: result('x', 7), p: 1 }));
+    await within(health('ok'), 20_000, 'the journals merged and written');
+    await new Promise((resolve) => setImmediate(resolve));
+    journal.close();
+    expect(journal.result(key('x'))).toMatchObject({ result: { count: 7 } });
+    expect(recoveries.flatMap((r) => r.interrupted.map((i) => i.key))).toEqual([]);
   });
 
   it('a symbolic link that loops (ELOOP): left as it is, degraded with the errno, never renamed', () => {
