@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
+import { waitMs } from './lib.mjs';
 import { freePort, listening } from './ports.mjs';
 
 const MQTT_STREAMS = ['$MQTT_sess', '$MQTT_msgs', '$MQTT_rmsgs'];
@@ -55,11 +56,11 @@ class NatsNode {
       p.once('error', reject);
     });
     await spawned;
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + waitMs(30_000);
     while (!(await listening(this.mqttPort))) {
       if (!this.alive) throw new Error(`nats-server ${this.name} exited: ${this.log()}`);
       if (Date.now() > deadline)
-        throw new Error(`gave up after 30 s waiting for nats-server ${this.name} to listen on ${this.mqttPort}: ${this.log()}`);
+        throw new Error(`gave up after ${waitMs(30)} s waiting for nats-server ${this.name} to listen on ${this.mqttPort}: ${this.log()}`);
       await pause(20);
     }
   }

@@ -13,6 +13,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
+import { waitMs } from './lib.mjs';
 import { freePort, listening } from './ports.mjs';
 
 const BIN = '/usr/lib/rabbitmq/bin';
@@ -144,10 +145,10 @@ export class RabbitCluster {
     writeFileSync(path.join(dir, 'enabled_plugins'), '[rabbitmq_mqtt].\n');
     const epmdPort = await freePort();
     const epmd = track(spawn('epmd', ['-port', String(epmdPort), '-address', '127.0.0.1'], { stdio: 'ignore' }));
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + waitMs(30_000);
     while (!(await listening(epmdPort))) {
       if (epmd.exitCode !== null) throw new Error('epmd did not start');
-      if (Date.now() > deadline) throw new Error(`gave up after 30 s waiting for epmd to listen on ${epmdPort}`);
+      if (Date.now() > deadline) throw new Error(`gave up after ${waitMs(30)} s waiting for epmd to listen on ${epmdPort}`);
       await pause(20);
     }
     const names = ['d2m-r1', 'd2m-r2', 'd2m-r3'].map((n) => `${n}@localhost`);

@@ -196,7 +196,8 @@ if ! command -v node >/dev/null 2>&1; then
   [[ $ROOT == / ]] || die "node is missing: install nodejs in the image first"
   apt-get update -qq
   # Asked before installing: Raspberry Pi OS bookworm offers 18, which would be installed only to be refused.
-  offered=$(apt-cache policy nodejs 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
+  # apt speaks the user's language (`Kandidat:` on a German system): read its English.
+  offered=$(LC_ALL=C apt-cache policy nodejs 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
   offered=${offered#*:}
   offered_major=${offered%%.*}
   if ! [[ $offered_major =~ ^[0-9]+$ ]] || ((offered_major < 20)); then

@@ -146,10 +146,11 @@ export class Agent {
     if (this.#stopping) return;
     this.#stopping = true;
     const deadline = performance.now() + SHUTDOWN_MS;
-    this.#telemetry?.stop();
     this.#discovery?.stop();
     // Running commands get most of the budget; their results still go out.
     await Promise.all([...this.devices.values()].map((d) => d.stop(SHUTDOWN_MS - 1500)));
+    // Only now: what the devices emitted while they stopped (a command's progress) is kept or counted too.
+    this.#telemetry?.stop();
     const t = this.#transport;
     if (t) {
       const left = Math.max(100, deadline - performance.now());

@@ -127,8 +127,8 @@ export class OfflineBuffer {
     const fromSpill = this.#handedOutFromSpill ? this.#handedOut : [];
     const unread = [...fromSpill, ...this.#replaying];
     // `older` (sent before the link went, never confirmed) goes first: into the file being replayed if there is one.
-    const olderInFile = this.spill?.replaying === true;
-    this.spill?.keepUnread(olderInFile ? [...older, ...unread] : unread);
+    // When that file cannot be rewritten it keeps what it held, so `older` goes with the rest instead.
+    const olderInFile = this.spill?.replaying === true && this.spill.keepUnread([...older, ...unread]);
     this.#replaying = [];
     const rest = [...(olderInFile ? [] : older), ...(this.#handedOutFromSpill ? [] : this.#handedOut), ...this.#mem.slice(this.#head)];
     this.#handedOut = [];

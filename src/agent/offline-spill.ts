@@ -177,18 +177,24 @@ export class SpillStore {
 
   /**
    * A stop before the file being replayed is through: it keeps only `rest`, what was not yet
-   * published, and stays first in line for the next run (one write, at a stop only).
+   * published, and stays first in line for the next run (one write, at a stop only). False when it
+   * could not be written: the file keeps what it held, and nothing of `rest` that was not in it.
    */
-  keepUnread(rest: readonly HeldMessage[]): void {
+  keepUnread(rest: readonly HeldMessage[]): boolean {
     const file = this.#reading;
-    if (file === undefined) return;
-    if (!rest.length) return this.doneReading();
+    if (file === undefined) return true;
+    if (!rest.length) {
+      this.doneReading();
+      return true;
+    }
     try {
       writeFileSync(file, rest.map((m) => JSON.stringify(m)).join('\n') + '\n', { mode: 0o600 });
       this.#reading = undefined;
+      return true;
     } catch (e) {
-      // The whole file is still there: the next run publishes some messages twice, but loses none.
+      // The whole file is still there: the next run publishes some messages twice, but loses none of its own.
       this.#failed('write', e);
+      return false;
     }
   }
 

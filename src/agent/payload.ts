@@ -45,14 +45,20 @@ function parseTime(v: unknown): number | undefined {
  * matches it. A later or nested "id" cannot be told from data without parsing
  * the whole, so only the first member counts.
  */
-const HEAD_ID = /^\s*\{\s*"id"\s*:\s*("(?:[^"\\]|\\.){1,768}"|-?\d{1,100}(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*[,}]/;
+// Leading whitespace as the parser's trim() drops it (a BOM too); between tokens only JSON's four.
+const HEAD_ID = /^\s*\{[ \t\n\r]*"id"[ \t\n\r]*:[ \t\n\r]*("(?:[^"\\]|\\.){1,768}"|-?\d{1,100}(?:\.\d+)?(?:[eE][+-]?\d+)?)[ \t\n\r]*[,}]/;
 /** Enough bytes for `{ "id": ` and the longest id with every character escaped (\uXXXX). */
 const HEAD_BYTES = 1024;
 
 function headId(payload: Uint8Array): string | undefined {
-  const head = Buffer.from(payload.buffer, payload.byteOffset, Math.min(payload.byteLength, HEAD_BYTES)).toString('utf8');
-  const literal = HEAD_ID.exec(head)?.[1];
-  if (literal === undefined) return undefined;
+  const bytes = Buffer.from(payload.buffer, payload.byteOffset, Math.min(payload.byteLength, HEAD_BYTES));
+  const match = HEAD_ID.exec(bytes.toString('utf8'));
+  if (!match) return undefined;
+  // The decoder turned bytes that are not UTF-8 into U+FFFD: an id the sender never sent, and a payload the
+  // parser would refuse. Encoded back, a clean match is the payload's own bytes.
+  const read = Buffer.from(match[0], 'utf8');
+  if (!read.equals(bytes.subarray(0, read.byteLength))) return undefined;
+  const literal = match[1] as string;
   let raw: unknown;
   try {
     raw = JSON.parse(literal);

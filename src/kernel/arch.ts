@@ -98,9 +98,13 @@ export function archByName(name: string): Arch {
  * 32-bit Raspberry Pi OS runs an arm64 kernel on a Pi 4 or 5, so an armhf
  * process there talks to a kernel whose `long` is 8 bytes. What the kernel
  * keeps in its own `unsigned long` (network counters) has the kernel's width.
- * A machine name without a table here falls back to the process's ABI.
+ * A 32-bit process in a PER_LINUX32 personality (an armhf container on an
+ * arm64 kernel) is told `armv8l` (`armv8b`): only arm64's compat uname says
+ * that, a 32-bit ARM kernel says armv7l on the same CPU. A machine name
+ * without a table here falls back to the process's ABI.
  */
 export function kernelArch(machine: string = os.machine()): Arch {
+  if (/^armv8[lb]$/.test(machine.trim())) return ARCHES.aarch64;
   return findArch(machine) ?? hostArch();
 }
 

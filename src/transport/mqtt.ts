@@ -327,6 +327,8 @@ export class MqttTransport implements Transport {
     ]);
     clearTimeout(timer);
     client.removeListener('close', onClose);
-    client.end(true);
+    // Not end(true): once end(false) has begun, MQTT.js ignores it, and a flush the broker never acknowledged
+    // would leave the socket (with its keepalive) up after the stop, and the process with it.
+    client.stream.destroy();
   }
 }

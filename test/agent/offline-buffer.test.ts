@@ -183,6 +183,23 @@ describe('offline buffer with a spill directory', () => {
     expect(readdirSync(path.join(dir, 'offline'))).toEqual([]);
   });
 
+  it('a stop in the middle of a replay whose file cannot be rewritten still keeps the unconfirmed live events: in a new file', () => {
+    const dir = tempDir('dev2mqtt-spill-');
+    const before = new OfflineBuffer({ maxMessages: 10, maxBytes: 1 << 20 }, spillIn(dir));
+    for (let i = 0; i < 40; i++) before.push(msg(i));
+    before.take(2); // a file is being replayed
+    const offline = path.join(dir, 'offline');
+    const reading = readdirSync(offline).sort()[0] ?? '';
+    // The file being replayed cannot be written (EISDIR here; EROFS, EIO on a card).
+    rmSync(path.join(offline, reading));
+    mkdirSync(path.join(offline, reading));
+    const live = msg(-1, 'live');
+    expect(Object.fromEntries(before.persist([live]))).toEqual({});
+    rmSync(path.join(offline, reading), { recursive: true });
+    const after = new OfflineBuffer({ maxMessages: 10, maxBytes: 1 << 20 }, spillIn(dir));
+    expect(drain(after).filter((m) => m.device === 'live')).toEqual([live]);
+  });
+
   it('a torn last line (power lost mid-write) costs that line only', () => {
     const dir = tempDir('dev2mqtt-spill-');
     mkdirSync(path.join(dir, 'offline'));

@@ -100,6 +100,26 @@ describe('payloads', () => {
       expect(r, head).not.toHaveProperty('id');
     }
   });
+  it('echoes the head id of a too_large payload only where parsing the payload would read the same id', () => {
+    const tail = Buffer.from(`,"data":"${'d'.repeat(2000)}"}`);
+    const big = (...head: (string | number[])[]): ReturnType<typeof p> =>
+      p(Buffer.concat([...head.map((h) => (typeof h === 'string' ? Buffer.from(h) : Buffer.from(h))), tail]));
+    // As the parser reads them: a BOM before the object, an id of 128 UTF-16 units in 4-byte characters,
+    // a character cut by the head's end after the id.
+    expect(big('\uFEFF{"id":"bom"')).toMatchObject({ code: 'too_large', id: 'bom' });
+    expect(big(`{"id":"${'😀'.repeat(MAX_ID_LENGTH / 2)}"`)).toMatchObject({ code: 'too_large', id: '😀'.repeat(MAX_ID_LENGTH / 2) });
+    expect(big(`{"id":"cut","x":"${'x'.repeat(1024 - 17 - 1)}`, [0xe2, 0x82, 0xac])).toMatchObject({ code: 'too_large', id: 'cut' });
+    // Not as the parser reads them: bytes that are not UTF-8 in the id (the decoder would make them U+FFFD, an id
+    // the sender never sent), and whitespace JSON does not allow between tokens.
+    for (const head of [['{"id":"a', [0xff], '"'], ['{"id":"', [0xc3], '"'], ['{\u00A0"id":"nbsp"'], ['{"id"\u2028:"ls"']]) {
+      const r = big(...head);
+      expect(r, JSON.stringify(head)).toMatchObject({ ok: false, code: 'too_large' });
+      expect(r, JSON.stringify(head)).not.toHaveProperty('id');
+    }
+    // Bad bytes in a payload of its own memory, shorter than what they decode to.
+    const own = new Uint8Array([...Buffer.from('{"id":"'), 0xff, 0xff, 0xff, ...Buffer.from('"}')]);
+    expect(parsePayload(own, 4)).toEqual({ ok: false, code: 'too_large', message: expect.any(String) });
+  });
   it(`takes an id of exactly ${MAX_ID_LENGTH} characters; one more, or none, is bad_payload`, () => {
     const id = 'i'.repeat(MAX_ID_LENGTH);
     expect(MAX_ID_LENGTH).toBe(128);

@@ -26,6 +26,8 @@ interface Host {
   readonly node?: string;
   /** apt's nodejs candidate; '' for none. */
   readonly offered?: string;
+  /** The host's language (LANGUAGE): apt-cache then speaks it, as apt's own translations do, unless LC_ALL=C. */
+  readonly language?: string;
 }
 
 /** Runs the playbook's Node tasks locally against the stand-ins; `apt` is what apt-get was asked to do. */
@@ -38,7 +40,16 @@ function play(host: Host, extra: string[] = []): { status: number | null; output
   };
   if (host.node !== undefined) stub('node', `echo ${host.node}`);
   stub('apt-get', `echo "apt-get $*" >> ${JSON.stringify(aptLog)}`);
-  stub('apt-cache', `printf 'nodejs:\\n  Installed: (none)\\n  Candidate: %s\\n' ${JSON.stringify(host.offered || '(none)')}`);
+  // This machine has only the C locales, so the stand-in reads the language from LANGUAGE (gettext's
+  // order; LC_ALL=C turns translations off) to speak as apt does on a German Raspberry Pi OS.
+  stub(
+    'apt-cache',
+    [
+      'candidate=Candidate; installed=Installed',
+      'if [ "${LANGUAGE:-}" = de ] && [ "${LC_ALL:-}" != C ]; then candidate=Kandidat; installed=Installiert; fi',
+      `printf 'nodejs:\\n  %s: (keine)\\n  %s: %s\\n' "$installed" "$candidate" ${JSON.stringify(host.offered || '(none)')}`,
+    ].join('\n'),
+  );
   const r = spawnSync(
     'ansible-playbook',
     [
@@ -48,6 +59,7 @@ function play(host: Host, extra: string[] = []): { status: number | null; output
       '-e',
       JSON.stringify({
         stubs,
+        language: host.language ?? '',
         node_tasks: path.join(REPO, 'deploy/ansible/tasks/node.yml'),
         ansible_python_interpreter: '/usr/bin/python3',
       }),
@@ -121,6 +133,13 @@ describe.skipIf(!haveAnsible)("the Ansible playbook's Node.js check", () => {
     const r = play({ offered: '1:20.19.2+dfsg-1' }, ['--check']);
     expect(r.output).not.toMatch(/needs 20 or later/);
     expect(outcome(r.output, 'Refuse a distribution nodejs older than 20 before installing it')).toBe('skipping');
+    expect(['ok', 'changed', 'fatal']).toContain(outcome(r.output, 'Install Node.js from the distribution (it offers 20 or later)'));
+  });
+
+  it("reads apt's nodejs candidate whatever the host's language (a German host's apt says `Kandidat:`)", () => {
+    const r = play({ offered: '20.19.2+dfsg-1~deb13u1', language: 'de' }, ['--check']);
+    expect(r.output).not.toMatch(/needs 20 or later/);
+    expect(outcome(r.output, 'Refuse a distribution nodejs older than 20 before installing it'), r.output).toBe('skipping');
     expect(['ok', 'changed', 'fatal']).toContain(outcome(r.output, 'Install Node.js from the distribution (it offers 20 or later)'));
   });
 });

@@ -13,8 +13,12 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/agent.js';
 import { REPO } from '../helpers/pack.js';
 
-/** Runs install.sh with nothing of Node on PATH and apt offering `offered` ('' for no candidate). */
-function installWithout(offered: string): { status: number | null; stderr: string; stdout: string; apt: string } {
+/**
+ * Runs install.sh with nothing of Node on PATH and apt offering `offered` ('' for no candidate); `language`:
+ * the user's LANGUAGE, which the apt-cache stand-in speaks unless LC_ALL=C (this machine has only the C
+ * locales, so it stands in for a German one: apt then says `Kandidat:`).
+ */
+function installWithout(offered: string, language = ''): { status: number | null; stderr: string; stdout: string; apt: string } {
   const bin = tempDir('dev2mqtt-nonode-');
   const aptLog = path.join(bin, 'apt.log');
   for (const tool of ['dirname', 'mktemp', 'rm', 'awk', 'uname', 'cat']) {
@@ -28,10 +32,17 @@ function installWithout(offered: string): { status: number | null; stderr: strin
   stub('id', 'echo 0');
   stub('dpkg', 'echo arm64');
   stub('apt-get', `echo "apt-get $*" >> ${JSON.stringify(aptLog)}`);
-  stub('apt-cache', `printf 'nodejs:\\n  Installed: (none)\\n  Candidate: %s\\n' ${JSON.stringify(offered || '(none)')}`);
+  stub(
+    'apt-cache',
+    [
+      'candidate=Candidate',
+      'if [ "${LANGUAGE:-}" = de ] && [ "${LC_ALL:-}" != C ]; then candidate=Kandidat; fi',
+      `printf 'nodejs:\\n  Installed: (none)\\n  %s: %s\\n' "$candidate" ${JSON.stringify(offered || '(none)')}`,
+    ].join('\n'),
+  );
   const r = spawnSync('/bin/bash', [path.join(REPO, 'deploy/install.sh'), '--tarball', path.join(bin, 'dev2mqtt-9.9.9.tgz')], {
     cwd: bin,
-    env: { PATH: bin },
+    env: { PATH: bin, ...(language ? { LANGUAGE: language } : {}) },
     encoding: 'utf8',
   });
   let apt = '';
@@ -65,5 +76,11 @@ describe('deploy/install.sh where Node is missing', () => {
     expect(r.apt).toMatch(/^apt-get install -y -qq nodejs npm$/m);
     // The stand-in installed nothing: the script stops at the missing npm.
     expect(r.stderr).toMatch(/npm is missing/);
+  });
+
+  it("reads apt's candidate whatever the user's language (a German system's apt says `Kandidat:`)", () => {
+    const r = installWithout('20.19.2+dfsg-1~deb13u1', 'de');
+    expect(r.stderr).not.toMatch(/needs 20 or later/);
+    expect(r.stdout).toMatch(/installing nodejs 20\.19\.2\+dfsg-1~deb13u1 and npm from the distribution/);
   });
 });

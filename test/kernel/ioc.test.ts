@@ -72,6 +72,9 @@ describe('request encoding', () => {
     expect(kernelArch('i686').longSize).toBe(4);
     expect(kernelArch('aarch64').longSize).toBe(8);
     expect(kernelArch('x86_64').longSize).toBe(8);
+    // uname of a 32-bit process under PER_LINUX32 on an arm64 kernel (an armhf container on a 64-bit Pi kernel).
+    expect(kernelArch('armv8l').name).toBe('aarch64');
+    expect(kernelArch('armv8b').longSize).toBe(8);
     expect(kernelArch('vax')).toBe(hostArch());
     expect(() => archByName('vax')).toThrow(/unknown architecture 'vax'/);
   });

@@ -27,6 +27,8 @@ async function setup(): Promise<{
   seen: () => number;
   release: () => void;
   counts: { connects: number; disconnects: number };
+  /** Connections the broker has seen close. */
+  closed: () => number;
 }> {
   let onChange = (): void => undefined;
   const changed = (): void => onChange();
@@ -40,6 +42,11 @@ async function setup(): Promise<{
       held.push(() => done(null));
       changed();
     },
+  });
+  let closed = 0;
+  aedes.on('clientDisconnect', () => {
+    closed++;
+    changed();
   });
   const { port, listener, close } = await cuttableBroker(aedes);
   cleanup.push(close);
@@ -58,7 +65,7 @@ async function setup(): Promise<{
   });
   cleanup.push(() => transport.stop(1000));
   await wait(() => counts.connects === 1);
-  return { transport, listener, wait, seen: () => seen, release: () => held.splice(0).forEach((d) => d()), counts };
+  return { transport, listener, wait, seen: () => seen, release: () => held.splice(0).forEach((d) => d()), counts, closed: () => closed };
 }
 
 describe('transport stop', () => {
@@ -93,6 +100,16 @@ describe('transport stop', () => {
     await stopped;
     // The PUBACK came before the DISCONNECT: the publish settled, the stop did not abandon it.
     expect(confirmed).toBe(true);
+  });
+
+  it('while connected, a flush the broker never acknowledges ends at its timeout with the connection closed', async () => {
+    const { transport, wait, seen, closed } = await setup();
+    void transport.publish(HELD, '{}', { qos: 1 }).catch(() => undefined);
+    await wait(() => seen() === 1);
+
+    await transport.stop(1);
+    // A socket left open would keep the process (and its keepalive) alive after the agent stopped.
+    await wait(() => closed() === 1);
   });
 
   it('while connected, a link lost in the middle of the flush ends it', async () => {

@@ -123,21 +123,27 @@ export class HostDevice implements Device {
   #last: Sample | undefined;
   #state: HostState;
   readonly #mounts: MountStatfs;
+  /** Aborted at close (and when the agent stops): a read still waiting on a mount ends and publishes nothing. */
+  #life = new AbortController();
   /** The error last reported per item: an error is an event once, until it changes or the item reads again. */
   readonly #failing = new Map<string, string>();
 
   constructor(private readonly ctx: DeviceContext<HostOptions>) {
     this.#state = this.#empty();
     this.#mounts = new MountStatfs(() => ctx.kernel, ctx.options.mountTimeoutMs);
+    ctx.signal.addEventListener('abort', () => this.#life.abort(ctx.signal.reason), { once: true });
   }
 
   async open(): Promise<void> {
     const { sysfs } = this.ctx;
+    if (this.#life.signal.aborted && !this.ctx.signal.aborted) this.#life = new AbortController();
     this.#zone = undefined;
     this.#throttledAt = this.ctx.options.throttling ? await throttledPath(sysfs) : undefined;
     this.#model = await boardModel(sysfs);
     this.#last = undefined;
     await this.#sample();
+    // Closed (or the agent stopping) while that first read waited on a mount: no poll for a closed device.
+    if (this.#life.signal.aborted) return;
     this.#poll = this.ctx.poll('read', this.ctx.options.readMs, () => this.#sample(), {
       timeoutMs: Math.max(30_000, this.ctx.options.readMs),
     });
@@ -146,6 +152,7 @@ export class HostDevice implements Device {
   async close(): Promise<void> {
     this.#poll?.stop();
     this.#poll = undefined;
+    this.#life.abort(new Error('the device closed'));
   }
 
   state(): HostState {
@@ -184,13 +191,18 @@ export class HostDevice implements Device {
     return this.#zone;
   }
 
-  /** One item's read: its value, or undefined with a `read_failed` event when it fails anew. */
-  async #item<T>(what: string, read: () => Promise<T>): Promise<T | undefined> {
+  /**
+   * One item's read: its value, or undefined with a `read_failed` event when it fails anew.
+   * A read that ends after the device closed (`life` aborted) tells nothing.
+   */
+  async #item<T>(what: string, read: () => Promise<T>, life: AbortSignal): Promise<T | undefined> {
     try {
       const v = await read();
+      if (life.aborted) return undefined;
       if (this.#failing.delete(what)) this.ctx.emit('read_ok', { what });
       return v;
     } catch (e) {
+      if (life.aborted) return undefined;
       const error = toErrorBody(e);
       const key = JSON.stringify(error);
       if (this.#failing.get(what) !== key) {
@@ -204,39 +216,43 @@ export class HostDevice implements Device {
 
   async #sample(): Promise<void> {
     const { procfs, sysfs, options: o } = this.ctx;
+    const life = this.#life.signal;
+    const item = <T>(what: string, read: () => Promise<T>): Promise<T | undefined> => this.#item(what, read, life);
     const at = Date.now();
-    const temp = await this.#item('cpu.temperature', async () => {
+    const temp = await item('cpu.temperature', async () => {
       const z = await this.#cpuZone();
       return z ? sysfs.number(`class/thermal/${z.zone}/temp`) : undefined;
     });
     const zone = this.#zone;
-    const load = await this.#item('cpu.load', async () => parseLoadavg(await procfs.read('loadavg')));
-    const stat = await this.#item('cpu.usage', async () => parseStat(await procfs.read('stat')));
-    const khz = await this.#item('cpu.frequency', async () =>
+    const load = await item('cpu.load', async () => parseLoadavg(await procfs.read('loadavg')));
+    const stat = await item('cpu.usage', async () => parseStat(await procfs.read('stat')));
+    const khz = await item('cpu.frequency', async () =>
       (await sysfs.exists('devices/system/cpu/cpufreq/policy0/scaling_cur_freq'))
         ? sysfs.number('devices/system/cpu/cpufreq/policy0/scaling_cur_freq')
         : undefined,
     );
     const throttledAt = this.#throttledAt;
-    const throttled = throttledAt ? await this.#item('throttled', async () => decodeThrottled(await sysfs.read(throttledAt))) : undefined;
-    const memory = await this.#item('memory', async () => parseMeminfo(await procfs.read('meminfo')));
+    const throttled = throttledAt ? await item('throttled', async () => decodeThrottled(await sysfs.read(throttledAt))) : undefined;
+    const memory = await item('memory', async () => parseMeminfo(await procfs.read('meminfo')));
     // All mounts at once: hung ones cost one bound between them, not one each.
     const disks: HostState['disks'] = Object.fromEntries(
       await Promise.all(
         o.mounts.map(
-          async (m) => [m, (await this.#item(`disk ${m}`, async () => usageOf(await this.#mounts.statfs(m)))) ?? none()] as const,
+          async (m) => [m, (await item(`disk ${m}`, async () => usageOf(await this.#mounts.statfs(m, life)))) ?? none()] as const,
         ),
       ),
     );
     const net =
-      (await this.#item('network', async () => parseNetDev(await procfs.read('net/dev')))) ?? new Map<string, { rx: number; tx: number }>();
+      (await item('network', async () => parseNetDev(await procfs.read('net/dev')))) ?? new Map<string, { rx: number; tx: number }>();
     // No /proc/net/wireless at all is a kernel without wireless extensions (or no Wi-Fi driver): no reading, no error.
     const wireless = o.wifi.length
-      ? await this.#item('wifi', async () =>
+      ? await item('wifi', async () =>
           (await procfs.exists('net/wireless')) ? parseWireless(await procfs.read('net/wireless')) : new Map<string, never>(),
         )
       : undefined;
 
+    // Closed while a mount held the read up: what was read is dropped, nothing is published after the close.
+    if (life.aborted) return;
     const last = this.#last;
     const seconds = last ? (at - last.at) / 1000 : 0;
     // A rate over a few milliseconds (a get right after a poll) is noise: under a second, the last rates stand.

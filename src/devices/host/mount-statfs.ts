@@ -8,8 +8,10 @@
  * - a mount that has not answered within `timeoutMs` is ETIMEDOUT for that
  *   read, and the other mounts and items are published without it;
  * - while that call is still in the kernel, the mount is not asked again
- *   (each read would take another pool thread until none is left); it is
- *   ETIMEDOUT at once, with the same message, so it is one read_failed event;
+ *   (each read would take another pool thread until none is left): a read
+ *   waits on that same call, with the same deadline, so once the deadline
+ *   has passed it is ETIMEDOUT at once with the same message (one
+ *   read_failed event), and a mount listed twice is asked once;
  * - once the call returns, the next read asks again.
  * A hung mount thus costs one pool thread at most, however long it hangs.
  */
@@ -18,7 +20,7 @@ import type { Kernel } from '../../kernel/kernel.js';
 import { statfsOf, type FsStats } from '../../kernel/statfs.js';
 
 export class MountStatfs {
-  /** The statfs calls still in the kernel, by mount. */
+  /** Per mount, the bounded wait on its statfs call while that call is still in the kernel. */
   readonly #inKernel = new Map<string, Promise<FsStats>>();
 
   constructor(
@@ -26,23 +28,41 @@ export class MountStatfs {
     private readonly timeoutMs: number,
   ) {}
 
-  async statfs(mount: string): Promise<FsStats> {
-    if (this.#inKernel.has(mount)) throw this.#notAnswering(mount);
+  /** The mount's numbers; `signal` (the device closing) ends the wait at once, the call stays in the kernel. */
+  async statfs(mount: string, signal?: AbortSignal): Promise<FsStats> {
+    signal?.throwIfAborted();
+    const wait = this.#inKernel.get(mount) ?? this.#ask(mount);
+    if (!signal) return wait;
+    let stop!: () => void;
+    const aborted = new Promise<never>((_, reject) => {
+      stop = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      signal.addEventListener('abort', stop, { once: true });
+    });
+    try {
+      return await Promise.race([wait, aborted]);
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+  }
+
+  #ask(mount: string): Promise<FsStats> {
     const call = statfsOf(this.kernel(), mount);
-    this.#inKernel.set(mount, call);
-    const returned = (): void => void this.#inKernel.delete(mount);
-    call.then(returned, returned);
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(this.#notAnswering(mount)), this.timeoutMs);
       // A stuck call must not hold the process open at exit.
       timer.unref();
     });
-    try {
-      return await Promise.race([call, bound]);
-    } finally {
+    const wait = Promise.race([call, bound]);
+    // Whoever waited may have gone (the device closed): a late timeout is no unhandled rejection.
+    wait.catch(() => undefined);
+    this.#inKernel.set(mount, wait);
+    const returned = (): void => {
       clearTimeout(timer);
-    }
+      if (this.#inKernel.get(mount) === wait) this.#inKernel.delete(mount);
+    };
+    call.then(returned, returned);
+    return wait;
   }
 
   #notAnswering(mount: string): KernelError {

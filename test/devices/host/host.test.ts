@@ -212,6 +212,31 @@ describe('host on a Raspberry Pi 4', () => {
     h.t.abort.abort();
   });
 
+  it('a mount listed twice is asked once per read and read for both, with no event', async () => {
+    const h = await host('pi4', { mounts: ['/', '/mnt/nas', '/mnt/nas'] });
+    const calls = h.mounts.calls;
+    const s = await h.get();
+    expect(s.disks['/mnt/nas']?.usedPercent).toBe(30.6);
+    expect(h.mounts.calls - calls).toBe(2);
+    expect(h.t.recorded.events).toEqual([]);
+    h.t.abort.abort();
+  });
+
+  it('closed while a mount hangs: the read ends at once and publishes nothing after the close', async () => {
+    const h = await host('pi4', { mounts: ['/', '/mnt/nas'], mountTimeoutMs: 20_000 });
+    h.mounts.hang('/mnt/nas');
+    const changes = h.t.recorded.stateChanges;
+    const read = h.get();
+    await vi.waitFor(() => expect(h.mounts.asleep('/mnt/nas')).toBe(1), { timeout: 60_000, interval: 5 });
+    await h.t.device.close();
+    // Without the close ending it, this read would wait out the 20 s and publish a read_failed after the close.
+    await read;
+    expect(h.t.recorded.events).toEqual([]);
+    expect(h.t.recorded.stateChanges).toBe(changes);
+    h.mounts.answer('/mnt/nas');
+    h.t.abort.abort();
+  });
+
   it('a get_throttled that disappears (the firmware driver unbound) is null, not a stale flag', async () => {
     const h = await host('pi4');
     h.sys.remove('devices/platform/soc/soc:firmware/get_throttled');

@@ -10,8 +10,8 @@
  * on the stuck mount, and the mount read again once its call returns.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, openSync, statfsSync } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { statfsSync } from 'node:fs';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HostDevice, HostState } from '../../../src/devices/host/device.js';
@@ -22,27 +22,30 @@ import { tempDir } from '../../helpers/temp.js';
 import { makeTestDevice } from '../../helpers/device-context.js';
 
 let writer: FifoWriter | undefined;
-afterEach(() => {
+afterEach(async () => {
   // Whatever happened, no pool thread is left asleep on the FIFO, and the writer end is closed.
-  writer?.open();
-  writer?.close();
+  if (writer?.readerAsked) await writer.open();
+  await writer?.close();
   writer = undefined;
 });
 
-/** The writer end, opened without waiting: succeeds once a reader sleeps in open(2), ENXIO while none does. */
+/**
+ * The writer end. Its open(2) blocks (on a pool thread of its own) until the
+ * reader's open meets it, whichever of the two reaches the kernel first: a
+ * non-blocking writer would get ENXIO, and leave the reader asleep for good,
+ * if the reader's pool thread had not yet entered open(2).
+ */
 class FifoWriter {
-  #fd: number | undefined;
+  #fh: FileHandle | undefined;
+  /** The reader's open(2) was asked for (it may still wait in the pool's queue). */
+  readerAsked = false;
   constructor(private readonly fifo: string) {}
-  open(): void {
-    try {
-      this.#fd ??= openSync(this.fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'ENXIO') throw e;
-    }
+  async open(): Promise<void> {
+    this.#fh ??= await open(this.fifo, 'w');
   }
-  close(): void {
-    if (this.#fd !== undefined) closeSync(this.#fd);
-    this.#fd = undefined;
+  async close(): Promise<void> {
+    await this.#fh?.close();
+    this.#fh = undefined;
   }
 }
 
@@ -65,6 +68,7 @@ describe('host with a mount whose call sleeps in the kernel', () => {
       statfs: async (p: string): Promise<FsStats> => {
         if (p !== stuck) return (k.statfs as (x: string) => Promise<FsStats>)(p);
         calls++;
+        server.readerAsked = true;
         // A pool thread asleep in open(2) until a writer comes: the server that does not answer.
         const fh = await open(fifo, 'r');
         await fh.close();
@@ -72,8 +76,10 @@ describe('host with a mount whose call sleeps in the kernel', () => {
         return (k.statfs as (x: string) => Promise<FsStats>)('/');
       },
     });
+    // The bound applies to the real statfs of `/` too, whose pool thread a loaded CI machine may
+    // hold back a while: 3 s, not the least the option allows; only the first read waits it out.
     const t = await makeTestDevice<unknown, HostDevice>(hostKind, {
-      options: { mounts: ['/', stuck], mountTimeoutMs: 300, interfaces: ['lo'], wifi: [], throttling: false, readMs: 3_600_000 },
+      options: { mounts: ['/', stuck], mountTimeoutMs: 3000, interfaces: ['lo'], wifi: [], throttling: false, readMs: 3_600_000 },
       wrapKernel: wrap,
     });
     await t.device.open();
@@ -96,7 +102,7 @@ describe('host with a mount whose call sleeps in the kernel', () => {
       ['read_failed', `disk ${stuck}`, 'ETIMEDOUT'],
     ]);
     // The server answers: the sleeping open(2) returns, and the next read asks the mount again.
-    server.open();
+    await server.open();
     await callReturned;
     s = (await t.run('get')) as HostState;
     expect(calls).toBe(2);
