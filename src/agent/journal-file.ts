@@ -170,12 +170,15 @@ export class JournalFile {
     return { file, unreadable, ...aside };
   }
 
-  /** The files start-up left unread, oldest first, read again and handed to `lateRead`; false while one still cannot be. */
+  /**
+   * The files start-up left unread, read again and handed to `lateRead`; false while one still cannot be.
+   * Newest first: each goes beneath what memory holds, so the older stale one ends beneath the live one.
+   */
   #readLeft(): boolean {
     const texts: JournalText[] = [];
     for (const [file, stale] of [
-      [this.#stale, true],
       [this.file, false],
+      [this.#stale, true],
     ] as const) {
       if (!this.#left.includes(file)) continue;
       try {

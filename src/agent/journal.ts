@@ -41,7 +41,8 @@ export interface JournalOptions {
   /**
    * A journal file start-up could not read and left in place (journal-file.ts) was read at last, and
    * merged: what it holds unfinished, to be answered as start-up's `recover()` result is (its pending
-   * commands as `late`: never run this late). Called in a later turn, never after close().
+   * commands as `late`: never run this late). Called in a later turn once the merged journal has been
+   * written whole, never after close().
    */
   readonly onLateRecovery?: (recovery: Recovery) => void;
 }
@@ -115,6 +116,8 @@ export class CommandJournal {
   #buffer = '';
   #flushScheduled = false;
   #closed = false;
+  /** Found by #lateRead, to be answered once a whole journal on disk holds them (see there). */
+  #late: Recovery[] = [];
 
   /** `dir`: node.journalDir; `window`: security.dedupeWindow (0: no journal at all). */
   constructor(
@@ -124,8 +127,11 @@ export class CommandJournal {
   ) {
     this.#file = new JournalFile(dir, {
       snapshot: () => this.#snapshot(),
-      lateRead: (found) => this.#lateRead(found, o.onLateRecovery),
-      ...(o.onHealth ? { onHealth: o.onHealth } : {}),
+      lateRead: (found) => this.#lateRead(found),
+      onHealth: (h) => {
+        o.onHealth?.(h);
+        if (h.state === 'ok') this.#answerLate(o.onLateRecovery);
+      },
       ...(o.retryMaxMs !== undefined ? { retryMaxMs: o.retryMaxMs } : {}),
     });
   }
@@ -244,7 +250,7 @@ export class CommandJournal {
    * done since (the snapshot, loaded again on top), so a command this run finished stays finished.
    * What it holds unfinished and this run has not touched is handed over to be answered, never run.
    */
-  #lateRead(file: JournalText, then: ((r: Recovery) => void) | undefined): void {
+  #lateRead(file: JournalText): void {
     const since = parseJournal([...this.#snapshot(), ''].join('\n')).lines;
     // Not in the snapshot (it keeps no finished command without an id): kept as they are, newest last.
     const packets = [...this.#packets];
@@ -273,10 +279,19 @@ export class CommandJournal {
       }));
     const undelivered = left.unconfirmed.filter(([key, u]) => this.#unconfirmed.get(key) === u).map(([key, u]) => undeliveredOf(key, u));
     const corrupt: CorruptJournal[] = parsed.bad.length ? [{ file: file.file, lines: parsed.bad, ...this.#file.moveAside(file.file) }] : [];
-    const recovery: Recovery = { pending: [], interrupted, undelivered, tornTail: parsed.tornTail, ...(corrupt.length ? { corrupt } : {}) };
-    // After the rewrite that is under way: what answers these commands journals them in a file that is whole.
+    this.#late.push({ pending: [], interrupted, undelivered, tornTail: parsed.tornTail, ...(corrupt.length ? { corrupt } : {}) });
+  }
+
+  /**
+   * Once the rewrite that merged them has worked (the health back to ok), in a later turn. Answered before,
+   * a command would be `canceled` while the file on disk, still the old one where that rewrite failed (its
+   * directory not writable yet, a full card), shows it waiting: the next start would run it after all.
+   */
+  #answerLate(then: ((r: Recovery) => void) | undefined): void {
+    if (!this.#late.length) return;
+    const found = this.#late.splice(0);
     setImmediate(() => {
-      if (!this.#closed) then?.(recovery);
+      if (!this.#closed) for (const r of found) then?.(r);
     });
   }
 

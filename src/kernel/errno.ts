@@ -1,7 +1,7 @@
 /**
  * errno numbers and names for this process's architecture. Node knows the
- * POSIX ones; the few Linux-only ones a tape drive returns are added here with
- * their per-arch numbers (asm-generic/errno.h, and mips/sparc's own).
+ * POSIX ones; the few Linux-only ones a tape drive or a damaged filesystem returns are
+ * added here with their per-arch numbers (asm-generic/errno.h, and mips/sparc's own).
  */
 import os from 'node:os';
 import util from 'node:util';
@@ -10,6 +10,9 @@ import { hostArch, type TtyFamily } from './arch.js';
 const LINUX_EXTRA: Record<string, { generic: number; mips: number; sparc: number; message: string }> = {
   ENOMEDIUM: { generic: 123, mips: 159, sparc: 125, message: 'no medium found' },
   EMEDIUMTYPE: { generic: 124, mips: 160, sparc: 126, message: 'wrong medium type' },
+  // A filesystem that found its own structures (EUCLEAN) or checksums (EBADMSG) broken: libuv names neither.
+  EUCLEAN: { generic: 117, mips: 135, sparc: 117, message: 'structure needs cleaning' },
+  EBADMSG: { generic: 74, mips: 77, sparc: 76, message: 'bad message' },
 };
 
 /** The Linux-only errnos above with their numbers on `family`, as asm/errno.h spells them (for the header check). */

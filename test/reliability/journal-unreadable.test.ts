@@ -12,7 +12,19 @@
  * Tests run as root, which reads anything: the EACCES case reads as uid 65534
  * (seteuid, in this test process: a real EACCES from the kernel).
  */
-import { chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
@@ -24,6 +36,7 @@ import { TestClient } from '../helpers/mqtt-client.js';
 import { inCI, noteSkip } from '../helpers/tools.js';
 import { dup, key, line, message, result } from './helpers/journal-lines.js';
 import { probes } from '../helpers/test-kinds.js';
+import { canFailExt4, Ext4Image } from './helpers/ext4.js';
 
 const RESULTS = 'dev2mqtt/t1/p1/result';
 const NOBODY = 65534;
@@ -33,12 +46,14 @@ const previousRun = (done: string, left: string): string =>
 
 let agent: Agent | undefined;
 let client: TestClient | undefined;
+const cards: Ext4Image[] = [];
 afterEach(async () => {
   if (process.geteuid?.() !== 0) process.seteuid?.(0);
   await client?.end();
   await agent?.stop();
   agent = undefined;
   client = undefined;
+  for (const c of cards.splice(0)) c.cleanup();
 });
 
 /** Reading as another uid (seteuid) needs root; elsewhere those cases skip, and fail under CI=true. */
@@ -60,7 +75,10 @@ function within<T>(p: Promise<T>, idleMs: number, what: string): Promise<T> {
 }
 
 /** A journal whose health changes and late recoveries can be waited for. */
-function watched(dir: string): {
+function watched(
+  dir: string,
+  each?: (r: Recovery) => void,
+): {
   journal: CommandJournal;
   health: (state: JournalHealth['state']) => Promise<void>;
   late: Promise<Recovery>;
@@ -72,7 +90,10 @@ function watched(dir: string): {
     onHealth: (h) => {
       for (const w of waiters.filter((x) => x.state === h.state)) w.resolve();
     },
-    onLateRecovery: (r) => late(r),
+    onLateRecovery: (r) => {
+      each?.(r);
+      late(r);
+    },
   });
   return {
     journal,
@@ -163,6 +184,69 @@ describe('a journal start-up cannot read, not through the card’s fault', () =>
     },
   );
 
+  it.skipIf(!asOtherUser)(
+    'readable at last, but its directory still cannot be written: what it left undone is answered only once a whole journal records the answer',
+    async () => {
+      const dir = tempDir('dev2mqtt-journal-');
+      const file = path.join(dir, 'journal.jsonl');
+      // A run as root left it, in a directory of root's that the agent's user may enter but not write.
+      writeFileSync(file, previousRun('done', 'left'), { mode: 0o600 });
+      chmodSync(dir, 0o755);
+      const healths: JournalHealth[] = [];
+      let answered: { recovery: Recovery; health: JournalHealth } | undefined;
+      let onAnswered = (): void => undefined;
+      let onHealth = (): void => undefined;
+      process.seteuid?.(NOBODY);
+      const journal = new CommandJournal(dir, 100, {
+        retryMaxMs: 1000,
+        onHealth: (h) => {
+          healths.push(h);
+          onHealth();
+        },
+        onLateRecovery: (recovery) => {
+          answered = { recovery, health: journal.health };
+          onAnswered();
+        },
+      });
+      journal.recover();
+      expect(journal.health).toMatchObject({ state: 'degraded', errno: 'EACCES' });
+
+      // A person makes it readable, not the directory writable: the retry reads and merges it, and cannot write.
+      process.seteuid?.(0);
+      chmodSync(file, 0o644);
+      process.seteuid?.(NOBODY);
+      const creating = (): boolean => healths.some((h) => h.errno === 'EACCES' && h.reason?.includes(`creating ${file}.tmp`));
+      await within(
+        new Promise<void>((resolve) => {
+          onHealth = () => creating() && resolve();
+          if (creating()) resolve();
+        }),
+        20_000,
+        'the retry that reads the journal and cannot write the merged one',
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      // Answered now, the command would be canceled here while the file still shows it waiting: a later start runs it.
+      expect(answered).toBeUndefined();
+      expect(journal.result(key('done'))).toMatchObject({ result: { count: 7 } });
+
+      process.seteuid?.(0);
+      chownSync(dir, NOBODY, NOBODY);
+      process.seteuid?.(NOBODY);
+      const late = await within(
+        new Promise<NonNullable<typeof answered>>((resolve) => {
+          onAnswered = () => answered && resolve(answered);
+        }),
+        20_000,
+        'the late recovery once the journal is written',
+      );
+      process.seteuid?.(0);
+      journal.close();
+      expect(late.health).toEqual({ state: 'ok' });
+      expect(late.recovery.interrupted.map((i) => [i.key, i.why])).toEqual([[key('left'), 'late']]);
+      expect(readFileSync(file, 'utf8')).toContain(`"k":${JSON.stringify(key('left'))}`);
+    },
+  );
+
   it('a directory where the journal should be (EISDIR), beside a stale journal: node state says so, the stale one still answers; moved away, ok again', async () => {
     const stateDir = tempDir('dev2mqtt-state-');
     const file = path.join(stateDir, 'journal.jsonl');
@@ -200,6 +284,29 @@ describe('a journal start-up cannot read, not through the card’s fault', () =>
     expect(readFileSync(file, 'utf8')).toContain(`"k":${JSON.stringify(key('done'))}`);
   });
 
+  it('a live and a stale journal both unreadable (ELOOP), then put right: the live one, newer, is merged above the stale one', async () => {
+    const dir = tempDir('dev2mqtt-journal-');
+    const live = path.join(dir, 'journal.jsonl');
+    const stale = path.join(dir, 'journal.stale.jsonl');
+    symlinkSync('journal.jsonl', live);
+    symlinkSync('journal.stale.jsonl', stale);
+    const recoveries: Recovery[] = [];
+    const { journal, health } = watched(dir, (r) => recoveries.push(r));
+    journal.recover();
+    expect(journal.health).toMatchObject({ state: 'degraded', errno: 'ELOOP' });
+    // The stale one is older: it shows `x` accepted; the live one, written after, shows it finished.
+    const header = line({ t: 'h', v: 1 });
+    rmSync(stale);
+    writeFileSync(stale, header + line({ t: 'a', k: key('x'), m: message('x') }));
+    rmSync(live);
+    writeFileSync(live, header + line({ t: 'r', k: key('x'), r: result('x', 7), p: 1 }));
+    await within(health('ok'), 20_000, 'the journals merged and written');
+    await new Promise((resolve) => setImmediate(resolve));
+    journal.close();
+    expect(journal.result(key('x'))).toMatchObject({ result: { count: 7 } });
+    expect(recoveries.flatMap((r) => r.interrupted.map((i) => i.key))).toEqual([]);
+  });
+
   it('a symbolic link that loops (ELOOP): left as it is, degraded with the errno, never renamed', () => {
     const dir = tempDir('dev2mqtt-journal-');
     const file = path.join(dir, 'journal.jsonl');
@@ -231,5 +338,26 @@ describe('a damaged medium', () => {
     expect(names.filter((f) => /^journal\.corrupt-.+\.jsonl$/.test(f))).toHaveLength(1);
     expect(names).not.toContain('journal.stale.jsonl');
     expect(readFileSync(path.join(dir, 'journal.jsonl'), 'utf8')).toContain(`"k":${JSON.stringify(key('done'))}`);
+  });
+
+  // Node (libuv) has no name for these two: its error says `Unknown system error -74`, and only the number tells.
+  it.skipIf(!canFailExt4()).each([
+    ['EBADMSG', 'checksum', '0x1234', 'its inode checksum does not match'],
+    ['EUCLEAN', 'block[0]', '0', 'its extent header lost its magic'],
+  ])('%s from ext4 (%s %s: %s): a damaged medium, not left for a person to fix; degraded with the errno', (errno, field, value) => {
+    const card = Ext4Image.create(4);
+    cards.push(card);
+    writeFileSync(path.join(card.dir, 'journal.jsonl'), previousRun('done', 'left'));
+    card.damageInode('journal.jsonl', field, value);
+    const j = new CommandJournal(card.dir, 100);
+    const r = j.recover();
+    j.close();
+    // ext4 refuses the rename of a broken inode too: it stays where it is, and the journal says why.
+    expect(r.corrupt?.map((c) => c.unreadable)).toEqual([
+      expect.stringMatching(new RegExp(`^${errno} \\(.+\\) reading .*journal\\.jsonl$`)) as unknown,
+    ]);
+    expect(j.health).toMatchObject({ state: 'degraded', errno });
+    expect(j.health.reason).not.toMatch(/to fix:/);
+    expect(r.pending).toEqual([]);
   });
 });

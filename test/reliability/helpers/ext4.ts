@@ -113,6 +113,20 @@ export class Ext4Image {
     if (!r.ok) throw new Error(`chattr +i ${this.dir}: ${r.out}`);
   }
 
+  /**
+   * Breaks one of the filesystem's own structures for `name`, as a failing card or a torn write does: debugfs
+   * sets a field of its inode while the image is off its mount point, and ext4 finds it broken at the next
+   * lookup (`checksum`: EBADMSG; `block[0] 0`, the extent header's magic: EUCLEAN).
+   */
+  damageInode(name: string, field: string, value: string): void {
+    this.unmount();
+    const r = run('debugfs', ['-w', '-R', `set_inode_field ${name} ${field} ${value}`, this.#image]);
+    if (!r.ok || /error|not found/i.test(r.out.replace(/^debugfs [\d.]+ \(.*\)$/m, ''))) {
+      throw new Error(`debugfs set_inode_field ${name} ${field} ${value}: ${r.out}`);
+    }
+    this.mount();
+  }
+
   cleanup(): void {
     if (this.#mounted && !run('umount', [this.dir]).ok) run('umount', ['-l', this.dir]);
     this.#mounted = false;
