@@ -161,6 +161,13 @@ describe('a journal start-up cannot read, not through the card’s fault', () =>
       const file = path.join(stateDir, 'journal.jsonl');
       writeFileSync(file, previousRun('done', 'left'), { mode: 0o600 });
       chownSync(stateDir, NOBODY, NOBODY);
+      // An installed agent's own files are readable by its user; this checkout may sit in root's
+      // 0700 home (it does in the fresh-machine rehearsal). So an agent and a client run first as
+      // root, to read what they read of themselves on their way up (package.json, modules loaded
+      // lazily) into this process's caches; then only the journal is left to refuse the other user.
+      const warm = await startAgent({ config: { node: { stateDir: tempDir('dev2mqtt-state-') } } });
+      await (await TestClient.connect(`mqtt://127.0.0.1:${warm.brokerPort}`)).end();
+      await warm.stop();
       process.seteuid?.(NOBODY);
       agent = await startAgent({ config: { node: { stateDir, journalRetryMaxMs: 1000 } } });
       client = await TestClient.connect(`mqtt://127.0.0.1:${agent.brokerPort}`);
