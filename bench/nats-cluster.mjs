@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
+import { ClusterNode } from './cluster-node.mjs';
 import { waitMs } from './lib.mjs';
 import { freePort, listening } from './ports.mjs';
 
@@ -22,11 +23,9 @@ process.once('exit', () => {
 
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 
-class NatsNode {
-  #proc;
-  #log = '';
-
+class NatsNode extends ClusterNode {
   constructor(name, conf, mqttPort, httpPort) {
+    super();
     this.name = name;
     this.conf = conf;
     this.mqttPort = mqttPort;
@@ -34,28 +33,11 @@ class NatsNode {
     this.url = `mqtt://127.0.0.1:${mqttPort}`;
   }
 
-  get alive() {
-    const p = this.#proc;
-    return !!p && p.exitCode === null && p.signalCode === null;
-  }
-
-  log() {
-    return this.#log.slice(-4000);
-  }
-
   async start() {
     const p = spawn('nats-server', ['-c', this.conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     running.add(p);
     p.once('exit', () => running.delete(p));
-    p.stderr.on('data', (d) => {
-      this.#log += d.toString();
-    });
-    this.#proc = p;
-    const spawned = new Promise((resolve, reject) => {
-      p.once('spawn', resolve);
-      p.once('error', reject);
-    });
-    await spawned;
+    await this.attach(p, p.stderr);
     const deadline = Date.now() + waitMs(30_000);
     while (!(await listening(this.mqttPort))) {
       if (!this.alive) throw new Error(`nats-server ${this.name} exited: ${this.log()}`);
@@ -66,7 +48,7 @@ class NatsNode {
   }
 
   async kill(signal) {
-    const p = this.#proc;
+    const p = this.proc;
     if (!p || !this.alive) return;
     await new Promise((resolve) => {
       p.once('exit', () => resolve());

@@ -13,6 +13,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
+import { ClusterNode } from './cluster-node.mjs';
 import { waitMs } from './lib.mjs';
 import { freePort, listening } from './ports.mjs';
 
@@ -42,11 +43,9 @@ function track(p) {
   return p;
 }
 
-class RabbitNode {
-  #proc;
-  #log = '';
-
+class RabbitNode extends ClusterNode {
   constructor(name, dir, env, mqttPort) {
+    super();
     this.name = name;
     this.dir = dir;
     this.env = env;
@@ -54,25 +53,11 @@ class RabbitNode {
     this.url = `mqtt://127.0.0.1:${mqttPort}`;
   }
 
-  get alive() {
-    const p = this.#proc;
-    return !!p && p.exitCode === null && p.signalCode === null;
-  }
-
-  log() {
-    return this.#log.slice(-4000);
-  }
-
   start() {
     // The script stays as the VM's parent (it turns SIGTERM into a clean stop): the node is a
     // process group of its own, killed as one.
     const p = spawn(RABBITMQ_SERVER, [], { env: this.env, cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     groups.add(p.pid);
-    const keep = (d) => {
-      this.#log = (this.#log + d.toString()).slice(-20_000);
-    };
-    p.stdout.on('data', keep);
-    p.stderr.on('data', keep);
     // DEV2MQTT_RABBITMQ_LOG=info DEV2MQTT_RABBITMQ_LOG_DIR=dir: every line kept, for a run that needs explaining.
     const dir = process.env.DEV2MQTT_RABBITMQ_LOG_DIR;
     if (dir) {
@@ -81,11 +66,7 @@ class RabbitNode {
       p.stderr.pipe(file, { end: false });
       p.once('exit', () => file.end());
     }
-    this.#proc = p;
-    return new Promise((resolve, reject) => {
-      p.once('spawn', resolve);
-      p.once('error', reject);
-    });
+    return this.attach(p, p.stdout, p.stderr);
   }
 
   /** `rabbitmqctl`-family command against this node: its stdout, or an error with what it said. */
@@ -103,7 +84,7 @@ class RabbitNode {
 
   /** Signals the node's whole process group and waits until none of it is left. */
   async kill(signal) {
-    const p = this.#proc;
+    const p = this.proc;
     if (!p) return;
     await killGroup(p.pid, signal);
     groups.delete(p.pid);
