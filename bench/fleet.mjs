@@ -272,9 +272,10 @@ async function runFleet(broker) {
 
     // The outage: every agent (mosquitto) or those of the killed node (cluster) must come back.
     const before = await statsOf(procs);
+    // Counted before the outage: agents that are quick to reconnect are on a survivor by the time it returns.
+    const affected = [...on.entries()].filter(([, u]) => u === gone).length;
     outageAt = Date.now();
     await broker.outage(gone);
-    const affected = [...on.entries()].filter(([, u]) => u === gone).length;
     const cluster = broker.servers.length > 1;
     // On the cluster a group command goes out while the agents of the lost node are away.
     const during = cluster ? await groupCommand(operatorUrl, 'fleet-2', n, 120_000) : undefined;
